@@ -1,0 +1,42 @@
+# imagegate — wraps Meson. `make run` and `make test` work on a fresh Debian
+# machine: scripts/deps.sh installs whatever is missing first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?= --buildtype=debugoptimized -Dwerror=true
+ARGS       ?=
+
+.PHONY: deps build run test test-unit test-integration test-asan bench format clean
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/imagegate serve $(ARGS)
+
+# Every test, then the whole suite again under ASan+UBSan.
+test: build $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	./tests/run.sh $(BUILD) $(ASAN_BUILD)
+
+test-unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+bench: deps
+	IMAGEGATE_BENCH_DEPS=1 ./scripts/deps.sh
+	$(MAKE) build
+	./bench/run.sh $(BUILD)
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

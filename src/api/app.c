@@ -1,0 +1,288 @@
+/* app.c — start-up of the application state, offloading to the thread
+ * pool, response helpers, and the per-request log line and metrics.
+ *
+ * Secrets: the instance secret comes from IMAGEGATE_SECRET or from
+ * DATA/secret (32 random bytes, hex, mode 0600, made on first start). The
+ * admin key comes from IMAGEGATE_ADMIN_KEY, or is generated on first start
+ * and printed once; either way only its SHA-256 is stored. */
+#include "api/app.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ADMIN_KEY_ID "key_admin"
+
+static int load_secret(struct ig_app *app, const char *data_dir)
+{
+    const char *env = getenv("IMAGEGATE_SECRET");
+    if (env && *env) {
+        /* Any operator string: stretch it to 32 bytes with SHA-256. */
+        ig_sha256(env, strlen(env), app->secret);
+        return 0;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/secret", data_dir);
+    char hex[80] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, hex, sizeof hex - 1);
+        close(fd);
+        if (n >= 64 && ig_unhex(hex, 64, app->secret) == 0)
+            return 0;
+        ig_error("secret file '%s' is damaged: expected 64 hex digits", path);
+        return IG_ECONFIG;
+    }
+    if (ig_random_bytes(app->secret, sizeof app->secret))
+        return IG_ECRYPTO;
+    ig_hex(app->secret, sizeof app->secret, hex);
+    hex[64] = '\n';
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, hex, 65) != 65 || fsync(fd) < 0) {
+        ig_error("cannot write secret file '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return IG_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+static void key_prefix(const char *key, char *out, size_t size)
+{
+    snprintf(out, size, "%.7s", key);
+}
+
+static int ensure_admin_key(struct ig_app *app, FILE *announce)
+{
+    const char *env = getenv("IMAGEGATE_ADMIN_KEY");
+    struct ig_key_record k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.id, sizeof k.id, ADMIN_KEY_ID);
+    snprintf(k.name, sizeof k.name, "admin");
+    k.scopes = IG_SCOPE_ADMIN | IG_SCOPE_GENERATE;
+    k.created_at = ig_unix_time();
+    struct ig_key_record existing;
+    int found = ig_store_key_find_by_id(app->store, ADMIN_KEY_ID, &existing);
+    if (found != 0 && found != IG_ENOTFOUND)
+        return found;
+    if (env && *env) {
+        if (strlen(env) < 16) {
+            ig_error("IMAGEGATE_ADMIN_KEY is too short: use at least 16 characters");
+            return IG_ECONFIG;
+        }
+        ig_sha256(env, strlen(env), k.hash);
+        key_prefix(env, k.prefix, sizeof k.prefix);
+        if (found == 0)
+            return ig_store_key_update_hash(app->store, ADMIN_KEY_ID, k.hash, k.prefix, k.scopes);
+        return ig_store_key_insert(app->store, &k);
+    }
+    if (found == 0)
+        return 0;
+    char key[IG_KEY_LEN + 1];
+    if (ig_key_generate(key))
+        return IG_ECRYPTO;
+    ig_sha256(key, strlen(key), k.hash);
+    key_prefix(key, k.prefix, sizeof k.prefix);
+    int rc = ig_store_key_insert(app->store, &k);
+    if (rc == 0 && announce) {
+        fprintf(announce,
+                "\n  imagegate admin key (shown once, stored only as a hash):\n\n    %s\n\n"
+                "  Keep it: it creates API keys (POST /admin/keys or `imagegate keys create`).\n\n",
+                key);
+        fflush(announce);
+    }
+    explicit_bzero(key, sizeof key);
+    return rc;
+}
+
+static const char *const route_names_for_metrics[] = {
+    "unmatched", "healthz",     "readyz", "metrics",    "models",
+    "model",     "generations", "files",  "admin_keys", "admin_key",
+};
+
+int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
+{
+    memset(app, 0, sizeof *app);
+    app->cfg = cfg;
+    if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+        ig_error("cannot create data directory '%s': %s", cfg->data_dir, strerror(errno));
+        return IG_EIO;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/imagegate.db", cfg->data_dir);
+    int rc = ig_store_open_sqlite(&app->store, path);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/blobs", cfg->data_dir);
+    rc = ig_blobs_init(&app->blobs, path);
+    if (rc == 0)
+        rc = load_secret(app, cfg->data_dir);
+    if (rc == 0)
+        rc = ensure_admin_key(app, announce);
+    if (rc == 0)
+        rc = ig_keycache_create(&app->keys, 14, (uint64_t)cfg->key_cache_ttl_ms);
+    if (rc == 0)
+        rc = ig_models_create(&app->models);
+    if (rc == 0)
+        rc = ig_models_add_builtin(app->models);
+    if (rc) {
+        ig_app_close(app);
+        return rc;
+    }
+    ig_metrics_init(&app->metrics, route_names_for_metrics,
+                    sizeof route_names_for_metrics / sizeof route_names_for_metrics[0]);
+    return 0;
+}
+
+void ig_app_close(struct ig_app *app)
+{
+    if (app->store)
+        ig_store_close(app->store);
+    ig_keycache_free(app->keys);
+    ig_models_free(app->models);
+    explicit_bzero(app->secret, sizeof app->secret);
+    app->store = NULL;
+    app->keys = NULL;
+    app->models = NULL;
+}
+
+/* ---- offload ---- */
+
+struct offload {
+    uv_work_t work;
+    struct ig_http_req *req;
+    ig_work_fn fn;
+    ig_done_fn done;
+    void *ctx;
+};
+
+static void offload_work_cb(uv_work_t *w)
+{
+    struct offload *o = w->data;
+    o->fn(o->ctx);
+}
+
+static void offload_after_cb(uv_work_t *w, int status)
+{
+    (void)status;
+    struct offload *o = w->data;
+    o->done(o->req, o->ctx);
+    free(o);
+}
+
+int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, void *ctx)
+{
+    struct offload *o = calloc(1, sizeof *o);
+    if (!o)
+        return IG_ENOMEM;
+    o->work.data = o;
+    o->req = req;
+    o->fn = work;
+    o->done = done;
+    o->ctx = ctx;
+    if (uv_queue_work(req->loop, &o->work, offload_work_cb, offload_after_cb) < 0) {
+        free(o);
+        return IG_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- responses ---- */
+
+void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot encode response");
+        return;
+    }
+    ig_http_respond(req, status, "application/json", text, strlen(text), IG_BODY_FREE);
+}
+
+void ig_app_respond_api_error(struct ig_http_req *req, const struct ig_api_error *e)
+{
+    ig_http_respond_error(req, e->status, e->type ? e->type : "invalid_request_error", e->code,
+                          e->param[0] ? e->param : NULL, "%s", e->message);
+}
+
+static int plain_host(const char *h, size_t n)
+{
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
+void ig_app_base_url(const struct ig_app *app, const struct ig_http_req *req, char *out,
+                     size_t size)
+{
+    if (app->cfg->public_url[0]) {
+        size_t n = strlen(app->cfg->public_url);
+        while (n && app->cfg->public_url[n - 1] == '/')
+            n--;
+        snprintf(out, size, "%.*s", (int)n, app->cfg->public_url);
+        return;
+    }
+    size_t n;
+    const char *host = ig_http_header(req, "host", &n);
+    if (host && plain_host(host, n)) {
+        snprintf(out, size, "http://%.*s", (int)n, host);
+        return;
+    }
+    snprintf(out, size, "http://%s:%d", app->listen_host, app->listen_port);
+}
+
+/* ---- the per-request log line and metrics ---- */
+
+void ig_app_complete(struct ig_http_req *req, void *ud)
+{
+    struct ig_app *app = ud;
+    uint64_t latency = ig_now_us() - req->start_us;
+    if (req->route_id >= 0)
+        atomic_fetch_sub_explicit(&app->metrics.in_flight, 1, memory_order_relaxed);
+    ig_metrics_request(&app->metrics, req->route_id, req->status, latency);
+    if (!app->cfg->access_log || !ig_log_enabled(IG_LOG_INFO))
+        return;
+    char line[2048];
+    struct ig_buf b = {line, 0, sizeof line, sizeof line - 1};
+    /* A stack buffer: ig_buf never reallocates past max, and max < cap. */
+    int rc = ig_log_begin(&b, "info");
+    rc = rc ? rc
+            : ig_buf_printf(
+                  &b, ",\"msg\":\"request\",\"request_id\":\"%s\",\"key_id\":", req->request_id);
+    if (rc == 0)
+        rc = req->key_id[0] ? ig_buf_printf(&b, "\"%s\"", req->key_id) : ig_buf_puts(&b, "null");
+    rc = rc ? rc : ig_buf_printf(&b, ",\"method\":\"%s\",\"path\":\"", ig_http_method_name(req));
+    rc = rc ? rc
+            : ig_buf_json_escape(&b, req->path ? req->path : "",
+                                 req->path_len > 256 ? 256 : req->path_len);
+    rc = rc ? rc
+            : ig_buf_printf(&b, "\",\"status\":%d,\"latency_us\":%llu,\"model\":", req->status,
+                            (unsigned long long)latency);
+    if (rc == 0 && req->model) {
+        rc = ig_buf_puts(&b, "\"");
+        rc = rc ? rc : ig_buf_json_escape(&b, req->model, strlen(req->model));
+        rc = rc ? rc : ig_buf_puts(&b, "\"");
+    } else if (rc == 0) {
+        rc = ig_buf_puts(&b, "null");
+    }
+    rc = rc ? rc
+            : ig_buf_printf(&b, ",\"images\":%d,\"bytes\":%zu%s}", req->images, req->bytes_out,
+                            req->client_gone ? ",\"client_gone\":true" : "");
+    if (rc == 0)
+        ig_log_line(b.data, b.len);
+}

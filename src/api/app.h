@@ -1,0 +1,74 @@
+/* app.h — the gateway application: everything a handler needs, and the
+ * glue between the HTTP server and the pipeline stages.
+ *
+ * One struct ig_app per process, built by ig_app_open() before the server
+ * starts and read-only afterwards except through its own thread-safe
+ * members (store, key cache, metrics, counters). */
+#ifndef IG_APP_H
+#define IG_APP_H
+
+#include "config.h"
+#include "core/keycache.h"
+#include "core/metrics.h"
+#include "core/models.h"
+#include "core/request.h"
+#include "server/http.h"
+#include "store/blobs.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+struct ig_app {
+    const struct ig_config *cfg;
+    struct ig_store *store;
+    struct ig_blobs blobs;
+    uint8_t secret[32];
+    struct ig_keycache *keys;
+    struct ig_metrics metrics;
+    struct ig_models *models;
+    struct ig_http_server *server;
+    atomic_long pending_renders;
+    char listen_host[256];
+    int listen_port;
+};
+
+/* Creates the data directory, opens and migrates the store, loads or makes
+ * the instance secret, makes sure an admin key exists (printing a new one
+ * once to announce), and builds the model registry. */
+int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce);
+void ig_app_close(struct ig_app *app);
+
+/* The HTTP server's handler and completion hook (ud is the app). */
+void ig_app_handle(struct ig_http_req *req, void *ud);
+void ig_app_complete(struct ig_http_req *req, void *ud);
+
+/* Runs work(ctx) on the thread pool, then done(req, ctx) on req's loop.
+ * The request stays parked meanwhile. IG_ENOMEM when it cannot start. */
+typedef void (*ig_work_fn)(void *ctx);
+typedef void (*ig_done_fn)(struct ig_http_req *req, void *ctx);
+int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, void *ctx);
+
+/* Responds with a JSON value (the reference is stolen). */
+void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
+void ig_app_respond_api_error(struct ig_http_req *req, const struct ig_api_error *e);
+/* The scheme://host[:port] image URLs start with: public_url, else the
+ * request's Host header when it is a plain host[:port], else the listen
+ * address. */
+void ig_app_base_url(const struct ig_app *app, const struct ig_http_req *req, char *out,
+                     size_t size);
+
+/* Handlers, one per resource file. param is the path parameter (or NULL). */
+void ig_api_healthz(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_metrics(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_models_list(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char *param);
+
+#endif

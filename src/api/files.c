@@ -1,0 +1,98 @@
+/* files.c — GET /v1/files/{sha256}.{ext}?expires=…&sig=…: stored images by
+ * signed, expiring URL. The signature is the capability, so no API key is
+ * needed; it covers the path (hash and extension) and the expiry. A
+ * tampered or expired link answers 403, a valid link to a missing blob 404.
+ * The blob is read on the thread pool. */
+#include "api/app.h"
+#include "core/signing.h"
+#include "image/codec.h"
+#include "util/clock.h"
+#include "util/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct file_ctx {
+    struct ig_app *app;
+    char sha[65];
+    enum ig_format format;
+    int64_t expires_in;
+    int rc;
+    struct ig_buf data;
+};
+
+static void read_work(void *p)
+{
+    struct file_ctx *c = p;
+    c->rc = ig_blobs_read(&c->app->blobs, c->sha, (size_t)c->app->cfg->max_image_bytes, &c->data);
+}
+
+static void read_done(struct ig_http_req *req, void *p)
+{
+    struct file_ctx *c = p;
+    if (c->rc == IG_ENOTFOUND) {
+        ig_http_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
+                              "No such file.");
+    } else if (c->rc) {
+        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot read the file");
+    } else {
+        char etag[80], cache[96];
+        snprintf(etag, sizeof etag, "\"%s\"", c->sha);
+        snprintf(cache, sizeof cache, "private, max-age=%lld, immutable", (long long)c->expires_in);
+        ig_http_add_header(req, "ETag", etag);
+        ig_http_add_header(req, "Cache-Control", cache);
+        ig_http_add_header(req, "X-Content-Type-Options", "nosniff");
+        size_t len;
+        char *body = ig_buf_detach(&c->data, &len);
+        ig_http_respond(req, 200, ig_format_mime(c->format), body, len, IG_BODY_FREE);
+    }
+    ig_buf_release(&c->data);
+    free(c);
+}
+
+void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    const char *dot = strchr(param, '.');
+    enum ig_format fmt = dot ? ig_format_parse(dot + 1, strlen(dot + 1)) : IG_FMT_UNKNOWN;
+    if (!dot || !ig_blobs_valid_name(param, (size_t)(dot - param)) || fmt == IG_FMT_UNKNOWN ||
+        strcmp(dot + 1, ig_format_name(fmt)) != 0) {
+        ig_http_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
+                              "No such file.");
+        return;
+    }
+    int64_t now = ig_unix_time(), exp = 0;
+    int v = ig_verify_signed(app->secret, sizeof app->secret, req->path, req->path_len, req->query,
+                             req->query_len, now, &exp);
+    if (v) {
+        ig_http_respond_error(req, 403, "permission_error",
+                              v == IG_ERANGE ? "url_expired" : "invalid_signature", NULL,
+                              v == IG_ERANGE ? "This link has expired."
+                                             : "This link's signature is not valid.");
+        return;
+    }
+    size_t n;
+    const char *inm = ig_http_header(req, "if-none-match", &n);
+    if (inm && n == 66 && inm[0] == '"' && memcmp(inm + 1, param, 64) == 0) {
+        char etag[80];
+        snprintf(etag, sizeof etag, "\"%.64s\"", param);
+        ig_http_add_header(req, "ETag", etag);
+        ig_http_respond(req, 304, NULL, "", 0, IG_BODY_STATIC);
+        return;
+    }
+    struct file_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    memcpy(c->sha, param, 64);
+    c->sha[64] = '\0';
+    c->format = fmt;
+    c->expires_in = exp > now ? exp - now : 0;
+    ig_buf_init(&c->data, 0);
+    if (ig_app_offload(req, read_work, read_done, c)) {
+        free(c);
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+    }
+}

@@ -1,0 +1,261 @@
+/* images.c — POST /v1/images/generations.
+ *
+ * The handler is a short pipeline whose stages park and resume:
+ *   validate (on the loop) → admit (bounded count of pending renders, 503
+ *   past it) → generate + store + record (one thread-pool task) → respond
+ *   (on the loop).
+ * Stages that later issues add (moderation, limits, idempotency, pricing,
+ * cache, dispatch to network providers, settlement) slot in between admit
+ * and generate without changing the ends.
+ *
+ * The thread-pool task renders each image through the model's provider,
+ * writes it to the content-addressed store, records the generation and its
+ * images in one transaction, and builds the response body, so the loop only
+ * sends bytes. A failed generation is recorded too, with its error. */
+#include "api/app.h"
+#include "core/signing.h"
+#include "providers/provider.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct gen_ctx {
+    struct ig_app *app;
+    struct ig_gen_request greq;
+    char id[IG_ID_MAX];
+    char key_id[IG_ID_MAX];
+    char request_id[72];
+    char base_url[300];
+    uint64_t seed;
+    int64_t created;
+    uint64_t start_us;
+    /* results */
+    int rc;
+    char *body;
+    size_t body_len;
+    int images;
+    size_t bytes_created;
+    int blobs_created;
+};
+
+static void add_image_url(struct gen_ctx *c, json_t *item, const struct ig_image_record *im)
+{
+    char path[160], sig[IG_SIG_HEX], url[700];
+    int64_t expires = ig_unix_time() + c->app->cfg->url_ttl_s;
+    int n = snprintf(path, sizeof path, "/v1/files/%s.%s", im->sha256, im->format);
+    ig_sign_path(c->app->secret, sizeof c->app->secret, path, (size_t)n, expires, sig);
+    snprintf(url, sizeof url, "%s%s?expires=%lld&sig=%s", c->base_url, path, (long long)expires,
+             sig);
+    json_object_set_new(item, "url", json_string(url));
+}
+
+static void add_image_b64(json_t *item, const struct ig_image_out *out)
+{
+    size_t n = ig_base64_len(out->data.len);
+    char *b64 = malloc(n + 1);
+    if (!b64)
+        return;
+    ig_base64_encode(out->data.data, out->data.len, b64);
+    json_object_set_new(item, "b64_json", json_stringn_nocheck(b64, n));
+    free(b64);
+}
+
+static void record(struct gen_ctx *c, const struct ig_image_record *images, int n,
+                   const char *error)
+{
+    struct ig_gen_request *r = &c->greq;
+    struct ig_generation_record g;
+    memset(&g, 0, sizeof g);
+    snprintf(g.id, sizeof g.id, "%s", c->id);
+    snprintf(g.key_id, sizeof g.key_id, "%s", c->key_id);
+    snprintf(g.request_id, sizeof g.request_id, "%s", c->request_id);
+    snprintf(g.model, sizeof g.model, "%s", r->model->id);
+    snprintf(g.provider, sizeof g.provider, "%s", r->model->provider);
+    char *params = ig_gen_request_normalized_json(r);
+    g.prompt = r->prompt;
+    g.params_json = params;
+    g.n = r->n;
+    g.width = r->width;
+    g.height = r->height;
+    g.status = error ? "failed" : "succeeded";
+    g.error = error;
+    g.created_ms = c->created * 1000;
+    g.completed_ms = ig_unix_ms();
+    g.latency_us = (int64_t)(ig_now_us() - c->start_us);
+    int rc = ig_store_generation_insert(c->app->store, &g, images, (size_t)n);
+    free(params);
+    if (rc && !error)
+        c->rc = rc;
+}
+
+static void generate_work(void *p)
+{
+    struct gen_ctx *c = p;
+    struct ig_gen_request *r = &c->greq;
+    const struct ig_provider *prov = ig_provider_find(r->model->provider);
+    struct ig_image_record images[16];
+    json_t *data = json_array();
+    json_t *seeds = json_array();
+    int made = 0;
+    const char *error = NULL;
+    if (r->n > (int)(sizeof images / sizeof images[0])) {
+        c->rc = IG_ERANGE;
+        error = "too many images for one generation";
+        goto out;
+    }
+    if (!prov || !prov->generate) {
+        c->rc = IG_ENOTFOUND;
+        error = "provider unavailable";
+        goto out;
+    }
+    for (int i = 0; i < r->n; i++) {
+        struct ig_image_out out;
+        memset(&out, 0, sizeof out);
+        uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
+        c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
+        if (c->rc) {
+            error = "image generation failed";
+            goto out;
+        }
+        struct ig_image_record *im = &images[made];
+        memset(im, 0, sizeof *im);
+        im->index = i;
+        int created = 0;
+        c->rc = ig_blobs_put(&c->app->blobs, out.data.data, out.data.len, im->sha256, &created);
+        if (c->rc) {
+            ig_buf_release(&out.data);
+            error = "cannot store the image";
+            goto out;
+        }
+        snprintf(im->format, sizeof im->format, "%s", ig_format_name(out.format));
+        im->width = out.width;
+        im->height = out.height;
+        im->bytes = (int64_t)out.data.len;
+        im->seed = out.seed;
+        if (created) {
+            c->blobs_created++;
+            c->bytes_created += out.data.len;
+        }
+        json_t *item = json_object();
+        if (r->response_format == IG_RESP_B64)
+            add_image_b64(item, &out);
+        else
+            add_image_url(c, item, im);
+        json_array_append_new(data, item);
+        json_array_append_new(seeds, json_integer(out.seed));
+        ig_buf_release(&out.data);
+        made++;
+    }
+    record(c, images, made, NULL);
+    if (c->rc) {
+        error = "cannot record the generation";
+        goto out;
+    }
+    json_t *meta =
+        json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:O, s:s, s:s}", "provider_used",
+                  r->model->provider, "model", r->model->id, "images_generated", made, "size",
+                  r->size, "quality", r->quality, "seed", (json_int_t)c->seed, "seeds", seeds,
+                  "generation_id", c->id, "renderer", "procedural (not a diffusion model)");
+    if (r->metadata)
+        json_object_set(meta, "metadata", r->metadata);
+    json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
+                             "data", data, "size", r->size, "quality", r->quality, "output_format",
+                             ig_format_name(r->output_format), "_metadata", meta);
+    c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+    if (!c->body) {
+        c->rc = IG_ENOMEM;
+        error = "cannot encode the response";
+        goto out;
+    }
+    c->body_len = strlen(c->body);
+    c->images = made;
+out:
+    if (error) {
+        ig_error("generation %s failed: %s (%s)", c->id, error, ig_strerror(c->rc));
+        record(c, images, 0, error);
+    }
+    json_decref(data);
+    json_decref(seeds);
+}
+
+static void generate_done(struct ig_http_req *req, void *p)
+{
+    struct gen_ctx *c = p;
+    struct ig_app *app = c->app;
+    atomic_fetch_sub(&app->pending_renders, 1);
+    if (c->rc) {
+        atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
+        ig_http_respond_error(req, 500, "server_error", "generation_failed", NULL,
+                              "The image could not be generated (%s). Generation id: %s.",
+                              ig_strerror(c->rc), c->id);
+    } else {
+        req->images = c->images;
+        atomic_fetch_add_explicit(&app->metrics.images_generated, (unsigned long long)c->images,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&app->metrics.bytes_stored, c->bytes_created,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&app->metrics.blobs_created, (unsigned long long)c->blobs_created,
+                                  memory_order_relaxed);
+        ig_http_respond(req, 200, "application/json", c->body, c->body_len, IG_BODY_FREE);
+        c->body = NULL;
+    }
+    free(c->body);
+    ig_gen_request_release(&c->greq);
+    free(c);
+}
+
+void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct gen_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    struct ig_api_error err;
+    if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
+                             &c->greq, &err)) {
+        free(c);
+        ig_app_respond_api_error(req, &err);
+        return;
+    }
+    req->model = c->greq.model->id; /* static: outlives the request */
+
+    long pending = atomic_fetch_add(&app->pending_renders, 1);
+    if (pending >= app->cfg->max_pending_renders) {
+        atomic_fetch_sub(&app->pending_renders, 1);
+        ig_gen_request_release(&c->greq);
+        free(c);
+        ig_http_add_header(req, "Retry-After", "1");
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
+                              "Too many generations are in progress; retry shortly.");
+        return;
+    }
+
+    c->app = app;
+    c->created = ig_unix_time();
+    c->start_us = req->start_us;
+    snprintf(c->key_id, sizeof c->key_id, "%s", req->key_id);
+    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    ig_app_base_url(app, req, c->base_url, sizeof c->base_url);
+    if (c->greq.seed >= 0) {
+        c->seed = (uint64_t)c->greq.seed;
+    } else {
+        uint32_t s = 0;
+        ig_random_bytes(&s, sizeof s);
+        c->seed = s;
+    }
+    if (ig_random_id("gen_", 12, c->id, sizeof c->id) ||
+        ig_app_offload(req, generate_work, generate_done, c)) {
+        atomic_fetch_sub(&app->pending_renders, 1);
+        ig_gen_request_release(&c->greq);
+        free(c);
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
+                              "The server is overloaded; try again.");
+    }
+}

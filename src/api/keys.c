@@ -1,0 +1,213 @@
+/* keys.c — POST /admin/keys, GET /admin/keys, DELETE /admin/keys/{id}.
+ *
+ * A new key is "ig_" + 43 base62 characters (256 random bits). Only its
+ * SHA-256 is stored; the key itself is in the 201 answer and nowhere else.
+ * Revocation drops this instance's whole key cache, so the key fails on the
+ * very next request. Store calls run on the thread pool. */
+#include "api/app.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum key_op { KEY_CREATE, KEY_LIST, KEY_REVOKE };
+
+struct key_ctx {
+    struct ig_app *app;
+    enum key_op op;
+    struct ig_key_record rec;
+    char secret_key[IG_KEY_LEN + 1];
+    char id[IG_ID_MAX];
+    json_t *list;
+    int rc;
+};
+
+static json_t *key_json(const struct ig_key_record *k)
+{
+    char scopes[64];
+    ig_scopes_format(k->scopes, scopes, sizeof scopes);
+    json_t *sc = json_array();
+    for (char *p = scopes; *p;) {
+        char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        json_array_append_new(sc, json_stringn(p, n));
+        p += n + (comma ? 1 : 0);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "id", k->id, "object", "api_key",
+                          "name", k->name, "prefix", k->prefix, "scopes", sc, "created_at",
+                          (json_int_t)k->created_at);
+    json_object_set_new(o, "revoked_at", k->revoked_at ? json_integer(k->revoked_at) : json_null());
+    return o;
+}
+
+static int collect_key(const struct ig_key_record *k, void *ud)
+{
+    json_array_append_new(ud, key_json(k));
+    return 0;
+}
+
+static void key_work(void *p)
+{
+    struct key_ctx *c = p;
+    switch (c->op) {
+    case KEY_CREATE:
+        c->rc = ig_store_key_insert(c->app->store, &c->rec);
+        break;
+    case KEY_LIST:
+        c->list = json_array();
+        c->rc = c->list ? ig_store_key_list(c->app->store, collect_key, c->list) : IG_ENOMEM;
+        break;
+    case KEY_REVOKE:
+        c->rc = ig_store_key_revoke(c->app->store, c->id, ig_unix_time());
+        break;
+    }
+}
+
+static void key_done(struct ig_http_req *req, void *p)
+{
+    struct key_ctx *c = p;
+    if (c->rc == IG_ENOTFOUND) {
+        ig_http_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
+                              "No live API key has id '%.64s'.", c->id);
+    } else if (c->rc) {
+        ig_http_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                              "The key store is unavailable; try again.");
+    } else if (c->op == KEY_CREATE) {
+        json_t *o = key_json(&c->rec);
+        json_object_set_new(o, "key", json_string(c->secret_key));
+        ig_app_respond_json(req, 201, o);
+    } else if (c->op == KEY_LIST) {
+        ig_app_respond_json(req, 200, json_pack("{s:s, s:O}", "object", "list", "data", c->list));
+    } else {
+        ig_keycache_invalidate(c->app->keys);
+        ig_app_respond_json(
+            req, 200, json_pack("{s:s, s:s, s:b}", "id", c->id, "object", "api_key", "deleted", 1));
+    }
+    json_decref(c->list);
+    explicit_bzero(c->secret_key, sizeof c->secret_key);
+    free(c);
+}
+
+static void start(struct ig_http_req *req, struct key_ctx *c)
+{
+    if (ig_app_offload(req, key_work, key_done, c)) {
+        free(c);
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+    }
+}
+
+static void bad(struct ig_http_req *req, struct key_ctx *c, json_t *j, const char *code,
+                const char *param, const char *msg)
+{
+    json_decref(j);
+    free(c);
+    ig_http_respond_error(req, 400, "invalid_request_error", code, param, "%s", msg);
+}
+
+void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct key_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    c->op = KEY_CREATE;
+    json_error_t jerr;
+    json_t *j = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (!j || !json_is_object(j)) {
+        bad(req, c, j, "invalid_json", NULL, "The body must be a JSON object.");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "name") && strcmp(k, "scopes")) {
+            json_decref(j);
+            free(c);
+            ig_http_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
+                                  "Unrecognized request argument supplied: %.64s", k);
+            return;
+        }
+    }
+    json_t *name = json_object_get(j, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        json_string_length(name) >= sizeof c->rec.name ||
+        strlen(json_string_value(name)) != json_string_length(name)) {
+        bad(req, c, j, "invalid_value", "name",
+            "'name' is required: a string of 1 to 127 characters.");
+        return;
+    }
+    snprintf(c->rec.name, sizeof c->rec.name, "%s", json_string_value(name));
+    json_t *scopes = json_object_get(j, "scopes");
+    unsigned bits = IG_SCOPE_GENERATE;
+    if (scopes && !json_is_null(scopes)) {
+        if (!json_is_array(scopes) || json_array_size(scopes) == 0) {
+            bad(req, c, j, "invalid_value", "scopes",
+                "'scopes' must be a non-empty array of 'generate' and 'admin'.");
+            return;
+        }
+        bits = 0;
+        size_t i;
+        json_t *s;
+        json_array_foreach(scopes, i, s)
+        {
+            unsigned bit;
+            if (!json_is_string(s) || strchr(json_string_value(s), ',') ||
+                ig_scopes_parse(json_string_value(s), &bit) || bit == 0) {
+                bad(req, c, j, "invalid_value", "scopes",
+                    "Unknown scope; scopes are 'generate' and 'admin'.");
+                return;
+            }
+            bits |= bit;
+        }
+    }
+    json_decref(j);
+    c->rec.scopes = bits;
+    if (ig_key_generate(c->secret_key) || ig_random_id("key_", 12, c->rec.id, sizeof c->rec.id)) {
+        free(c);
+        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot make a key");
+        return;
+    }
+    ig_sha256(c->secret_key, strlen(c->secret_key), c->rec.hash);
+    snprintf(c->rec.prefix, sizeof c->rec.prefix, "%.7s", c->secret_key);
+    c->rec.created_at = ig_unix_time();
+    snprintf(c->id, sizeof c->id, "%s", c->rec.id);
+    start(req, c);
+}
+
+void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct key_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    c->op = KEY_LIST;
+    start(req, c);
+}
+
+void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    if (strlen(param) >= IG_ID_MAX) {
+        ig_http_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
+                              "No live API key has that id.");
+        return;
+    }
+    struct key_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    c->op = KEY_REVOKE;
+    snprintf(c->id, sizeof c->id, "%s", param);
+    start(req, c);
+}

@@ -1,0 +1,305 @@
+/* router.c — route, auth and content-type stages of the pipeline.
+ *
+ * Routes are one table: method, path (exact, or a prefix whose rest is the
+ * single path parameter), the scope a key needs (0: public), whether a JSON
+ * body is expected, and the handler. An unknown path answers 404 and a
+ * known path with another method 405 with Allow, both in the OpenAI error
+ * shape.
+ *
+ * Auth: the key comes from "Authorization: Bearer <key>" or "x-api-key".
+ * Its SHA-256 is looked up in the key cache; on a miss the store is asked
+ * on the thread pool and the answer cached (negative answers too, in fixed
+ * memory). Missing, unknown, revoked and malformed keys all get the same
+ * 401 text, so the answer never says which part was wrong. */
+#include "api/app.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum route_id {
+    ROUTE_UNMATCHED,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_MODELS,
+    ROUTE_MODEL,
+    ROUTE_GENERATIONS,
+    ROUTE_FILES,
+    ROUTE_ADMIN_KEYS,
+    ROUTE_ADMIN_KEY,
+};
+
+typedef void (*handler_fn)(struct ig_app *, struct ig_http_req *, const char *);
+
+struct route {
+    enum route_id id;
+    unsigned method; /* enum http_method */
+    const char *path;
+    int prefix; /* path is a prefix; the rest is the parameter */
+    unsigned scope;
+    int json_body;
+    handler_fn handler;
+};
+
+static const struct route routes[] = {
+    {ROUTE_HEALTHZ, HTTP_GET, "/healthz", 0, 0, 0, ig_api_healthz},
+    {ROUTE_HEALTHZ, HTTP_HEAD, "/healthz", 0, 0, 0, ig_api_healthz},
+    {ROUTE_READYZ, HTTP_GET, "/readyz", 0, 0, 0, ig_api_readyz},
+    {ROUTE_METRICS, HTTP_GET, "/metrics", 0, 0, 0, ig_api_metrics},
+    {ROUTE_MODELS, HTTP_GET, "/v1/models", 0, IG_SCOPE_GENERATE, 0, ig_api_models_list},
+    {ROUTE_MODEL, HTTP_GET, "/v1/models/", 1, IG_SCOPE_GENERATE, 0, ig_api_models_get},
+    {ROUTE_GENERATIONS, HTTP_POST, "/v1/images/generations", 0, IG_SCOPE_GENERATE, 1,
+     ig_api_generations},
+    {ROUTE_FILES, HTTP_GET, "/v1/files/", 1, 0, 0, ig_api_files_get},
+    {ROUTE_FILES, HTTP_HEAD, "/v1/files/", 1, 0, 0, ig_api_files_get},
+    {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, 1, ig_api_keys_create},
+    {ROUTE_ADMIN_KEYS, HTTP_GET, "/admin/keys", 0, IG_SCOPE_ADMIN, 0, ig_api_keys_list},
+    {ROUTE_ADMIN_KEY, HTTP_DELETE, "/admin/keys/", 1, IG_SCOPE_ADMIN, 0, ig_api_keys_revoke},
+};
+
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+/* The parsed path parameter lives with the request. */
+struct route_ctx {
+    const struct route *route;
+    char param[512];
+    uint8_t key_hash[32];
+    int store_rc;
+    struct ig_key_record found;
+    struct ig_app *app;
+};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes a path parameter; refuses NUL and over-long input. */
+static int decode_param(const char *in, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return IG_EINVAL;
+            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return IG_EINVAL;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (c == '\0' || o + 1 >= size)
+            return IG_EINVAL;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int path_matches(const struct route *r, const struct ig_http_req *req)
+{
+    size_t n = strlen(r->path);
+    if (r->prefix)
+        return req->path_len > n && strncmp(req->path, r->path, n) == 0;
+    return req->path_len == n && strncmp(req->path, r->path, n) == 0;
+}
+
+static void respond_not_found(struct ig_http_req *req)
+{
+    ig_http_respond_error(req, 404, "invalid_request_error", "not_found", NULL,
+                          "Unknown request URL: %s %.*s.", ig_http_method_name(req),
+                          (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
+}
+
+static void respond_unauthorized(struct ig_http_req *req, int missing)
+{
+    ig_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"imagegate\"");
+    if (missing)
+        ig_http_respond_error(req, 401, "invalid_request_error", "missing_api_key", NULL,
+                              "You didn't provide an API key. Send it as 'Authorization: Bearer "
+                              "YOUR_KEY' or in the 'x-api-key' header.");
+    else
+        ig_http_respond_error(req, 401, "invalid_request_error", "invalid_api_key", NULL,
+                              "Incorrect API key provided.");
+}
+
+static void run_handler(struct ig_app *app, struct ig_http_req *req, struct route_ctx *rc)
+{
+    const struct route *r = rc->route;
+    if (r->scope && !(req->key_scopes & r->scope)) {
+        ig_http_respond_error(req, 403, "permission_error", "insufficient_scope", NULL,
+                              "This API key is not allowed to use %s %s.", ig_http_method_name(req),
+                              r->path);
+        return;
+    }
+    if (r->json_body) {
+        size_t n;
+        const char *ct = ig_http_header(req, "content-type", &n);
+        if (!ct || n < 16 || strncasecmp(ct, "application/json", 16) != 0 ||
+            (n > 16 && ct[16] != ';' && ct[16] != ' ')) {
+            ig_http_respond_error(req, 415, "invalid_request_error", "unsupported_media_type", NULL,
+                                  "Content-Type must be application/json.");
+            return;
+        }
+    }
+    r->handler(app, req, r->prefix ? rc->param : NULL);
+}
+
+static void key_lookup_work(void *ctx)
+{
+    struct route_ctx *rc = ctx;
+    rc->store_rc = ig_store_key_find_by_hash(rc->app->store, rc->key_hash, &rc->found);
+}
+
+static void key_lookup_done(struct ig_http_req *req, void *ctx)
+{
+    struct route_ctx *rc = ctx;
+    struct ig_app *app = rc->app;
+    uint64_t now = ig_now_us() / 1000;
+    if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
+        struct ig_key_identity who;
+        snprintf(who.id, sizeof who.id, "%s", rc->found.id);
+        who.scopes = rc->found.scopes;
+        ig_keycache_put(app->keys, rc->key_hash, now, &who);
+        snprintf(req->key_id, sizeof req->key_id, "%s", who.id);
+        req->key_scopes = who.scopes;
+        run_handler(app, req, rc);
+        return;
+    }
+    if (rc->store_rc == 0 || rc->store_rc == IG_ENOTFOUND) {
+        ig_keycache_put(app->keys, rc->key_hash, now, NULL);
+        respond_unauthorized(req, 0);
+        return;
+    }
+    ig_http_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                          "The key store is unavailable; try again.");
+}
+
+/* Extracts the presented key; NULL when there is none. */
+static const char *presented_key(const struct ig_http_req *req, size_t *len)
+{
+    size_t n;
+    const char *v = ig_http_header(req, "authorization", &n);
+    if (v) {
+        if (n > 7 && strncasecmp(v, "Bearer ", 7) == 0) {
+            v += 7;
+            n -= 7;
+            while (n && *v == ' ') {
+                v++;
+                n--;
+            }
+            *len = n;
+            return n ? v : NULL;
+        }
+        *len = 0;
+        return v; /* present but not Bearer: treated as an invalid key */
+    }
+    v = ig_http_header(req, "x-api-key", &n);
+    if (v && n) {
+        *len = n;
+        return v;
+    }
+    return NULL;
+}
+
+static void route_ctx_free(void *p)
+{
+    free(p);
+}
+
+void ig_app_handle(struct ig_http_req *req, void *ud)
+{
+    struct ig_app *app = ud;
+    req->route_id = ROUTE_UNMATCHED;
+    atomic_fetch_add_explicit(&app->metrics.in_flight, 1, memory_order_relaxed);
+
+    const struct route *r = NULL;
+    int path_known = 0;
+    char allow[64] = "";
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!path_matches(&routes[i], req))
+            continue;
+        path_known = 1;
+        if (routes[i].method == req->method) {
+            r = &routes[i];
+            break;
+        }
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "",
+                 http_method_str((enum http_method)routes[i].method));
+    }
+    if (!r) {
+        if (path_known) {
+            ig_http_add_header(req, "Allow", allow);
+            ig_http_respond_error(
+                req, 405, "invalid_request_error", "method_not_allowed", NULL,
+                "Method %s is not allowed on %.*s; use %s.", ig_http_method_name(req),
+                (int)(req->path_len > 200 ? 200 : req->path_len), req->path, allow);
+        } else {
+            respond_not_found(req);
+        }
+        return;
+    }
+    req->route_id = (int)r->id;
+
+    struct route_ctx *rc = calloc(1, sizeof *rc);
+    if (!rc) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    rc->route = r;
+    rc->app = app;
+    req->app_data = rc;
+    req->app_data_free = route_ctx_free;
+    if (r->prefix) {
+        size_t n = strlen(r->path);
+        if (decode_param(req->path + n, req->path_len - n, rc->param, sizeof rc->param)) {
+            respond_not_found(req);
+            return;
+        }
+    }
+    if (!r->scope) {
+        run_handler(app, req, rc);
+        return;
+    }
+
+    size_t klen = 0;
+    const char *key = presented_key(req, &klen);
+    if (!key) {
+        respond_unauthorized(req, 1);
+        return;
+    }
+    if (klen == 0 || klen > 512) {
+        respond_unauthorized(req, 0);
+        return;
+    }
+    ig_sha256(key, klen, rc->key_hash);
+    struct ig_key_identity who;
+    switch (ig_keycache_get(app->keys, rc->key_hash, ig_now_us() / 1000, &who)) {
+    case IG_KEY_LIVE:
+        snprintf(req->key_id, sizeof req->key_id, "%s", who.id);
+        req->key_scopes = who.scopes;
+        run_handler(app, req, rc);
+        return;
+    case IG_KEY_UNKNOWN:
+        respond_unauthorized(req, 0);
+        return;
+    case IG_KEY_MISS:
+        break;
+    }
+    if (ig_app_offload(req, key_lookup_work, key_lookup_done, rc))
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
+                              "The server is overloaded; try again.");
+}

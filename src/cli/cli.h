@@ -1,0 +1,63 @@
+/* cli.h — the imagegate command line: subcommands over the library.
+ *
+ * Each subcommand declares its options in a table (struct cli_option); the
+ * same table drives parsing and --help. Exit codes are shared (see
+ * enum cli_exit) and documented in the README. */
+#ifndef IG_CLI_H
+#define IG_CLI_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_FAILURE = 1,     /* anything not below */
+    CLI_USAGE = 2,       /* bad command line */
+    CLI_AUTH = 3,        /* 401 or 403 from the gateway */
+    CLI_REJECTED = 4,    /* the gateway refused the request (4xx) */
+    CLI_UNAVAILABLE = 5, /* 429 or 5xx: try again later */
+    CLI_CONNECT = 6,     /* the gateway could not be reached */
+    CLI_IO = 7,          /* local files could not be written */
+};
+
+struct cli_option {
+    const char *name;    /* long name, without "--" */
+    char short_name;     /* 0: none */
+    const char *metavar; /* NULL: a flag without a value */
+    const char *help;
+};
+
+struct cli_args {
+    const char *values[32]; /* by option index; flags get "1" */
+    const char *positional[8];
+    int npositional;
+};
+
+/* Parses argv[first..] against options. On error prints to stderr and
+ * returns CLI_USAGE; "--help" prints usage and returns -1. */
+int cli_parse(int argc, char **argv, int first, const char *usage, const struct cli_option *options,
+              size_t noptions, struct cli_args *out);
+void cli_print_help(const char *usage, const struct cli_option *options, size_t noptions);
+
+/* HTTP to a running gateway (libcurl, blocking). status is the HTTP status
+ * or 0 when no answer came; body holds the answer, bounded by max_body. */
+struct cli_response {
+    long status;
+    struct ig_buf body;
+    char error[256];
+};
+int cli_http(const char *method, const char *url, const char *key, const char *json_body,
+             size_t max_body, struct cli_response *out);
+/* Maps a response to an exit code, printing the gateway's error message. */
+int cli_report_error(const char *what, const struct cli_response *r);
+/* The server URL and key from options or the environment. */
+const char *cli_server_url(const char *option);
+const char *cli_api_key(const char *option);
+
+int cli_serve(int argc, char **argv);
+int cli_generate(int argc, char **argv);
+int cli_keys(int argc, char **argv);
+int cli_config(int argc, char **argv);
+
+#endif

@@ -1,0 +1,178 @@
+/* client.c — the CLI's HTTP client (libcurl easy interface; the CLI is not
+ * an event loop) and its shared argument parsing and error reporting. */
+#include "cli/cli.h"
+#include "util/err.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_print_help(const char *usage, const struct cli_option *options, size_t noptions)
+{
+    printf("usage: %s\n\noptions:\n", usage);
+    for (size_t i = 0; i < noptions; i++) {
+        char left[64];
+        if (options[i].short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", options[i].short_name, options[i].name,
+                     options[i].metavar ? " " : "", options[i].metavar ? options[i].metavar : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", options[i].name,
+                     options[i].metavar ? " " : "", options[i].metavar ? options[i].metavar : "");
+        printf("  %-28s %s\n", left, options[i].help);
+    }
+    printf("  %-28s %s\n", "-h, --help", "show this help");
+}
+
+int cli_parse(int argc, char **argv, int first, const char *usage, const struct cli_option *options,
+              size_t noptions, struct cli_args *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cli_print_help(usage, options, noptions);
+            return -1;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (out->npositional >= (int)(sizeof out->positional / sizeof out->positional[0])) {
+                fprintf(stderr, "imagegate: too many arguments\n");
+                return CLI_USAGE;
+            }
+            out->positional[out->npositional++] = a;
+            continue;
+        }
+        const char *inline_value = NULL;
+        size_t match = noptions;
+        if (a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t n = eq ? (size_t)(eq - name) : strlen(name);
+            for (size_t o = 0; o < noptions; o++)
+                if (strlen(options[o].name) == n && strncmp(options[o].name, name, n) == 0)
+                    match = o;
+            if (eq)
+                inline_value = eq + 1;
+        } else if (a[2] == '\0') {
+            for (size_t o = 0; o < noptions; o++)
+                if (options[o].short_name == a[1])
+                    match = o;
+        }
+        if (match == noptions) {
+            fprintf(stderr, "imagegate: unknown option '%s' (see --help)\n", a);
+            return CLI_USAGE;
+        }
+        if (!options[match].metavar) {
+            if (inline_value) {
+                fprintf(stderr, "imagegate: option '--%s' takes no value\n", options[match].name);
+                return CLI_USAGE;
+            }
+            out->values[match] = "1";
+            continue;
+        }
+        if (!inline_value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "imagegate: option '--%s' needs a value (%s)\n",
+                        options[match].name, options[match].metavar);
+                return CLI_USAGE;
+            }
+            inline_value = argv[++i];
+        }
+        out->values[match] = inline_value;
+    }
+    return 0;
+}
+
+const char *cli_server_url(const char *option)
+{
+    if (option)
+        return option;
+    const char *env = getenv("IMAGEGATE_URL");
+    return env && *env ? env : "http://127.0.0.1:8080";
+}
+
+const char *cli_api_key(const char *option)
+{
+    if (option)
+        return option;
+    const char *env = getenv("IMAGEGATE_API_KEY");
+    if (env && *env)
+        return env;
+    env = getenv("IMAGEGATE_ADMIN_KEY");
+    return env && *env ? env : NULL;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct ig_buf *b = ud;
+    size_t n = size * nmemb;
+    return ig_buf_append(b, data, n) == 0 ? n : 0;
+}
+
+int cli_http(const char *method, const char *url, const char *key, const char *json_body,
+             size_t max_body, struct cli_response *out)
+{
+    memset(out, 0, sizeof *out);
+    ig_buf_init(&out->body, max_body);
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        snprintf(out->error, sizeof out->error, "cannot start libcurl");
+        return IG_ENOMEM;
+    }
+    struct curl_slist *headers = NULL;
+    char auth[600];
+    if (key) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        headers = curl_slist_append(headers, auth);
+    }
+    if (json_body) {
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
+    }
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out->body);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "imagegate-cli/0.1");
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = curl_easy_perform(curl);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(cc));
+        rc = IG_EIO;
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return rc;
+}
+
+int cli_report_error(const char *what, const struct cli_response *r)
+{
+    if (r->status == 0) {
+        fprintf(stderr, "imagegate: %s: cannot reach the gateway: %s\n", what, r->error);
+        return CLI_CONNECT;
+    }
+    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+    json_t *e = j ? json_object_get(j, "error") : NULL;
+    const char *msg = e ? json_string_value(json_object_get(e, "message")) : NULL;
+    const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
+    const char *param = e ? json_string_value(json_object_get(e, "param")) : NULL;
+    fprintf(stderr, "imagegate: %s failed (HTTP %ld%s%s%s%s): %s\n", what, r->status,
+            code ? ", " : "", code ? code : "", param ? ", param " : "", param ? param : "",
+            msg ? msg : "no error message");
+    json_decref(j);
+    if (r->status == 401 || r->status == 403)
+        return CLI_AUTH;
+    if (r->status == 429 || r->status >= 500)
+        return CLI_UNAVAILABLE;
+    if (r->status >= 400)
+        return CLI_REJECTED;
+    return CLI_FAILURE;
+}

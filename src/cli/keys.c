@@ -1,0 +1,115 @@
+/* keys.c — `imagegate keys create|list|revoke`: API key administration
+ * through a running gateway's /admin/keys (so revocation reaches the
+ * gateway's key cache at once). Needs an admin-scoped key. */
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_option options[] = {
+    {"scopes", 0, "LIST", "for create: comma-separated scopes (generate, admin)"},
+    {"json", 0, NULL, "print the gateway's JSON answer"},
+    {"server", 0, "URL", "gateway URL (default $IMAGEGATE_URL or http://127.0.0.1:8080)"},
+    {"key", 'k', "KEY", "admin key (default $IMAGEGATE_API_KEY, then $IMAGEGATE_ADMIN_KEY)"},
+};
+enum { O_SCOPES, O_JSON, O_SERVER, O_KEY, O_COUNT };
+
+static const char usage[] = "imagegate keys create NAME [--scopes generate,admin] | keys list | "
+                            "keys revoke ID";
+
+int cli_keys(int argc, char **argv)
+{
+    struct cli_args a;
+    int rc = cli_parse(argc, argv, 2, usage, options, O_COUNT, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    const char *verb = a.npositional ? a.positional[0] : NULL;
+    int ok_args = verb && ((strcmp(verb, "create") == 0 && a.npositional == 2) ||
+                           (strcmp(verb, "list") == 0 && a.npositional == 1) ||
+                           (strcmp(verb, "revoke") == 0 && a.npositional == 2));
+    if (!ok_args) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return CLI_USAGE;
+    }
+    const char *key = cli_api_key(a.values[O_KEY]);
+    if (!key) {
+        fprintf(stderr, "imagegate: no admin key: pass --key or set IMAGEGATE_ADMIN_KEY\n");
+        return CLI_USAGE;
+    }
+    const char *server = cli_server_url(a.values[O_SERVER]);
+    size_t sl = strlen(server);
+    while (sl && server[sl - 1] == '/')
+        sl--;
+    char url[2048];
+    char *body = NULL;
+    const char *method = "GET";
+    if (strcmp(verb, "create") == 0) {
+        json_t *j = json_pack("{s:s}", "name", a.positional[1]);
+        if (a.values[O_SCOPES]) {
+            json_t *sc = json_array();
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", a.values[O_SCOPES]);
+            for (char *p = tmp; *p;) {
+                char *comma = strchr(p, ',');
+                if (comma)
+                    *comma = '\0';
+                json_array_append_new(sc, json_string(p));
+                p += strlen(p) + (comma ? 1 : 0);
+            }
+            json_object_set_new(j, "scopes", sc);
+        }
+        body = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        method = "POST";
+        snprintf(url, sizeof url, "%.*s/admin/keys", (int)sl, server);
+    } else if (strcmp(verb, "list") == 0) {
+        snprintf(url, sizeof url, "%.*s/admin/keys", (int)sl, server);
+    } else {
+        method = "DELETE";
+        snprintf(url, sizeof url, "%.*s/admin/keys/%s", (int)sl, server, a.positional[1]);
+    }
+    struct cli_response r;
+    cli_http(method, url, key, body, 16 << 20, &r);
+    free(body);
+    if (r.status != 200 && r.status != 201) {
+        rc = cli_report_error(verb, &r);
+        ig_buf_release(&r.body);
+        return rc;
+    }
+    json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+    if (a.values[O_JSON] || !j) {
+        printf("%s\n", r.body.data ? r.body.data : "");
+    } else if (strcmp(verb, "create") == 0) {
+        printf("%s\n", json_string_value(json_object_get(j, "key")));
+        fprintf(stderr, "created %s (%s); the key above is shown only once\n",
+                json_string_value(json_object_get(j, "id")),
+                json_string_value(json_object_get(j, "name")));
+    } else if (strcmp(verb, "list") == 0) {
+        size_t i;
+        json_t *k;
+        printf("%-28s %-10s %-16s %-20s %s\n", "ID", "PREFIX", "SCOPES", "NAME", "STATUS");
+        json_array_foreach(json_object_get(j, "data"), i, k)
+        {
+            char scopes[64] = "";
+            size_t si;
+            json_t *s;
+            json_array_foreach(json_object_get(k, "scopes"), si, s)
+            {
+                size_t used = strlen(scopes);
+                snprintf(scopes + used, sizeof scopes - used, "%s%s", si ? "," : "",
+                         json_string_value(s));
+            }
+            printf("%-28s %-10s %-16s %-20s %s\n", json_string_value(json_object_get(k, "id")),
+                   json_string_value(json_object_get(k, "prefix")), scopes,
+                   json_string_value(json_object_get(k, "name")),
+                   json_is_null(json_object_get(k, "revoked_at")) ? "live" : "revoked");
+        }
+    } else {
+        printf("revoked %s\n", a.positional[1]);
+    }
+    json_decref(j);
+    ig_buf_release(&r.body);
+    return CLI_OK;
+}

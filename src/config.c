@@ -1,0 +1,306 @@
+/* config.c — the typed configuration table and its YAML reader.
+ *
+ * The YAML reader walks libyaml's event stream and keeps a stack of mapping
+ * keys, so a scalar at "limits" → "max_body_bytes" is applied as
+ * "limits.max_body_bytes". Sequences are not settings yet (model lists
+ * arrive with the provider layer) and are rejected with their name. */
+#include "config.h"
+#include "util/err.h"
+#include "util/num.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+enum setting_type { SET_STRING, SET_INT, SET_BOOL };
+
+struct setting {
+    const char *name;
+    enum setting_type type;
+    size_t offset;
+    int64_t min, max;
+    const char *def;
+    const char *help;
+};
+
+#define F(field) offsetof(struct ig_config, field)
+
+static const struct setting settings[] = {
+    {"listen", SET_STRING, F(listen), 0, 0, "127.0.0.1:8080", "address and port to listen on"},
+    {"workers", SET_INT, F(workers), 0, 256, "0", "I/O worker threads; 0 means one per core"},
+    {"threadpool_size", SET_INT, F(threadpool_size), 0, 128, "0",
+     "threads for blocking work (rendering, SQLite, disk); 0 means max(4, cores)"},
+    {"data_dir", SET_STRING, F(data_dir), 0, 0, "./data", "SQLite database, blobs and secret"},
+    {"public_url", SET_STRING, F(public_url), 0, 0, "",
+     "base of image URLs (e.g. https://img.example.com); empty: taken from the Host header"},
+    {"limits.max_header_bytes", SET_INT, F(max_header_bytes), 1024, 1 << 20, "16384",
+     "request line and headers; larger answers 431"},
+    {"limits.max_headers", SET_INT, F(max_headers), 8, 1000, "100",
+     "header fields per request; more answers 431"},
+    {"limits.max_body_bytes", SET_INT, F(max_body_bytes), 1024, 256 << 20, "1048576",
+     "JSON request body; larger answers 413"},
+    {"limits.header_timeout_ms", SET_INT, F(header_timeout_ms), 10, 3600000, "10000",
+     "time to receive a request's headers once it has begun"},
+    {"limits.body_timeout_ms", SET_INT, F(body_timeout_ms), 10, 3600000, "30000",
+     "time to receive a request's body"},
+    {"limits.idle_timeout_ms", SET_INT, F(idle_timeout_ms), 10, 3600000, "60000",
+     "idle keep-alive connections are closed after this"},
+    {"limits.max_connections", SET_INT, F(max_connections), 1, 1000000, "16384",
+     "open client connections; more are answered 503 and closed"},
+    {"limits.max_pending_renders", SET_INT, F(max_pending_renders), 1, 100000, "256",
+     "generations queued or running at once; more answer 503 with Retry-After"},
+    {"shutdown_timeout_ms", SET_INT, F(shutdown_timeout_ms), 0, 3600000, "10000",
+     "on SIGTERM/SIGINT, how long in-flight requests may take to finish"},
+    {"images.url_ttl_s", SET_INT, F(url_ttl_s), 1, 31536000, "3600",
+     "lifetime of signed image URLs"},
+    {"images.max_image_bytes", SET_INT, F(max_image_bytes), 1024, 1 << 30, "67108864",
+     "largest image the store accepts or serves"},
+    {"auth.key_cache_ttl_ms", SET_INT, F(key_cache_ttl_ms), 0, 3600000, "10000",
+     "how long a looked-up API key is trusted before the store is asked again "
+     "(revocations through this instance apply at once)"},
+    {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},
+    {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
+     "include prompts in log lines (off: prompts never reach logs)"},
+    {"log.level", SET_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const struct setting *find_setting(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static int apply(struct ig_config *c, const struct setting *s, const char *value, char *err,
+                 size_t err_size)
+{
+    char *base = (char *)c + s->offset;
+    switch (s->type) {
+    case SET_STRING: {
+        char *copy = strdup(value);
+        if (!copy)
+            return IG_ENOMEM;
+        char **slot = (char **)(void *)base;
+        free(*slot);
+        *slot = copy;
+        if (strcmp(s->name, "log.level") == 0 && strcmp(value, "debug") && strcmp(value, "info") &&
+            strcmp(value, "warn") && strcmp(value, "error")) {
+            snprintf(err, err_size, "setting 'log.level': '%s' is not debug, info, warn or error",
+                     value);
+            return IG_ECONFIG;
+        }
+        return 0;
+    }
+    case SET_INT: {
+        int64_t v;
+        int rc = ig_parse_i64(value, strlen(value), s->min, s->max, &v);
+        if (rc) {
+            snprintf(err, err_size, "setting '%s': '%s' is not a whole number from %lld to %lld",
+                     s->name, value, (long long)s->min, (long long)s->max);
+            return IG_ECONFIG;
+        }
+        *(int64_t *)(void *)base = v;
+        return 0;
+    }
+    case SET_BOOL: {
+        int v;
+        if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcasecmp(value, "on") ||
+            !strcmp(value, "1"))
+            v = 1;
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") ||
+                 !strcasecmp(value, "off") || !strcmp(value, "0"))
+            v = 0;
+        else {
+            snprintf(err, err_size, "setting '%s': '%s' is not true or false", s->name, value);
+            return IG_ECONFIG;
+        }
+        *(int *)(void *)base = v;
+        return 0;
+    }
+    }
+    return IG_EINVAL;
+}
+
+int ig_config_set(struct ig_config *c, const char *name, const char *value, char *err,
+                  size_t err_size)
+{
+    const struct setting *s = find_setting(name);
+    if (!s) {
+        snprintf(err, err_size, "unknown setting '%s'", name);
+        return IG_ECONFIG;
+    }
+    return apply(c, s, value, err, err_size);
+}
+
+int ig_config_init(struct ig_config *c)
+{
+    char err[256];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        int rc = apply(c, &settings[i], settings[i].def, err, sizeof err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void ig_config_release(struct ig_config *c)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].type == SET_STRING) {
+            char **slot = (char **)(void *)((char *)c + settings[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+#define MAX_DEPTH 8
+
+int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_size, "cannot open '%s'", path);
+        return IG_EIO;
+    }
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+
+    /* keys[d] is the key of the mapping entry open at depth d. */
+    char *keys[MAX_DEPTH] = {0};
+    int depth = 0; /* mappings open */
+    int expecting_key[MAX_DEPTH + 1] = {0};
+    int rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            snprintf(err, err_size, "%s:%zu: %s", path, parser.problem_mark.line + 1,
+                     parser.problem ? parser.problem : "YAML syntax error");
+            rc = IG_ECONFIG;
+            break;
+        }
+        int line = (int)ev.start_mark.line + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            if (depth >= MAX_DEPTH) {
+                snprintf(err, err_size, "%s:%d: nested too deeply", path, line);
+                rc = IG_ECONFIG;
+                break;
+            }
+            depth++;
+            expecting_key[depth] = 1;
+            break;
+        case YAML_MAPPING_END_EVENT:
+            if (depth > 0) {
+                free(keys[depth - 1]);
+                keys[depth - 1] = NULL;
+                depth--;
+                /* The mapping was the value of its parent's key. */
+                expecting_key[depth] = 1;
+            }
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            snprintf(err, err_size, "%s:%d: setting '%s' takes no list", path, line,
+                     depth > 0 && keys[depth - 1] ? keys[depth - 1] : "(top)");
+            rc = IG_ECONFIG;
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (depth == 0) {
+                /* A bare scalar document: only an empty file is allowed. */
+                if (v[0]) {
+                    snprintf(err, err_size, "%s:%d: expected a mapping of settings", path, line);
+                    rc = IG_ECONFIG;
+                }
+                break;
+            }
+            if (expecting_key[depth]) {
+                free(keys[depth - 1]);
+                keys[depth - 1] = strdup(v);
+                if (!keys[depth - 1])
+                    rc = IG_ENOMEM;
+                expecting_key[depth] = 0;
+                break;
+            }
+            char name[256] = "";
+            size_t used = 0;
+            for (int d = 0; d < depth; d++) {
+                int n = snprintf(name + used, sizeof name - used, "%s%s", d ? "." : "", keys[d]);
+                if (n < 0 || (size_t)n >= sizeof name - used) {
+                    rc = IG_ECONFIG;
+                    break;
+                }
+                used += (size_t)n;
+            }
+            if (rc == 0) {
+                char inner[256];
+                rc = ig_config_set(c, name, v, inner, sizeof inner);
+                if (rc)
+                    snprintf(err, err_size, "%s:%d: %s", path, line, inner);
+            }
+            expecting_key[depth] = 1;
+            break;
+        }
+        case YAML_ALIAS_EVENT:
+            snprintf(err, err_size, "%s:%d: YAML aliases are not supported", path, line);
+            rc = IG_ECONFIG;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    for (int d = 0; d < MAX_DEPTH; d++)
+        free(keys[d]);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+static void print_value(const struct ig_config *c, const struct setting *s, FILE *out)
+{
+    const char *base = (const char *)c + s->offset;
+    switch (s->type) {
+    case SET_STRING:
+        fprintf(out, "\"%s\"", *(char *const *)(const void *)base);
+        break;
+    case SET_INT:
+        fprintf(out, "%lld", (long long)*(const int64_t *)(const void *)base);
+        break;
+    case SET_BOOL:
+        fputs(*(const int *)(const void *)base ? "true" : "false", out);
+        break;
+    }
+}
+
+void ig_config_dump(const struct ig_config *c, FILE *out)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        fprintf(out, "%s: ", settings[i].name);
+        print_value(c, &settings[i], out);
+        fprintf(out, "  # %s\n", settings[i].help);
+    }
+}
+
+void ig_config_document(FILE *out)
+{
+    static const char *const type_names[] = {"string", "integer", "boolean"};
+    fputs("| setting | type | default | range | meaning |\n|---|---|---|---|---|\n", out);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        fprintf(out, "| `%s` | %s | `%s` | ", s->name, type_names[s->type], s->def);
+        if (s->type == SET_INT)
+            fprintf(out, "%lld–%lld", (long long)s->min, (long long)s->max);
+        fprintf(out, " | %s |\n", s->help);
+    }
+}

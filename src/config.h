@@ -1,0 +1,51 @@
+/* config.h — the gateway's configuration as one typed table.
+ *
+ * Every setting is a row of (dotted name, type, bounds, default, help). The
+ * same table parses the YAML file, validates, fills defaults, prints
+ * `imagegate config dump`, and documents (docs/CONFIG.md is checked against
+ * it by a test). Nested YAML mappings are addressed by dotted names:
+ * `limits: {max_body_bytes: 2048}` sets "limits.max_body_bytes". */
+#ifndef IG_CONFIG_H
+#define IG_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct ig_config {
+    char *listen;    /* HOST:PORT */
+    int64_t workers; /* 0: one per core */
+    int64_t threadpool_size;
+    char *data_dir;
+    char *public_url; /* base for image URLs; empty: from the Host header */
+    int64_t max_header_bytes;
+    int64_t max_headers;
+    int64_t max_body_bytes;
+    int64_t header_timeout_ms;
+    int64_t body_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_connections;
+    int64_t max_pending_renders;
+    int64_t shutdown_timeout_ms;
+    int64_t url_ttl_s;
+    int64_t max_image_bytes;
+    int64_t key_cache_ttl_ms;
+    int access_log;
+    int log_prompts;
+    char *log_level;
+};
+
+/* Fills every field with its default. Strings are heap copies. */
+int ig_config_init(struct ig_config *c);
+void ig_config_release(struct ig_config *c);
+/* Reads a YAML file over the current values. On failure, err (err_size
+ * bytes) says which file, line or setting was wrong. */
+int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t err_size);
+/* Sets one setting by dotted name from its text form, with bounds checks. */
+int ig_config_set(struct ig_config *c, const char *name, const char *value, char *err,
+                  size_t err_size);
+/* Prints every setting as YAML-compatible "name: value  # help" lines. */
+void ig_config_dump(const struct ig_config *c, FILE *out);
+/* Prints the settings as a Markdown table (for docs/CONFIG.md). */
+void ig_config_document(FILE *out);
+
+#endif

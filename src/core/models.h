@@ -1,0 +1,47 @@
+/* models.h — the registry of models a gateway serves: what each accepts
+ * (sizes, n, qualities, styles, formats, prompt length, extra fields) and
+ * which provider serves it. Built once at start and read-only afterwards,
+ * so lookups need no lock. Providers configured later (issue: providers)
+ * add their models through ig_models_add(). */
+#ifndef IG_MODELS_H
+#define IG_MODELS_H
+
+#include <stddef.h>
+
+#define IG_MAX_ALIASES 4
+
+enum ig_format_bits { IG_FMTBIT_PNG = 1, IG_FMTBIT_JPEG = 2, IG_FMTBIT_WEBP = 4 };
+
+struct ig_model {
+    const char *id;                      /* "local/procedural" */
+    const char *aliases[IG_MAX_ALIASES]; /* "local"; NULL-terminated */
+    const char *provider;                /* "local" */
+    const char *owned_by;
+    const char *description;
+    int min_side, max_side;            /* any WxH within these */
+    int default_width, default_height; /* for size "auto" or absent */
+    int max_n;
+    int max_prompt_chars;
+    const char *const *qualities; /* NULL-terminated */
+    const char *const *styles;    /* NULL-terminated; NULL: none */
+    unsigned formats;             /* enum ig_format_bits */
+    int supports_negative_prompt, supports_seed, supports_steps, supports_guidance;
+    int max_steps;
+    double max_guidance;
+    int created; /* unix seconds, for /v1/models */
+};
+
+struct ig_models;
+
+int ig_models_create(struct ig_models **out);
+void ig_models_free(struct ig_models *m);
+/* Adds the built-in local renderer's models. */
+int ig_models_add_builtin(struct ig_models *m);
+/* By id or alias; NULL when unknown. */
+const struct ig_model *ig_models_find(const struct ig_models *m, const char *name);
+size_t ig_models_count(const struct ig_models *m);
+const struct ig_model *ig_models_at(const struct ig_models *m, size_t i);
+/* The model used when a request names none. */
+const struct ig_model *ig_models_default(const struct ig_models *m);
+
+#endif

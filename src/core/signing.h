@@ -1,0 +1,22 @@
+/* signing.h — signed, expiring URLs for stored images.
+ *
+ * signature = hex(HMAC-SHA256(secret, path "\n" expires)), where path is the
+ * URL path (/v1/files/<sha256>.<ext>) and expires unix seconds. The query
+ * carries ?expires=…&sig=…. Verification is constant-time. */
+#ifndef IG_SIGNING_H
+#define IG_SIGNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IG_SIG_HEX 65
+
+void ig_sign_path(const uint8_t *secret, size_t secret_len, const char *path, size_t path_len,
+                  int64_t expires, char sig[IG_SIG_HEX]);
+/* 0 when valid; IG_EINVAL for a bad or missing signature, IG_ERANGE when
+ * expired. query is the raw query string (without '?'). *expires (may be
+ * NULL) receives the signed expiry when the signature is good. */
+int ig_verify_signed(const uint8_t *secret, size_t secret_len, const char *path, size_t path_len,
+                     const char *query, size_t query_len, int64_t now, int64_t *expires);
+
+#endif

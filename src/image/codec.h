@@ -1,0 +1,40 @@
+/* codec.h — image encoding and probing through libpng, libjpeg-turbo and
+ * libwebp. Encoders write into a bounded buffer; the prober reads only
+ * headers and checks magic bytes, so it is safe on untrusted bytes. */
+#ifndef IG_CODEC_H
+#define IG_CODEC_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ig_format { IG_FMT_PNG, IG_FMT_JPEG, IG_FMT_WEBP, IG_FMT_UNKNOWN };
+
+/* Text chunks written into PNGs (iTXt, UTF-8). Any field may be NULL. */
+struct ig_provenance {
+    const char *prompt;
+    const char *model;
+    const char *seed;
+    const char *generation_id;
+};
+
+const char *ig_format_name(enum ig_format f); /* "png" */
+const char *ig_format_mime(enum ig_format f); /* "image/png" */
+/* "png", "jpeg" (or "jpg") and "webp"; IG_FMT_UNKNOWN otherwise. */
+enum ig_format ig_format_parse(const char *name, size_t n);
+
+/* Encodes w*h RGB pixels. quality (1–100) applies to JPEG and WebP. out is
+ * initialised by the call and bounded by max bytes. */
+int ig_encode(const uint8_t *rgb, int w, int h, enum ig_format fmt, int quality,
+              const struct ig_provenance *prov, size_t max, struct ig_buf *out);
+
+/* Reads the format and dimensions from an encoded image's header.
+ * IG_ECODEC when the bytes are not a complete PNG, JPEG or WebP header. */
+int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h);
+
+/* Decodes a PNG, JPEG or WebP into RGB (malloc'd, w*h*3). For tests and,
+ * later, uploads. Refuses images over max_pixels before allocating. */
+int ig_decode_rgb(const void *data, size_t len, size_t max_pixels, uint8_t **rgb, int *w, int *h);
+
+#endif

@@ -1,0 +1,1237 @@
+/* http.c — HTTP/1.1 connections on libuv loops, parsed by http-parser.
+ *
+ * Design. Each worker thread owns a loop, a SO_REUSEPORT listener bound by
+ * the main thread, and the connections it accepts. Reads land in one
+ * per-worker buffer and are parsed at once, so an idle connection holds no
+ * read buffer. When a request is complete the parser is paused and the
+ * request handed to the application; bytes that arrive meanwhile (pipelined
+ * requests) wait in a bounded per-connection buffer and are parsed after the
+ * response is written, which keeps responses in request order.
+ *
+ * Limits are checked before memory is committed: header bytes and count
+ * while parsing (431), Content-Length before the body is read (413), body
+ * bytes as they arrive (413). Each connection has one timer, re-armed for
+ * the phase it is in: header timeout from a request's first byte (and for a
+ * new connection's first request), body timeout once headers are in, idle
+ * timeout between keep-alive requests. Errors that leave the stream
+ * unparseable answer and then close with a short lingering read, so the
+ * client sees the response instead of a reset.
+ *
+ * Ownership. A request is freed after its response is written, or — when the
+ * client went away while the request was parked — when the handler finally
+ * answers it. A connection is freed only in the close callback of its last
+ * handle. */
+#include "server/http.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_BUF_SIZE 65536
+#define LINGER_MS     2000
+
+enum parse_state { PS_NONE, PS_URL, PS_FIELD, PS_VALUE };
+
+struct ig_http_worker {
+    struct ig_http_server *server;
+    int index;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;
+    uv_thread_t thread;
+    struct ig_conn *conns;
+    long nconns;
+    int draining;
+    int stopped;
+    char date[64];
+    int64_t date_sec;
+    char read_buf[READ_BUF_SIZE];
+};
+
+struct ig_http_server {
+    struct ig_http_server_options opt;
+    struct ig_http_limits limits;
+    struct ig_http_worker *workers;
+    int nworkers;
+    int port;
+    int fds[256];
+    atomic_long connections;
+    atomic_int draining;
+    atomic_int workers_ready;
+    atomic_int workers_done;
+    uv_loop_t main_loop;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_async_t control; /* ready, done and stop notices from other threads */
+    atomic_int stop_requested;
+    uv_timer_t deadline;
+    int deadline_passed;
+    int ready_reported;
+    void (*on_ready)(void *);
+    void *ready_ud;
+};
+
+struct ig_conn {
+    uv_tcp_t tcp; /* first: handle->data is not needed to find the conn */
+    uv_timer_t timer;
+    struct ig_http_worker *w;
+    http_parser parser;
+    struct ig_http_req *req; /* being parsed or handled */
+    struct ig_buf pending;   /* received, not yet parsed */
+    enum parse_state ps;
+    int handling; /* req is with the application */
+    int dispatching;
+    int in_message; /* some bytes of a request have arrived */
+    int closing;
+    int close_after; /* close once the current response is written */
+    int lingering;
+    int reading;
+    int open_handles;
+    int error_status; /* set by a callback that rejects the request */
+    unsigned served;
+    struct ig_conn *prev, *next;
+};
+
+struct write_ctx {
+    uv_write_t w;
+    struct ig_http_req *req;
+    char *head;
+    const char *body;
+    int body_owned;
+};
+
+static http_parser_settings parser_settings;
+
+static void conn_close(struct ig_conn *c);
+static void conn_input(struct ig_conn *c, const char *data, size_t len);
+static void conn_resume(struct ig_conn *c);
+static void conn_arm(struct ig_conn *c, uint64_t ms);
+static void worker_maybe_done(struct ig_http_worker *w);
+static void finish_request(struct ig_http_req *req);
+static void conn_finish_close(struct ig_conn *c);
+
+/* ---- status texts and small helpers ---- */
+
+const char *ig_http_status_text(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
+    }
+}
+
+const char *ig_http_method_name(const struct ig_http_req *req)
+{
+    return http_method_str((enum http_method)req->method);
+}
+
+static const char *worker_date(struct ig_http_worker *w)
+{
+    int64_t now = ig_unix_time();
+    if (now != w->date_sec) {
+        struct tm tm;
+        time_t t = (time_t)now;
+        gmtime_r(&t, &tm);
+        strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        w->date_sec = now;
+    }
+    return w->date;
+}
+
+const char *ig_http_header(const struct ig_http_req *req, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct ig_http_header *h = &req->headers[i];
+        if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
+            if (len)
+                *len = h->value_len;
+            return h->value;
+        }
+    }
+    return NULL;
+}
+
+int ig_http_add_header(struct ig_http_req *req, const char *name, const char *value)
+{
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return IG_EINVAL;
+    return ig_buf_printf(&req->resp_headers, "%s: %s\r\n", name, value);
+}
+
+/* ---- requests ---- */
+
+static struct ig_http_req *req_new(struct ig_conn *c)
+{
+    struct ig_http_req *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    const struct ig_http_limits *l = &c->w->server->limits;
+    req->conn = c;
+    req->worker = c->w;
+    req->loop = &c->w->loop;
+    req->start_us = ig_now_us();
+    req->route_id = -1;
+    req->http_minor = 1;
+    ig_buf_init(&req->raw, l->max_header_bytes + 2 * l->max_headers + 2);
+    ig_buf_init(&req->marks, (2 * l->max_headers + 2) * sizeof(size_t));
+    ig_buf_init(&req->body, l->max_body_bytes);
+    ig_buf_init(&req->resp_headers, 16384);
+    return req;
+}
+
+static void req_free(struct ig_http_req *req)
+{
+    if (req->app_data_free)
+        req->app_data_free(req->app_data);
+    ig_buf_release(&req->raw);
+    ig_buf_release(&req->marks);
+    ig_buf_release(&req->body);
+    ig_buf_release(&req->resp_headers);
+    free(req->headers);
+    free(req);
+}
+
+static int mark(struct ig_http_req *req)
+{
+    size_t off = req->raw.len;
+    return ig_buf_append(&req->marks, &off, sizeof off);
+}
+
+/* Ends the current token (url, name or value) with a NUL in raw. */
+static int end_token(struct ig_http_req *req)
+{
+    return ig_buf_append(&req->raw, "", 1);
+}
+
+/* Turns raw + marks into the headers array once all headers are in. */
+static int build_headers(struct ig_http_req *req)
+{
+    const size_t *m = (const size_t *)(void *)req->marks.data;
+    size_t nmarks = req->marks.len / sizeof(size_t);
+    /* marks: [0] url end; then pairs (name start, value start). */
+    size_t nh = nmarks > 0 ? (nmarks - 1) / 2 : 0;
+    req->nheaders = nh;
+    if (nh) {
+        req->headers = calloc(nh, sizeof *req->headers);
+        if (!req->headers)
+            return IG_ENOMEM;
+    }
+    for (size_t i = 0; i < nh; i++) {
+        size_t ns = m[1 + 2 * i], vs = m[2 + 2 * i];
+        size_t end = i + 1 < nh ? m[1 + 2 * (i + 1)] : req->raw.len;
+        struct ig_http_header *h = &req->headers[i];
+        h->name = req->raw.data + ns;
+        h->name_len = vs - 1 - ns;
+        h->value = req->raw.data + vs;
+        h->value_len = end - 1 - vs;
+        /* Trim trailing whitespace http-parser leaves in obs-fold cases. */
+        while (h->value_len &&
+               (h->value[h->value_len - 1] == ' ' || h->value[h->value_len - 1] == '\t'))
+            h->value_len--;
+    }
+    /* Split the target into path and query. */
+    size_t url_end = nmarks ? m[0] : req->raw.len;
+    const char *url = req->raw.data ? req->raw.data : "";
+    size_t url_len = url_end ? url_end - 1 : 0;
+    const char *q = memchr(url, '?', url_len);
+    req->path = url;
+    req->path_len = q ? (size_t)(q - url) : url_len;
+    if (q) {
+        req->query = q + 1;
+        req->query_len = url_len - req->path_len - 1;
+    }
+    return 0;
+}
+
+/* ---- parser callbacks ---- */
+
+static int on_message_begin(http_parser *p)
+{
+    struct ig_conn *c = p->data;
+    c->in_message = 1;
+    c->ps = PS_URL;
+    c->req = req_new(c);
+    if (!c->req) {
+        c->error_status = 503;
+        return 1;
+    }
+    conn_arm(c, c->w->server->limits.header_timeout_ms);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct ig_conn *c = p->data;
+    if (ig_buf_append(&c->req->raw, at, len)) {
+        c->error_status = 414;
+        return 1;
+    }
+    return 0;
+}
+
+/* Errors return -1: for on_headers_complete, 1 would mean "no body". */
+static int header_overflow(struct ig_conn *c)
+{
+    c->error_status = 431;
+    return -1;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct ig_conn *c = p->data;
+    struct ig_http_req *req = c->req;
+    if (c->ps != PS_FIELD) {
+        if (c->ps == PS_URL && (end_token(req) || mark(req)))
+            return header_overflow(c);
+        if (c->ps == PS_VALUE && end_token(req))
+            return header_overflow(c);
+        if (req->marks.len / sizeof(size_t) >= 1 + 2 * c->w->server->limits.max_headers)
+            return header_overflow(c);
+        if (mark(req))
+            return header_overflow(c);
+        c->ps = PS_FIELD;
+    }
+    if (ig_buf_append(&req->raw, at, len))
+        return header_overflow(c);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct ig_conn *c = p->data;
+    struct ig_http_req *req = c->req;
+    if (c->ps != PS_VALUE) {
+        if (end_token(req) || mark(req))
+            return header_overflow(c);
+        c->ps = PS_VALUE;
+    }
+    if (ig_buf_append(&req->raw, at, len))
+        return header_overflow(c);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct ig_conn *c = p->data;
+    struct ig_http_req *req = c->req;
+    const struct ig_http_limits *l = &c->w->server->limits;
+    if (c->ps == PS_URL && (end_token(req) || mark(req)))
+        return header_overflow(c);
+    if (c->ps == PS_VALUE && end_token(req))
+        return header_overflow(c);
+    if (build_headers(req)) {
+        c->error_status = 503;
+        return -1;
+    }
+    req->method = p->method;
+    req->http_minor = p->http_minor;
+    req->keep_alive = http_should_keep_alive(p);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > l->max_body_bytes) {
+        c->error_status = 413;
+        return -1;
+    }
+    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length);
+    if (has_body) {
+        size_t n;
+        const char *expect = ig_http_header(req, "expect", &n);
+        if (expect && n == 12 && strncasecmp(expect, "100-continue", 12) == 0) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init(ig_mutable(cont), sizeof cont - 1);
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+        conn_arm(c, l->body_timeout_ms);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct ig_conn *c = p->data;
+    if (ig_buf_append(&c->req->body, at, len)) {
+        c->error_status = 413;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct ig_conn *c = p->data;
+    c->in_message = 0;
+    uv_timer_stop(&c->timer);
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* ---- request ids ---- */
+
+static int sane_request_id(const char *v, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+static void assign_request_id(struct ig_http_req *req)
+{
+    size_t n;
+    const char *v = ig_http_header(req, "x-request-id", &n);
+    if (v && sane_request_id(v, n)) {
+        memcpy(req->request_id, v, n);
+        req->request_id[n] = '\0';
+        return;
+    }
+    if (ig_random_id("req_", 12, req->request_id, sizeof req->request_id))
+        snprintf(req->request_id, sizeof req->request_id, "req_%llx",
+                 (unsigned long long)req->start_us);
+}
+
+/* ---- responses ---- */
+
+static void write_done(struct write_ctx *wc)
+{
+    free(wc->head);
+    if (wc->body_owned)
+        free(ig_mutable(wc->body));
+    struct ig_http_req *req = wc->req;
+    free(wc);
+    finish_request(req);
+}
+
+static void write_cb(uv_write_t *w, int status)
+{
+    struct write_ctx *wc = (struct write_ctx *)w;
+    if (status < 0 && wc->req->conn) {
+        wc->req->conn->close_after = 1;
+        wc->req->client_gone = 1;
+    }
+    write_done(wc);
+}
+
+void ig_http_respond(struct ig_http_req *req, int status, const char *content_type,
+                     const char *body, size_t len, enum ig_body_owner owner)
+{
+    if (req->responded)
+        return;
+    req->responded = 1;
+    req->status = status;
+    req->bytes_out = len;
+    struct ig_conn *c = req->conn;
+    if (!c) {
+        /* The client is gone: nothing to write, just account and free. */
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
+        finish_request(req);
+        return;
+    }
+    struct ig_http_server *s = c->w->server;
+    if (!req->keep_alive || atomic_load(&s->draining) || status == 408 || status == 413 ||
+        status == 414 || status == 431 || (status == 400 && c->error_status))
+        c->close_after = 1;
+    if (req->request_id[0] == '\0')
+        assign_request_id(req);
+
+    struct ig_buf head;
+    ig_buf_init(&head, 65536);
+    int rc = ig_buf_printf(&head,
+                           "HTTP/1.%d %d %s\r\nServer: imagegate\r\nDate: %s\r\n"
+                           "Content-Length: %zu\r\nx-request-id: %s\r\n",
+                           req->http_minor == 0 ? 0 : 1, status, ig_http_status_text(status),
+                           worker_date(c->w), len, req->request_id);
+    if (rc == 0 && content_type)
+        rc = ig_buf_printf(&head, "Content-Type: %s\r\n", content_type);
+    if (rc == 0 && req->resp_headers.len)
+        rc = ig_buf_append(&head, req->resp_headers.data, req->resp_headers.len);
+    if (rc == 0) {
+        if (c->close_after)
+            rc = ig_buf_puts(&head, "Connection: close\r\n\r\n");
+        else if (req->http_minor == 0)
+            rc = ig_buf_puts(&head, "Connection: keep-alive\r\n\r\n");
+        else
+            rc = ig_buf_puts(&head, "\r\n");
+    }
+    if (rc) {
+        ig_buf_release(&head);
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
+        c->close_after = 1;
+        req->status = 500;
+        finish_request(req);
+        return;
+    }
+    /* HEAD answers carry the length of what GET would send, but no body. */
+    size_t send_len = req->method == HTTP_HEAD ? 0 : len;
+    uv_buf_t bufs[2] = {uv_buf_init(head.data, (unsigned)head.len),
+                        uv_buf_init(ig_mutable(body), (unsigned)send_len)};
+    int nbufs = send_len ? 2 : 1;
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs);
+    size_t total = head.len + send_len;
+    if (n >= 0 && (size_t)n == total) {
+        ig_buf_release(&head);
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
+        finish_request(req);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    struct write_ctx *wc = calloc(1, sizeof *wc);
+    if (!wc) {
+        ig_buf_release(&head);
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
+        c->close_after = 1;
+        finish_request(req);
+        return;
+    }
+    wc->req = req;
+    wc->head = ig_buf_detach(&head, NULL);
+    wc->body = body;
+    wc->body_owned = owner == IG_BODY_FREE;
+    uv_buf_t rest[2];
+    int nrest = 0;
+    if (done < bufs[0].len) {
+        rest[nrest++] = uv_buf_init(wc->head + done, (unsigned)(bufs[0].len - done));
+        if (send_len)
+            rest[nrest++] = uv_buf_init(ig_mutable(body), (unsigned)send_len);
+    } else {
+        size_t off = done - bufs[0].len;
+        rest[nrest++] = uv_buf_init((char *)ig_mutable(body) + off, (unsigned)(send_len - off));
+    }
+    if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, rest, (unsigned)nrest, write_cb) < 0) {
+        c->close_after = 1;
+        write_done(wc);
+    }
+}
+
+void ig_http_respond_error(struct ig_http_req *req, int status, const char *type, const char *code,
+                           const char *param, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct ig_buf b;
+    ig_buf_init(&b, 8192);
+    int rc = ig_buf_puts(&b, "{\"error\":{\"message\":\"");
+    rc = rc ? rc : ig_buf_json_escape(&b, msg, strlen(msg));
+    rc = rc ? rc : ig_buf_printf(&b, "\",\"type\":\"%s\",\"param\":", type);
+    if (rc == 0 && param) {
+        rc = ig_buf_puts(&b, "\"");
+        rc = rc ? rc : ig_buf_json_escape(&b, param, strlen(param));
+        rc = rc ? rc : ig_buf_puts(&b, "\"");
+    } else if (rc == 0) {
+        rc = ig_buf_puts(&b, "null");
+    }
+    rc = rc ? rc : ig_buf_puts(&b, ",\"code\":");
+    if (rc == 0 && code)
+        rc = ig_buf_printf(&b, "\"%s\"", code);
+    else if (rc == 0)
+        rc = ig_buf_puts(&b, "null");
+    rc = rc ? rc : ig_buf_puts(&b, "}}");
+    if (rc) {
+        ig_buf_release(&b);
+        static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":"
+                                       "\"server_error\",\"param\":null,\"code\":null}}";
+        ig_http_respond(req, status, "application/json", fallback, sizeof fallback - 1,
+                        IG_BODY_STATIC);
+        return;
+    }
+    size_t len;
+    char *body = ig_buf_detach(&b, &len);
+    ig_http_respond(req, status, "application/json", body, len, IG_BODY_FREE);
+}
+
+/* Called when the response is fully handed over (or the client is gone). */
+static void finish_request(struct ig_http_req *req)
+{
+    struct ig_conn *c = req->conn;
+    struct ig_http_server *s = req->worker->server;
+    if (s->opt.complete)
+        s->opt.complete(req, s->opt.ud);
+    struct ig_http_worker *w = req->worker;
+    req_free(req);
+    if (!c) {
+        worker_maybe_done(w);
+        return;
+    }
+    c->req = NULL;
+    c->handling = 0;
+    c->served++;
+    if (c->close_after || c->closing) {
+        conn_finish_close(c);
+        return;
+    }
+    http_parser_pause(&c->parser, 0);
+    if (!c->dispatching)
+        conn_resume(c);
+}
+
+/* ---- connections ---- */
+
+static void conn_free_cb(uv_handle_t *h)
+{
+    struct ig_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    struct ig_http_worker *w = c->w;
+    ig_buf_release(&c->pending);
+    free(c);
+    atomic_fetch_sub(&w->server->connections, 1);
+    w->nconns--;
+    worker_maybe_done(w);
+}
+
+static void conn_close(struct ig_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    if (c->req) {
+        if (c->handling) {
+            /* Parked: the handler still owns it and will answer into the void. */
+            c->req->conn = NULL;
+            c->req->client_gone = 1;
+        } else {
+            req_free(c->req);
+        }
+        c->req = NULL;
+    }
+    uv_close((uv_handle_t *)&c->timer, conn_free_cb);
+    uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct ig_conn *c = t->data;
+    if (c->lingering || c->handling || !c->in_message || !c->req) {
+        conn_close(c);
+        return;
+    }
+    /* A request began but did not arrive in time. */
+    c->in_message = 0;
+    c->handling = 1;
+    c->close_after = 1;
+    assign_request_id(c->req);
+    ig_http_respond_error(c->req, 408, "invalid_request_error", "request_timeout", NULL,
+                          "the request was not received in time");
+}
+
+static void conn_arm(struct ig_conn *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct ig_conn *c = h->data;
+    buf->base = c->w->read_buf;
+    buf->len = READ_BUF_SIZE;
+}
+
+static void linger_shutdown_cb(uv_shutdown_t *sr, int status)
+{
+    (void)status;
+    free(sr);
+}
+
+/* Rejects the request being parsed with c->error_status (or 400). The
+ * stream cannot be trusted after this, so the connection closes after the
+ * answer, lingering briefly to read what the client still sends. */
+static void reject_unparseable(struct ig_conn *c, enum http_errno err)
+{
+    int status = c->error_status ? c->error_status : 400;
+    if (!c->req) {
+        c->req = req_new(c);
+        if (!c->req) {
+            conn_close(c);
+            return;
+        }
+    }
+    struct ig_http_req *req = c->req;
+    req->keep_alive = 0;
+    c->close_after = 1;
+    c->lingering = 1;
+    c->handling = 1;
+    c->in_message = 0;
+    uv_timer_stop(&c->timer);
+    assign_request_id(req);
+    switch (status) {
+    case 413:
+        ig_http_respond_error(req, 413, "invalid_request_error", "request_too_large", NULL,
+                              "request body is larger than %zu bytes",
+                              c->w->server->limits.max_body_bytes);
+        break;
+    case 414:
+    case 431:
+        ig_http_respond_error(req, status, "invalid_request_error", "headers_too_large", NULL,
+                              "request line or headers exceed %zu bytes or %zu fields",
+                              c->w->server->limits.max_header_bytes,
+                              c->w->server->limits.max_headers);
+        break;
+    case 503:
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
+                              "out of memory for this request");
+        break;
+    default:
+        ig_http_respond_error(req, 400, "invalid_request_error", "malformed_http", NULL,
+                              "malformed HTTP request: %s", http_errno_description(err));
+        break;
+    }
+}
+
+static void dispatch(struct ig_conn *c)
+{
+    struct ig_http_req *req = c->req;
+    struct ig_http_server *s = c->w->server;
+    c->handling = 1;
+    c->dispatching = 1;
+    assign_request_id(req);
+    s->opt.handler(req, s->opt.ud);
+    if (!c->closing)
+        c->dispatching = 0;
+}
+
+static void store_pending(struct ig_conn *c, const char *data, size_t len)
+{
+    const struct ig_http_limits *l = &c->w->server->limits;
+    if (c->pending.max == 0)
+        ig_buf_init(&c->pending, l->max_header_bytes + l->max_body_bytes + 2 * READ_BUF_SIZE);
+    if (ig_buf_append(&c->pending, data, len)) {
+        /* More pipelined bytes than any request may have: stop reading
+         * until the backlog is parsed. The bytes that did not fit are kept
+         * by keeping the connection unread; here we must drop them, so
+         * close instead of corrupting the stream. */
+        c->close_after = 1;
+        return;
+    }
+    if (c->reading && c->pending.len > l->max_header_bytes + l->max_body_bytes) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void start_reading(struct ig_conn *c)
+{
+    if (!c->reading && !c->closing) {
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+        c->reading = 1;
+    }
+}
+
+/* Parses data; dispatches each complete request in turn. Bytes left when a
+ * request is parked are kept in c->pending. */
+static void conn_input(struct ig_conn *c, const char *data, size_t len)
+{
+    while (len > 0 && !c->closing) {
+        if (c->handling) {
+            store_pending(c, data, len);
+            return;
+        }
+        size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
+        if (c->closing)
+            return;
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        data += n;
+        len -= n;
+        if (err == HPE_PAUSED) {
+            dispatch(c);
+            if (c->closing)
+                return;
+            if (c->handling)
+                continue; /* parked: the rest goes to pending */
+            continue;
+        }
+        if (err != HPE_OK) {
+            reject_unparseable(c, err);
+            return;
+        }
+        if (n == 0)
+            break;
+    }
+}
+
+static void conn_resume(struct ig_conn *c)
+{
+    while (!c->closing && !c->handling && c->pending.len) {
+        struct ig_buf local = c->pending;
+        ig_buf_init(&c->pending, local.max);
+        c->dispatching = 1;
+        conn_input(c, local.data, local.len);
+        if (!c->closing)
+            c->dispatching = 0;
+        ig_buf_release(&local);
+    }
+    if (c->closing || c->handling)
+        return;
+    start_reading(c);
+    if (!c->in_message) {
+        if (atomic_load(&c->w->server->draining)) {
+            conn_close(c);
+            return;
+        }
+        conn_arm(c, c->w->server->limits.idle_timeout_ms);
+    }
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ig_conn *c = stream->data;
+    (void)buf;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or error. A parked request's client is gone: its handler
+         * finds req->conn == NULL and the work can be abandoned. */
+        conn_close(c);
+        return;
+    }
+    if (c->lingering)
+        return; /* discard what a rejected client still sends */
+    c->dispatching = 1;
+    conn_input(c, c->w->read_buf, (size_t)nread);
+    if (c->closing)
+        return;
+    c->dispatching = 0;
+    if (!c->handling && !c->in_message && !c->close_after) {
+        if (c->pending.len)
+            conn_resume(c);
+        else
+            conn_arm(c, c->w->server->limits.idle_timeout_ms);
+    }
+}
+
+static void begin_linger(struct ig_conn *c)
+{
+    uv_shutdown_t *sr = malloc(sizeof *sr);
+    if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->tcp, linger_shutdown_cb) < 0) {
+        free(sr);
+        conn_close(c);
+        return;
+    }
+    start_reading(c);
+    conn_arm(c, LINGER_MS);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct ig_http_worker *w = listener->data;
+    struct ig_http_server *s = w->server;
+    if (status < 0 || w->draining)
+        return;
+    struct ig_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    atomic_fetch_add(&s->connections, 1);
+    w->nconns++;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (atomic_load(&s->connections) > s->limits.max_connections) {
+#define BUSY_BODY                                                                                  \
+    "{\"error\":{\"message\":\"too many open connections\",\"type\":\"server_error\","             \
+    "\"param\":null,\"code\":\"too_many_connections\"}}"
+        char busy[512];
+        int n = snprintf(busy, sizeof busy,
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof BUSY_BODY - 1, BUSY_BODY);
+        uv_buf_t b = uv_buf_init(busy, (unsigned)n);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        conn_close(c);
+        return;
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    start_reading(c);
+    /* A new connection must start its first request within the header
+     * timeout; a silent one is closed. */
+    conn_arm(c, s->limits.header_timeout_ms);
+}
+
+/* Once a response with close_after is written, the connection either closes
+ * at once or, after an unparseable request, lingers. */
+static void conn_finish_close(struct ig_conn *c)
+{
+    if (c->lingering)
+        begin_linger(c);
+    else
+        conn_close(c);
+}
+
+/* ---- workers ---- */
+
+static void worker_close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_maybe_done(struct ig_http_worker *w)
+{
+    if (!w->draining || w->stopped || w->nconns > 0)
+        return;
+    w->stopped = 1;
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    atomic_fetch_add(&w->server->workers_done, 1);
+    uv_async_send(&w->server->control);
+}
+
+static void worker_wake_cb(uv_async_t *a)
+{
+    struct ig_http_worker *w = a->data;
+    if (!atomic_load(&w->server->draining) || w->draining)
+        return;
+    w->draining = 1;
+    uv_close((uv_handle_t *)&w->listener, NULL);
+    struct ig_conn *c = w->conns;
+    while (c) {
+        struct ig_conn *next = c->next;
+        if (!c->handling && !c->in_message)
+            conn_close(c);
+        else
+            c->close_after = 1;
+        c = next;
+    }
+    worker_maybe_done(w);
+}
+
+static void worker_main(void *arg)
+{
+    struct ig_http_worker *w = arg;
+    struct ig_http_server *s = w->server;
+    if (s->opt.worker_start)
+        s->opt.worker_start(w, s->opt.ud);
+    int rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+    if (rc < 0)
+        ig_error("worker %d cannot listen: %s", w->index, uv_strerror(rc));
+    atomic_fetch_add(&s->workers_ready, 1);
+    uv_async_send(&s->control);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* Anything left (timers of closed conns are closed already). */
+    uv_walk(&w->loop, worker_close_walk_cb, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- server ---- */
+
+static int parse_host(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof *in4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    if (strcmp(host, "localhost") == 0)
+        return parse_host("127.0.0.1", port, ss, len);
+    return IG_EINVAL;
+}
+
+static int bind_one(const char *host, int port, int *out_fd, int *out_port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (parse_host(host, port, &ss, &len)) {
+        ig_error("cannot listen on '%s': not an IP address", host);
+        return IG_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return IG_EIO;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
+        ig_error("cannot listen on '%s:%d': %s", host, port, strerror(errno));
+        close(fd);
+        return IG_EIO;
+    }
+    struct sockaddr_storage got;
+    socklen_t glen = sizeof got;
+    getsockname(fd, (struct sockaddr *)&got, &glen);
+    *out_port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+                                               : ((struct sockaddr_in6 *)&got)->sin6_port);
+    *out_fd = fd;
+    return 0;
+}
+
+int ig_http_server_create(struct ig_http_server **out, const struct ig_http_server_options *o)
+{
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+
+    struct ig_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return IG_ENOMEM;
+    s->opt = *o;
+    s->limits = o->limits;
+    s->nworkers = o->workers > 0 ? o->workers : 1;
+    if (s->nworkers > 256)
+        s->nworkers = 256;
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (!s->workers) {
+        free(s);
+        return IG_ENOMEM;
+    }
+    int port = o->port;
+    for (int i = 0; i < s->nworkers; i++) {
+        struct ig_http_worker *w = &s->workers[i];
+        w->server = s;
+        w->index = i;
+        int rc = bind_one(o->host, port, &s->fds[i], &port);
+        if (rc) {
+            for (int j = 0; j < i; j++)
+                close(s->fds[j]);
+            free(s->workers);
+            free(s);
+            return rc;
+        }
+        uv_loop_init(&w->loop);
+        uv_tcp_init(&w->loop, &w->listener);
+        uv_tcp_open(&w->listener, s->fds[i]);
+        w->listener.data = w;
+        uv_async_init(&w->loop, &w->wake, worker_wake_cb);
+        w->wake.data = w;
+    }
+    s->port = port;
+    *out = s;
+    return 0;
+}
+
+int ig_http_server_port(const struct ig_http_server *s)
+{
+    return s->port;
+}
+
+int ig_http_server_draining(const struct ig_http_server *s)
+{
+    return atomic_load(&s->draining);
+}
+
+long ig_http_server_connections(const struct ig_http_server *s)
+{
+    return atomic_load(&s->connections);
+}
+
+static void begin_drain(struct ig_http_server *s)
+{
+    if (atomic_exchange(&s->draining, 1))
+        return;
+    ig_info("draining: no new connections; waiting up to %llu ms for requests in flight",
+            (unsigned long long)s->limits.shutdown_timeout_ms);
+    for (int i = 0; i < s->nworkers; i++)
+        uv_async_send(&s->workers[i].wake);
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+    struct ig_http_server *s = t->data;
+    s->deadline_passed = 1;
+    ig_warn("shutdown deadline passed with requests still in flight");
+    uv_stop(&s->main_loop);
+}
+
+static void signal_cb(uv_signal_t *sig, int signum)
+{
+    struct ig_http_server *s = sig->data;
+    if (atomic_load(&s->draining)) {
+        ig_warn("second signal %d: exiting now", signum);
+        s->deadline_passed = 1;
+        uv_stop(&s->main_loop);
+        return;
+    }
+    begin_drain(s);
+    uv_timer_start(&s->deadline, deadline_cb, s->limits.shutdown_timeout_ms, 0);
+}
+
+static void control_cb(uv_async_t *a)
+{
+    struct ig_http_server *s = a->data;
+    if (atomic_load(&s->stop_requested) && !atomic_load(&s->draining)) {
+        begin_drain(s);
+        uv_timer_start(&s->deadline, deadline_cb, s->limits.shutdown_timeout_ms, 0);
+    }
+    if (!s->ready_reported && atomic_load(&s->workers_ready) == s->nworkers) {
+        s->ready_reported = 1;
+        if (s->on_ready)
+            s->on_ready(s->ready_ud);
+    }
+    if (atomic_load(&s->workers_done) == s->nworkers)
+        uv_stop(&s->main_loop);
+}
+
+int ig_http_server_run(struct ig_http_server *s, void (*on_ready)(void *), void *ud)
+{
+    s->on_ready = on_ready;
+    s->ready_ud = ud;
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&s->main_loop);
+    uv_signal_init(&s->main_loop, &s->sigterm);
+    uv_signal_init(&s->main_loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&s->sigint, signal_cb, SIGINT);
+    uv_async_init(&s->main_loop, &s->control, control_cb);
+    s->control.data = s;
+    uv_timer_init(&s->main_loop, &s->deadline);
+    s->deadline.data = s;
+
+    for (int i = 0; i < s->nworkers; i++)
+        uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
+    uv_run(&s->main_loop, UV_RUN_DEFAULT);
+
+    if (s->deadline_passed)
+        return 1; /* workers may still be busy: the caller exits without joining */
+    for (int i = 0; i < s->nworkers; i++)
+        uv_thread_join(&s->workers[i].thread);
+    return 0;
+}
+
+void ig_http_server_stop(struct ig_http_server *s)
+{
+    atomic_store(&s->stop_requested, 1);
+    uv_async_send(&s->control);
+}
+
+static void main_close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void ig_http_server_free(struct ig_http_server *s)
+{
+    if (!s)
+        return;
+    uv_walk(&s->main_loop, main_close_walk_cb, NULL);
+    uv_run(&s->main_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->main_loop);
+    for (int i = 0; i < s->nworkers; i++)
+        uv_loop_close(&s->workers[i].loop);
+    free(s->workers);
+    free(s);
+}
+
+/* Exposed for the application: the loop and index of a worker. */
+uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w);
+int ig_http_worker_index(const struct ig_http_worker *w);
+
+uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w)
+{
+    return &w->loop;
+}
+
+int ig_http_worker_index(const struct ig_http_worker *w)
+{
+    return w->index;
+}

@@ -1,0 +1,142 @@
+/* http.h — the HTTP/1.1 server: worker loops, listeners, connections,
+ * requests and responses. It knows nothing of images: the application gives
+ * it one handler that is called for every complete request, and one
+ * completion hook called after the response's last byte is handed to the
+ * kernel (for logs and metrics).
+ *
+ * Threads: every worker thread runs its own libuv loop with its own
+ * SO_REUSEPORT listener. A connection and its requests live on one worker
+ * from accept to close; handlers run on that worker's loop and may park a
+ * request (start async work and return), answering later from the same loop
+ * with ig_http_respond().
+ *
+ * Pipelining: requests on one connection are handled one at a time, in
+ * order; bytes of later requests wait (bounded) until the current response
+ * is written. */
+#ifndef IG_HTTP_H
+#define IG_HTTP_H
+
+#include "util/buf.h"
+
+#include <http_parser.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct ig_http_server;
+struct ig_http_worker;
+struct ig_conn;
+
+struct ig_http_header {
+    const char *name;
+    const char *value;
+    size_t name_len;
+    size_t value_len;
+};
+
+struct ig_http_limits {
+    size_t max_header_bytes;
+    size_t max_headers;
+    size_t max_body_bytes;
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t idle_timeout_ms;
+    long max_connections;
+    uint64_t shutdown_timeout_ms;
+};
+
+enum ig_body_owner { IG_BODY_STATIC, IG_BODY_FREE };
+
+/* One request. Owned by the server; a handler may keep the pointer until it
+ * responds (or, when the client has gone, until ig_http_respond() is called
+ * anyway — a parked request is always answered exactly once). */
+struct ig_http_req {
+    struct ig_conn *conn;
+    struct ig_http_worker *worker;
+    uv_loop_t *loop;
+    unsigned method; /* enum http_method */
+    const char *path;
+    size_t path_len;
+    const char *query; /* NULL when the target had no '?' */
+    size_t query_len;
+    struct ig_http_header *headers;
+    size_t nheaders;
+    struct ig_buf body;
+    char request_id[72];
+    uint64_t start_us;
+    int keep_alive;
+    int http_minor;
+    int responded;
+    int client_gone; /* the connection closed while the request was parked */
+
+    /* Response bookkeeping, for the completion hook. */
+    int status;
+    size_t bytes_out;
+    struct ig_buf resp_headers; /* extra "Name: value\r\n" lines */
+
+    /* Application state: the router and handlers store what they need. */
+    int route_id;
+    char key_id[48];
+    unsigned key_scopes;
+    const char *model; /* static or owned by app_data */
+    int images;
+    void *app_data;
+    void (*app_data_free)(void *);
+
+    /* Private to the server. */
+    struct ig_buf raw;   /* url and headers, bounded by max_header_bytes */
+    struct ig_buf marks; /* size_t offsets into raw: url end, then name/value ends */
+};
+
+typedef void (*ig_http_handler_cb)(struct ig_http_req *req, void *ud);
+typedef void (*ig_http_complete_cb)(struct ig_http_req *req, void *ud);
+
+struct ig_http_server_options {
+    const char *host;
+    int port; /* 0 picks a free port, readable with ig_http_server_port() */
+    int workers;
+    struct ig_http_limits limits;
+    ig_http_handler_cb handler;
+    ig_http_complete_cb complete;
+    void *ud;
+    /* Called on each worker's loop once when it starts and once when it is
+     * about to stop, for per-worker state (curl multi handles later). */
+    void (*worker_start)(struct ig_http_worker *w, void *ud);
+};
+
+/* Binds every worker's listener. 0, or IG_EIO with errno-style detail in the
+ * log. The server does not run until ig_http_server_run(). */
+int ig_http_server_create(struct ig_http_server **out, const struct ig_http_server_options *o);
+int ig_http_server_port(const struct ig_http_server *s);
+/* Runs the workers and blocks until a SIGTERM/SIGINT drain has finished or
+ * ig_http_server_stop() was called. Returns 0 on a clean drain, 1 when the
+ * shutdown deadline passed with requests still in flight. on_ready (may be
+ * NULL) is called once every worker accepts. */
+int ig_http_server_run(struct ig_http_server *s, void (*on_ready)(void *), void *ud);
+/* Asks a running server to drain and stop, from any thread. */
+void ig_http_server_stop(struct ig_http_server *s);
+void ig_http_server_free(struct ig_http_server *s);
+/* 1 once a drain has begun (readyz answers 503 then). */
+int ig_http_server_draining(const struct ig_http_server *s);
+long ig_http_server_connections(const struct ig_http_server *s);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *ig_http_header(const struct ig_http_req *req, const char *name, size_t *len);
+/* Adds a response header line. Names and values must not hold CR or LF. */
+int ig_http_add_header(struct ig_http_req *req, const char *name, const char *value);
+/* Sends the response (status line, standard headers, the extra headers,
+ * body) and finishes the request. body ownership passes to the server when
+ * owner is IG_BODY_FREE. Must be called on the request's loop, once. */
+void ig_http_respond(struct ig_http_req *req, int status, const char *content_type,
+                     const char *body, size_t len, enum ig_body_owner owner);
+/* The OpenAI error shape {"error":{"message","type","param","code"}}.
+ * param and code may be NULL (rendered as null). */
+void ig_http_respond_error(struct ig_http_req *req, int status, const char *type, const char *code,
+                           const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+const char *ig_http_status_text(int status);
+/* The method as text ("GET"). */
+const char *ig_http_method_name(const struct ig_http_req *req);
+
+#endif

@@ -1,0 +1,471 @@
+/* sqlite.c — the SQLite backend of store.h.
+ *
+ * One connection in WAL mode, serialized by a mutex: SQLite writes are
+ * single-writer anyway, and every call here is short. Migrations are the
+ * numbered SQL files embedded at build time; each applies in its own
+ * transaction and is recorded in schema_migrations, so a restart applies
+ * only what is new. busy_timeout lets a second process (the CLI, another
+ * instance on the same data dir) wait instead of failing. */
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/embed.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sqlite_store {
+    struct ig_store base;
+    sqlite3 *db;
+    pthread_mutex_t lock;
+};
+
+#define DB(s) (((struct sqlite_store *)(s))->db)
+
+static int db_fail(sqlite3 *db, const char *what)
+{
+    ig_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+    return IG_EDB;
+}
+
+static void lock(struct ig_store *s)
+{
+    pthread_mutex_lock(&((struct sqlite_store *)s)->lock);
+}
+
+static void unlock(struct ig_store *s)
+{
+    pthread_mutex_unlock(&((struct sqlite_store *)s)->lock);
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)
+{
+    memset(k, 0, sizeof *k);
+    copy_text(k->id, sizeof k->id, st, 0);
+    copy_text(k->name, sizeof k->name, st, 1);
+    copy_text(k->prefix, sizeof k->prefix, st, 2);
+    const void *h = sqlite3_column_blob(st, 3);
+    if (h && sqlite3_column_bytes(st, 3) == 32)
+        memcpy(k->hash, h, 32);
+    unsigned scopes = 0;
+    const unsigned char *sc = sqlite3_column_text(st, 4);
+    if (sc && ig_scopes_parse((const char *)sc, &scopes) == 0)
+        k->scopes = scopes;
+    k->created_at = sqlite3_column_int64(st, 5);
+    k->revoked_at = sqlite3_column_int64(st, 6);
+}
+
+#define KEY_COLUMNS "id, name, prefix, hash, scopes, created_at, revoked_at"
+
+static int key_insert(struct ig_store *s, const struct ig_key_record *k)
+{
+    char scopes[64];
+    ig_scopes_format(k->scopes, scopes, sizeof scopes);
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = IG_EDB;
+    if (sqlite3_prepare_v2(DB(s),
+                           "INSERT INTO api_keys (" KEY_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail(DB(s), "prepare key insert");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, k->prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, k->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, scopes, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, k->created_at);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_CONSTRAINT)
+        rc = IG_EEXISTS;
+    else if (step != SQLITE_DONE)
+        db_fail(DB(s), "key insert");
+    else
+        rc = 0;
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
+                    struct ig_key_record *out)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS " FROM api_keys WHERE %s", where);
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = IG_EDB;
+    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(DB(s), "prepare key find");
+        goto out;
+    }
+    if (arg_is_blob)
+        sqlite3_bind_blob(st, 1, arg, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        row_to_key(st, out);
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+    } else {
+        db_fail(DB(s), "key find");
+    }
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static int key_find_by_hash(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
+{
+    return key_find(s, "hash = ?", hash, 1, out);
+}
+
+static int key_find_by_id(struct ig_store *s, const char *id, struct ig_key_record *out)
+{
+    return key_find(s, "id = ?", id, 0, out);
+}
+
+static int exec_bound(struct ig_store *s, const char *sql, int (*bind)(sqlite3_stmt *, void *),
+                      void *ud, int *changes)
+{
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = IG_EDB;
+    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(DB(s), "prepare");
+        goto out;
+    }
+    bind(st, ud);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = 0;
+        if (changes)
+            *changes = sqlite3_changes(DB(s));
+    } else if (step == SQLITE_CONSTRAINT) {
+        rc = IG_EEXISTS;
+    } else {
+        db_fail(DB(s), "statement");
+    }
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+struct update_args {
+    const char *id;
+    const uint8_t *hash;
+    const char *prefix;
+    const char *scopes;
+    int64_t now;
+};
+
+static int bind_update(sqlite3_stmt *st, void *ud)
+{
+    struct update_args *a = ud;
+    sqlite3_bind_blob(st, 1, a->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->scopes, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->id, -1, SQLITE_STATIC);
+    return 0;
+}
+
+static int key_update_hash(struct ig_store *s, const char *id, const uint8_t hash[32],
+                           const char *prefix, unsigned scopes)
+{
+    char sc[64];
+    ig_scopes_format(scopes, sc, sizeof sc);
+    struct update_args a = {.id = id, .hash = hash, .prefix = prefix, .scopes = sc};
+    int changes = 0;
+    int rc = exec_bound(s,
+                        "UPDATE api_keys SET hash = ?, prefix = ?, scopes = ?, revoked_at = NULL "
+                        "WHERE id = ?",
+                        bind_update, &a, &changes);
+    if (rc == 0 && changes == 0)
+        rc = IG_ENOTFOUND;
+    return rc;
+}
+
+static int bind_revoke(sqlite3_stmt *st, void *ud)
+{
+    struct update_args *a = ud;
+    sqlite3_bind_int64(st, 1, a->now);
+    sqlite3_bind_text(st, 2, a->id, -1, SQLITE_STATIC);
+    return 0;
+}
+
+static int key_revoke(struct ig_store *s, const char *id, int64_t now)
+{
+    struct update_args a = {.id = id, .now = now};
+    int changes = 0;
+    int rc = exec_bound(s, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                        bind_revoke, &a, &changes);
+    if (rc == 0 && changes == 0)
+        rc = IG_ENOTFOUND;
+    return rc;
+}
+
+static int key_list(struct ig_store *s, int (*cb)(const struct ig_key_record *, void *), void *ud)
+{
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(DB(s), "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY created_at, rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(DB(s), "prepare key list");
+        goto out;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ig_key_record k;
+        row_to_key(st, &k);
+        if (cb(&k, ud))
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = db_fail(DB(s), "key list");
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static int generation_insert(struct ig_store *s, const struct ig_generation_record *g,
+                             const struct ig_image_record *images, size_t nimages)
+{
+    lock(s);
+    sqlite3 *db = DB(s);
+    sqlite3_stmt *gen = NULL, *blob = NULL, *img = NULL;
+    int rc = IG_EDB;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(db, "begin");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO generations (id, key_id, request_id, model, provider, "
+                           "prompt, params, n, width, height, status, error, created_at, "
+                           "completed_at, latency_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &gen, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO blobs (sha256, format, bytes, width, height, "
+                           "created_at) VALUES (?,?,?,?,?,?)",
+                           -1, &blob, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO images (generation_id, idx, sha256, seed) "
+                           "VALUES (?,?,?,?)",
+                           -1, &img, NULL) != SQLITE_OK) {
+        db_fail(db, "prepare generation insert");
+        goto rollback;
+    }
+    sqlite3_bind_text(gen, 1, g->id, -1, SQLITE_STATIC);
+    if (g->key_id[0])
+        sqlite3_bind_text(gen, 2, g->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(gen, 3, g->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(gen, 4, g->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(gen, 5, g->provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(gen, 6, g->prompt ? g->prompt : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(gen, 7, g->params_json ? g->params_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int(gen, 8, g->n);
+    sqlite3_bind_int(gen, 9, g->width);
+    sqlite3_bind_int(gen, 10, g->height);
+    sqlite3_bind_text(gen, 11, g->status, -1, SQLITE_STATIC);
+    if (g->error)
+        sqlite3_bind_text(gen, 12, g->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(gen, 13, g->created_ms);
+    sqlite3_bind_int64(gen, 14, g->completed_ms);
+    sqlite3_bind_int64(gen, 15, g->latency_us);
+    if (sqlite3_step(gen) != SQLITE_DONE) {
+        db_fail(db, "generation insert");
+        goto rollback;
+    }
+    for (size_t i = 0; i < nimages; i++) {
+        const struct ig_image_record *im = &images[i];
+        sqlite3_reset(blob);
+        sqlite3_bind_text(blob, 1, im->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(blob, 2, im->format, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(blob, 3, im->bytes);
+        sqlite3_bind_int(blob, 4, im->width);
+        sqlite3_bind_int(blob, 5, im->height);
+        sqlite3_bind_int64(blob, 6, g->completed_ms / 1000);
+        sqlite3_reset(img);
+        sqlite3_bind_text(img, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(img, 2, im->index);
+        sqlite3_bind_text(img, 3, im->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(img, 4, im->seed);
+        if (sqlite3_step(blob) != SQLITE_DONE || sqlite3_step(img) != SQLITE_DONE) {
+            db_fail(db, "image insert");
+            goto rollback;
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(db, "commit");
+        goto rollback;
+    }
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(gen);
+    sqlite3_finalize(blob);
+    sqlite3_finalize(img);
+    unlock(s);
+    return rc;
+}
+
+static int scalar_int64(struct ig_store *s, const char *sql, const char *arg, int64_t *out)
+{
+    lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = IG_EDB;
+    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(DB(s), "prepare");
+        goto out;
+    }
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+    } else {
+        db_fail(DB(s), "query");
+    }
+out:
+    sqlite3_finalize(st);
+    unlock(s);
+    return rc;
+}
+
+static int generation_count(struct ig_store *s, int64_t *out)
+{
+    return scalar_int64(s, "SELECT count(*) FROM generations", NULL, out);
+}
+
+static int blob_known(struct ig_store *s, const char *sha256)
+{
+    int64_t one;
+    int rc = scalar_int64(s, "SELECT 1 FROM blobs WHERE sha256 = ?", sha256, &one);
+    if (rc == IG_ENOTFOUND)
+        return 0;
+    return rc ? rc : 1;
+}
+
+static int ping(struct ig_store *s)
+{
+    int64_t v;
+    return scalar_int64(s, "SELECT 1", NULL, &v);
+}
+
+static void sqlite_close(struct ig_store *s)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_close(ss->db);
+    pthread_mutex_destroy(&ss->lock);
+    free(ss);
+}
+
+static const struct ig_store_ops sqlite_ops = {
+    .key_insert = key_insert,
+    .key_find_by_hash = key_find_by_hash,
+    .key_find_by_id = key_find_by_id,
+    .key_update_hash = key_update_hash,
+    .key_list = key_list,
+    .key_revoke = key_revoke,
+    .generation_insert = generation_insert,
+    .generation_count = generation_count,
+    .blob_known = blob_known,
+    .ping = ping,
+    .close = sqlite_close,
+};
+
+static int migrate(sqlite3 *db)
+{
+    if (sqlite3_exec(db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                     "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, "create schema_migrations");
+    for (const struct ig_embedded_file *m = ig_migrations; m->name; m++) {
+        int64_t version = 0;
+        for (const char *p = m->name; *p >= '0' && *p <= '9'; p++)
+            version = version * 10 + (*p - '0');
+        sqlite3_stmt *st = NULL;
+        sqlite3_prepare_v2(db, "SELECT 1 FROM schema_migrations WHERE version = ?", -1, &st, NULL);
+        sqlite3_bind_int64(st, 1, version);
+        int applied = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        if (applied)
+            continue;
+        char *err = NULL;
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return db_fail(db, "begin migration");
+        if (sqlite3_exec(db, m->data, NULL, NULL, &err) != SQLITE_OK) {
+            ig_error("migration '%s' failed: %s", m->name, err ? err : "?");
+            sqlite3_free(err);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return IG_EDB;
+        }
+        sqlite3_prepare_v2(db, "INSERT INTO schema_migrations VALUES (?, ?, ?)", -1, &st, NULL);
+        sqlite3_bind_int64(st, 1, version);
+        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ig_unix_time());
+        int ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+        if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return db_fail(db, "record migration");
+        }
+        ig_info("applied migration %s", m->name);
+    }
+    return 0;
+}
+
+int ig_store_open_sqlite(struct ig_store **out, const char *path)
+{
+    struct sqlite_store *ss = calloc(1, sizeof *ss);
+    if (!ss)
+        return IG_ENOMEM;
+    ss->base.ops = &sqlite_ops;
+    pthread_mutex_init(&ss->lock, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &ss->db, flags, NULL) != SQLITE_OK) {
+        ig_error("cannot open database '%s': %s", path, sqlite3_errmsg(ss->db));
+        sqlite3_close(ss->db);
+        pthread_mutex_destroy(&ss->lock);
+        free(ss);
+        return IG_EDB;
+    }
+    sqlite3_busy_timeout(ss->db, 5000);
+    int rc = 0;
+    if (sqlite3_exec(ss->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_fail(ss->db, "pragmas");
+    if (rc == 0)
+        rc = migrate(ss->db);
+    if (rc) {
+        sqlite_close(&ss->base);
+        return rc;
+    }
+    *out = &ss->base;
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* store.h — the durable state behind one interface.
+ *
+ * Callers see only struct ig_store and its functions; the backend (SQLite
+ * now, PostgreSQL later) sits behind the ops table. Every call blocks, so
+ * callers on an event loop run them on the thread pool. All calls are
+ * thread-safe. Strings in records are NUL-terminated copies owned by the
+ * record. */
+#ifndef IG_STORE_H
+#define IG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IG_ID_MAX 48
+
+enum ig_scope {
+    IG_SCOPE_GENERATE = 1u << 0, /* images, models, files */
+    IG_SCOPE_ADMIN = 1u << 1,    /* /admin/ */
+};
+
+struct ig_key_record {
+    char id[IG_ID_MAX];
+    char name[128];
+    char prefix[16]; /* the first characters of the key, for people to recognise it */
+    uint8_t hash[32];
+    unsigned scopes;
+    int64_t created_at; /* unix seconds */
+    int64_t revoked_at; /* 0 when live */
+};
+
+struct ig_image_record {
+    int index;
+    char sha256[65];
+    char format[8];
+    int width, height;
+    int64_t bytes;
+    int64_t seed;
+};
+
+struct ig_generation_record {
+    char id[IG_ID_MAX];
+    char key_id[IG_ID_MAX];
+    char request_id[72];
+    char model[128];
+    char provider[32];
+    const char *prompt;
+    const char *params_json; /* the normalized request */
+    int n;
+    int width, height;
+    const char *status; /* "succeeded" or "failed" */
+    const char *error;  /* NULL on success */
+    int64_t created_ms;
+    int64_t completed_ms;
+    int64_t latency_us;
+};
+
+struct ig_store;
+
+struct ig_store_ops {
+    int (*key_insert)(struct ig_store *s, const struct ig_key_record *k);
+    /* 0 and *out filled, or IG_ENOTFOUND. Revoked keys are found too. */
+    int (*key_find_by_hash)(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out);
+    int (*key_find_by_id)(struct ig_store *s, const char *id, struct ig_key_record *out);
+    /* Replaces the hash and scopes of an existing key id (the env admin key). */
+    int (*key_update_hash)(struct ig_store *s, const char *id, const uint8_t hash[32],
+                           const char *prefix, unsigned scopes);
+    /* Calls cb for each key, oldest first; a non-zero return stops. */
+    int (*key_list)(struct ig_store *s, int (*cb)(const struct ig_key_record *, void *), void *ud);
+    /* 0, or IG_ENOTFOUND when no live key has that id. */
+    int (*key_revoke)(struct ig_store *s, const char *id, int64_t now);
+    /* Records a finished generation and its images (and their blobs) in
+     * one transaction. */
+    int (*generation_insert)(struct ig_store *s, const struct ig_generation_record *g,
+                             const struct ig_image_record *images, size_t nimages);
+    int (*generation_count)(struct ig_store *s, int64_t *out);
+    /* 1 when the blob is recorded, 0 when not, or a negative error. */
+    int (*blob_known)(struct ig_store *s, const char *sha256);
+    int (*ping)(struct ig_store *s);
+    void (*close)(struct ig_store *s);
+};
+
+struct ig_store {
+    const struct ig_store_ops *ops;
+};
+
+/* Opens (creating and migrating) the SQLite store at path. */
+int ig_store_open_sqlite(struct ig_store **out, const char *path);
+
+/* Scope bits to and from the comma-separated names "generate,admin". */
+int ig_scopes_parse(const char *text, unsigned *out);
+void ig_scopes_format(unsigned scopes, char *out, size_t size);
+
+#define ig_store_key_insert(s, k)          ((s)->ops->key_insert((s), (k)))
+#define ig_store_key_find_by_hash(s, h, o) ((s)->ops->key_find_by_hash((s), (h), (o)))
+#define ig_store_key_find_by_id(s, i, o)   ((s)->ops->key_find_by_id((s), (i), (o)))
+#define ig_store_key_update_hash(s, i, h, p, sc)                                                   \
+    ((s)->ops->key_update_hash((s), (i), (h), (p), (sc)))
+#define ig_store_key_list(s, cb, ud)           ((s)->ops->key_list((s), (cb), (ud)))
+#define ig_store_key_revoke(s, id, now)        ((s)->ops->key_revoke((s), (id), (now)))
+#define ig_store_generation_insert(s, g, i, n) ((s)->ops->generation_insert((s), (g), (i), (n)))
+#define ig_store_generation_count(s, o)        ((s)->ops->generation_count((s), (o)))
+#define ig_store_blob_known(s, sha)            ((s)->ops->blob_known((s), (sha)))
+#define ig_store_ping(s)                       ((s)->ops->ping((s)))
+#define ig_store_close(s)                      ((s)->ops->close((s)))
+
+#endif

@@ -1,0 +1,130 @@
+/* buf.c — bounded growable buffers; see buf.h for the contract. Growth is
+ * geometric but never past the declared maximum (+1 for the NUL). */
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ig_buf_init(struct ig_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void ig_buf_release(struct ig_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void ig_buf_reset(struct ig_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+int ig_buf_reserve(struct ig_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return IG_ETOOBIG;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return IG_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int ig_buf_append(struct ig_buf *b, const void *p, size_t n)
+{
+    int rc = ig_buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int ig_buf_puts(struct ig_buf *b, const char *s)
+{
+    return ig_buf_append(b, s, strlen(s));
+}
+
+int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return IG_EINVAL;
+    int rc = ig_buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int ig_buf_printf(struct ig_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ig_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        int rc;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            rc = ig_buf_append(b, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            rc = ig_buf_append(b, esc, 6);
+        } else {
+            rc = ig_buf_append(b, &s[i], 1);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+char *ig_buf_detach(struct ig_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}

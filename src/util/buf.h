@@ -1,0 +1,43 @@
+/* buf.h — a growable byte buffer that declares its maximum at creation.
+ * Appending past the maximum fails with IG_ETOOBIG and leaves the buffer as
+ * it was, so untrusted input can never make it grow without bound. The data
+ * is always NUL-terminated (the NUL is not counted in len). */
+#ifndef IG_BUF_H
+#define IG_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ig_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+/* Empty buffer that may hold at most max bytes. Allocates nothing. */
+void ig_buf_init(struct ig_buf *b, size_t max);
+/* Frees the contents; the buffer is empty and reusable afterwards. */
+void ig_buf_release(struct ig_buf *b);
+/* Make room for extra more bytes; IG_ETOOBIG past max, IG_ENOMEM. */
+int ig_buf_reserve(struct ig_buf *b, size_t extra);
+int ig_buf_append(struct ig_buf *b, const void *p, size_t n);
+int ig_buf_puts(struct ig_buf *b, const char *s);
+int ig_buf_printf(struct ig_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Appends s as the body of a JSON string (without quotes), escaped. */
+int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n);
+/* Hands the data to the caller (to free()) and leaves the buffer empty. */
+char *ig_buf_detach(struct ig_buf *b, size_t *len);
+void ig_buf_reset(struct ig_buf *b);
+
+/* For C APIs that take a non-const pointer they do not write through
+ * (uv_buf_t, libpng text): the one place const is dropped. */
+static inline void *ig_mutable(const void *p)
+{
+    return (void *)(uintptr_t)p;
+}
+
+#endif

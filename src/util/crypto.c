@@ -1,0 +1,146 @@
+/* crypto.c — thin wrappers over OpenSSL's EVP, HMAC, RAND and base64 so the
+ * rest of the code never sees OpenSSL types. Key generation draws 32 bytes
+ * and writes them as a fixed-width base62 number, so every key has the same
+ * length and carries the full 256 bits. */
+#include "util/crypto.h"
+#include "util/err.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+void ig_sha256(const void *data, size_t n, uint8_t out[IG_SHA256_LEN])
+{
+    unsigned int len = IG_SHA256_LEN;
+    EVP_Digest(data, n, out, &len, EVP_sha256(), NULL);
+}
+
+void ig_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    uint8_t out[IG_SHA256_LEN])
+{
+    unsigned int len = IG_SHA256_LEN;
+    HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len);
+}
+
+int ig_random_bytes(void *buf, size_t n)
+{
+    return RAND_bytes(buf, (int)n) == 1 ? 0 : IG_ECRYPTO;
+}
+
+void ig_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ig_unhex(const char *in, size_t hex_len, uint8_t *out)
+{
+    if (hex_len % 2)
+        return IG_EINVAL;
+    for (size_t i = 0; i < hex_len; i += 2) {
+        int hi = hex_value(in[i]), lo = hex_value(in[i + 1]);
+        if (hi < 0 || lo < 0)
+            return IG_EINVAL;
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+int ig_ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int ig_key_generate(char out[IG_KEY_LEN + 1])
+{
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint8_t num[32];
+    if (ig_random_bytes(num, sizeof num))
+        return IG_ECRYPTO;
+    /* 62^43 > 2^256, so 43 digits always hold the number. Long division of
+     * the big-endian number by 62, least significant digit first. */
+    char digits[43];
+    for (int d = 42; d >= 0; d--) {
+        unsigned rem = 0;
+        for (size_t i = 0; i < sizeof num; i++) {
+            unsigned cur = rem << 8 | num[i];
+            num[i] = (uint8_t)(cur / 62);
+            rem = cur % 62;
+        }
+        digits[d] = alphabet[rem];
+    }
+    memcpy(out, "ig_", 3);
+    memcpy(out + 3, digits, sizeof digits);
+    out[IG_KEY_LEN] = '\0';
+    return 0;
+}
+
+int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size)
+{
+    uint8_t raw[32];
+    size_t plen = strlen(prefix);
+    if (nbytes > sizeof raw || out_size < plen + 2 * nbytes + 1)
+        return IG_EINVAL;
+    if (ig_random_bytes(raw, nbytes))
+        return IG_ECRYPTO;
+    memcpy(out, prefix, plen);
+    ig_hex(raw, nbytes, out + plen);
+    return 0;
+}
+
+size_t ig_base64_len(size_t n)
+{
+    return 4 * ((n + 2) / 3);
+}
+
+size_t ig_base64_encode(const void *in, size_t n, char *out)
+{
+    /* EVP_EncodeBlock takes an int length; encode in slices to stay safe
+     * for any size_t. Slices are multiples of 3 so no padding falls inside. */
+    const unsigned char *p = in;
+    size_t written = 0;
+    const size_t slice = (size_t)3 << 20;
+    while (n > 0) {
+        size_t take = n < slice ? n : slice;
+        written += (size_t)EVP_EncodeBlock((unsigned char *)out + written, p, (int)take);
+        p += take;
+        n -= take;
+    }
+    out[written] = '\0';
+    return written;
+}
+
+long ig_base64_decode(const char *in, size_t n, uint8_t *out)
+{
+    if (n % 4 || n > (size_t)1 << 30)
+        return IG_EINVAL;
+    if (n == 0)
+        return 0;
+    int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (len < 0)
+        return IG_EINVAL;
+    /* EVP_DecodeBlock counts padding as zero bytes; take them back off. */
+    if (in[n - 1] == '=')
+        len--;
+    if (in[n - 2] == '=')
+        len--;
+    return len;
+}

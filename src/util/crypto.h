@@ -1,0 +1,38 @@
+/* crypto.h — the few primitives imagegate needs, all from OpenSSL libcrypto:
+ * SHA-256, HMAC-SHA256, a CSPRNG, base64, and the encodings built on them
+ * (hex, base62 API keys, random ids). Thread-safe. */
+#ifndef IG_CRYPTO_H
+#define IG_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IG_SHA256_LEN 32
+#define IG_SHA256_HEX 65 /* 64 hex digits and a NUL */
+
+void ig_sha256(const void *data, size_t n, uint8_t out[IG_SHA256_LEN]);
+void ig_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
+                    uint8_t out[IG_SHA256_LEN]);
+/* Fills buf with n bytes from the CSPRNG; IG_ECRYPTO if it cannot. */
+int ig_random_bytes(void *buf, size_t n);
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void ig_hex(const uint8_t *in, size_t n, char *out);
+/* Decodes 2n hex digits; IG_EINVAL on anything else. */
+int ig_unhex(const char *in, size_t hex_len, uint8_t *out);
+/* Constant-time equality of two n-byte buffers: 1 when equal. */
+int ig_ct_equal(const void *a, const void *b, size_t n);
+/* A new API key: "ig_" and 43 base62 characters (256 random bits).
+ * out must hold IG_KEY_LEN + 1 bytes. */
+#define IG_KEY_LEN 46
+int ig_key_generate(char out[IG_KEY_LEN + 1]);
+/* A random id: prefix and 2*nbytes hex digits, NUL-terminated in out. */
+int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size);
+/* Base64 (standard alphabet, padded, no newlines). The encoded length is
+ * ig_base64_len(n); out must hold that plus a NUL. */
+size_t ig_base64_len(size_t n);
+size_t ig_base64_encode(const void *in, size_t n, char *out);
+/* Decodes base64 into out (room for 3*(n/4) bytes); returns the length or
+ * a negative IG_EINVAL. */
+long ig_base64_decode(const char *in, size_t n, uint8_t *out);
+
+#endif

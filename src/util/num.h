@@ -1,0 +1,14 @@
+/* num.h — bounded number parsing (no atoi). Each parser rejects empty input,
+ * trailing garbage, and values outside [min, max]. */
+#ifndef IG_NUM_H
+#define IG_NUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a decimal integer from s[0..n). 0, IG_EINVAL or IG_ERANGE. */
+int ig_parse_i64(const char *s, size_t n, int64_t min, int64_t max, int64_t *out);
+/* Parses "WxH" (either case of x); each side within [min, max]. */
+int ig_parse_size(const char *s, int min, int max, int *w, int *h);
+
+#endif
