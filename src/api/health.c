@@ -51,6 +51,8 @@ void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *para
         return;
     }
     struct ready_ctx *c = calloc(1, sizeof *c);
+    if (c)
+        c->app = app;
     if (!c || ig_app_offload(req, ready_work, ready_done, c)) {
         free(c);
         ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");

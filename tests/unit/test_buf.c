@@ -1,5 +1,62 @@
+#include "util/buf.h"
+#include "util/err.h"
+
 #include <criterion/criterion.h>
-Test(placeholder, compiles)
+#include <string.h>
+
+Test(buf, append_within_max_keeps_nul)
 {
-    cr_assert(1);
+    struct ig_buf b;
+    ig_buf_init(&b, 8);
+    cr_assert_eq(ig_buf_append(&b, "abcd", 4), 0);
+    cr_assert_eq(ig_buf_puts(&b, "efgh"), 0);
+    cr_assert_eq(b.len, 8);
+    cr_assert_str_eq(b.data, "abcdefgh");
+    ig_buf_release(&b);
+}
+
+Test(buf, append_past_max_fails_and_leaves_buffer)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 5);
+    cr_assert_eq(ig_buf_puts(&b, "abc"), 0);
+    cr_assert_eq(ig_buf_puts(&b, "def"), IG_ETOOBIG);
+    cr_assert_eq(b.len, 3);
+    cr_assert_str_eq(b.data, "abc");
+    cr_assert_eq(ig_buf_printf(&b, "%d", 123), IG_ETOOBIG);
+    cr_assert_eq(ig_buf_printf(&b, "%d", 12), 0);
+    cr_assert_str_eq(b.data, "abc12");
+    ig_buf_release(&b);
+}
+
+Test(buf, huge_extra_does_not_overflow)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 16);
+    cr_assert_eq(ig_buf_reserve(&b, SIZE_MAX), IG_ETOOBIG);
+    cr_assert_eq(ig_buf_reserve(&b, SIZE_MAX - 1), IG_ETOOBIG);
+    ig_buf_release(&b);
+}
+
+Test(buf, json_escape)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 100);
+    const char in[] = "a\"b\\c\n\x01";
+    cr_assert_eq(ig_buf_json_escape(&b, in, sizeof in - 1), 0);
+    cr_assert_str_eq(b.data, "a\\\"b\\\\c\\u000a\\u0001");
+    ig_buf_release(&b);
+}
+
+Test(buf, detach_hands_over)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 100);
+    ig_buf_puts(&b, "xyz");
+    size_t n;
+    char *p = ig_buf_detach(&b, &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(p, "xyz");
+    cr_assert_null(b.data);
+    free(p);
 }

@@ -1,5 +1,65 @@
+#include "util/crypto.h"
+#include "util/err.h"
+
 #include <criterion/criterion.h>
-Test(placeholder, compiles)
+#include <string.h>
+
+Test(crypto, sha256_known_vector)
 {
-    cr_assert(1);
+    uint8_t d[32];
+    char hex[65];
+    ig_sha256("abc", 3, d);
+    ig_hex(d, 32, hex);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(crypto, hmac_known_vector)
+{
+    /* RFC 4231 test case 2. */
+    uint8_t d[32];
+    char hex[65];
+    ig_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
+    ig_hex(d, 32, hex);
+    cr_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+Test(crypto, keys_have_fixed_shape_and_differ)
+{
+    char a[IG_KEY_LEN + 1], b[IG_KEY_LEN + 1];
+    cr_assert_eq(ig_key_generate(a), 0);
+    cr_assert_eq(ig_key_generate(b), 0);
+    cr_assert_eq(strlen(a), IG_KEY_LEN);
+    cr_assert_eq(strncmp(a, "ig_", 3), 0);
+    for (size_t i = 3; i < IG_KEY_LEN; i++)
+        cr_assert(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", a[i]));
+    cr_assert_str_neq(a, b);
+}
+
+Test(crypto, base64_roundtrip)
+{
+    const char *inputs[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *expect[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char out[32];
+        uint8_t back[32];
+        size_t n = ig_base64_encode(inputs[i], strlen(inputs[i]), out);
+        cr_assert_eq(n, ig_base64_len(strlen(inputs[i])));
+        cr_assert_str_eq(out, expect[i]);
+        long m = ig_base64_decode(out, n, back);
+        cr_assert_eq(m, (long)strlen(inputs[i]));
+        cr_assert_eq(memcmp(back, inputs[i], (size_t)m), 0);
+    }
+    uint8_t junk[16];
+    cr_assert_lt(ig_base64_decode("abc", 3, junk), 0);
+    cr_assert_lt(ig_base64_decode("a$c=", 4, junk), 0);
+}
+
+Test(crypto, unhex_rejects_bad_digits)
+{
+    uint8_t out[2];
+    cr_assert_eq(ig_unhex("0aFf", 4, out), 0);
+    cr_assert_eq(out[0], 0x0a);
+    cr_assert_eq(out[1], 0xff);
+    cr_assert_neq(ig_unhex("0g", 2, out), 0);
+    cr_assert_neq(ig_unhex("abc", 3, out), 0);
 }

@@ -1,5 +1,48 @@
+#include "util/err.h"
+#include "util/num.h"
+
 #include <criterion/criterion.h>
-Test(placeholder, compiles)
+#include <string.h>
+
+static int parse(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    cr_assert(1);
+    return ig_parse_i64(s, strlen(s), min, max, out);
+}
+
+Test(num, parses_in_range)
+{
+    int64_t v;
+    cr_assert_eq(parse("42", 0, 100, &v), 0);
+    cr_assert_eq(v, 42);
+    cr_assert_eq(parse("-7", -10, 10, &v), 0);
+    cr_assert_eq(v, -7);
+    cr_assert_eq(parse("9223372036854775807", 0, INT64_MAX, &v), 0);
+    cr_assert_eq(v, INT64_MAX);
+}
+
+Test(num, rejects_garbage_and_range)
+{
+    int64_t v = 99;
+    cr_assert_eq(parse("", 0, 10, &v), IG_EINVAL);
+    cr_assert_eq(parse("-", 0, 10, &v), IG_EINVAL);
+    cr_assert_eq(parse("12a", 0, 100, &v), IG_EINVAL);
+    cr_assert_eq(parse(" 1", 0, 100, &v), IG_EINVAL);
+    cr_assert_eq(parse("101", 0, 100, &v), IG_ERANGE);
+    cr_assert_eq(parse("99999999999999999999", 0, INT64_MAX, &v), IG_ERANGE);
+    cr_assert_eq(v, 99, "a failed parse must not write the output");
+}
+
+Test(num, sizes)
+{
+    int w, h;
+    cr_assert_eq(ig_parse_size("1024x768", 64, 2048, &w, &h), 0);
+    cr_assert_eq(w, 1024);
+    cr_assert_eq(h, 768);
+    cr_assert_eq(ig_parse_size("64X64", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("63x64", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("4096x64", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("1024", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("x1024", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("+100x100", 64, 2048, &w, &h), 0);
+    cr_assert_neq(ig_parse_size("100x100x100", 64, 2048, &w, &h), 0);
 }

@@ -1,0 +1,227 @@
+"""Starts the real imagegate binary on a free loopback port with a temporary
+data directory, and talks to it over HTTP. Standard library only.
+
+IMAGEGATE_BIN names the binary (default build/imagegate)."""
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("IMAGEGATE_BIN", os.path.join(ROOT, "build", "imagegate"))
+
+
+class Gateway:
+    """One running `imagegate serve`. Use as a context manager or call stop()."""
+
+    def __init__(self, config=None, data_dir=None, env=None, args=(), workers=2):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="ig-data-")
+        self.config_path = None
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
+               "--workers", str(workers)]
+        if config:
+            fd, self.config_path = tempfile.mkstemp(prefix="ig-cfg-", suffix=".yaml")
+            with os.fdopen(fd, "w") as f:
+                f.write(config)
+            cmd += ["--config", self.config_path]
+        cmd += list(args)
+        full_env = dict(os.environ)
+        full_env.pop("IMAGEGATE_ADMIN_KEY", None)
+        full_env.pop("IMAGEGATE_SECRET", None)
+        full_env.update(env or {})
+        self.stderr_path = os.path.join(tempfile.mkdtemp(prefix="ig-log-"), "stderr.log")
+        self.stderr_file = open(self.stderr_path, "wb")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr_file,
+                                     env=full_env)
+        self.admin_key = None
+        self.port = None
+        self.stdout_lines = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                break
+            self.stdout_lines.append(line)
+            m = re.search(r"\b(ig_[0-9A-Za-z]{43})\b", line)
+            if m:
+                self.admin_key = m.group(1)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if not self.port:
+            self.proc.kill()
+            raise RuntimeError("gateway did not start: %s\n%s" % (
+                "".join(self.stdout_lines), self.log()))
+        # Keep draining stdout so the gateway never blocks on a full pipe.
+        self._drain = threading.Thread(target=self._read_rest, daemon=True)
+        self._drain.start()
+        if "IMAGEGATE_ADMIN_KEY" in (env or {}):
+            self.admin_key = env["IMAGEGATE_ADMIN_KEY"]
+
+    def _read_rest(self):
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line.decode())
+
+    def log(self):
+        self.stderr_file.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def log_lines(self):
+        out = []
+        for line in self.log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr_file.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.config_path:
+            os.unlink(self.config_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # ---- HTTP ----
+
+    def conn(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, key=None, conn=None):
+        """Returns (status, headers dict lower-cased, raw body bytes)."""
+        h = dict(headers or {})
+        if key:
+            h["Authorization"] = "Bearer " + key
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        own = conn is None
+        c = conn or self.conn()
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            if own:
+                c.close()
+
+    def json(self, method, path, body=None, headers=None, key=None):
+        status, hdrs, data = self.request(method, path, body, headers, key)
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = None
+        return status, hdrs, doc
+
+    def generate(self, key=None, **fields):
+        fields.setdefault("prompt", "a red fox")
+        fields.setdefault("size", "128x128")
+        return self.json("POST", "/v1/images/generations", fields, key=key or self.admin_key)
+
+    def raw(self, data, timeout=10, read=True):
+        """Sends raw bytes on a new socket and returns everything read until close."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            if not read:
+                return b""
+            return recv_all(s)
+        finally:
+            s.close()
+
+
+def recv_all(s):
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def split_responses(data):
+    """Splits concatenated HTTP/1.1 responses (Content-Length framed)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        n = int(hdrs.get("content-length", "0"))
+        out.append((status, hdrs, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+class GatewayTest(unittest.TestCase):
+    """A test class sharing one gateway (started once per class)."""
+
+    config = None
+    env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(config=cls.config, env=cls.env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+
+    def assertOpenAIError(self, status, hdrs, doc, want_status, code=None, param=None):
+        self.assertEqual(status, want_status, doc)
+        self.assertIn("application/json", hdrs.get("content-type", ""))
+        self.assertIsInstance(doc, dict)
+        self.assertEqual(set(doc), {"error"})
+        err = doc["error"]
+        self.assertEqual(set(err), {"message", "type", "param", "code"})
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["message"])
+        self.assertIsInstance(err["type"], str)
+        if code is not None:
+            self.assertEqual(err["code"], code, err)
+        self.assertEqual(err["param"], param, err)
+        self.assertTrue(hdrs.get("x-request-id"))
+
+
+def b64_image(doc, i=0):
+    return base64.b64decode(doc["data"][i]["b64_json"])
