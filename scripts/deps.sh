@@ -16,6 +16,10 @@ if [ "${IMAGEGATE_BENCH_DEPS:-0}" = 1 ]; then
 fi
 
 missing=()
+# Node.js runs the OpenAI SDK compatibility test; any node >= 18 will do,
+# so one installed outside apt counts too.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")

@@ -257,7 +257,7 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
     ig_metrics_request(&app->metrics, req->route_id, req->status, latency);
     if (!app->cfg->access_log || !ig_log_enabled(IG_LOG_INFO))
         return;
-    char line[2048];
+    char line[8192];
     struct ig_buf b = {line, 0, sizeof line, sizeof line - 1};
     /* A stack buffer: ig_buf never reallocates past max, and max < cap. */
     int rc = ig_log_begin(&b, "info");
@@ -281,8 +281,21 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
         rc = ig_buf_puts(&b, "null");
     }
     rc = rc ? rc
-            : ig_buf_printf(&b, ",\"images\":%d,\"bytes\":%zu%s}", req->images, req->bytes_out,
+            : ig_buf_printf(&b, ",\"images\":%d,\"bytes\":%zu%s", req->images, req->bytes_out,
                             req->client_gone ? ",\"client_gone\":true" : "");
-    if (rc == 0)
+    if (rc == 0 && req->log_extra)
+        rc = ig_buf_puts(&b, req->log_extra);
+    rc = rc ? rc : ig_buf_puts(&b, "}");
+    if (rc == 0) {
+        ig_log_line(b.data, b.len);
+        return;
+    }
+    /* Too long for one line (a long logged prompt): log without extras. */
+    b.len = 0;
+    if (ig_log_begin(&b, "info") == 0 &&
+        ig_buf_printf(&b,
+                      ",\"msg\":\"request\",\"request_id\":\"%s\",\"status\":%d,"
+                      "\"latency_us\":%llu,\"truncated\":true}",
+                      req->request_id, req->status, (unsigned long long)latency) == 0)
         ig_log_line(b.data, b.len);
 }

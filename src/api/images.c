@@ -225,6 +225,17 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         return;
     }
     req->model = c->greq.model->id; /* static: outlives the request */
+    if (app->cfg->log_prompts) {
+        /* The operator asked for prompts in the log; bounded to 1 KiB. */
+        struct ig_buf extra;
+        ig_buf_init(&extra, 8192);
+        size_t n = strlen(c->greq.prompt);
+        if (ig_buf_puts(&extra, ",\"prompt\":\"") == 0 &&
+            ig_buf_json_escape(&extra, c->greq.prompt, n > 1024 ? 1024 : n) == 0 &&
+            ig_buf_puts(&extra, "\"") == 0)
+            req->log_extra = ig_buf_detach(&extra, NULL);
+        ig_buf_release(&extra);
+    }
 
     long pending = atomic_fetch_add(&app->pending_renders, 1);
     if (pending >= app->cfg->max_pending_renders) {

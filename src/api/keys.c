@@ -101,9 +101,9 @@ static void start(struct ig_http_req *req, struct key_ctx *c)
 static void bad(struct ig_http_req *req, struct key_ctx *c, json_t *j, const char *code,
                 const char *param, const char *msg)
 {
+    ig_http_respond_error(req, 400, "invalid_request_error", code, param, "%s", msg);
     json_decref(j);
     free(c);
-    ig_http_respond_error(req, 400, "invalid_request_error", code, param, "%s", msg);
 }
 
 void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param)
@@ -128,10 +128,11 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     json_object_foreach(j, k, v)
     {
         if (strcmp(k, "name") && strcmp(k, "scopes")) {
-            json_decref(j);
-            free(c);
+            /* k lives in j: answer before releasing it. */
             ig_http_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
                                   "Unrecognized request argument supplied: %.64s", k);
+            json_decref(j);
+            free(c);
             return;
         }
     }

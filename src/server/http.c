@@ -179,6 +179,8 @@ const char *ig_http_status_text(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Unknown";
     }
@@ -252,6 +254,7 @@ static void req_free(struct ig_http_req *req)
     ig_buf_release(&req->marks);
     ig_buf_release(&req->body);
     ig_buf_release(&req->resp_headers);
+    free(req->log_extra);
     free(req->headers);
     free(req);
 }
@@ -388,6 +391,10 @@ static int on_headers_complete(http_parser *p)
         c->error_status = 503;
         return -1;
     }
+    if (p->http_major != 1) {
+        c->error_status = 505;
+        return -1;
+    }
     req->method = p->method;
     req->http_minor = p->http_minor;
     req->keep_alive = http_should_keep_alive(p);
@@ -497,7 +504,7 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     }
     struct ig_http_server *s = c->w->server;
     if (!req->keep_alive || atomic_load(&s->draining) || status == 408 || status == 413 ||
-        status == 414 || status == 431 || (status == 400 && c->error_status))
+        status == 414 || status == 431 || status == 505 || (status == 400 && c->error_status))
         c->close_after = 1;
     if (req->request_id[0] == '\0')
         assign_request_id(req);
@@ -751,6 +758,10 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
     case 503:
         ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
                               "out of memory for this request");
+        break;
+    case 505:
+        ig_http_respond_error(req, 505, "invalid_request_error", "http_version_not_supported", NULL,
+                              "only HTTP/1.0 and HTTP/1.1 are spoken here");
         break;
     default:
         ig_http_respond_error(req, 400, "invalid_request_error", "malformed_http", NULL,

@@ -83,6 +83,7 @@ struct ig_http_req {
     int images;
     void *app_data;
     void (*app_data_free)(void *);
+    char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
 
     /* Private to the server. */
     struct ig_buf raw;   /* url and headers, bounded by max_header_bytes */

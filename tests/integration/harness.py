@@ -75,7 +75,8 @@ class Gateway:
             self.stdout_lines.append(line.decode())
 
     def log(self):
-        self.stderr_file.flush()
+        if not self.stderr_file.closed:
+            self.stderr_file.flush()
         with open(self.stderr_path, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -105,6 +106,14 @@ class Gateway:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         if self.config_path:
             os.unlink(self.config_path)
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """Under the ASan+UBSan build, any report fails the test that ran it."""
+        log = self.log() if not self.stderr_file.closed else open(self.stderr_path).read()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError("sanitizer report from the gateway:\n" + log[-6000:])
 
     def __enter__(self):
         return self

@@ -396,9 +396,7 @@ class ModelsAndOps(GatewayTest):
 
     def test_access_log_lines_without_prompts(self):
         secret_prompt = "zebra-unicorn-secret-%d" % time.time_ns()
-        self.gw.generate(prompt=secret_prompt, size="64x64",
-                         headers=None) if False else self.gw.generate(prompt=secret_prompt,
-                                                                      size="64x64")
+        self.gw.generate(prompt=secret_prompt, size="64x64")
         time.sleep(0.1)
         lines = [l for l in self.gw.log_lines() if l.get("msg") == "request"
                  and l.get("path") == "/v1/images/generations" and l.get("status") == 200]
@@ -410,6 +408,17 @@ class ModelsAndOps(GatewayTest):
         self.assertEqual(line["model"], "local/procedural")
         self.assertGreaterEqual(line["images"], 1)
         self.assertNotIn(secret_prompt, self.gw.log())
+
+
+class PromptLogging(GatewayTest):
+    config = "log:\n  prompts: true\n"
+
+    def test_prompts_logged_when_asked(self):
+        self.gw.generate(prompt="log \"me\" please", size="64x64")
+        time.sleep(0.1)
+        lines = [l for l in self.gw.log_lines() if l.get("path") == "/v1/images/generations"]
+        self.assertEqual(lines[-1]["prompt"], 'log "me" please')
+        self.assertNotIn(self.gw.admin_key, self.gw.log())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+"""The CLI against a running gateway: generate, keys, exit codes."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import BIN, GatewayTest
+
+
+class Cli(GatewayTest):
+    def run_cli(self, *args, key=None, env_extra=None):
+        env = dict(os.environ)
+        env.pop("IMAGEGATE_API_KEY", None)
+        env.pop("IMAGEGATE_ADMIN_KEY", None)
+        env["IMAGEGATE_URL"] = "http://127.0.0.1:%d" % self.gw.port
+        if key:
+            env["IMAGEGATE_API_KEY"] = key
+        env.update(env_extra or {})
+        return subprocess.run([BIN] + list(args), capture_output=True, env=env, timeout=60)
+
+    def test_generate_writes_files(self):
+        out = tempfile.mkdtemp()
+        r = self.run_cli("generate", "a quiet lake", "-n", "2", "--size", "96x64", "--seed", "3",
+                         "--format", "jpeg", "-o", out, key=self.gw.admin_key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        paths = r.stdout.decode().split()
+        self.assertEqual(len(paths), 2)
+        for p in paths:
+            self.assertTrue(p.startswith(out) and p.endswith(".jpeg"), p)
+            with open(p, "rb") as f:
+                self.assertEqual(f.read(3), b"\xff\xd8\xff")
+
+    def test_generate_exit_codes(self):
+        r = self.run_cli("generate", "x")
+        self.assertEqual(r.returncode, 2, "no key is a usage error")
+        r = self.run_cli("generate", "x", key="ig_wrong")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(b"invalid_api_key", r.stderr)
+        r = self.run_cli("generate", "x", "--size", "9x9", key=self.gw.admin_key)
+        self.assertEqual(r.returncode, 4)
+        self.assertIn(b"param size", r.stderr)
+        r = self.run_cli("generate", "x", "--server", "http://127.0.0.1:1", key=self.gw.admin_key)
+        self.assertEqual(r.returncode, 6)
+        r = self.run_cli("generate", key=self.gw.admin_key)
+        self.assertEqual(r.returncode, 2)
+        r = self.run_cli("generate", "x", "--nope", key=self.gw.admin_key)
+        self.assertEqual(r.returncode, 2)
+        r = self.run_cli("generate", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"--seed", r.stdout)
+
+    def test_keys_create_list_revoke(self):
+        admin = {"IMAGEGATE_ADMIN_KEY": self.gw.admin_key}
+        r = self.run_cli("keys", "create", "cli-key", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        key = r.stdout.decode().strip()
+        self.assertRegex(key, r"^ig_[0-9A-Za-z]{43}$")
+        kid = r.stderr.decode().split()[1]
+        r = self.run_cli("keys", "list", env_extra=admin)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(kid.encode(), r.stdout)
+        self.assertNotIn(key.encode(), r.stdout)
+        r = self.run_cli("generate", "x", "--size", "64x64", "-o", tempfile.mkdtemp(), key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_cli("keys", "revoke", kid, env_extra=admin)
+        self.assertEqual(r.returncode, 0)
+        r = self.run_cli("generate", "x", key=key)
+        self.assertEqual(r.returncode, 3)
+        r = self.run_cli("keys", "revoke", kid, env_extra=admin)
+        self.assertEqual(r.returncode, 4)
+        r = self.run_cli("keys", "create", "x", "--scopes", "root", env_extra=admin)
+        self.assertEqual(r.returncode, 4)
+        r = self.run_cli("keys", "frobnicate", env_extra=admin)
+        self.assertEqual(r.returncode, 2)
+
+    def test_unknown_command(self):
+        r = self.run_cli("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        r = self.run_cli("version")
+        self.assertEqual(r.stdout, b"imagegate 0.1.0\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

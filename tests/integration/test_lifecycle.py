@@ -1,0 +1,169 @@
+"""Process lifecycle: graceful drain on SIGTERM/SIGINT, the shutdown
+deadline, restart on the same data directory, the admin key from the
+environment, and start-up errors."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+from harness import BIN, Gateway, recv_all, split_responses
+
+
+class Drain(unittest.TestCase):
+    def test_sigterm_finishes_in_flight_then_exits_0(self):
+        gw = Gateway(config="threadpool_size: 1\n")
+        try:
+            result = {}
+
+            def slow():
+                result["r"] = gw.generate(size="2048x2048", n=4)
+
+            idle = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+            t = threading.Thread(target=slow)
+            t.start()
+            time.sleep(0.2)
+            gw.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+            # The idle keep-alive connection is closed at once…
+            self.assertEqual(recv_all(idle), b"")
+            idle.close()
+            # …new connections are refused…
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", gw.port), timeout=2).recv(1)
+            # …and the request in flight completes.
+            t.join()
+            status, hdrs, doc = result["r"]
+            self.assertEqual(status, 200, doc)
+            self.assertEqual(len(doc["data"]), 4)
+            self.assertEqual(hdrs.get("connection"), "close")
+            self.assertEqual(gw.proc.wait(10), 0)
+            self.assertIn("stopped cleanly", gw.log())
+        finally:
+            gw.cleanup()
+
+    def test_deadline_bounds_shutdown(self):
+        gw = Gateway(config="threadpool_size: 1\nshutdown_timeout_ms: 100\n")
+        try:
+            def slow():
+                try:
+                    gw.generate(size="2048x2048", n=10)
+                except Exception:  # noqa: BLE001 - the server goes away mid-request
+                    pass
+
+            t = threading.Thread(target=slow, daemon=True)
+            t.start()
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            gw.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(gw.proc.wait(10), 0)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertIn("deadline passed", gw.log())
+        finally:
+            gw.cleanup()
+
+    def test_sigint_exits_0(self):
+        gw = Gateway()
+        self.assertEqual(gw.request("GET", "/healthz")[0], 200)
+        self.assertEqual(gw.stop(signal.SIGINT), 0)
+        gw.cleanup()
+
+
+class Restart(unittest.TestCase):
+    def test_same_data_dir_keeps_keys_images_and_signatures(self):
+        data = tempfile.mkdtemp(prefix="ig-restart-")
+        gw = Gateway(data_dir=data)
+        admin = gw.admin_key
+        self.assertTrue(admin)
+        status, _, doc = gw.json("POST", "/admin/keys", {"name": "kept"}, key=admin)
+        app_key = doc["key"]
+        status, _, doc = gw.generate(key=app_key, size="64x64")
+        url = urllib.parse.urlsplit(doc["data"][0]["url"])
+        self.assertEqual(gw.stop(), 0)
+
+        gw2 = Gateway(data_dir=data)
+        try:
+            self.assertIsNone(gw2.admin_key, "the admin key is printed on first start only")
+            self.assertNotIn("admin key", "".join(gw2.stdout_lines))
+            self.assertEqual(gw2.json("GET", "/admin/keys", key=admin)[0], 200)
+            self.assertEqual(gw2.generate(key=app_key, size="64x64")[0], 200)
+            status, _, img = gw2.request("GET", url.path + "?" + url.query)
+            self.assertEqual(status, 200, "signed URLs survive a restart")
+            self.assertTrue(img.startswith(b"\x89PNG"))
+            self.assertNotIn("applied migration", gw2.log())
+            st = os.stat(os.path.join(data, "secret"))
+            self.assertEqual(st.st_mode & 0o777, 0o600)
+        finally:
+            gw2.cleanup()
+            import shutil
+            shutil.rmtree(data, ignore_errors=True)
+
+
+class Startup(unittest.TestCase):
+    def test_admin_key_from_environment(self):
+        key = "operator-chosen-admin-key-0123456789"
+        with Gateway(env={"IMAGEGATE_ADMIN_KEY": key}) as gw:
+            self.assertFalse(any("admin key" in l for l in gw.stdout_lines))
+            self.assertEqual(gw.json("GET", "/admin/keys", key=key)[0], 200)
+            self.assertNotIn(key, gw.log())
+
+    def test_short_env_admin_key_refused(self):
+        d = tempfile.mkdtemp()
+        env = dict(os.environ, IMAGEGATE_ADMIN_KEY="short")
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", d], env=env,
+                           capture_output=True, timeout=10)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"too short", r.stderr)
+
+    def test_bad_config_and_flags(self):
+        fd, path = tempfile.mkstemp(suffix=".yaml")
+        os.write(fd, b"limits:\n  max_body_bytes: lots\n")
+        os.close(fd)
+        r = subprocess.run([BIN, "serve", "--config", path], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"limits.max_body_bytes", r.stderr)
+        os.unlink(path)
+        for args in (["--listen", "nowhere"], ["--workers", "-1"], ["--bogus"],
+                     ["--config", "/nonexistent.yaml"], ["extra"]):
+            r = subprocess.run([BIN, "serve"] + args, capture_output=True, timeout=10)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertTrue(r.stderr, args)
+
+    def test_port_in_use_fails_cleanly(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        d = tempfile.mkdtemp()
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--data", d],
+                           capture_output=True, timeout=10)
+        s.close()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"cannot listen", r.stderr)
+
+    def test_ready_quickly(self):
+        t0 = time.monotonic()
+        with Gateway() as gw:
+            ready = time.monotonic() - t0
+            line = [l for l in gw.stdout_lines if "listening on" in l][0]
+            self.assertRegex(line, r"ready in \d+\.\d ms")
+            self.assertLess(ready, 5.0)
+
+    def test_config_dump_and_doc(self):
+        r = subprocess.run([BIN, "config", "dump"], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"limits.max_header_bytes: 16384", r.stdout)
+        r = subprocess.run([BIN, "config", "doc"], capture_output=True, timeout=10)
+        self.assertIn(b"| `limits.max_body_bytes` |", r.stdout)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "docs", "CONFIG.md")) as f:
+            self.assertIn(r.stdout.decode(), f.read(),
+                          "docs/CONFIG.md must contain the output of `imagegate config doc`")
+
+
+if __name__ == "__main__":
+    unittest.main()

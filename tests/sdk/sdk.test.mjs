@@ -1,0 +1,95 @@
+// The official OpenAI SDK pointed at imagegate's /v1: what users run.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+
+const bin = process.env.IMAGEGATE_BIN;
+let proc, dataDir, client, baseURL, adminKey;
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "ig-sdk-"));
+  proc = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--workers", "1"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    env: { ...process.env, IMAGEGATE_ADMIN_KEY: "", IMAGEGATE_SECRET: "" },
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("no ready line: " + out)), 10000);
+    proc.stdout.on("data", (chunk) => {
+      out += chunk;
+      const key = out.match(/\b(ig_[0-9A-Za-z]{43})\b/);
+      if (key) adminKey = key[1];
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  baseURL = `http://127.0.0.1:${port}/v1`;
+  client = new OpenAI({ apiKey: adminKey, baseURL, maxRetries: 0 });
+});
+
+after(() => {
+  proc.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("images.generate returns OpenAI's shape with a fetchable url", async () => {
+  const res = await client.images.generate({ prompt: "a lighthouse at dusk", size: "256x256" });
+  assert.equal(typeof res.created, "number");
+  assert.equal(res.data.length, 1);
+  assert.match(res.data[0].url, /^http:\/\/127\.0\.0\.1:\d+\/v1\/files\/[0-9a-f]{64}\.png\?/);
+  const img = await fetch(res.data[0].url);
+  assert.equal(img.status, 200);
+  assert.equal(img.headers.get("content-type"), "image/png");
+  const bytes = new Uint8Array(await img.arrayBuffer());
+  assert.deepEqual([...bytes.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  assert.equal(res._metadata.provider_used, "local");
+});
+
+test("b64_json with n, model alias and extra fields", async () => {
+  const res = await client.images.generate({
+    model: "local",
+    prompt: "three moons",
+    n: 3,
+    size: "128x128",
+    response_format: "b64_json",
+    output_format: "webp",
+    seed: 11,
+  });
+  assert.equal(res.data.length, 3);
+  const first = Buffer.from(res.data[0].b64_json, "base64");
+  assert.equal(first.subarray(8, 12).toString(), "WEBP");
+  assert.notEqual(res.data[0].b64_json, res.data[1].b64_json);
+  assert.deepEqual(res._metadata.seeds, [11, 12, 13]);
+});
+
+test("models.list and models.retrieve", async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.ok(ids.includes("local/procedural"));
+  const m = await client.models.retrieve("local/procedural");
+  assert.equal(m.id, "local/procedural");
+  assert.equal(m.object, "model");
+});
+
+test("errors surface as the SDK's typed errors", async () => {
+  await assert.rejects(
+    client.images.generate({ prompt: "x", model: "no-such-model" }),
+    (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.code === "model_not_found",
+  );
+  await assert.rejects(
+    client.images.generate({ prompt: "x", size: "9x9" }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === "size",
+  );
+  const bad = new OpenAI({ apiKey: "ig_wrong", baseURL, maxRetries: 0 });
+  await assert.rejects(
+    bad.images.generate({ prompt: "x" }),
+    (e) => e instanceof OpenAI.AuthenticationError && e.code === "invalid_api_key",
+  );
+});
