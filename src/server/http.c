@@ -222,7 +222,10 @@ int ig_http_add_header(struct ig_http_req *req, const char *name, const char *va
 {
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return IG_EINVAL;
-    return ig_buf_printf(&req->resp_headers, "%s: %s\r\n", name, value);
+    int rc = ig_buf_puts(&req->resp_headers, name);
+    rc = rc ? rc : ig_buf_append(&req->resp_headers, ": ", 2);
+    rc = rc ? rc : ig_buf_puts(&req->resp_headers, value);
+    return rc ? rc : ig_buf_append(&req->resp_headers, "\r\n", 2);
 }
 
 /* ---- requests ---- */
@@ -319,7 +322,9 @@ static int on_message_begin(http_parser *p)
     c->in_message = 1;
     c->ps = PS_URL;
     c->req = req_new(c);
-    if (!c->req) {
+    /* Room for a typical request's line and headers in one allocation. */
+    if (!c->req || ig_buf_reserve(&c->req->raw, 1024) ||
+        ig_buf_reserve(&c->req->marks, 32 * sizeof(size_t))) {
         c->error_status = 503;
         return 1;
     }
@@ -450,6 +455,20 @@ static int sane_request_id(const char *v, size_t n)
     return 1;
 }
 
+/* Request ids: a random 64-bit process prefix drawn once, mixed with a
+ * counter through splitmix64, then the counter itself: unique within the
+ * process, unpredictable across processes, and no CSPRNG call per request.
+ * They are labels for logs, not secrets. */
+static uint64_t request_id_prefix;
+static atomic_uint_fast64_t request_id_counter;
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 static void assign_request_id(struct ig_http_req *req)
 {
     size_t n;
@@ -459,9 +478,10 @@ static void assign_request_id(struct ig_http_req *req)
         req->request_id[n] = '\0';
         return;
     }
-    if (ig_random_id("req_", 12, req->request_id, sizeof req->request_id))
-        snprintf(req->request_id, sizeof req->request_id, "req_%llx",
-                 (unsigned long long)req->start_us);
+    uint64_t count = atomic_fetch_add_explicit(&request_id_counter, 1, memory_order_relaxed);
+    snprintf(req->request_id, sizeof req->request_id, "req_%016llx%08llx",
+             (unsigned long long)mix64(request_id_prefix + count),
+             (unsigned long long)(count & 0xffffffffu));
 }
 
 /* ---- responses ---- */
@@ -511,13 +531,24 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
 
     struct ig_buf head;
     ig_buf_init(&head, 65536);
-    int rc = ig_buf_printf(&head,
-                           "HTTP/1.%d %d %s\r\nServer: imagegate\r\nDate: %s\r\n"
-                           "Content-Length: %zu\r\nx-request-id: %s\r\n",
-                           req->http_minor == 0 ? 0 : 1, status, ig_http_status_text(status),
-                           worker_date(c->w), len, req->request_id);
-    if (rc == 0 && content_type)
-        rc = ig_buf_printf(&head, "Content-Type: %s\r\n", content_type);
+    /* Built from appends, not printf: this runs for every response. */
+    int rc = ig_buf_reserve(&head, 384 + req->resp_headers.len);
+    rc = rc ? rc : ig_buf_puts(&head, req->http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    rc = rc ? rc : ig_buf_put_u64(&head, (unsigned)status);
+    rc = rc ? rc : ig_buf_puts(&head, " ");
+    rc = rc ? rc : ig_buf_puts(&head, ig_http_status_text(status));
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nServer: imagegate\r\nDate: ");
+    rc = rc ? rc : ig_buf_puts(&head, worker_date(c->w));
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nContent-Length: ");
+    rc = rc ? rc : ig_buf_put_u64(&head, len);
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nx-request-id: ");
+    rc = rc ? rc : ig_buf_puts(&head, req->request_id);
+    rc = rc ? rc : ig_buf_puts(&head, "\r\n");
+    if (rc == 0 && content_type) {
+        rc = ig_buf_puts(&head, "Content-Type: ");
+        rc = rc ? rc : ig_buf_puts(&head, content_type);
+        rc = rc ? rc : ig_buf_puts(&head, "\r\n");
+    }
     if (rc == 0 && req->resp_headers.len)
         rc = ig_buf_append(&head, req->resp_headers.data, req->resp_headers.len);
     if (rc == 0) {
@@ -1080,6 +1111,8 @@ int ig_http_server_create(struct ig_http_server **out, const struct ig_http_serv
     parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
 
+    if (!request_id_prefix && ig_random_bytes(&request_id_prefix, sizeof request_id_prefix))
+        return IG_ECRYPTO;
     struct ig_http_server *s = calloc(1, sizeof *s);
     if (!s)
         return IG_ENOMEM;

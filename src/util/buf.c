@@ -68,14 +68,38 @@ int ig_buf_puts(struct ig_buf *b, const char *s)
     return ig_buf_append(b, s, strlen(s));
 }
 
+int ig_buf_put_u64(struct ig_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return ig_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
 {
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    /* Format straight into the spare room; only when it does not fit,
+     * grow and format again. */
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, cp);
     va_end(cp);
     if (n < 0)
         return IG_EINVAL;
+    if ((size_t)n < room) {
+        if ((size_t)n > b->max - b->len) {
+            b->data[b->len] = '\0';
+            return IG_ETOOBIG;
+        }
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (room)
+        b->data[b->len] = '\0';
     int rc = ig_buf_reserve(b, (size_t)n);
     if (rc)
         return rc;

@@ -24,6 +24,8 @@ void ig_buf_release(struct ig_buf *b);
 int ig_buf_reserve(struct ig_buf *b, size_t extra);
 int ig_buf_append(struct ig_buf *b, const void *p, size_t n);
 int ig_buf_puts(struct ig_buf *b, const char *s);
+/* Appends v in decimal. */
+int ig_buf_put_u64(struct ig_buf *b, unsigned long long v);
 int ig_buf_printf(struct ig_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

@@ -9,13 +9,25 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+/* OpenSSL 3 looks an algorithm up by name on every implicit use
+ * (EVP_sha256()); fetching once saves that on every request's key hash. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void ig_sha256(const void *data, size_t n, uint8_t out[IG_SHA256_LEN])
 {
     unsigned int len = IG_SHA256_LEN;
-    EVP_Digest(data, n, out, &len, EVP_sha256(), NULL);
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_Digest(data, n, out, &len, sha256_md ? sha256_md : EVP_sha256(), NULL);
 }
 
 void ig_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
