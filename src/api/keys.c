@@ -90,6 +90,19 @@ static void key_done(struct ig_http_req *req, void *p)
     free(c);
 }
 
+/* A context for op, or NULL after answering 503. */
+static struct key_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, enum key_op op)
+{
+    struct key_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return NULL;
+    }
+    c->app = app;
+    c->op = op;
+    return c;
+}
+
 static void start(struct ig_http_req *req, struct key_ctx *c)
 {
     if (ig_app_offload(req, key_work, key_done, c)) {
@@ -109,13 +122,9 @@ static void bad(struct ig_http_req *req, struct key_ctx *c, json_t *j, const cha
 void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct key_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct key_ctx *c = new_ctx(app, req, KEY_CREATE);
+    if (!c)
         return;
-    }
-    c->app = app;
-    c->op = KEY_CREATE;
     json_error_t jerr;
     json_t *j = json_loadb(req->body.data ? req->body.data : "", req->body.len,
                            JSON_REJECT_DUPLICATES, &jerr);
@@ -185,13 +194,9 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
 void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct key_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct key_ctx *c = new_ctx(app, req, KEY_LIST);
+    if (!c)
         return;
-    }
-    c->app = app;
-    c->op = KEY_LIST;
     start(req, c);
 }
 
@@ -202,13 +207,9 @@ void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char 
                               "No live API key has that id.");
         return;
     }
-    struct key_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct key_ctx *c = new_ctx(app, req, KEY_REVOKE);
+    if (!c)
         return;
-    }
-    c->app = app;
-    c->op = KEY_REVOKE;
     snprintf(c->id, sizeof c->id, "%s", param);
     start(req, c);
 }

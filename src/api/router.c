@@ -74,17 +74,6 @@ struct route_ctx {
     struct ig_app *app;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes a path parameter; refuses NUL and over-long input. */
 static int decode_param(const char *in, size_t n, char *out, size_t size)
 {
@@ -94,7 +83,7 @@ static int decode_param(const char *in, size_t n, char *out, size_t size)
         if (c == '%') {
             if (i + 2 >= n)
                 return IG_EINVAL;
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            int hi = ig_hex_value(in[i + 1]), lo = ig_hex_value(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return IG_EINVAL;
             c = (char)(hi << 4 | lo);

@@ -9,6 +9,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +52,8 @@ static int split_listen(const char *listen, char *host, size_t hsize, int *port)
     const char *colon = strrchr(listen, ':');
     if (!colon)
         return IG_EINVAL;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || colon == listen)
+    int64_t p;
+    if (colon == listen || ig_parse_i64(colon + 1, strlen(colon + 1), 0, 65535, &p))
         return IG_EINVAL;
     size_t n = (size_t)(colon - listen);
     if (listen[0] == '[' && n >= 2 && listen[n - 1] == ']') {

@@ -99,35 +99,54 @@ out:
     return rc;
 }
 
-static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
-                    struct ig_key_record *out)
+/* Runs a query expected to give at most one row, with one bound argument
+ * (a 32-byte blob, text, or none) and hands the row to row(). 0, or
+ * IG_ENOTFOUND when there is no row, or IG_EDB. */
+static int query_one(struct ig_store *s, const char *sql, const void *arg, int arg_is_blob,
+                     void (*row)(sqlite3_stmt *, void *), void *out)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS " FROM api_keys WHERE %s", where);
     lock(s);
     sqlite3_stmt *st = NULL;
     int rc = IG_EDB;
     if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(DB(s), "prepare key find");
+        db_fail(DB(s), "prepare");
         goto out;
     }
-    if (arg_is_blob)
+    if (arg && arg_is_blob)
         sqlite3_bind_blob(st, 1, arg, 32, SQLITE_STATIC);
-    else
+    else if (arg)
         sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        row_to_key(st, out);
+        row(st, out);
         rc = 0;
     } else if (step == SQLITE_DONE) {
         rc = IG_ENOTFOUND;
     } else {
-        db_fail(DB(s), "key find");
+        db_fail(DB(s), "query");
     }
 out:
     sqlite3_finalize(st);
     unlock(s);
     return rc;
+}
+
+static void key_row(sqlite3_stmt *st, void *out)
+{
+    row_to_key(st, out);
+}
+
+static void int64_row(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
+                    struct ig_key_record *out)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS " FROM api_keys WHERE %s", where);
+    return query_one(s, sql, arg, arg_is_blob, key_row, out);
 }
 
 static int key_find_by_hash(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
@@ -330,28 +349,7 @@ out:
 
 static int scalar_int64(struct ig_store *s, const char *sql, const char *arg, int64_t *out)
 {
-    lock(s);
-    sqlite3_stmt *st = NULL;
-    int rc = IG_EDB;
-    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(DB(s), "prepare");
-        goto out;
-    }
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = IG_ENOTFOUND;
-    } else {
-        db_fail(DB(s), "query");
-    }
-out:
-    sqlite3_finalize(st);
-    unlock(s);
-    return rc;
+    return query_one(s, sql, arg, 0, int64_row, out);
 }
 
 static int generation_count(struct ig_store *s, int64_t *out)

@@ -52,7 +52,7 @@ void ig_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c)
+int ig_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -68,7 +68,7 @@ int ig_unhex(const char *in, size_t hex_len, uint8_t *out)
     if (hex_len % 2)
         return IG_EINVAL;
     for (size_t i = 0; i < hex_len; i += 2) {
-        int hi = hex_value(in[i]), lo = hex_value(in[i + 1]);
+        int hi = ig_hex_value(in[i]), lo = ig_hex_value(in[i + 1]);
         if (hi < 0 || lo < 0)
             return IG_EINVAL;
         out[i / 2] = (uint8_t)(hi << 4 | lo);

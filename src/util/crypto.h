@@ -17,6 +17,8 @@ void ig_hmac_sha256(const void *key, size_t key_len, const void *data, size_t n,
 int ig_random_bytes(void *buf, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void ig_hex(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int ig_hex_value(char c);
 /* Decodes 2n hex digits; IG_EINVAL on anything else. */
 int ig_unhex(const char *in, size_t hex_len, uint8_t *out);
 /* Constant-time equality of two n-byte buffers: 1 when equal. */
