@@ -60,6 +60,15 @@ static const struct setting settings[] = {
     {"auth.key_cache_ttl_ms", SET_INT, F(key_cache_ttl_ms), 0, 3600000, "10000",
      "how long a looked-up API key is trusted before the store is asked again "
      "(revocations through this instance apply at once)"},
+    {"upstream.max_attempts", SET_INT, F(upstream_max_attempts), 1, 10, "3",
+     "tries of one deployment for a retryable failure (the first included) before the next"},
+    {"upstream.base_delay_ms", SET_INT, F(upstream_base_delay_ms), 1, 60000, "250",
+     "backoff base: retry k waits a random time up to base * 2^(k-1), or the upstream's "
+     "Retry-After"},
+    {"upstream.max_delay_ms", SET_INT, F(upstream_max_delay_ms), 1, 600000, "8000",
+     "longest single backoff wait"},
+    {"upstream.deadline_ms", SET_INT, F(upstream_deadline_ms), 100, 3600000, "120000",
+     "the whole of one generation through providers, retries included; past it 504"},
     {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},

@@ -29,6 +29,10 @@ struct ig_config {
     int64_t url_ttl_s;
     int64_t max_image_bytes;
     int64_t key_cache_ttl_ms;
+    int64_t upstream_max_attempts;
+    int64_t upstream_base_delay_ms;
+    int64_t upstream_max_delay_ms;
+    int64_t upstream_deadline_ms;
     int access_log;
     int log_prompts;
     char *log_level;

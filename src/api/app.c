@@ -10,6 +10,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "upstream/upstream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,8 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = ig_models_create(&app->models);
     if (rc == 0)
         rc = ig_models_add_builtin(app->models);
+    if (rc == 0)
+        rc = ig_models_add_from_env(app->models);
     if (rc) {
         ig_app_close(app);
         return rc;
@@ -152,6 +155,25 @@ void ig_app_close(struct ig_app *app)
     app->store = NULL;
     app->keys = NULL;
     app->models = NULL;
+}
+
+/* ---- per-worker state ---- */
+
+void ig_app_worker_start(struct ig_http_worker *w, void *ud)
+{
+    (void)ud;
+    struct ig_upstream *u = NULL;
+    if (ig_upstream_create(&u, ig_http_worker_loop(w)) == 0)
+        ig_http_worker_set_data(w, u);
+    else
+        ig_error("cannot create the upstream client of a worker");
+}
+
+void ig_app_worker_stop(struct ig_http_worker *w, void *ud)
+{
+    (void)ud;
+    ig_upstream_free(ig_http_worker_data(w));
+    ig_http_worker_set_data(w, NULL);
 }
 
 /* ---- offload ---- */

@@ -43,6 +43,9 @@ void ig_app_close(struct ig_app *app);
 /* The HTTP server's handler and completion hook (ud is the app). */
 void ig_app_handle(struct ig_http_req *req, void *ud);
 void ig_app_complete(struct ig_http_req *req, void *ud);
+/* Per-worker state (the upstream client), as the server's worker hooks. */
+void ig_app_worker_start(struct ig_http_worker *w, void *ud);
+void ig_app_worker_stop(struct ig_http_worker *w, void *ud);
 
 /* Runs work(ctx) on the thread pool, then done(req, ctx) on req's loop.
  * The request stays parked meanwhile. IG_ENOMEM when it cannot start. */

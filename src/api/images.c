@@ -13,7 +13,9 @@
  * images in one transaction, and builds the response body, so the loop only
  * sends bytes. A failed generation is recorded too, with its error. */
 #include "api/app.h"
+#include "core/dispatch.h"
 #include "core/signing.h"
+#include "image/codec.h"
 #include "providers/provider.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -25,6 +27,7 @@
 
 struct gen_ctx {
     struct ig_app *app;
+    struct ig_http_req *req;
     struct ig_gen_request greq;
     char id[IG_ID_MAX];
     char key_id[IG_ID_MAX];
@@ -33,6 +36,8 @@ struct gen_ctx {
     uint64_t seed;
     int64_t created;
     uint64_t start_us;
+    struct ig_dispatch *dispatch;
+    struct ig_dispatch_outcome outcome; /* network models: what dispatch brought */
     /* results */
     int rc;
     char *body;
@@ -51,17 +56,6 @@ static void add_image_url(struct gen_ctx *c, json_t *item, const struct ig_image
     snprintf(url, sizeof url, "%s%s?expires=%lld&sig=%s", c->base_url, path, (long long)expires,
              sig);
     json_object_set_new(item, "url", json_string(url));
-}
-
-static void add_image_b64(json_t *item, const struct ig_image_out *out)
-{
-    size_t n = ig_base64_len(out->data.len);
-    char *b64 = malloc(n + 1);
-    if (!b64)
-        return;
-    ig_base64_encode(out->data.data, out->data.len, b64);
-    json_object_set_new(item, "b64_json", json_stringn_nocheck(b64, n));
-    free(b64);
 }
 
 static void record(struct gen_ctx *c, const struct ig_image_record *images, int n,
@@ -92,79 +86,126 @@ static void record(struct gen_ctx *c, const struct ig_image_record *images, int 
         c->rc = rc;
 }
 
+/* Stores one encoded image and adds it to the answer. */
+static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int index,
+                       int64_t seed, const char *revised_prompt, struct ig_image_record *im,
+                       json_t *data, json_t *seeds)
+{
+    enum ig_format fmt;
+    memset(im, 0, sizeof *im);
+    im->index = index;
+    if (ig_probe(bytes, len, &fmt, &im->width, &im->height))
+        return IG_ECODEC;
+    int created = 0;
+    int rc = ig_blobs_put(&c->app->blobs, bytes, len, im->sha256, &created);
+    if (rc)
+        return rc;
+    snprintf(im->format, sizeof im->format, "%s", ig_format_name(fmt));
+    im->bytes = (int64_t)len;
+    im->seed = seed;
+    if (created) {
+        c->blobs_created++;
+        c->bytes_created += len;
+    }
+    json_t *item = json_object();
+    if (c->greq.response_format == IG_RESP_B64) {
+        size_t n = ig_base64_len(len);
+        char *b64 = malloc(n + 1);
+        if (!b64) {
+            json_decref(item);
+            return IG_ENOMEM;
+        }
+        ig_base64_encode(bytes, len, b64);
+        json_object_set_new(item, "b64_json", json_stringn_nocheck(b64, n));
+        free(b64);
+    } else {
+        add_image_url(c, item, im);
+    }
+    if (revised_prompt)
+        json_object_set_new(item, "revised_prompt", json_string(revised_prompt));
+    json_array_append_new(data, item);
+    json_array_append_new(seeds, seed >= 0 ? json_integer(seed) : json_null());
+    return 0;
+}
+
 static void generate_work(void *p)
 {
     struct gen_ctx *c = p;
     struct ig_gen_request *r = &c->greq;
     const struct ig_provider *prov = ig_provider_find(r->model->provider);
-    struct ig_image_record images[16];
+    struct ig_image_record images[IG_MAX_IMAGES];
     json_t *data = json_array();
     json_t *seeds = json_array();
     int made = 0;
     const char *error = NULL;
-    if (r->n > (int)(sizeof images / sizeof images[0])) {
-        c->rc = IG_ERANGE;
-        error = "too many images for one generation";
-        goto out;
-    }
-    if (!prov || !prov->generate) {
-        c->rc = IG_ENOTFOUND;
-        error = "provider unavailable";
-        goto out;
-    }
-    for (int i = 0; i < r->n; i++) {
-        struct ig_image_out out;
-        memset(&out, 0, sizeof out);
-        uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
-        c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
-        if (c->rc) {
-            error = "image generation failed";
+    const char *provider_used = r->model->provider;
+    if (r->model->ndeployments) {
+        /* Network model: dispatch already brought the bytes (or failed). */
+        if (!c->outcome.ok) {
+            c->rc = IG_EIO;
+            error = c->outcome.message;
             goto out;
         }
-        struct ig_image_record *im = &images[made];
-        memset(im, 0, sizeof *im);
-        im->index = i;
-        int created = 0;
-        c->rc = ig_blobs_put(&c->app->blobs, out.data.data, out.data.len, im->sha256, &created);
-        if (c->rc) {
+        provider_used = c->outcome.deployment->provider;
+        for (size_t i = 0; i < c->outcome.result.nimages; i++) {
+            struct ig_provider_image *pi = &c->outcome.result.images[i];
+            c->rc = store_image(c, pi->bytes, pi->len, (int)i, pi->seed, pi->revised_prompt,
+                                &images[made], data, seeds);
+            if (c->rc) {
+                error = c->rc == IG_ECODEC ? "the provider returned something that is not an image"
+                                           : "cannot store the image";
+                goto out;
+            }
+            made++;
+        }
+    } else {
+        if (r->n > IG_MAX_IMAGES) {
+            c->rc = IG_ERANGE;
+            error = "too many images for one generation";
+            goto out;
+        }
+        if (!prov || !prov->generate) {
+            c->rc = IG_ENOTFOUND;
+            error = "provider unavailable";
+            goto out;
+        }
+        for (int i = 0; i < r->n; i++) {
+            struct ig_image_out out;
+            memset(&out, 0, sizeof out);
+            uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
+            c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
+            if (c->rc == 0)
+                c->rc = store_image(c, (const uint8_t *)out.data.data, out.data.len, i, out.seed,
+                                    NULL, &images[made], data, seeds);
             ig_buf_release(&out.data);
-            error = "cannot store the image";
-            goto out;
+            if (c->rc) {
+                error = "image generation failed";
+                goto out;
+            }
+            made++;
         }
-        snprintf(im->format, sizeof im->format, "%s", ig_format_name(out.format));
-        im->width = out.width;
-        im->height = out.height;
-        im->bytes = (int64_t)out.data.len;
-        im->seed = out.seed;
-        if (created) {
-            c->blobs_created++;
-            c->bytes_created += out.data.len;
-        }
-        json_t *item = json_object();
-        if (r->response_format == IG_RESP_B64)
-            add_image_b64(item, &out);
-        else
-            add_image_url(c, item, im);
-        json_array_append_new(data, item);
-        json_array_append_new(seeds, json_integer(out.seed));
-        ig_buf_release(&out.data);
-        made++;
     }
     record(c, images, made, NULL);
     if (c->rc) {
         error = "cannot record the generation";
         goto out;
     }
-    json_t *meta =
-        json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:O, s:s, s:s}", "provider_used",
-                  r->model->provider, "model", r->model->id, "images_generated", made, "size",
-                  r->size, "quality", r->quality, "seed", (json_int_t)c->seed, "seeds", seeds,
-                  "generation_id", c->id, "renderer", "procedural (not a diffusion model)");
+    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O, s:s}", "provider_used",
+                             provider_used, "model", r->model->id, "images_generated", made,
+                             "size", r->size, "quality", r->quality, "seeds", seeds,
+                             "generation_id", c->id);
+    if (r->model->ndeployments) {
+        json_object_set_new(meta, "attempts", json_integer(c->outcome.attempts));
+        json_object_set_new(meta, "upstream_model", json_string(c->outcome.deployment->model));
+    } else {
+        json_object_set_new(meta, "seed", json_integer((json_int_t)c->seed));
+        json_object_set_new(meta, "renderer", json_string("procedural (not a diffusion model)"));
+    }
     if (r->metadata)
         json_object_set(meta, "metadata", r->metadata);
     json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
-                             "data", data, "size", r->size, "quality", r->quality, "output_format",
-                             ig_format_name(r->output_format), "_metadata", meta);
+                             "data", data, "size", r->size, "quality", r->quality,
+                             "output_format", made ? images[0].format : "png", "_metadata", meta);
     c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
     json_decref(resp);
     if (!c->body) {
@@ -176,7 +217,8 @@ static void generate_work(void *p)
     c->images = made;
 out:
     if (error) {
-        ig_error("generation %s failed: %s (%s)", c->id, error, ig_strerror(c->rc));
+        if (!r->model->ndeployments || c->outcome.ok)
+            ig_error("generation %s failed: %s (%s)", c->id, error, ig_strerror(c->rc));
         record(c, images, 0, error);
     }
     json_decref(data);
@@ -188,7 +230,18 @@ static void generate_done(struct ig_http_req *req, void *p)
     struct gen_ctx *c = p;
     struct ig_app *app = c->app;
     atomic_fetch_sub(&app->pending_renders, 1);
-    if (c->rc) {
+    if (c->rc && c->greq.model->ndeployments && !c->outcome.ok) {
+        atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
+        const struct ig_dispatch_outcome *o = &c->outcome;
+        if (o->retry_after_s >= 0) {
+            char ra[24];
+            snprintf(ra, sizeof ra, "%ld", o->retry_after_s);
+            ig_http_add_header(req, "Retry-After", ra);
+        }
+        ig_http_respond_error(req, o->status, o->type, o->code,
+                              o->status == 400 || o->status == 503 ? "prompt" : NULL, "%s",
+                              o->message);
+    } else if (c->rc) {
         atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
         ig_http_respond_error(req, 500, "server_error", "generation_failed", NULL,
                               "The image could not be generated (%s). Generation id: %s.",
@@ -205,8 +258,23 @@ static void generate_done(struct ig_http_req *req, void *p)
         c->body = NULL;
     }
     free(c->body);
+    ig_provider_result_release(&c->outcome.result);
     ig_gen_request_release(&c->greq);
     free(c);
+}
+
+static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, void *ud)
+{
+    (void)d;
+    struct gen_ctx *c = ud;
+    struct ig_http_req *req = c->req;
+    c->dispatch = NULL;
+    c->outcome = *o;
+    memset(&o->result, 0, sizeof o->result); /* the images are ours now */
+    if (ig_app_offload(req, generate_work, generate_done, c)) {
+        c->rc = IG_ENOMEM;
+        generate_done(req, c);
+    }
 }
 
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
@@ -261,8 +329,25 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         ig_random_bytes(&s, sizeof s);
         c->seed = s;
     }
-    if (ig_random_id("gen_", 12, c->id, sizeof c->id) ||
-        ig_app_offload(req, generate_work, generate_done, c)) {
+    c->req = req;
+    int rc = ig_random_id("gen_", 12, c->id, sizeof c->id);
+    if (rc == 0 && c->greq.model->ndeployments) {
+        struct ig_upstream *up = ig_http_worker_data(req->worker);
+        const struct ig_config *cfg = app->cfg;
+        struct ig_dispatch_options opts = {
+            .max_attempts = (int)cfg->upstream_max_attempts,
+            .base_delay_ms = (long)cfg->upstream_base_delay_ms,
+            .max_delay_ms = (long)cfg->upstream_max_delay_ms,
+            .deadline_ms = (long)cfg->upstream_deadline_ms,
+            .max_image_bytes = (size_t)cfg->max_image_bytes,
+        };
+        if (!up || ig_dispatch_start(up, req->loop, &c->greq, c->greq.model, &opts, dispatch_done,
+                                     c, &c->dispatch))
+            rc = IG_ENOMEM;
+        if (rc == 0)
+            return;
+    }
+    if (rc || ig_app_offload(req, generate_work, generate_done, c)) {
         atomic_fetch_sub(&app->pending_renders, 1);
         ig_gen_request_release(&c->greq);
         free(c);

@@ -162,6 +162,8 @@ int cli_serve(int argc, char **argv)
             },
         .handler = ig_app_handle,
         .complete = ig_app_complete,
+        .worker_start = ig_app_worker_start,
+        .worker_stop = ig_app_worker_stop,
         .ud = &app,
     };
     if (ig_http_server_create(&app.server, &o)) {

@@ -1,6 +1,8 @@
-/* models.c — the model registry. Entries are pointers to static or
- * long-lived descriptions; the registry only indexes them. */
+/* models.c — the model registry. Built-in descriptions are static; models
+ * made from the environment or the config are copies the registry owns
+ * (struct, strings and deployments), freed with it. */
 #include "core/models.h"
+#include "providers/provider.h"
 #include "util/err.h"
 
 #include <stdlib.h>
@@ -11,10 +13,12 @@
 struct ig_models {
     const struct ig_model *list[MAX_MODELS];
     size_t n;
+    void *owned[MAX_MODELS * 16];
+    size_t nowned;
 };
 
-static const char *const local_qualities[] = {"auto",   "standard", "hd", "low",
-                                              "medium", "high",     NULL};
+static const char *const local_qualities[] = {"auto", "standard", "hd", "low", "medium", "high",
+                                              NULL};
 static const char *const local_styles[] = {"vivid", "natural", NULL};
 
 static const struct ig_model local_procedural = {
@@ -42,6 +46,38 @@ static const struct ig_model local_procedural = {
     .created = 1767225600,
 };
 
+/* OpenAI's models, from the SDK's types (shared/providers.md §1). */
+static const char *const dalle2_sizes[] = {"256x256", "512x512", "1024x1024", NULL};
+static const char *const dalle2_qualities[] = {"auto", "standard", NULL};
+static const char *const dalle3_sizes[] = {"1024x1024", "1792x1024", "1024x1792", NULL};
+static const char *const dalle3_qualities[] = {"auto", "standard", "hd", NULL};
+static const char *const dalle3_styles[] = {"vivid", "natural", NULL};
+static const char *const gpt_sizes[] = {"1024x1024", "1536x1024", "1024x1536", NULL};
+static const char *const gpt_qualities[] = {"auto", "low", "medium", "high", NULL};
+
+static const struct ig_model openai_templates[] = {
+    {.id = "dall-e-2", .provider = "openai", .owned_by = "openai",
+     .description = "OpenAI DALL·E 2", .sizes = dalle2_sizes, .min_side = 256, .max_side = 1024,
+     .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 1000,
+     .qualities = dalle2_qualities, .formats = IG_FMTBIT_PNG, .created = 1698798177},
+    {.id = "dall-e-3", .provider = "openai", .owned_by = "openai",
+     .description = "OpenAI DALL·E 3", .sizes = dalle3_sizes, .min_side = 1024,
+     .max_side = 1792, .default_width = 1024, .default_height = 1024, .max_n = 1,
+     .max_prompt_chars = 4000, .qualities = dalle3_qualities, .styles = dalle3_styles,
+     .formats = IG_FMTBIT_PNG, .created = 1698785189},
+    {.id = "gpt-image-1", .provider = "openai", .owned_by = "openai",
+     .description = "OpenAI GPT Image 1", .sizes = gpt_sizes, .min_side = 1024, .max_side = 1536,
+     .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 32000,
+     .qualities = gpt_qualities, .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_transparent = 1, .created = 1745366400},
+    {.id = "gpt-image-1-mini", .provider = "openai", .owned_by = "openai",
+     .description = "OpenAI GPT Image 1 mini", .sizes = gpt_sizes, .min_side = 1024,
+     .max_side = 1536, .default_width = 1024, .default_height = 1024, .max_n = 10,
+     .max_prompt_chars = 32000, .qualities = gpt_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_transparent = 1,
+     .created = 1759363200},
+};
+
 int ig_models_create(struct ig_models **out)
 {
     *out = calloc(1, sizeof **out);
@@ -50,6 +86,10 @@ int ig_models_create(struct ig_models **out)
 
 void ig_models_free(struct ig_models *m)
 {
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nowned; i++)
+        free(m->owned[i]);
     free(m);
 }
 
@@ -66,6 +106,98 @@ static int add(struct ig_models *m, const struct ig_model *model)
 int ig_models_add_builtin(struct ig_models *m)
 {
     return add(m, &local_procedural);
+}
+
+/* Remembers p to free with the registry; NULL stays NULL. */
+static void *own(struct ig_models *m, void *p)
+{
+    if (!p)
+        return NULL;
+    if (m->nowned >= sizeof m->owned / sizeof m->owned[0]) {
+        free(p);
+        return NULL;
+    }
+    m->owned[m->nowned++] = p;
+    return p;
+}
+
+static const char *own_str(struct ig_models *m, const char *s)
+{
+    return s ? own(m, strdup(s)) : NULL;
+}
+
+int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
+                       const char *alias, const struct ig_deployment *deps, size_t ndeps)
+{
+    if (ig_models_find(m, id) || (alias && ig_models_find(m, alias)))
+        return IG_EEXISTS;
+    struct ig_model *copy = own(m, malloc(sizeof *copy));
+    struct ig_deployment *dcopy = ndeps ? own(m, calloc(ndeps, sizeof *dcopy)) : NULL;
+    if (!copy || (ndeps && !dcopy))
+        return IG_ENOMEM;
+    *copy = *model;
+    memset(copy->aliases, 0, sizeof copy->aliases);
+    copy->id = own_str(m, id);
+    copy->aliases[0] = own_str(m, alias);
+    for (size_t i = 0; i < ndeps; i++) {
+        dcopy[i] = deps[i];
+        dcopy[i].provider = own_str(m, deps[i].provider);
+        dcopy[i].model = own_str(m, deps[i].model);
+        dcopy[i].api_base = own_str(m, deps[i].api_base);
+        dcopy[i].api_key = own_str(m, deps[i].api_key);
+    }
+    copy->deployments = dcopy;
+    copy->ndeployments = ndeps;
+    if (!copy->id)
+        return IG_ENOMEM;
+    return add(m, copy);
+}
+
+int ig_models_add_from_env(struct ig_models *m)
+{
+    const char *key = getenv("OPENAI_API_KEY");
+    const char *base = getenv("OPENAI_BASE_URL");
+    if (!(key && *key) && !(base && *base))
+        return 0;
+    struct ig_deployment d = {
+        .provider = "openai",
+        .api_base = base && *base ? base : "https://api.openai.com/v1",
+        .api_key = key && *key ? key : NULL,
+        .weight = 1,
+        .timeout_ms = 120000,
+    };
+    for (size_t i = 0; i < sizeof openai_templates / sizeof openai_templates[0]; i++) {
+        const struct ig_model *t = &openai_templates[i];
+        char id[128];
+        snprintf(id, sizeof id, "openai/%s", t->id);
+        d.model = t->id;
+        int rc = ig_models_add_copy(m, t, id, t->id, &d, 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+const char *ig_models_enabling_setting(const char *name)
+{
+    static const struct {
+        const char *prefix;
+        const char *setting;
+    } hints[] = {
+        {"openai/", "OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server)"},
+        {"dall-e", "OPENAI_API_KEY"},
+        {"gpt-image", "OPENAI_API_KEY"},
+        {"stability/", "STABILITY_API_KEY"},
+        {"replicate/", "REPLICATE_API_TOKEN"},
+        {"fal/", "FAL_KEY"},
+        {"bfl/", "BFL_API_KEY"},
+        {"leonardo/", "LEONARDO_API_KEY"},
+        {"a1111/", "A1111_URL"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strncmp(name, hints[i].prefix, strlen(hints[i].prefix)) == 0)
+            return hints[i].setting;
+    return NULL;
 }
 
 const struct ig_model *ig_models_find(const struct ig_models *m, const char *name)

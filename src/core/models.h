@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+struct ig_deployment;
+
+struct ig_deployment;
+
 #define IG_MAX_ALIASES 4
 
 enum ig_format_bits { IG_FMTBIT_PNG = 1, IG_FMTBIT_JPEG = 2, IG_FMTBIT_WEBP = 4 };
@@ -18,6 +22,7 @@ struct ig_model {
     const char *provider;                /* "local" */
     const char *owned_by;
     const char *description;
+    const char *const *sizes; /* exact "WxH" list; NULL: any WxH in the range */
     int min_side, max_side;            /* any WxH within these */
     int default_width, default_height; /* for size "auto" or absent */
     int max_n;
@@ -28,7 +33,12 @@ struct ig_model {
     int supports_negative_prompt, supports_seed, supports_steps, supports_guidance;
     int max_steps;
     double max_guidance;
+    int supports_transparent;
     int created; /* unix seconds, for /v1/models */
+    /* Network models: where they are served, in routing order (priority,
+     * then weight). Empty for the local renderer. */
+    const struct ig_deployment *deployments;
+    size_t ndeployments;
 };
 
 struct ig_models;
@@ -37,6 +47,28 @@ int ig_models_create(struct ig_models **out);
 void ig_models_free(struct ig_models *m);
 /* Adds the built-in local renderer's models. */
 int ig_models_add_builtin(struct ig_models *m);
+/* Adds a copy of model, with id and alias as given and its deployments
+ * copied (strings included); the registry owns the copies. */
+int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
+                       const char *alias, const struct ig_deployment *deps, size_t ndeps);
+/* Adds the models of the providers the environment configures:
+ * OPENAI_API_KEY and/or OPENAI_BASE_URL → openai/dall-e-2, openai/dall-e-3,
+ * openai/gpt-image-1 (…) and their bare names. */
+int ig_models_add_from_env(struct ig_models *m);
+/* For an unknown model name that a provider would serve once configured:
+ * the setting that enables it ("OPENAI_API_KEY"); NULL otherwise. */
+const char *ig_models_enabling_setting(const char *name);
+/* Adds a copy of model, with id and aliases as given and its deployments
+ * copied (strings included); the registry owns the copies. */
+int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
+                       const char *alias, const struct ig_deployment *deps, size_t ndeps);
+/* Adds the models of the providers the environment configures:
+ * OPENAI_API_KEY and/or OPENAI_BASE_URL → openai/dall-e-2, openai/dall-e-3,
+ * openai/gpt-image-1 (…) and their bare names. */
+int ig_models_add_from_env(struct ig_models *m);
+/* For an unknown model name that a provider would serve once configured:
+ * the setting that enables it ("OPENAI_API_KEY"); NULL otherwise. */
+const char *ig_models_enabling_setting(const char *name);
 /* By id or alias; NULL when unknown. */
 const struct ig_model *ig_models_find(const struct ig_models *m, const char *name);
 size_t ig_models_count(const struct ig_models *m);

@@ -236,7 +236,14 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     if (!req->model) {
         if (!model_name)
             return fail(err, 503, "no_provider", "model", "No model is configured.");
-        err->type = "invalid_request_error";
+        const char *setting = ig_models_enabling_setting(model_name);
+        if (setting) {
+            fail(err, 503, "no_provider", "model",
+                 "No provider is configured for '%.128s'. Set %s to enable it.", model_name,
+                 setting);
+            err->type = "server_error";
+            return IG_EINVAL;
+        }
         return fail(err, 404, "model_not_found", "model",
                     "The model '%.128s' does not exist or you do not have access to it.",
                     model_name);
@@ -274,6 +281,15 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     if (!size || strcmp(size, "auto") == 0) {
         req->width = m->default_width;
         req->height = m->default_height;
+    } else if (m->sizes) {
+        if (!one_of(size, m->sizes)) {
+            char list[256];
+            join_list(m->sizes, list, sizeof list);
+            return fail(err, 400, "invalid_value", "size",
+                        "Invalid value for 'size': '%.32s'. '%s' supports 'auto', %s.", size,
+                        m->id, list);
+        }
+        ig_parse_size(size, 1, 100000, &req->width, &req->height);
     } else if (ig_parse_size(size, m->min_side, m->max_side, &req->width, &req->height)) {
         return fail(err, 400, "invalid_value", "size",
                     "Invalid value for 'size': '%.32s'. '%s' supports 'auto' or WIDTHxHEIGHT "
@@ -314,11 +330,11 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     const char *bg;
     if ((rc = get_enum(root, "background", backgrounds, &bg, err)))
         return rc;
-    if (bg && strcmp(bg, "transparent") == 0)
+    req->background = bg;
+    if (bg && strcmp(bg, "transparent") == 0 && !m->supports_transparent)
         return fail(err, 400, "unsupported_value", "background",
                     "'%s' does not render transparent backgrounds.", m->id);
-    const char *moderation;
-    if ((rc = get_enum(root, "moderation", moderations, &moderation, err)))
+    if ((rc = get_enum(root, "moderation", moderations, &req->moderation, err)))
         return rc;
 
     json_t *stream = json_object_get(root, "stream");

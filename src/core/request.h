@@ -37,6 +37,8 @@ struct ig_gen_request {
     enum ig_format output_format;
     int output_compression; /* 0–100; -1 when absent */
     const char *user;
+    const char *background;      /* NULL when absent */
+    const char *moderation;      /* NULL when absent */
     int64_t seed;     /* -1 when absent */
     int steps;        /* 0 when absent */
     double guidance;  /* < 0 when absent */

@@ -57,10 +57,3 @@ const struct ig_provider ig_provider_local = {
     .name = "local",
     .generate = local_generate,
 };
-
-const struct ig_provider *ig_provider_find(const char *name)
-{
-    if (strcmp(name, "local") == 0)
-        return &ig_provider_local;
-    return NULL;
-}

@@ -1,19 +1,31 @@
 /* provider.h — what a provider is to the rest of the gateway.
  *
  * Two kinds. An in-process provider (the built-in local renderer)
- * generates on the thread pool through generate(). A network provider
- * (OpenAI, Stability, … — the provider layer) will be a pure translator
- * with prepare(request) → upstream request and parse(upstream response) →
- * images | pending | error, while the dispatcher does all I/O; its hooks
- * join this struct then. Either way the result is a list of encoded
- * images handed to the store stage. */
+ * generates on the thread pool through generate(). A network provider is a
+ * pure translator: prepare() turns a normalized request and a deployment
+ * into an upstream HTTP request, and parse() turns the upstream answer into
+ * images, pending (poll later) or a classified error. Adapters never touch
+ * a socket; the dispatcher does all I/O, so an adapter is tested by feeding
+ * it bytes. */
 #ifndef IG_PROVIDER_H
 #define IG_PROVIDER_H
 
 #include "core/request.h"
+#include "upstream/upstream.h"
 #include "util/buf.h"
 
 #include <stdint.h>
+
+/* One place a model can be served from. Strings are owned by the registry. */
+struct ig_deployment {
+    const char *provider; /* "openai" */
+    const char *model;    /* the provider's model name */
+    const char *api_base; /* "https://api.openai.com/v1" */
+    const char *api_key;  /* NULL: none */
+    int priority;         /* lower is tried first */
+    int weight;           /* among equal priorities */
+    long timeout_ms;
+};
 
 struct ig_image_out {
     struct ig_buf data; /* encoded bytes, owned */
@@ -22,18 +34,59 @@ struct ig_image_out {
     int64_t seed;
 };
 
-struct ig_provider {
-    const char *name;
-    /* In-process generation of image `index` of req with the given seed.
-     * Blocking (runs on the thread pool); thread-safe. out->data is bounded
-     * by max_bytes. 0 or a negative IG_E* code. */
-    int (*generate)(const struct ig_gen_request *req, int index, uint64_t seed,
-                    const char *generation_id, size_t max_bytes, struct ig_image_out *out);
+/* The error classes of the one classification table (core/classify.h). */
+enum ig_error_class {
+    IG_ERRC_CLIENT,         /* the request is wrong: our 400, no fallback */
+    IG_ERRC_AUTH,           /* upstream 401/403: the operator's problem; next deployment */
+    IG_ERRC_QUOTA,          /* upstream 402 or quota: next deployment */
+    IG_ERRC_NOT_FOUND,      /* upstream 404 (model): next deployment */
+    IG_ERRC_RETRYABLE,      /* 408/409/425/429/5xx, timeouts, resets, bad bodies: retry, then next */
+    IG_ERRC_CONTENT_POLICY, /* refused content: our 400, never retried elsewhere */
 };
 
-/* By name ("local"); NULL when there is none. */
+enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };
+
+#define IG_MAX_IMAGES 16
+
+struct ig_provider_image {
+    uint8_t *bytes; /* decoded image, malloc'd; NULL when only url is set */
+    size_t len;
+    char *url;      /* to download at once; NULL when bytes are set */
+    char *revised_prompt;
+    int64_t seed;   /* -1 when unknown */
+};
+
+struct ig_provider_result {
+    enum ig_outcome outcome;
+    struct ig_provider_image images[IG_MAX_IMAGES];
+    size_t nimages;
+    enum ig_error_class error_class;
+    long upstream_status;
+    long retry_after_ms; /* -1 when the upstream gave no hint */
+    char message[512];
+};
+
+void ig_provider_result_release(struct ig_provider_result *r);
+
+struct ig_provider {
+    const char *name;
+    /* In-process generation of image `index` with the given seed. Blocking
+     * (thread pool); thread-safe. out->data is bounded by max_bytes. */
+    int (*generate)(const struct ig_gen_request *req, int index, uint64_t seed,
+                    const char *generation_id, size_t max_bytes, struct ig_image_out *out);
+    /* Network providers: builds the upstream request. 0 or IG_E*. */
+    int (*prepare)(const struct ig_gen_request *req, const struct ig_deployment *d,
+                   struct ig_upstream_request *out);
+    /* Network providers: reads an upstream answer (transport errors
+     * included). Pure; may run on any thread. */
+    void (*parse)(const struct ig_gen_request *req, const struct ig_deployment *d,
+                  const struct ig_upstream_result *res, struct ig_provider_result *out);
+};
+
+/* By name ("local", "openai"); NULL when there is none. */
 const struct ig_provider *ig_provider_find(const char *name);
 
 extern const struct ig_provider ig_provider_local;
+extern const struct ig_provider ig_provider_openai;
 
 #endif

@@ -57,6 +57,7 @@ struct ig_http_worker {
     long nconns;
     int draining;
     int stopped;
+    void *app_data;
     char date[64];
     int64_t date_sec;
     char read_buf[READ_BUF_SIZE];
@@ -1008,6 +1009,8 @@ static void worker_maybe_done(struct ig_http_worker *w)
     if (!w->draining || w->stopped || w->nconns > 0)
         return;
     w->stopped = 1;
+    if (w->server->opt.worker_stop)
+        w->server->opt.worker_stop(w, w->server->opt.ud);
     uv_close((uv_handle_t *)&w->wake, NULL);
     atomic_fetch_add(&w->server->workers_done, 1);
     uv_async_send(&w->server->control);
@@ -1266,16 +1269,17 @@ void ig_http_server_free(struct ig_http_server *s)
     free(s);
 }
 
-/* Exposed for the application: the loop and index of a worker. */
-uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w);
-int ig_http_worker_index(const struct ig_http_worker *w);
-
 uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w)
 {
     return &w->loop;
 }
 
-int ig_http_worker_index(const struct ig_http_worker *w)
+void ig_http_worker_set_data(struct ig_http_worker *w, void *data)
 {
-    return w->index;
+    w->app_data = data;
+}
+
+void *ig_http_worker_data(const struct ig_http_worker *w)
+{
+    return w->app_data;
 }

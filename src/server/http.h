@@ -101,10 +101,17 @@ struct ig_http_server_options {
     ig_http_handler_cb handler;
     ig_http_complete_cb complete;
     void *ud;
-    /* Called on each worker's loop once when it starts and once when it is
-     * about to stop, for per-worker state (curl multi handles later). */
+    /* Called on each worker's loop once when it starts, and once when it
+     * has drained and is about to stop: for per-worker state such as the
+     * upstream client. */
     void (*worker_start)(struct ig_http_worker *w, void *ud);
+    void (*worker_stop)(struct ig_http_worker *w, void *ud);
 };
+
+/* The worker's loop, and a slot for the application's per-worker state. */
+uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w);
+void ig_http_worker_set_data(struct ig_http_worker *w, void *data);
+void *ig_http_worker_data(const struct ig_http_worker *w);
 
 /* Binds every worker's listener. 0, or IG_EIO with errno-style detail in the
  * log. The server does not run until ig_http_server_run(). */

@@ -103,7 +103,11 @@ Test(request, rejections)
     expect_error("{\"prompt\":\"\"}", 400, "invalid_value", "prompt");
     expect_error("{\"prompt\":\"   \"}", 400, "invalid_value", "prompt");
     expect_error("{\"prompt\":5}", 400, "invalid_type", "prompt");
-    expect_error("{\"prompt\":\"x\",\"model\":\"dall-e-9\"}", 404, "model_not_found", "model");
+    expect_error("{\"prompt\":\"x\",\"model\":\"no-such-model\"}", 404, "model_not_found",
+                 "model");
+    /* A model a provider would serve, with no provider configured: 503 naming the setting. */
+    expect_error("{\"prompt\":\"x\",\"model\":\"dall-e-3\"}", 503, "no_provider", "model");
+    expect_error("{\"prompt\":\"x\",\"model\":\"stability/core\"}", 503, "no_provider", "model");
     expect_error("{\"prompt\":\"x\",\"model\":7}", 400, "invalid_type", "model");
     expect_error("{\"prompt\":\"x\",\"n\":0}", 400, "invalid_value", "n");
     expect_error("{\"prompt\":\"x\",\"n\":11}", 400, "invalid_value", "n");

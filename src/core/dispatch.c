@@ -1,0 +1,410 @@
+/* dispatch.c — retries, fallback, deadline and downloads; see dispatch.h.
+ *
+ * A dispatch is a small state machine: ATTEMPT (an upstream call in
+ * flight) → on failure WAIT (a backoff timer) or the next deployment →
+ * on images DOWNLOAD (one upstream GET per URL, all in flight at once) →
+ * DONE. Its two timers (backoff, deadline) are freed in their close
+ * callbacks, and the struct with the last of them. */
+#include "core/dispatch.h"
+#include "core/classify.h"
+#include "image/codec.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DEPLOYMENTS 32
+
+struct ig_dispatch {
+    struct ig_upstream *u;
+    uv_loop_t *loop;
+    const struct ig_gen_request *req;
+    const struct ig_model *model;
+    struct ig_dispatch_options opt;
+    ig_dispatch_cb cb;
+    void *ud;
+
+    const struct ig_deployment *order[MAX_DEPLOYMENTS];
+    size_t norder, current;
+    int attempts_here, attempts_total;
+    struct ig_upstream_call *call;
+    struct ig_upstream_call *downloads[IG_MAX_IMAGES];
+    size_t downloads_pending;
+    uv_timer_t backoff, deadline;
+    int open_timers;
+    int finished;
+
+    struct ig_provider_result result;
+    /* The last failure, for the final answer. */
+    struct ig_provider_result last;
+    int any_attempted;
+};
+
+long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random)
+{
+    if (retry_after_ms >= 0)
+        return retry_after_ms < max_ms ? retry_after_ms : max_ms;
+    long cap = base_ms;
+    for (int i = 1; i < retry && cap < max_ms; i++)
+        cap *= 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    return (long)(random % (uint64_t)(cap + 1));
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t r = 0;
+    ig_random_bytes(&r, sizeof r);
+    return r;
+}
+
+/* Priority order; a weighted random order among equal priorities. */
+static void order_deployments(struct ig_dispatch *d)
+{
+    const struct ig_model *m = d->model;
+    size_t n = m->ndeployments < MAX_DEPLOYMENTS ? m->ndeployments : MAX_DEPLOYMENTS;
+    const struct ig_deployment *pool[MAX_DEPLOYMENTS];
+    for (size_t i = 0; i < n; i++)
+        pool[i] = &m->deployments[i];
+    size_t left = n;
+    while (left) {
+        int best = pool[0]->priority;
+        for (size_t i = 1; i < left; i++)
+            if (pool[i]->priority < best)
+                best = pool[i]->priority;
+        long total = 0;
+        for (size_t i = 0; i < left; i++)
+            if (pool[i]->priority == best)
+                total += pool[i]->weight > 0 ? pool[i]->weight : 1;
+        long pick = (long)(random_u64() % (uint64_t)total);
+        for (size_t i = 0; i < left; i++) {
+            if (pool[i]->priority != best)
+                continue;
+            pick -= pool[i]->weight > 0 ? pool[i]->weight : 1;
+            if (pick < 0) {
+                d->order[d->norder++] = pool[i];
+                pool[i] = pool[--left];
+                break;
+            }
+        }
+    }
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+    struct ig_dispatch *d = h->data;
+    if (--d->open_timers == 0) {
+        ig_provider_result_release(&d->result);
+        ig_provider_result_release(&d->last);
+        free(d);
+    }
+}
+
+static void stop_io(struct ig_dispatch *d)
+{
+    if (d->call) {
+        ig_upstream_cancel(d->call);
+        d->call = NULL;
+    }
+    for (size_t i = 0; i < IG_MAX_IMAGES; i++) {
+        if (d->downloads[i]) {
+            ig_upstream_cancel(d->downloads[i]);
+            d->downloads[i] = NULL;
+        }
+    }
+}
+
+static void dispose(struct ig_dispatch *d)
+{
+    d->finished = 1;
+    stop_io(d);
+    uv_close((uv_handle_t *)&d->backoff, timer_closed_cb);
+    uv_close((uv_handle_t *)&d->deadline, timer_closed_cb);
+}
+
+static void finish(struct ig_dispatch *d, struct ig_dispatch_outcome *o)
+{
+    if (d->finished)
+        return;
+    d->finished = 1;
+    stop_io(d);
+    uv_timer_stop(&d->backoff);
+    uv_timer_stop(&d->deadline);
+    o->attempts = d->attempts_total;
+    d->cb(d, o, d->ud);
+    ig_provider_result_release(&o->result);
+    dispose(d);
+}
+
+static void fail(struct ig_dispatch *d, int status, const char *type, const char *code,
+                 long retry_after_ms, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void fail(struct ig_dispatch *d, int status, const char *type, const char *code,
+                 long retry_after_ms, const char *fmt, ...)
+{
+    struct ig_dispatch_outcome o;
+    memset(&o, 0, sizeof o);
+    o.status = status;
+    o.type = type;
+    o.code = code;
+    o.retry_after_s = retry_after_ms >= 0 ? (retry_after_ms + 999) / 1000 : -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o.message, sizeof o.message, fmt, ap);
+    va_end(ap);
+    finish(d, &o);
+}
+
+/* Everything has been tried: answer with the last upstream reason. */
+static void fail_exhausted(struct ig_dispatch *d)
+{
+    const struct ig_provider_result *l = &d->last;
+    if (!d->any_attempted) {
+        fail(d, 503, "server_error", "no_provider", -1, "%s",
+             "No deployment of this model is available.");
+        return;
+    }
+    if (l->error_class == IG_ERRC_AUTH) {
+        fail(d, 502, "server_error", "provider_auth_failed", -1,
+             "Every provider failed; the last one refused the gateway's credentials: %s",
+             l->message);
+        return;
+    }
+    fail(d, 502, "server_error", "provider_error", l->retry_after_ms,
+         "Every provider failed; the last reason: %s", l->message);
+}
+
+static void attempt(struct ig_dispatch *d);
+
+static void next_deployment(struct ig_dispatch *d)
+{
+    d->current++;
+    d->attempts_here = 0;
+    attempt(d);
+}
+
+static void backoff_cb(uv_timer_t *t)
+{
+    attempt(t->data);
+}
+
+static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
+                             void *ud);
+
+static int same_host(const char *url, const char *base)
+{
+    /* Compares scheme://host[:port] of both URLs. */
+    const char *a = strstr(url, "://"), *b = strstr(base, "://");
+    if (!a || !b)
+        return 0;
+    size_t na = strcspn(a + 3, "/?#"), nb = strcspn(b + 3, "/?#");
+    return (size_t)(a - url) == (size_t)(b - base) && strncmp(url, base, (size_t)(a - url)) == 0 &&
+           na == nb && strncasecmp(a + 3, b + 3, na) == 0;
+}
+
+static void start_downloads(struct ig_dispatch *d)
+{
+    const struct ig_deployment *dep = d->order[d->current];
+    for (size_t i = 0; i < d->result.nimages; i++) {
+        struct ig_provider_image *im = &d->result.images[i];
+        if (im->bytes)
+            continue;
+        if (strncmp(im->url, "https://", 8) != 0 && strncmp(im->url, "http://", 7) != 0) {
+            ig_provider_result_release(&d->last);
+            d->last = d->result;
+            memset(&d->result, 0, sizeof d->result);
+            d->last.outcome = IG_OUTCOME_ERROR;
+            d->last.error_class = IG_ERRC_RETRYABLE;
+            snprintf(d->last.message, sizeof d->last.message,
+                     "the provider returned an image URL that is not http(s)");
+            return;
+        }
+        struct ig_upstream_request r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.method, sizeof r.method, "GET");
+        r.url = strdup(im->url);
+        r.timeout_ms = 60000;
+        r.max_response_bytes = d->opt.max_image_bytes;
+        r.allow_private = same_host(im->url, dep->api_base);
+        if (!r.url || ig_upstream_start(d->u, &r, download_done_cb, d, &d->downloads[i])) {
+            d->downloads[i] = NULL;
+            continue; /* counted as failed below when the bytes are missing */
+        }
+        d->downloads_pending++;
+    }
+}
+
+static void downloads_finished(struct ig_dispatch *d)
+{
+    for (size_t i = 0; i < d->result.nimages; i++) {
+        struct ig_provider_image *im = &d->result.images[i];
+        enum ig_format f;
+        int w, h;
+        if (!im->bytes || ig_probe(im->bytes, im->len, &f, &w, &h)) {
+            /* Not an image: treat the provider's answer as malformed. */
+            ig_provider_result_release(&d->last);
+            d->last.outcome = IG_OUTCOME_ERROR;
+            d->last.error_class = IG_ERRC_RETRYABLE;
+            d->last.retry_after_ms = -1;
+            snprintf(d->last.message, sizeof d->last.message, "%s",
+                     im->bytes ? "an image from the provider is not PNG, JPEG or WebP"
+                               : "an image from the provider could not be downloaded");
+            ig_provider_result_release(&d->result);
+            next_deployment(d);
+            return;
+        }
+    }
+    struct ig_dispatch_outcome o;
+    memset(&o, 0, sizeof o);
+    o.ok = 1;
+    o.result = d->result;
+    memset(&d->result, 0, sizeof d->result);
+    o.deployment = d->order[d->current];
+    finish(d, &o);
+}
+
+static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
+                             void *ud)
+{
+    struct ig_dispatch *d = ud;
+    size_t i;
+    for (i = 0; i < IG_MAX_IMAGES && d->downloads[i] != call; i++)
+        ;
+    if (i == IG_MAX_IMAGES)
+        return;
+    d->downloads[i] = NULL;
+    d->downloads_pending--;
+    if (!res->transport_error && res->status == 200 && res->body.len) {
+        struct ig_provider_image *im = &d->result.images[i];
+        size_t len;
+        im->bytes = (uint8_t *)ig_buf_detach(&res->body, &len);
+        im->len = len;
+    } else {
+        ig_warn("image download failed: %s (HTTP %ld)",
+                res->error[0] ? res->error : "bad status", res->status);
+    }
+    if (d->downloads_pending == 0)
+        downloads_finished(d);
+}
+
+static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
+                             void *ud)
+{
+    (void)call;
+    struct ig_dispatch *d = ud;
+    d->call = NULL;
+    const struct ig_deployment *dep = d->order[d->current];
+    const struct ig_provider *p = ig_provider_find(dep->provider);
+    struct ig_provider_result r;
+    p->parse(d->req, dep, res, &r);
+    if (r.outcome == IG_OUTCOME_IMAGES) {
+        d->result = r;
+        start_downloads(d);
+        if (d->result.nimages == 0) { /* a URL was refused before download */
+            next_deployment(d);
+            return;
+        }
+        if (d->downloads_pending == 0)
+            downloads_finished(d);
+        return;
+    }
+    ig_provider_result_release(&d->last);
+    d->last = r;
+    ig_info("provider %s (%s) failed: %s [%s]", dep->provider, dep->model, r.message,
+            ig_error_class_name(r.error_class));
+    switch (r.error_class) {
+    case IG_ERRC_CLIENT:
+        fail(d, 400, "invalid_request_error", "provider_rejected_request", -1,
+             "The provider rejected the request: %s", r.message);
+        return;
+    case IG_ERRC_CONTENT_POLICY:
+        fail(d, 400, "invalid_request_error", "content_policy_violation", -1,
+             "The provider refused this content: %s", r.message);
+        return;
+    case IG_ERRC_RETRYABLE:
+        if (d->attempts_here < d->opt.max_attempts) {
+            long delay = ig_backoff_ms(d->attempts_here, d->opt.base_delay_ms,
+                                       d->opt.max_delay_ms, r.retry_after_ms, random_u64());
+            uv_timer_start(&d->backoff, backoff_cb, (uint64_t)delay, 0);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    next_deployment(d);
+}
+
+static void attempt(struct ig_dispatch *d)
+{
+    if (d->finished)
+        return;
+    if (d->current >= d->norder) {
+        fail_exhausted(d);
+        return;
+    }
+    const struct ig_deployment *dep = d->order[d->current];
+    const struct ig_provider *p = ig_provider_find(dep->provider);
+    struct ig_upstream_request r;
+    if (!p || !p->prepare || p->prepare(d->req, dep, &r)) {
+        next_deployment(d);
+        return;
+    }
+    d->attempts_here++;
+    d->attempts_total++;
+    d->any_attempted = 1;
+    if (ig_upstream_start(d->u, &r, upstream_done_cb, d, &d->call)) {
+        d->call = NULL;
+        snprintf(d->last.message, sizeof d->last.message, "cannot start the upstream call");
+        d->last.error_class = IG_ERRC_RETRYABLE;
+        next_deployment(d);
+    }
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+    struct ig_dispatch *d = t->data;
+    fail(d, 504, "server_error", "deadline_exceeded", -1,
+         "No provider answered within the request deadline (%ld ms).", d->opt.deadline_ms);
+}
+
+int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_gen_request *req,
+                      const struct ig_model *model, const struct ig_dispatch_options *opts,
+                      ig_dispatch_cb cb, void *ud, struct ig_dispatch **out)
+{
+    struct ig_dispatch *d = calloc(1, sizeof *d);
+    if (!d)
+        return IG_ENOMEM;
+    d->u = u;
+    d->loop = loop;
+    d->req = req;
+    d->model = model;
+    d->opt = *opts;
+    if (d->opt.max_attempts < 1)
+        d->opt.max_attempts = 1;
+    d->cb = cb;
+    d->ud = ud;
+    d->last.retry_after_ms = -1;
+    uv_timer_init(loop, &d->backoff);
+    uv_timer_init(loop, &d->deadline);
+    d->backoff.data = d->deadline.data = d;
+    d->open_timers = 2;
+    order_deployments(d);
+    if (d->opt.deadline_ms > 0)
+        uv_timer_start(&d->deadline, deadline_cb, (uint64_t)d->opt.deadline_ms, 0);
+    *out = d;
+    attempt(d);
+    return 0;
+}
+
+void ig_dispatch_cancel(struct ig_dispatch *d)
+{
+    if (!d->finished)
+        dispose(d);
+}

@@ -1,0 +1,186 @@
+/* openai.c — the OpenAI Images wire protocol: OpenAI itself and every
+ * OpenAI-compatible server (LocalAI, stable-diffusion.cpp, Together, …).
+ *
+ * prepare: POST {api_base}/images/generations with the fields each model
+ * family takes. dall-e models are asked for b64_json, so no provider URL
+ * (valid 60 minutes) ever has to be fetched; GPT image models answer b64
+ * anyway. parse: data[].b64_json (decoded) or data[].url (downloaded by the
+ * dispatcher), revised_prompt; errors in OpenAI's shape and in the looser
+ * shapes of compatible servers ({"error":"text"}, {"detail":…}). */
+#include "core/classify.h"
+#include "providers/provider.h"
+#include "util/crypto.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int gpt_image(const char *model)
+{
+    return strncmp(model, "gpt-image", 9) == 0 || strncmp(model, "chatgpt-image", 13) == 0;
+}
+
+static int openai_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                          struct ig_upstream_request *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t blen = strlen(d->api_base);
+    while (blen && d->api_base[blen - 1] == '/')
+        blen--;
+    size_t ulen = blen + sizeof "/images/generations";
+    out->url = malloc(ulen);
+    if (!out->url)
+        return IG_ENOMEM;
+    snprintf(out->url, ulen, "%.*s/images/generations", (int)blen, d->api_base);
+    snprintf(out->method, sizeof out->method, "POST");
+    out->timeout_ms = d->timeout_ms;
+    out->max_response_bytes = (size_t)256 << 20;
+
+    json_t *b = json_pack("{s:s, s:s, s:i}", "model", d->model, "prompt", req->prompt, "n",
+                          req->n);
+    if (!b)
+        goto fail;
+    json_object_set_new(b, "size", json_string(req->size));
+    if (strcmp(req->quality, "auto") != 0)
+        json_object_set_new(b, "quality", json_string(req->quality));
+    if (req->style)
+        json_object_set_new(b, "style", json_string(req->style));
+    if (req->user)
+        json_object_set_new(b, "user", json_string(req->user));
+    if (gpt_image(d->model)) {
+        json_object_set_new(b, "output_format", json_string(ig_format_name(req->output_format)));
+        if (req->output_compression >= 0)
+            json_object_set_new(b, "output_compression", json_integer(req->output_compression));
+        if (req->background)
+            json_object_set_new(b, "background", json_string(req->background));
+        if (req->moderation)
+            json_object_set_new(b, "moderation", json_string(req->moderation));
+    } else {
+        json_object_set_new(b, "response_format", json_string("b64_json"));
+    }
+    out->body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    if (!out->body)
+        goto fail;
+    out->body_len = strlen(out->body);
+    if (ig_upstream_request_header(out, "Content-Type", "application/json") ||
+        ig_upstream_request_header(out, "Accept", "application/json"))
+        goto fail;
+    if (d->api_key && d->api_key[0]) {
+        char auth[4200];
+        snprintf(auth, sizeof auth, "Bearer %s", d->api_key);
+        int rc = ig_upstream_request_header(out, "Authorization", auth);
+        explicit_bzero(auth, sizeof auth);
+        if (rc)
+            goto fail;
+    }
+    return 0;
+fail:
+    ig_upstream_request_release(out);
+    return IG_ENOMEM;
+}
+
+static void error_message(json_t *root, struct ig_provider_result *out, const char **code,
+                          const char **type)
+{
+    json_t *e = json_object_get(root, "error");
+    const char *msg = NULL;
+    *code = *type = NULL;
+    if (json_is_object(e)) {
+        msg = json_string_value(json_object_get(e, "message"));
+        *code = json_string_value(json_object_get(e, "code"));
+        *type = json_string_value(json_object_get(e, "type"));
+    } else if (json_is_string(e)) {
+        msg = json_string_value(e);
+    } else if (json_is_string(json_object_get(root, "detail"))) {
+        msg = json_string_value(json_object_get(root, "detail"));
+    }
+    if (msg)
+        snprintf(out->message, sizeof out->message, "%.400s", msg);
+}
+
+static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                         const struct ig_upstream_result *res, struct ig_provider_result *out)
+{
+    (void)req;
+    (void)d;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status != 200) {
+        const char *code = NULL, *type = NULL;
+        if (root)
+            error_message(root, out, &code, &type);
+        if ((code && (!strcmp(code, "content_policy_violation") ||
+                      !strcmp(code, "moderation_blocked"))) ||
+            (type && !strcmp(type, "image_generation_user_error") && code &&
+             strstr(code, "moderation")))
+            out->error_class = IG_ERRC_CONTENT_POLICY;
+        else if ((code && (!strcmp(code, "insufficient_quota") ||
+                           !strcmp(code, "billing_hard_limit_reached"))) ||
+                 (type && !strcmp(type, "insufficient_quota")))
+            out->error_class = IG_ERRC_QUOTA;
+        json_decref(root);
+        return;
+    }
+    json_t *data = root ? json_object_get(root, "data") : NULL;
+    if (!json_is_array(data) || json_array_size(data) == 0 ||
+        json_array_size(data) > IG_MAX_IMAGES) {
+        out->error_class = IG_ERRC_RETRYABLE;
+        snprintf(out->message, sizeof out->message,
+                 "the provider's answer has no images (malformed body)");
+        json_decref(root);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(data, i, item)
+    {
+        struct ig_provider_image *im = &out->images[out->nimages];
+        const char *b64 = json_string_value(json_object_get(item, "b64_json"));
+        const char *url = json_string_value(json_object_get(item, "url"));
+        const char *rp = json_string_value(json_object_get(item, "revised_prompt"));
+        im->seed = -1;
+        if (b64) {
+            size_t n = strlen(b64);
+            im->bytes = malloc(n / 4 * 3 + 3);
+            long got = im->bytes ? ig_base64_decode(b64, n, im->bytes) : IG_ENOMEM;
+            if (got <= 0) {
+                free(im->bytes);
+                im->bytes = NULL;
+                goto malformed;
+            }
+            im->len = (size_t)got;
+        } else if (url) {
+            im->url = strdup(url);
+        } else {
+            goto malformed;
+        }
+        if (rp)
+            im->revised_prompt = strdup(rp);
+        out->nimages++;
+    }
+    json_decref(root);
+    out->outcome = IG_OUTCOME_IMAGES;
+    out->message[0] = '\0';
+    return;
+malformed:
+    json_decref(root);
+    ig_provider_result_release(out);
+    out->outcome = IG_OUTCOME_ERROR;
+    out->error_class = IG_ERRC_RETRYABLE;
+    out->upstream_status = res->status;
+    out->retry_after_ms = -1;
+    snprintf(out->message, sizeof out->message,
+             "the provider's answer holds an image that is neither base64 nor a URL");
+}
+
+const struct ig_provider ig_provider_openai = {
+    .name = "openai",
+    .prepare = openai_prepare,
+    .parse = openai_parse,
+};

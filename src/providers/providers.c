@@ -1,0 +1,26 @@
+/* providers.c — the table of providers and the result type they share. */
+#include "providers/provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct ig_provider *const providers[] = {&ig_provider_local, &ig_provider_openai};
+
+const struct ig_provider *ig_provider_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
+        if (strcmp(providers[i]->name, name) == 0)
+            return providers[i];
+    return NULL;
+}
+
+void ig_provider_result_release(struct ig_provider_result *r)
+{
+    for (size_t i = 0; i < r->nimages; i++) {
+        free(r->images[i].bytes);
+        free(r->images[i].url);
+        free(r->images[i].revised_prompt);
+    }
+    memset(r->images, 0, sizeof r->images);
+    r->nimages = 0;
+}

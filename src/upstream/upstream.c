@@ -1,0 +1,397 @@
+/* upstream.c — libcurl multi_socket driven by a libuv loop.
+ *
+ * curl tells us which sockets to watch (socket callback → uv_poll) and when
+ * to wake it (timer callback → uv_timer); both feed
+ * curl_multi_socket_action, after which finished transfers are collected
+ * from curl_multi_info_read and their callbacks run. A poll handle is
+ * freed only in its close callback. Calls are tracked in a list so that
+ * freeing the upstream can cancel them. */
+#include "upstream/upstream.h"
+#include "util/err.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+struct ig_upstream {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct ig_upstream_call *calls;
+};
+
+struct ig_upstream_call {
+    struct ig_upstream *u;
+    CURL *easy;
+    struct ig_upstream_request req;
+    struct ig_upstream_result res;
+    ig_upstream_cb cb;
+    void *ud;
+    struct ig_upstream_call *prev, *next;
+};
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct ig_upstream *u;
+};
+
+/* ---- address policy ---- */
+
+int ig_address_is_private(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 0 ||            /* 0.0.0.0/8 */
+               (a >> 24) == 10 ||           /* 10/8 */
+               (a >> 24) == 127 ||          /* loopback */
+               (a >> 16) == 0xa9fe ||       /* 169.254/16 link-local, metadata */
+               (a >> 20) == 0xac1 ||        /* 172.16/12 */
+               (a >> 16) == 0xc0a8 ||       /* 192.168/16 */
+               (a >> 22) == (100u << 2 | 1) || /* 100.64/10 CGNAT */
+               (a >> 28) >= 0xe;            /* multicast and reserved */
+    }
+    if (sa->sa_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        static const uint8_t zero[16];
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(b, mapped, 12) == 0) {
+            struct sockaddr_in in4;
+            memset(&in4, 0, sizeof in4);
+            in4.sin_family = AF_INET;
+            memcpy(&in4.sin_addr, b + 12, 4);
+            return ig_address_is_private((const struct sockaddr *)&in4);
+        }
+        return memcmp(b, zero, 15) == 0 ||       /* :: and ::1 */
+               (b[0] & 0xfe) == 0xfc ||          /* fc00::/7 unique local */
+               (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
+               b[0] == 0xff;                     /* multicast */
+    }
+    return 1;
+}
+
+static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct ig_upstream_call *call = ud;
+    (void)purpose;
+    if (!call->req.allow_private && ig_address_is_private(&addr->addr)) {
+        call->res.blocked = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* ---- body and header sinks ---- */
+
+static size_t body_cb(char *data, size_t size, size_t n, void *ud)
+{
+    struct ig_upstream_call *call = ud;
+    size_t len = size * n;
+    if (ig_buf_append(&call->res.body, data, len)) {
+        call->res.too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    return len;
+}
+
+static size_t header_cb(char *data, size_t size, size_t n, void *ud)
+{
+    struct ig_upstream_call *call = ud;
+    size_t len = size * n;
+    /* A new status line starts a new header block (after 100 Continue). */
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        ig_buf_reset(&call->res.headers);
+    if (ig_buf_append(&call->res.headers, data, len))
+        return 0;
+    return len;
+}
+
+/* ---- the multi loop ---- */
+
+static void call_unlink(struct ig_upstream_call *call)
+{
+    struct ig_upstream *u = call->u;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        u->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+}
+
+static void call_free(struct ig_upstream_call *call)
+{
+    curl_multi_remove_handle(call->u->multi, call->easy);
+    curl_easy_cleanup(call->easy);
+    ig_upstream_request_release(&call->req);
+    ig_buf_release(&call->res.body);
+    ig_buf_release(&call->res.headers);
+    free(call);
+}
+
+static void check_done(struct ig_upstream *u)
+{
+    CURLMsg *msg;
+    int pending;
+    while ((msg = curl_multi_info_read(u->multi, &pending))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct ig_upstream_call *call = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)(void *)&call);
+        CURLcode code = msg->data.result;
+        call_unlink(call);
+        if (code == CURLE_OK) {
+            curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->res.status);
+        } else {
+            call->res.transport_error = IG_EIO;
+            call->res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+            if (call->res.too_large)
+                call->res.transport_error = IG_ETOOBIG;
+            if (!call->res.error[0])
+                snprintf(call->res.error, sizeof call->res.error, "%s", curl_easy_strerror(code));
+            if (call->res.blocked)
+                snprintf(call->res.error, sizeof call->res.error,
+                         "refused to connect to a private or loopback address");
+        }
+        call->cb(call, &call->res, call->ud);
+        call_free(call);
+    }
+}
+
+static void poll_cb(uv_poll_t *poll, int status, int events)
+{
+    struct sock_ctx *ctx = poll->data;
+    int flags = 0, running;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    struct ig_upstream *u = ctx->u;
+    curl_multi_socket_action(u->multi, ctx->fd, flags, &running);
+    check_done(u);
+}
+
+static void sock_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp)
+{
+    (void)easy;
+    struct ig_upstream *u = userp;
+    struct sock_ctx *ctx = socketp;
+    if (action == CURL_POLL_REMOVE) {
+        if (ctx) {
+            uv_poll_stop(&ctx->poll);
+            uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
+            curl_multi_assign(u->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return -1;
+        ctx->fd = fd;
+        ctx->u = u;
+        if (uv_poll_init_socket(u->loop, &ctx->poll, fd) < 0) {
+            free(ctx);
+            return -1;
+        }
+        ctx->poll.data = ctx;
+        curl_multi_assign(u->multi, fd, ctx);
+    }
+    int events = 0;
+    if (action & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (action & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&ctx->poll, events, poll_cb);
+    return 0;
+}
+
+static void timer_fire_cb(uv_timer_t *t)
+{
+    struct ig_upstream *u = t->data;
+    int running;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(u);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct ig_upstream *u = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&u->timer);
+    else
+        uv_timer_start(&u->timer, timer_fire_cb, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop)
+{
+    struct ig_upstream *u = calloc(1, sizeof *u);
+    if (!u)
+        return IG_ENOMEM;
+    u->loop = loop;
+    u->multi = curl_multi_init();
+    if (!u->multi) {
+        free(u);
+        return IG_ENOMEM;
+    }
+    uv_timer_init(loop, &u->timer);
+    u->timer.data = u;
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+    *out = u;
+    return 0;
+}
+
+static void upstream_timer_close_cb(uv_handle_t *h)
+{
+    struct ig_upstream *u = h->data;
+    curl_multi_cleanup(u->multi);
+    free(u);
+}
+
+void ig_upstream_free(struct ig_upstream *u)
+{
+    if (!u)
+        return;
+    while (u->calls)
+        ig_upstream_cancel(u->calls);
+    uv_close((uv_handle_t *)&u->timer, upstream_timer_close_cb);
+}
+
+void ig_upstream_request_release(struct ig_upstream_request *req)
+{
+    free(req->url);
+    free(req->body);
+    curl_slist_free_all(req->headers);
+    req->url = NULL;
+    req->body = NULL;
+    req->headers = NULL;
+}
+
+int ig_upstream_request_header(struct ig_upstream_request *req, const char *name,
+                               const char *value)
+{
+    char line[8192];
+    int n = snprintf(line, sizeof line, "%s: %s", name, value);
+    if (n < 0 || (size_t)n >= sizeof line || strpbrk(line, "\r\n"))
+        return IG_EINVAL;
+    struct curl_slist *l = curl_slist_append(req->headers, line);
+    if (!l)
+        return IG_ENOMEM;
+    req->headers = l;
+    return 0;
+}
+
+int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig_upstream_cb cb,
+                      void *ud, struct ig_upstream_call **out)
+{
+    struct ig_upstream_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        ig_upstream_request_release(req);
+        return IG_ENOMEM;
+    }
+    call->u = u;
+    call->req = *req;
+    memset(req, 0, sizeof *req);
+    call->cb = cb;
+    call->ud = ud;
+    ig_buf_init(&call->res.body, call->req.max_response_bytes ? call->req.max_response_bytes
+                                                              : (size_t)64 << 20);
+    ig_buf_init(&call->res.headers, 64 * 1024);
+    CURL *e = call->easy = curl_easy_init();
+    if (!e)
+        goto fail;
+    /* "Expect:" stops curl from waiting for 100 Continue on large bodies. */
+    struct curl_slist *l = curl_slist_append(call->req.headers, "Expect:");
+    if (!l)
+        goto fail;
+    call->req.headers = l;
+    curl_easy_setopt(e, CURLOPT_URL, call->req.url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->req.method);
+    if (strcmp(call->req.method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    else if (call->req.body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->req.body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->req.body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->req.headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, call);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->res.error);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->req.timeout_ms > 0 ? call->req.timeout_ms
+                                                                      : 120000L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegate/0.1");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (call->req.max_response_bytes)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)call->req.max_response_bytes);
+    if (curl_multi_add_handle(u->multi, e) != CURLM_OK)
+        goto fail;
+    call->next = u->calls;
+    if (u->calls)
+        u->calls->prev = call;
+    u->calls = call;
+    if (out)
+        *out = call;
+    return 0;
+fail:
+    ig_upstream_request_release(&call->req);
+    ig_buf_release(&call->res.body);
+    ig_buf_release(&call->res.headers);
+    if (call->easy)
+        curl_easy_cleanup(call->easy);
+    free(call);
+    return IG_ENOMEM;
+}
+
+void ig_upstream_cancel(struct ig_upstream_call *call)
+{
+    call_unlink(call);
+    call_free(call);
+}
+
+const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
+                                      char *out, size_t out_size)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        if ((size_t)(line_end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *ve = line_end;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+                ve--;
+            snprintf(out, out_size, "%.*s", (int)(ve - v), v);
+            return out;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return NULL;
+}

@@ -1,0 +1,74 @@
+/* upstream.h — outgoing HTTP(S) on a worker's libuv loop, through libcurl's
+ * multi_socket interface (never curl_easy_perform on a loop thread).
+ *
+ * One struct ig_upstream per worker loop. A call is started with a request
+ * the caller builds (method, URL, headers, body, limits) and ends in
+ * exactly one callback on the same loop — unless it is cancelled first, in
+ * which case there is no callback. Response bodies are bounded before they
+ * are stored. Only http and https are spoken; redirects are not followed.
+ *
+ * Address policy: unless a request sets allow_private, a connection to a
+ * loopback, private, link-local, unique-local, CGNAT or metadata address is
+ * refused at connect time (after DNS, so a hostname cannot smuggle one in)
+ * and the result says blocked. */
+#ifndef IG_UPSTREAM_H
+#define IG_UPSTREAM_H
+
+#include "util/buf.h"
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct ig_upstream;
+struct ig_upstream_call;
+
+struct ig_upstream_request {
+    char method[8];
+    char *url;                  /* owned */
+    struct curl_slist *headers; /* owned */
+    char *body;                 /* owned; may be NULL */
+    size_t body_len;
+    long timeout_ms;
+    size_t max_response_bytes;
+    int allow_private;
+};
+
+struct ig_upstream_result {
+    int transport_error; /* 0 when an HTTP answer arrived; else a negative IG_E* */
+    int timed_out;
+    int blocked;   /* refused by the address policy */
+    int too_large; /* the answer was larger than max_response_bytes */
+    long status;
+    struct ig_buf body;
+    struct ig_buf headers; /* the final response's header lines */
+    char error[CURL_ERROR_SIZE];
+};
+
+typedef void (*ig_upstream_cb)(struct ig_upstream_call *call, struct ig_upstream_result *res,
+                               void *ud);
+
+int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop);
+/* Cancels every call (no callbacks) and frees once the loop has closed
+ * the handles; call from the loop's thread. */
+void ig_upstream_free(struct ig_upstream *u);
+
+/* Takes ownership of req's url, headers and body (also on failure). */
+int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig_upstream_cb cb,
+                      void *ud, struct ig_upstream_call **out);
+/* Stops a call in flight; its callback will not run. */
+void ig_upstream_cancel(struct ig_upstream_call *call);
+
+/* Frees what a request owns (for requests never started). */
+void ig_upstream_request_release(struct ig_upstream_request *req);
+/* Appends "Name: value" to req's headers. */
+int ig_upstream_request_header(struct ig_upstream_request *req, const char *name,
+                               const char *value);
+/* A header of the final response (case-insensitive); NULL when absent.
+ * The value is copied into out (bounded). */
+const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
+                                      char *out, size_t out_size);
+/* 1 when a connection to this address would be refused by the policy. */
+int ig_address_is_private(const struct sockaddr *sa);
+
+#endif
