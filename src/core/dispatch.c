@@ -286,8 +286,8 @@ static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         im->bytes = (uint8_t *)ig_buf_detach(&res->body, &len);
         im->len = len;
     } else {
-        ig_warn("image download failed: %s (HTTP %ld)",
-                res->error[0] ? res->error : "bad status", res->status);
+        ig_warn("image download failed: %s (HTTP %ld)", res->error[0] ? res->error : "bad status",
+                res->status);
     }
     if (d->downloads_pending == 0)
         downloads_finished(d);
@@ -329,8 +329,8 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         return;
     case IG_ERRC_RETRYABLE:
         if (d->attempts_here < d->opt.max_attempts) {
-            long delay = ig_backoff_ms(d->attempts_here, d->opt.base_delay_ms,
-                                       d->opt.max_delay_ms, r.retry_after_ms, random_u64());
+            long delay = ig_backoff_ms(d->attempts_here, d->opt.base_delay_ms, d->opt.max_delay_ms,
+                                       r.retry_after_ms, random_u64());
             uv_timer_start(&d->backoff, backoff_cb, (uint64_t)delay, 0);
             return;
         }
@@ -356,6 +356,9 @@ static void attempt(struct ig_dispatch *d)
         next_deployment(d);
         return;
     }
+    /* The operator configured this api_base, so its host may be private
+     * (a self-hosted server on the LAN, a fake on loopback). */
+    r.allow_private = same_host(r.url, dep->api_base);
     d->attempts_here++;
     d->attempts_total++;
     d->any_attempted = 1;

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""A fake image provider speaking the OpenAI Images protocol, for tests.
+Standard library only; independent of the code under test.
+
+It records every request it receives and answers from a script of planned
+replies, so a test can make it misbehave on command:
+
+    POST /__script   [{"status": 500}, {"status": 429, "headers": {"Retry-After": "1"}},
+                      {"delay": 2}, {"reset": true}, {"raw": "not json"},
+                      {"urls": true}, {"url": "http://10.0.0.1/x.png"}, {"status": 200}]
+    GET  /__requests  → [{"method", "path", "headers", "body"}, ...]
+    POST /__reset     forget requests and script
+
+With no script left, a generation succeeds with n base64 PNGs (or URLs to
+its own /img/<n>.png when the planned reply says "urls").
+
+usage: fake_provider.py  (prints "listening on PORT" and serves until killed)"""
+import base64
+import json
+import struct
+import sys
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def png(width=8, height=8, shade=0):
+    """A small valid RGB PNG whose pixels depend on shade."""
+    rows = b"".join(b"\x00" + b"".join(bytes([(x * 31 + y * 7 + shade) % 256,
+                                              (shade * 5) % 256, 128]) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) +
+            chunk(b"IEND", b""))
+
+
+class State:
+    lock = threading.Lock()
+    requests = []
+    script = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, body, ctype="application/json", headers=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        try:
+            self.send_response(status)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the gateway gave up on us (a deadline test)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self):
+        if self.path == "/__requests":
+            with State.lock:
+                return self.send(200, State.requests)
+        if self.path.startswith("/img/"):
+            shade = int(self.path.split("/")[-1].split(".")[0] or 0)
+            return self.send(200, png(16, 16, shade), "image/png")
+        if self.path.startswith("/notimage/"):
+            return self.send(200, b"<html>not an image</html>", "text/html")
+        self.send(404, {"error": {"message": "no such path", "type": "invalid_request_error",
+                                  "param": None, "code": None}})
+
+    def do_POST(self):
+        body = self.read_body()
+        if self.path == "/__script":
+            with State.lock:
+                State.script = json.loads(body)
+            return self.send(200, {"ok": True})
+        if self.path == "/__reset":
+            with State.lock:
+                State.script = []
+                State.requests = []
+            return self.send(200, {"ok": True})
+        with State.lock:
+            State.requests.append({"method": "POST", "path": self.path,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": body.decode(errors="replace")})
+            plan = State.script.pop(0) if State.script else {}
+        if plan.get("delay"):
+            time.sleep(plan["delay"])
+        if plan.get("reset"):
+            self.connection.shutdown(2)
+            self.close_connection = True
+            return
+        if "raw" in plan:
+            return self.send(plan.get("status", 200), plan["raw"])
+        status = plan.get("status", 200)
+        if status != 200:
+            err = plan.get("error") or {"message": "planned failure %d" % status,
+                                        "type": "server_error", "param": None, "code": None}
+            return self.send(status, {"error": err}, headers=plan.get("headers"))
+        try:
+            req = json.loads(body)
+        except ValueError:
+            return self.send(400, {"error": {"message": "bad json", "type": "invalid_request_error",
+                                             "param": None, "code": None}})
+        n = int(req.get("n", 1))
+        host = self.headers.get("Host")
+        data = []
+        for i in range(n):
+            if "url" in plan:
+                data.append({"url": plan["url"]})
+            elif plan.get("urls"):
+                data.append({"url": "http://%s/img/%d.png" % (host, i + 1)})
+            else:
+                data.append({"b64_json": base64.b64encode(png(16, 16, i + 1)).decode(),
+                             "revised_prompt": "revised: " + req.get("prompt", "")})
+        self.send(200, {"created": int(time.time()), "data": data})
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print("listening on %d" % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The provider layer against a fake OpenAI server: the exact upstream
+request, retries, Retry-After, the classification table, downloads and the
+address policy, the deadline."""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+from harness import Gateway
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "..", "fakes", "fake_provider.py")
+
+
+class Fake:
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, FAKE], stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        self.port = int(line.split()[-1])
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def call(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data,
+                                     method="POST" if data is not None else "GET")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def script(self, plans):
+        self.call("/__reset", {})
+        self.call("/__script", plans)
+
+    def requests(self):
+        return self.call("/__requests")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+CONFIG = """
+upstream:
+  base_delay_ms: 20
+  max_delay_ms: 1500
+  max_attempts: 3
+  deadline_ms: 4000
+"""
+
+
+class OpenAIProvider(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG, env={"OPENAI_API_KEY": "sk-test-123",
+                                             "OPENAI_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, **fields):
+        fields.setdefault("prompt", "a harbour at night")
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_models_listed_with_bare_names(self):
+        status, _, doc = self.gw.json("GET", "/v1/models", key=self.gw.admin_key)
+        ids = {m["id"] for m in doc["data"]}
+        self.assertTrue({"openai/dall-e-2", "openai/dall-e-3", "openai/gpt-image-1",
+                         "local/procedural"} <= ids, ids)
+        status, _, m = self.gw.json("GET", "/v1/models/dall-e-3", key=self.gw.admin_key)
+        self.assertEqual((status, m["id"]), (200, "openai/dall-e-3"))
+
+    def test_exact_upstream_request_and_answer(self):
+        self.fake.script([])
+        status, _, doc = self.gen(model="dall-e-3", size="1792x1024", quality="hd",
+                                  style="natural", user="u-7")
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/v1/images/generations")
+        self.assertEqual(r["headers"]["authorization"], "Bearer sk-test-123")
+        self.assertEqual(r["headers"]["content-type"], "application/json")
+        body = json.loads(r["body"])
+        self.assertEqual(body, {"model": "dall-e-3", "prompt": "a harbour at night", "n": 1,
+                                "size": "1792x1024", "quality": "hd", "style": "natural",
+                                "user": "u-7", "response_format": "b64_json"})
+        self.assertEqual(doc["_metadata"]["provider_used"], "openai")
+        self.assertEqual(doc["_metadata"]["model"], "openai/dall-e-3")
+        self.assertEqual(doc["_metadata"]["attempts"], 1)
+        self.assertEqual(doc["data"][0]["revised_prompt"], "revised: a harbour at night")
+        # The image was stored: its URL serves the fake's PNG.
+        url = urllib.parse.urlsplit(doc["data"][0]["url"])
+        status, hdrs, img = self.gw.request("GET", url.path + "?" + url.query)
+        self.assertEqual(status, 200)
+        self.assertTrue(img.startswith(b"\x89PNG"))
+        # The provider's key never reaches the log.
+        self.assertNotIn("sk-test-123", self.gw.log())
+
+    def test_gpt_image_fields_and_b64(self):
+        self.fake.script([])
+        status, _, doc = self.gen(model="gpt-image-1", n=2, output_format="webp",
+                                  background="transparent", response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        body = json.loads(self.fake.requests()[0]["body"])
+        self.assertEqual(body["output_format"], "webp")
+        self.assertEqual(body["background"], "transparent")
+        self.assertNotIn("response_format", body)
+        self.assertEqual(len(doc["data"]), 2)
+        self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+
+    def test_model_rules_enforced_before_upstream(self):
+        self.fake.script([])
+        for fields, param in (({"model": "dall-e-3", "n": 2}, "n"),
+                              ({"model": "dall-e-3", "size": "512x512"}, "size"),
+                              ({"model": "dall-e-2", "style": "vivid"}, "style"),
+                              ({"model": "dall-e-3", "seed": 1}, "seed"),
+                              ({"model": "dall-e-3", "negative_prompt": "x"}, "negative_prompt"),
+                              ({"model": "dall-e-2", "output_format": "webp"}, "output_format")):
+            with self.subTest(fields=fields):
+                status, _, doc = self.gen(**fields)
+                self.assertEqual(status, 400, doc)
+                self.assertEqual(doc["error"]["param"], param)
+        self.assertEqual(self.fake.requests(), [], "nothing invalid reaches the provider")
+
+    def test_retry_5xx_then_success(self):
+        self.fake.script([{"status": 500}, {"status": 503}])
+        status, _, doc = self.gen(model="dall-e-2", size="256x256")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 3)
+        self.assertEqual(len(self.fake.requests()), 3)
+
+    def test_retry_after_honoured(self):
+        self.fake.script([{"status": 429, "headers": {"Retry-After": "1"}}])
+        t0 = time.monotonic()
+        status, _, doc = self.gen(model="dall-e-2")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(status, 200, doc)
+        self.assertGreaterEqual(elapsed, 0.95)
+        self.assertLess(elapsed, 3)
+
+    def test_malformed_is_retried(self):
+        self.fake.script([{"raw": "{not json"}, {"status": 502}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 3)
+
+    def test_connection_reset_is_retried(self):
+        # curl may itself re-send once on a fresh connection after a reset of
+        # a reused one; either way the client gets its image.
+        self.fake.script([{"reset": True}, {"reset": True}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 200, doc)
+        self.assertGreaterEqual(doc["_metadata"]["attempts"], 2)
+
+    def test_retries_exhausted_502_with_reason(self):
+        self.fake.script([{"status": 500}] * 3)
+        status, hdrs, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(doc["error"]["code"], "provider_error")
+        self.assertIn("500", doc["error"]["message"])
+        self.assertEqual(len(self.fake.requests()), 3)
+
+    def test_upstream_400_is_ours_without_retry(self):
+        self.fake.script([{"status": 400, "error": {"message": "prompt too odd", "type":
+                                                    "invalid_request_error", "param": "prompt",
+                                                    "code": None}}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 400, doc)
+        self.assertIn("prompt too odd", doc["error"]["message"])
+        self.assertEqual(len(self.fake.requests()), 1)
+
+    def test_content_policy_not_retried(self):
+        self.fake.script([{"status": 400, "error": {
+            "message": "Your request was rejected as a result of our safety system.",
+            "type": "invalid_request_error", "param": None, "code": "content_policy_violation"}}])
+        status, _, doc = self.gen(model="dall-e-3")
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["code"], "content_policy_violation")
+        self.assertEqual(len(self.fake.requests()), 1)
+
+    def test_upstream_auth_failure_is_502(self):
+        self.fake.script([{"status": 401, "error": {"message": "Incorrect API key provided",
+                                                    "type": "invalid_request_error",
+                                                    "param": None, "code": "invalid_api_key"}}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(doc["error"]["code"], "provider_auth_failed")
+        self.assertEqual(len(self.fake.requests()), 1)
+
+    def test_url_results_downloaded_from_the_provider_host(self):
+        self.fake.script([{"urls": True}])
+        status, _, doc = self.gen(model="dall-e-2", n=2, response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        a = base64.b64decode(doc["data"][0]["b64_json"])
+        b = base64.b64decode(doc["data"][1]["b64_json"])
+        self.assertTrue(a.startswith(b"\x89PNG") and a != b)
+
+    def test_url_to_private_address_refused(self):
+        other = Fake()  # another loopback port: not the provider's own host
+        try:
+            self.fake.script([{"url": other.base + "/img/1.png"}] * 3)
+            status, _, doc = self.gen(model="dall-e-2")
+            self.assertEqual(status, 502, doc)
+            self.assertIn("could not be downloaded", doc["error"]["message"])
+        finally:
+            other.stop()
+        self.fake.script([{"url": "http://169.254.169.254/latest/meta-data"}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 502, doc)
+
+    def test_non_image_download_refused(self):
+        self.fake.script([{"url": self.fake.base + "/notimage/1"}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 502, doc)
+        self.assertIn("not PNG, JPEG or WebP", doc["error"]["message"])
+
+    def test_deadline_504(self):
+        self.fake.script([{"delay": 6}])
+        t0 = time.monotonic()
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 504, doc)
+        self.assertEqual(doc["error"]["code"], "deadline_exceeded")
+        self.assertLess(time.monotonic() - t0, 5.5)
+
+    def test_failures_recorded(self):
+        import sqlite3
+        self.fake.script([{"status": 401}])
+        self.gen(model="dall-e-2")
+        db = sqlite3.connect(os.path.join(self.gw.data_dir, "imagegate.db"))
+        row = db.execute("SELECT status, provider, error FROM generations "
+                         "ORDER BY rowid DESC LIMIT 1").fetchone()
+        db.close()
+        self.assertEqual(row[0], "failed")
+        self.assertIn("credentials", row[2])
+
+
+class Unconfigured(unittest.TestCase):
+    def test_no_provider_503_names_the_setting(self):
+        env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+        with Gateway(env=env) as gw:
+            status, _, doc = gw.json("POST", "/v1/images/generations",
+                                     {"prompt": "x", "model": "dall-e-3"}, key=gw.admin_key)
+            self.assertEqual(status, 503, doc)
+            self.assertEqual(doc["error"]["code"], "no_provider")
+            self.assertIn("OPENAI_API_KEY", doc["error"]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,258 @@
+/* Protocol tests of the OpenAI adapter, the classification table and the
+ * backoff: canned bytes in, exact requests and normalized results out. */
+#include "core/classify.h"
+#include "core/dispatch.h"
+#include "core/models.h"
+#include "core/request.h"
+#include "providers/provider.h"
+#include "util/err.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+static struct ig_models *models;
+static const struct ig_deployment dep = {.provider = "openai",
+                                         .model = "dall-e-3",
+                                         .api_base = "http://up.example/v1/",
+                                         .api_key = "sk-abc",
+                                         .weight = 1,
+                                         .timeout_ms = 5000};
+
+static void setup(void)
+{
+    setenv("OPENAI_API_KEY", "sk-abc", 1);
+    unsetenv("OPENAI_BASE_URL");
+    cr_assert_eq(ig_models_create(&models), 0);
+    cr_assert_eq(ig_models_add_builtin(models), 0);
+    cr_assert_eq(ig_models_add_from_env(models), 0);
+}
+
+static void teardown(void)
+{
+    ig_models_free(models);
+}
+
+TestSuite(openai, .init = setup, .fini = teardown);
+
+static void parse_req(const char *body, struct ig_gen_request *r)
+{
+    struct ig_api_error e;
+    cr_assert_eq(ig_gen_request_parse(body, strlen(body), models, r, &e), 0, "%s", e.message);
+}
+
+static int has_header(const struct curl_slist *h, const char *line)
+{
+    for (; h; h = h->next)
+        if (strcmp(h->data, line) == 0)
+            return 1;
+    return 0;
+}
+
+Test(openai, env_models_and_aliases)
+{
+    const struct ig_model *m = ig_models_find(models, "dall-e-3");
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->id, "openai/dall-e-3");
+    cr_assert_eq(m->ndeployments, 1);
+    cr_assert_str_eq(m->deployments[0].api_base, "https://api.openai.com/v1");
+    cr_assert_str_eq(m->deployments[0].api_key, "sk-abc");
+    cr_assert_not_null(ig_models_find(models, "openai/gpt-image-1"));
+}
+
+Test(openai, prepare_dalle3)
+{
+    struct ig_gen_request r;
+    parse_req("{\"prompt\":\"a fox\",\"model\":\"dall-e-3\",\"size\":\"1024x1792\","
+              "\"quality\":\"hd\",\"style\":\"vivid\",\"response_format\":\"url\"}",
+              &r);
+    struct ig_upstream_request up;
+    cr_assert_eq(ig_provider_openai.prepare(&r, &dep, &up), 0);
+    cr_assert_str_eq(up.method, "POST");
+    cr_assert_str_eq(up.url, "http://up.example/v1/images/generations");
+    cr_assert(has_header(up.headers, "Authorization: Bearer sk-abc"));
+    cr_assert(has_header(up.headers, "Content-Type: application/json"));
+    json_t *b = json_loadb(up.body, up.body_len, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "model")), "dall-e-3");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "size")), "1024x1792");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "quality")), "hd");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "style")), "vivid");
+    cr_assert_str_eq(json_string_value(json_object_get(b, "response_format")), "b64_json",
+                     "never ask dall-e for expiring URLs");
+    cr_assert_eq(json_integer_value(json_object_get(b, "n")), 1);
+    json_decref(b);
+    ig_upstream_request_release(&up);
+    ig_gen_request_release(&r);
+}
+
+static void parse_reply(long status, const char *body, const char *headers,
+                        struct ig_provider_result *out)
+{
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    res.status = status;
+    ig_buf_init(&res.body, 1 << 20);
+    ig_buf_init(&res.headers, 1 << 16);
+    ig_buf_puts(&res.body, body);
+    if (headers)
+        ig_buf_puts(&res.headers, headers);
+    struct ig_gen_request r;
+    parse_req("{\"prompt\":\"x\",\"model\":\"dall-e-3\"}", &r);
+    ig_provider_openai.parse(&r, &dep, &res, out);
+    ig_gen_request_release(&r);
+    ig_buf_release(&res.body);
+    ig_buf_release(&res.headers);
+}
+
+Test(openai, parse_images)
+{
+    struct ig_provider_result out;
+    parse_reply(200,
+                "{\"created\":1,\"data\":[{\"b64_json\":\"iVBORw0K\",\"revised_prompt\":\"rp\"},"
+                "{\"url\":\"https://cdn.example/a.png\"}]}",
+                NULL, &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_IMAGES);
+    cr_assert_eq(out.nimages, 2);
+    cr_assert_eq(out.images[0].len, 6);
+    cr_assert_eq(memcmp(out.images[0].bytes, "\x89PNG\r\n", 6), 0);
+    cr_assert_str_eq(out.images[0].revised_prompt, "rp");
+    cr_assert_str_eq(out.images[1].url, "https://cdn.example/a.png");
+    ig_provider_result_release(&out);
+}
+
+Test(openai, parse_malformed_is_retryable)
+{
+    const char *bodies[] = {"",
+                            "{",
+                            "{\"data\":[]}",
+                            "{\"data\":[{\"nothing\":1}]}",
+                            "{\"data\":[{\"b64_json\":\"!!!\"}]}",
+                            "[1]"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        struct ig_provider_result out;
+        parse_reply(200, bodies[i], NULL, &out);
+        cr_assert_eq(out.outcome, IG_OUTCOME_ERROR, "%s", bodies[i]);
+        cr_assert_eq(out.error_class, IG_ERRC_RETRYABLE, "%s", bodies[i]);
+        cr_assert_eq(out.nimages, 0);
+    }
+}
+
+Test(openai, parse_errors_classified)
+{
+    struct {
+        long status;
+        const char *body;
+        enum ig_error_class want;
+    } cases[] = {
+        {400, "{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\"}}",
+         IG_ERRC_CLIENT},
+        {400, "{\"error\":{\"message\":\"safety\",\"code\":\"content_policy_violation\"}}",
+         IG_ERRC_CONTENT_POLICY},
+        {400,
+         "{\"error\":{\"message\":\"m\",\"type\":\"image_generation_user_error\","
+         "\"code\":\"moderation_blocked\"}}",
+         IG_ERRC_CONTENT_POLICY},
+        {401, "{\"error\":{\"message\":\"key\"}}", IG_ERRC_AUTH},
+        {403, "", IG_ERRC_AUTH},
+        {402, "", IG_ERRC_QUOTA},
+        {429, "{\"error\":{\"message\":\"q\",\"code\":\"insufficient_quota\"}}", IG_ERRC_QUOTA},
+        {429, "{\"error\":{\"message\":\"slow down\"}}", IG_ERRC_RETRYABLE},
+        {404, "{\"error\":\"no such model\"}", IG_ERRC_NOT_FOUND},
+        {408, "", IG_ERRC_RETRYABLE},
+        {409, "", IG_ERRC_RETRYABLE},
+        {425, "", IG_ERRC_RETRYABLE},
+        {500, "{\"detail\":\"boom\"}", IG_ERRC_RETRYABLE},
+        {503, "", IG_ERRC_RETRYABLE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ig_provider_result out;
+        parse_reply(cases[i].status, cases[i].body, NULL, &out);
+        cr_assert_eq(out.outcome, IG_OUTCOME_ERROR);
+        cr_assert_eq(out.error_class, cases[i].want, "%ld %s -> %s", cases[i].status, cases[i].body,
+                     ig_error_class_name(out.error_class));
+    }
+    struct ig_provider_result out;
+    parse_reply(404, "{\"error\":\"no such model\"}", NULL, &out);
+    cr_assert_str_eq(out.message, "no such model", "sd.cpp's string errors are read");
+    parse_reply(500, "{\"detail\":\"boom\"}", NULL, &out);
+    cr_assert_str_eq(out.message, "boom");
+}
+
+Test(openai, transport_failures)
+{
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    res.transport_error = IG_EIO;
+    res.timed_out = 1;
+    struct ig_provider_result out;
+    ig_classify_failure(&res, &out);
+    cr_assert_eq(out.error_class, IG_ERRC_RETRYABLE);
+    cr_assert(strstr(out.message, "in time"));
+    res.timed_out = 0;
+    res.blocked = 1;
+    ig_classify_failure(&res, &out);
+    cr_assert_neq(out.error_class, IG_ERRC_RETRYABLE, "a refused address is not retried");
+}
+
+Test(openai, retry_after_forms)
+{
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    ig_buf_init(&res.headers, 4096);
+    cr_assert_eq(ig_retry_after_ms(&res, 0), -1);
+    ig_buf_puts(&res.headers, "HTTP/1.1 429 x\r\nRetry-After: 7\r\n\r\n");
+    cr_assert_eq(ig_retry_after_ms(&res, 0), 7000);
+    ig_buf_reset(&res.headers);
+    ig_buf_puts(&res.headers, "HTTP/1.1 429 x\r\nretry-after-ms: 250\r\nRetry-After: 7\r\n\r\n");
+    cr_assert_eq(ig_retry_after_ms(&res, 0), 250);
+    ig_buf_reset(&res.headers);
+    ig_buf_puts(&res.headers, "HTTP/1.1 503 x\r\nRetry-After: Thu, 01 Jan 1970 00:00:30 GMT\r\n");
+    cr_assert_eq(ig_retry_after_ms(&res, 10), 20000);
+    ig_buf_reset(&res.headers);
+    ig_buf_puts(&res.headers, "HTTP/1.1 503 x\r\nRetry-After: soon\r\n");
+    cr_assert_eq(ig_retry_after_ms(&res, 10), -1);
+    ig_buf_release(&res.headers);
+}
+
+Test(openai, backoff_full_jitter_and_caps)
+{
+    for (uint64_t r = 0; r < 1000; r += 37) {
+        cr_assert_leq(ig_backoff_ms(1, 100, 5000, -1, r), 100);
+        cr_assert_leq(ig_backoff_ms(3, 100, 5000, -1, r), 400);
+        cr_assert_leq(ig_backoff_ms(10, 100, 5000, -1, r), 5000);
+    }
+    cr_assert_eq(ig_backoff_ms(1, 100, 5000, -1, 1000), 1000 % 101);
+    cr_assert_eq(ig_backoff_ms(2, 100, 5000, 1234, 5), 1234, "Retry-After wins");
+    cr_assert_eq(ig_backoff_ms(2, 100, 5000, 99999, 5), 5000, "but is capped");
+}
+
+Test(openai, address_policy)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    const char *private[] = {"127.0.0.1",      "10.1.2.3",    "172.16.0.1",
+                             "172.31.255.255", "192.168.1.1", "169.254.169.254",
+                             "0.0.0.0",        "100.64.0.1",  "224.0.0.1"};
+    for (size_t i = 0; i < sizeof private / sizeof private[0]; i++) {
+        inet_pton(AF_INET, private[i], &a.sin_addr);
+        cr_assert(ig_address_is_private((struct sockaddr *)&a), "%s", private[i]);
+    }
+    const char *public[] = {"8.8.8.8", "172.32.0.1", "100.128.0.1", "1.1.1.1"};
+    for (size_t i = 0; i < sizeof public / sizeof public[0]; i++) {
+        inet_pton(AF_INET, public[i], &a.sin_addr);
+        cr_assert_not(ig_address_is_private((struct sockaddr *)&a), "%s", public[i]);
+    }
+    struct sockaddr_in6 b;
+    memset(&b, 0, sizeof b);
+    b.sin6_family = AF_INET6;
+    const char *private6[] = {"::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "ff02::1"};
+    for (size_t i = 0; i < sizeof private6 / sizeof private6[0]; i++) {
+        inet_pton(AF_INET6, private6[i], &b.sin6_addr);
+        cr_assert(ig_address_is_private((struct sockaddr *)&b), "%s", private6[i]);
+    }
+    inet_pton(AF_INET6, "2606:4700::1111", &b.sin6_addr);
+    cr_assert_not(ig_address_is_private((struct sockaddr *)&b));
+}
