@@ -160,6 +160,8 @@ int ig_config_init(struct ig_config *c)
 
 void ig_config_release(struct ig_config *c)
 {
+    free(c->models_file);
+    c->models_file = NULL;
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (settings[i].type == SET_STRING) {
             char **slot = (char **)(void *)((char *)c + settings[i].offset);
@@ -182,6 +184,8 @@ int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
 
+    /* `models:` is routing, read by core/routes.c; here it is skipped whole. */
+    int skip_depth = 0; /* > 0 while inside the models subtree */
     /* keys[d] is the key of the mapping entry open at depth d. */
     char *keys[MAX_DEPTH] = {0};
     int depth = 0; /* mappings open */
@@ -196,6 +200,27 @@ int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t
             break;
         }
         int line = (int)ev.start_mark.line + 1;
+        if (skip_depth) {
+            /* Inside the models value: count containers until it closes. */
+            if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
+                skip_depth++;
+            else if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT)
+                skip_depth--;
+            if (skip_depth == 0)
+                expecting_key[depth] = 1;
+            yaml_event_delete(&ev);
+            continue;
+        }
+        if (depth == 1 && !expecting_key[depth] && keys[0] && strcmp(keys[0], "models") == 0) {
+            free(c->models_file);
+            c->models_file = strdup(path);
+            if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
+                skip_depth = 1;
+            else
+                expecting_key[depth] = 1; /* `models:` with a scalar (empty) value */
+            yaml_event_delete(&ev);
+            continue;
+        }
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = 1;

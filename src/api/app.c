@@ -6,6 +6,7 @@
  * admin key comes from IMAGEGATE_ADMIN_KEY, or is generated on first start
  * and printed once; either way only its SHA-256 is stored. */
 #include "api/app.h"
+#include "core/routes.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -136,6 +137,12 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = ig_models_add_builtin(app->models);
     if (rc == 0)
         rc = ig_models_add_from_env(app->models);
+    if (rc == 0 && cfg->models_file) {
+        char err[512];
+        rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err);
+        if (rc)
+            ig_error("%s", err);
+    }
     if (rc) {
         ig_app_close(app);
         return rc;

@@ -78,6 +78,42 @@ static const struct ig_model openai_templates[] = {
      .created = 1759363200},
 };
 
+/* Any model of an OpenAI-compatible server (or of a provider without a
+ * table of its own yet): any WxH, the common fields. */
+static const char *const generic_qualities[] = {"auto", "standard", "hd", "low", "medium",
+                                                "high", NULL};
+static const struct ig_model generic_template = {
+    .id = "generic", .provider = "openai", .owned_by = "imagegate",
+    .description = "an OpenAI-compatible image model", .min_side = 64, .max_side = 4096,
+    .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 32000,
+    .qualities = generic_qualities, .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+    .created = 1767225600};
+
+const struct ig_model *ig_models_template(const char *provider, const char *model)
+{
+    if (strcmp(provider, "openai") == 0)
+        for (size_t i = 0; i < sizeof openai_templates / sizeof openai_templates[0]; i++)
+            if (strcmp(openai_templates[i].id, model) == 0)
+                return &openai_templates[i];
+    return &generic_template;
+}
+
+const char *ig_models_default_base(const char *provider)
+{
+    if (strcmp(provider, "openai") == 0) {
+        const char *b = getenv("OPENAI_BASE_URL");
+        return b && *b ? b : "https://api.openai.com/v1";
+    }
+    return "";
+}
+
+const char *ig_models_default_key_env(const char *provider)
+{
+    if (strcmp(provider, "openai") == 0)
+        return "OPENAI_API_KEY";
+    return NULL;
+}
+
 int ig_models_create(struct ig_models **out)
 {
     *out = calloc(1, sizeof **out);
@@ -137,6 +173,8 @@ int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const 
         return IG_ENOMEM;
     *copy = *model;
     memset(copy->aliases, 0, sizeof copy->aliases);
+    if (ndeps)
+        copy->provider = own_str(m, deps[0].provider);
     copy->id = own_str(m, id);
     copy->aliases[0] = own_str(m, alias);
     for (size_t i = 0; i < ndeps; i++) {

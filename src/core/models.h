@@ -58,6 +58,13 @@ int ig_models_add_from_env(struct ig_models *m);
 /* For an unknown model name that a provider would serve once configured:
  * the setting that enables it ("OPENAI_API_KEY"); NULL otherwise. */
 const char *ig_models_enabling_setting(const char *name);
+/* The capabilities a provider's model has: a known model's own, else the
+ * provider's generic ones. Never NULL. */
+const struct ig_model *ig_models_template(const char *provider, const char *model);
+/* A provider's default api_base (from its *_BASE_URL variable or its
+ * public URL) and the variable its key comes from; NULL when none. */
+const char *ig_models_default_base(const char *provider);
+const char *ig_models_default_key_env(const char *provider);
 /* Adds a copy of model, with id and aliases as given and its deployments
  * copied (strings included); the registry owns the copies. */
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
@@ -69,6 +76,13 @@ int ig_models_add_from_env(struct ig_models *m);
 /* For an unknown model name that a provider would serve once configured:
  * the setting that enables it ("OPENAI_API_KEY"); NULL otherwise. */
 const char *ig_models_enabling_setting(const char *name);
+/* The capabilities a provider's model has: a known model's own, else the
+ * provider's generic ones. Never NULL. */
+const struct ig_model *ig_models_template(const char *provider, const char *model);
+/* A provider's default api_base (from its *_BASE_URL variable or its
+ * public URL) and the variable its key comes from; NULL when none. */
+const char *ig_models_default_base(const char *provider);
+const char *ig_models_default_key_env(const char *provider);
 /* By id or alias; NULL when unknown. */
 const struct ig_model *ig_models_find(const struct ig_models *m, const char *name);
 size_t ig_models_count(const struct ig_models *m);

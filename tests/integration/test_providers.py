@@ -252,3 +252,115 @@ class Unconfigured(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Routing(unittest.TestCase):
+    """Named models from the YAML config: fallback, weights, unknown providers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a, cls.b = Fake(), Fake()
+        cls.gw = Gateway(config=CONFIG + """
+models:
+  - name: resilient
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", api_key: env:KEY_A }
+      - provider: openai
+        model: dall-e-2
+        api_base: "%s/v1"
+        priority: 1
+  - name: weighted
+    deployments:
+      - { provider: openai, model: sd-local, api_base: "%s/v1", weight: 3 }
+      - { provider: openai, model: sd-local, api_base: "%s/v1", weight: 1 }
+  - name: resilient-flux
+    deployments:
+      - { provider: fal, model: fal-ai/flux/schnell }
+      - { provider: bfl, model: flux-pro-1.1 }
+""" % (cls.a.base, cls.b.base, cls.a.base, cls.b.base), env={"KEY_A": "sk-a", "OPENAI_API_KEY": "sk-default"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.a.stop()
+        cls.b.stop()
+
+    def gen(self, model, **fields):
+        fields.update(prompt="routing", model=model)
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_fallback_after_retries(self):
+        self.a.script([{"status": 500}] * 3)
+        self.b.script([])
+        status, _, doc = self.gen("resilient", size="256x256")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 4)
+        self.assertEqual(len(self.a.requests()), 3)
+        [rb] = self.b.requests()
+        self.assertEqual(self.a.requests()[0]["headers"]["authorization"], "Bearer sk-a")
+        self.assertEqual(rb["headers"]["authorization"], "Bearer sk-default")
+
+    def test_auth_failure_moves_on_at_once(self):
+        self.a.script([{"status": 401}])
+        self.b.script([])
+        status, _, doc = self.gen("resilient")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(len(self.a.requests()), 1)
+        self.assertEqual(len(self.b.requests()), 1)
+
+    def test_content_refusal_never_goes_elsewhere(self):
+        self.a.script([{"status": 400, "error": {"message": "no", "type": "x",
+                                                 "code": "content_policy_violation"}}])
+        self.b.script([])
+        status, _, doc = self.gen("resilient")
+        self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"))
+        self.assertEqual(self.b.requests(), [])
+
+    def test_all_fail_502(self):
+        self.a.script([{"status": 503}] * 3)
+        self.b.script([{"status": 404}])
+        status, _, doc = self.gen("resilient")
+        self.assertEqual(status, 502, doc)
+
+    def test_weighted_choice(self):
+        self.a.script([])
+        self.b.script([])
+        for _ in range(40):
+            status, _, doc = self.gen("weighted", size="64x64")
+            self.assertEqual(status, 200, doc)
+        na, nb = len(self.a.requests()), len(self.b.requests())
+        self.assertEqual(na + nb, 40)
+        self.assertGreater(na, nb, (na, nb))
+        self.assertGreater(nb, 0, (na, nb))
+        self.assertEqual(json.loads(self.a.requests()[0]["body"])["model"], "sd-local")
+
+    def test_model_without_adapter_503(self):
+        status, _, doc = self.gen("resilient-flux")
+        self.assertEqual(status, 503, doc)
+        self.assertEqual(doc["error"]["code"], "no_provider")
+        status, _, doc = self.gw.json("GET", "/v1/models/resilient-flux", key=self.gw.admin_key)
+        self.assertEqual(status, 200)
+
+
+class RoutingConfigErrors(unittest.TestCase):
+    def test_bad_models_refused_at_start(self):
+        import tempfile
+        for bad, words in (("models:\n  - name: x\n", "deployments"),
+                           ("models:\n  - deployments: [{provider: openai, model: m}]\n", "name"),
+                           ("models:\n  - name: x\n    deployments: [{provider: openai}]\n",
+                            "provider and model"),
+                           ("models:\n  - name: x\n    colour: red\n    deployments: []\n",
+                            "colour"),
+                           ("models:\n  - name: x\n    deployments:\n      - {provider: openai, "
+                            "model: m, weight: 0}\n", "weight"),
+                           ("models: 5\n", "list")):
+            with self.subTest(bad=bad):
+                fd, path = tempfile.mkstemp(suffix=".yaml")
+                os.write(fd, bad.encode())
+                os.close(fd)
+                r = subprocess.run([os.environ.get("IMAGEGATE_BIN", "build/imagegate"), "serve",
+                                    "--config", path, "--listen", "127.0.0.1:0", "--data",
+                                    tempfile.mkdtemp()], capture_output=True, timeout=10)
+                os.unlink(path)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(words.encode(), r.stderr)

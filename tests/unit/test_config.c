@@ -81,3 +81,18 @@ Test(config, missing_file)
     cr_assert(strstr(err, "cannot open"));
     ig_config_release(&c);
 }
+
+Test(config, models_section_left_to_the_router)
+{
+    struct ig_config c;
+    char err[256];
+    ig_config_init(&c);
+    char *p = write_tmp("models:\n  - name: a\n    deployments:\n      - {provider: openai, "
+                        "model: m}\n  - name: b\n    deployments: [{provider: x, model: y}]\n"
+                        "limits:\n  max_body_bytes: 4096\n");
+    cr_assert_eq(ig_config_load_file(&c, p, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.models_file, p);
+    cr_assert_eq(c.max_body_bytes, 4096, "settings after models are still read");
+    unlink(p);
+    ig_config_release(&c);
+}

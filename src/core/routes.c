@@ -1,0 +1,197 @@
+/* routes.c — the `models:` section of the config; see routes.h. Read with
+ * libyaml's document API (the section is a tree, not flat settings). */
+#include "core/routes.h"
+#include "providers/provider.h"
+#include "util/err.h"
+#include "util/num.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define MAX_DEPS 16
+
+static const char *scalar(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(yaml_document_get_node(doc, p->key));
+        if (k && strcmp(k, key) == 0)
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+static int check_keys(yaml_document_t *doc, yaml_node_t *map, const char *const *allowed,
+                      const char *path, char *err, size_t err_size)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        const char *k = scalar(kn);
+        int ok = 0;
+        for (const char *const *a = allowed; k && *a; a++)
+            ok |= strcmp(*a, k) == 0;
+        if (!ok) {
+            snprintf(err, err_size, "%s:%zu: unknown field '%s' in models", path,
+                     kn->start_mark.line + 1, k ? k : "?");
+            return IG_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static int int_field(yaml_document_t *doc, yaml_node_t *map, const char *key, int64_t min,
+                     int64_t max, int64_t def, int64_t *out, const char *path, char *err,
+                     size_t err_size)
+{
+    yaml_node_t *n = map_get(doc, map, key);
+    const char *v = scalar(n);
+    *out = def;
+    if (!n)
+        return 0;
+    if (!v || ig_parse_i64(v, strlen(v), min, max, out)) {
+        snprintf(err, err_size, "%s:%zu: '%s' must be a whole number from %lld to %lld", path,
+                 n->start_mark.line + 1, key, (long long)min, (long long)max);
+        return IG_ECONFIG;
+    }
+    return 0;
+}
+
+static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *item,
+                      const char *path, char *err, size_t err_size)
+{
+    static const char *const model_keys[] = {"name", "deployments", NULL};
+    static const char *const dep_keys[] = {"provider", "model",  "api_base",   "api_key",
+                                           "priority", "weight", "timeout_ms", NULL};
+    size_t line = item->start_mark.line + 1;
+    if (item->type != YAML_MAPPING_NODE) {
+        snprintf(err, err_size, "%s:%zu: each model is a mapping with name and deployments", path,
+                 line);
+        return IG_ECONFIG;
+    }
+    int rc = check_keys(doc, item, model_keys, path, err, err_size);
+    if (rc)
+        return rc;
+    const char *name = scalar(map_get(doc, item, "name"));
+    yaml_node_t *deps = map_get(doc, item, "deployments");
+    if (!name || !*name || strlen(name) > 120) {
+        snprintf(err, err_size, "%s:%zu: a model needs a name (1 to 120 characters)", path, line);
+        return IG_ECONFIG;
+    }
+    if (!deps || deps->type != YAML_SEQUENCE_NODE ||
+        deps->data.sequence.items.top == deps->data.sequence.items.start) {
+        snprintf(err, err_size, "%s:%zu: model '%s' needs a list of deployments", path, line,
+                 name);
+        return IG_ECONFIG;
+    }
+    struct ig_deployment list[MAX_DEPS];
+    char keys[MAX_DEPS][512];
+    size_t n = 0;
+    for (yaml_node_item_t *it = deps->data.sequence.items.start; it < deps->data.sequence.items.top;
+         it++) {
+        yaml_node_t *dn = yaml_document_get_node(doc, *it);
+        size_t dline = dn->start_mark.line + 1;
+        if (n == MAX_DEPS) {
+            snprintf(err, err_size, "%s:%zu: at most %d deployments per model", path, dline,
+                     MAX_DEPS);
+            return IG_ECONFIG;
+        }
+        if (dn->type != YAML_MAPPING_NODE) {
+            snprintf(err, err_size, "%s:%zu: a deployment is a mapping", path, dline);
+            return IG_ECONFIG;
+        }
+        if ((rc = check_keys(doc, dn, dep_keys, path, err, err_size)))
+            return rc;
+        struct ig_deployment *d = &list[n];
+        memset(d, 0, sizeof *d);
+        d->provider = scalar(map_get(doc, dn, "provider"));
+        d->model = scalar(map_get(doc, dn, "model"));
+        if (!d->provider || !d->model) {
+            snprintf(err, err_size, "%s:%zu: a deployment needs provider and model", path, dline);
+            return IG_ECONFIG;
+        }
+        d->api_base = scalar(map_get(doc, dn, "api_base"));
+        if (d->api_base && strncmp(d->api_base, "http://", 7) && strncmp(d->api_base, "https://", 8)) {
+            snprintf(err, err_size, "%s:%zu: api_base must be an http(s) URL", path, dline);
+            return IG_ECONFIG;
+        }
+        if (!d->api_base)
+            d->api_base = ig_models_default_base(d->provider);
+        const char *key = scalar(map_get(doc, dn, "api_key"));
+        if (key && strncmp(key, "env:", 4) == 0) {
+            const char *v = getenv(key + 4);
+            key = v && *v ? v : NULL;
+        } else if (!key) {
+            const char *var = ig_models_default_key_env(d->provider);
+            const char *v = var ? getenv(var) : NULL;
+            key = v && *v ? v : NULL;
+        }
+        if (key)
+            snprintf(keys[n], sizeof keys[n], "%s", key);
+        d->api_key = key ? keys[n] : NULL;
+        int64_t prio, weight, timeout;
+        if ((rc = int_field(doc, dn, "priority", 0, 1000, 0, &prio, path, err, err_size)) ||
+            (rc = int_field(doc, dn, "weight", 1, 1000, 1, &weight, path, err, err_size)) ||
+            (rc = int_field(doc, dn, "timeout_ms", 100, 3600000, 120000, &timeout, path, err,
+                            err_size)))
+            return rc;
+        d->priority = (int)prio;
+        d->weight = (int)weight;
+        d->timeout_ms = (long)timeout;
+        if (!ig_provider_find(d->provider) || !ig_provider_find(d->provider)->prepare)
+            fprintf(stderr,
+                    "imagegate: %s:%zu: provider '%s' has no adapter in this build; model '%s' "
+                    "will not use this deployment\n",
+                    path, dline, d->provider, name);
+        n++;
+    }
+    const struct ig_model *tmpl = ig_models_template(list[0].provider, list[0].model);
+    rc = ig_models_add_copy(m, tmpl, name, NULL, list, n);
+    if (rc == IG_EEXISTS)
+        snprintf(err, err_size, "%s:%zu: model '%s' is defined twice", path, line, name);
+    return rc;
+}
+
+int ig_routes_load(struct ig_models *m, const char *path, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_size, "cannot open '%s'", path);
+        return IG_EIO;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = 0;
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, err_size, "%s:%zu: %s", path, parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "YAML syntax error");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return IG_ECONFIG;
+    }
+    yaml_node_t *models = map_get(&doc, yaml_document_get_root_node(&doc), "models");
+    if (models && models->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = models->data.sequence.items.start;
+             rc == 0 && it < models->data.sequence.items.top; it++)
+            rc = load_model(m, &doc, yaml_document_get_node(&doc, *it), path, err, err_size);
+    } else if (models && !(models->type == YAML_SCALAR_NODE && !*scalar(models))) {
+        snprintf(err, err_size, "%s:%zu: 'models' must be a list", path,
+                 models->start_mark.line + 1);
+        rc = IG_ECONFIG;
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
