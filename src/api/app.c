@@ -132,6 +132,9 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0)
         rc = ig_keycache_create(&app->keys, 14, (uint64_t)cfg->key_cache_ttl_ms);
     if (rc == 0)
+        rc = ig_breakers_create(&app->breakers, (int)cfg->breaker_threshold,
+                                (uint64_t)cfg->breaker_cooldown_ms);
+    if (rc == 0)
         rc = ig_models_create(&app->models);
     if (rc == 0)
         rc = ig_models_add_builtin(app->models);
@@ -158,6 +161,8 @@ void ig_app_close(struct ig_app *app)
         ig_store_close(app->store);
     ig_keycache_free(app->keys);
     ig_models_free(app->models);
+    ig_breakers_free(app->breakers);
+    app->breakers = NULL;
     explicit_bzero(app->secret, sizeof app->secret);
     app->store = NULL;
     app->keys = NULL;

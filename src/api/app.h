@@ -8,6 +8,7 @@
 #define IG_APP_H
 
 #include "config.h"
+#include "core/breaker.h"
 #include "core/keycache.h"
 #include "core/metrics.h"
 #include "core/models.h"
@@ -28,6 +29,7 @@ struct ig_app {
     struct ig_keycache *keys;
     struct ig_metrics metrics;
     struct ig_models *models;
+    struct ig_breakers *breakers;
     struct ig_http_server *server;
     atomic_long pending_renders;
     char listen_host[256];

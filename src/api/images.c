@@ -87,9 +87,9 @@ static void record(struct gen_ctx *c, const struct ig_image_record *images, int 
 }
 
 /* Stores one encoded image and adds it to the answer. */
-static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int index,
-                       int64_t seed, const char *revised_prompt, struct ig_image_record *im,
-                       json_t *data, json_t *seeds)
+static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int index, int64_t seed,
+                       const char *revised_prompt, struct ig_image_record *im, json_t *data,
+                       json_t *seeds)
 {
     enum ig_format fmt;
     memset(im, 0, sizeof *im);
@@ -190,10 +190,9 @@ static void generate_work(void *p)
         error = "cannot record the generation";
         goto out;
     }
-    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O, s:s}", "provider_used",
-                             provider_used, "model", r->model->id, "images_generated", made,
-                             "size", r->size, "quality", r->quality, "seeds", seeds,
-                             "generation_id", c->id);
+    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O, s:s}", "provider_used", provider_used,
+                             "model", r->model->id, "images_generated", made, "size", r->size,
+                             "quality", r->quality, "seeds", seeds, "generation_id", c->id);
     if (r->model->ndeployments) {
         json_object_set_new(meta, "attempts", json_integer(c->outcome.attempts));
         json_object_set_new(meta, "upstream_model", json_string(c->outcome.deployment->model));
@@ -204,8 +203,8 @@ static void generate_work(void *p)
     if (r->metadata)
         json_object_set(meta, "metadata", r->metadata);
     json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
-                             "data", data, "size", r->size, "quality", r->quality,
-                             "output_format", made ? images[0].format : "png", "_metadata", meta);
+                             "data", data, "size", r->size, "quality", r->quality, "output_format",
+                             made ? images[0].format : "png", "_metadata", meta);
     c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
     json_decref(resp);
     if (!c->body) {
@@ -238,9 +237,8 @@ static void generate_done(struct ig_http_req *req, void *p)
             snprintf(ra, sizeof ra, "%ld", o->retry_after_s);
             ig_http_add_header(req, "Retry-After", ra);
         }
-        ig_http_respond_error(req, o->status, o->type, o->code,
-                              o->status == 400 || o->status == 503 ? "prompt" : NULL, "%s",
-                              o->message);
+        ig_http_respond_error(req, o->status, o->type, o->code, o->status == 400 ? "prompt" : NULL,
+                              "%s", o->message);
     } else if (c->rc) {
         atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
         ig_http_respond_error(req, 500, "server_error", "generation_failed", NULL,
@@ -263,11 +261,37 @@ static void generate_done(struct ig_http_req *req, void *p)
     free(c);
 }
 
+/* The client left while providers were being asked: stop asking (curl
+ * closes those connections), record the abandoned generation, answer into
+ * the void. Once the store step has started it simply runs to the end. */
+static void client_gone_cb(struct ig_http_req *req, void *arg)
+{
+    struct gen_ctx *c = arg;
+    req->on_client_gone = NULL;
+    if (!c->dispatch)
+        return;
+    ig_dispatch_cancel(c->dispatch);
+    c->dispatch = NULL;
+    memset(&c->outcome, 0, sizeof c->outcome);
+    c->outcome.status = 499;
+    c->outcome.type = "invalid_request_error";
+    c->outcome.code = "client_closed_request";
+    c->outcome.retry_after_s = -1;
+    snprintf(c->outcome.message, sizeof c->outcome.message,
+             "the client closed the connection; upstream work was cancelled");
+    ig_info("generation %s: client gone, upstream work cancelled", c->id);
+    if (ig_app_offload(req, generate_work, generate_done, c)) {
+        c->rc = IG_ENOMEM;
+        generate_done(req, c);
+    }
+}
+
 static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, void *ud)
 {
     (void)d;
     struct gen_ctx *c = ud;
     struct ig_http_req *req = c->req;
+    req->on_client_gone = NULL;
     c->dispatch = NULL;
     c->outcome = *o;
     memset(&o->result, 0, sizeof o->result); /* the images are ours now */
@@ -335,15 +359,20 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         struct ig_upstream *up = ig_http_worker_data(req->worker);
         const struct ig_config *cfg = app->cfg;
         struct ig_dispatch_options opts = {
+            .breakers = app->breakers,
             .max_attempts = (int)cfg->upstream_max_attempts,
             .base_delay_ms = (long)cfg->upstream_base_delay_ms,
             .max_delay_ms = (long)cfg->upstream_max_delay_ms,
             .deadline_ms = (long)cfg->upstream_deadline_ms,
             .max_image_bytes = (size_t)cfg->max_image_bytes,
         };
+        req->on_client_gone = client_gone_cb;
+        req->on_client_gone_arg = c;
         if (!up || ig_dispatch_start(up, req->loop, &c->greq, c->greq.model, &opts, dispatch_done,
-                                     c, &c->dispatch))
+                                     c, &c->dispatch)) {
+            req->on_client_gone = NULL;
             rc = IG_ENOMEM;
+        }
         if (rc == 0)
             return;
     }

@@ -6,7 +6,9 @@
  * DONE. Its two timers (backoff, deadline) are freed in their close
  * callbacks, and the struct with the last of them. */
 #include "core/dispatch.h"
+#include "core/breaker.h"
 #include "core/classify.h"
+#include "util/clock.h"
 #include "image/codec.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -43,6 +45,7 @@ struct ig_dispatch {
     /* The last failure, for the final answer. */
     struct ig_provider_result last;
     int any_attempted;
+    int breaker_skips;
 };
 
 long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random)
@@ -166,8 +169,13 @@ static void fail_exhausted(struct ig_dispatch *d)
 {
     const struct ig_provider_result *l = &d->last;
     if (!d->any_attempted) {
-        fail(d, 503, "server_error", "no_provider", -1, "%s",
-             "No deployment of this model is available.");
+        if (d->breaker_skips)
+            fail(d, 503, "server_error", "providers_unavailable", 5000, "%s",
+                 "Every deployment of this model is failing (circuit breakers open); "
+                 "retry shortly.");
+        else
+            fail(d, 503, "server_error", "no_provider", -1, "%s",
+                 "No deployment of this model is available.");
         return;
     }
     if (l->error_class == IG_ERRC_AUTH) {
@@ -303,6 +311,12 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     const struct ig_provider *p = ig_provider_find(dep->provider);
     struct ig_provider_result r;
     p->parse(d->req, dep, res, &r);
+    /* The breaker counts failures that are the deployment's fault; a
+     * client error or a content refusal shows the deployment alive. */
+    ig_breaker_record(d->opt.breakers, dep,
+                      r.outcome != IG_OUTCOME_ERROR || r.error_class == IG_ERRC_CLIENT ||
+                          r.error_class == IG_ERRC_CONTENT_POLICY,
+                      ig_now_us() / 1000);
     if (r.outcome == IG_OUTCOME_IMAGES) {
         d->result = r;
         start_downloads(d);
@@ -352,7 +366,17 @@ static void attempt(struct ig_dispatch *d)
     const struct ig_deployment *dep = d->order[d->current];
     const struct ig_provider *p = ig_provider_find(dep->provider);
     struct ig_upstream_request r;
-    if (!p || !p->prepare || p->prepare(d->req, dep, &r)) {
+    if (!p || !p->prepare) {
+        next_deployment(d);
+        return;
+    }
+    if (!ig_breaker_allow(d->opt.breakers, dep, ig_now_us() / 1000)) {
+        ig_info("deployment %s (%s): circuit open, skipped", dep->provider, dep->model);
+        d->breaker_skips++;
+        next_deployment(d);
+        return;
+    }
+    if (p->prepare(d->req, dep, &r)) {
         next_deployment(d);
         return;
     }

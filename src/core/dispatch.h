@@ -23,11 +23,14 @@
 
 struct ig_dispatch;
 
+struct ig_breakers;
+
 struct ig_dispatch_options {
-    int max_attempts;      /* per deployment, first try included */
-    long base_delay_ms;    /* backoff base */
-    long max_delay_ms;     /* backoff cap */
-    long deadline_ms;      /* the whole dispatch */
+    struct ig_breakers *breakers; /* may be NULL */
+    int max_attempts;             /* per deployment, first try included */
+    long base_delay_ms;           /* backoff base */
+    long max_delay_ms;            /* backoff cap */
+    long deadline_ms;             /* the whole dispatch */
     size_t max_image_bytes;
 };
 

@@ -706,9 +706,14 @@ static void conn_close(struct ig_conn *c)
     c->prev = c->next = NULL;
     if (c->req) {
         if (c->handling) {
-            /* Parked: the handler still owns it and will answer into the void. */
-            c->req->conn = NULL;
-            c->req->client_gone = 1;
+            /* Parked: the handler still owns it and will answer into the void;
+             * it hears of the departure so it can stop its work. */
+            struct ig_http_req *req = c->req;
+            req->conn = NULL;
+            req->client_gone = 1;
+            c->req = NULL;
+            if (req->on_client_gone && !req->responded)
+                req->on_client_gone(req, req->on_client_gone_arg);
         } else {
             req_free(c->req);
         }

@@ -83,6 +83,11 @@ struct ig_http_req {
     int images;
     void *app_data;
     void (*app_data_free)(void *);
+    /* Called once, on the loop, when the client goes away while the request
+     * is parked: the handler can stop its work. It must still answer the
+     * request (ig_http_respond frees it) now or when its work ends. */
+    void (*on_client_gone)(struct ig_http_req *req, void *arg);
+    void *on_client_gone_arg;
     char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
 
     /* Private to the server. */

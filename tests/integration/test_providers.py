@@ -44,6 +44,8 @@ class Fake:
 
 
 CONFIG = """
+breaker:
+  failure_threshold: 0   # these tests fail on purpose; the breaker has its own
 upstream:
   base_delay_ms: 20
   max_delay_ms: 1500
@@ -364,3 +366,77 @@ class RoutingConfigErrors(unittest.TestCase):
                 os.unlink(path)
                 self.assertNotEqual(r.returncode, 0)
                 self.assertIn(words.encode(), r.stderr)
+
+
+class BreakerAndCancel(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a, cls.b = Fake(), Fake()
+        cls.gw = Gateway(config="""
+upstream:
+  max_attempts: 1
+  base_delay_ms: 10
+  deadline_ms: 8000
+breaker:
+  failure_threshold: 2
+  cooldown_ms: 1500
+models:
+  - name: two
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1" }
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", priority: 1 }
+  - name: slow
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1" }
+""" % (cls.a.base, cls.b.base, cls.a.base), env={"OPENAI_API_KEY": "sk-x"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.a.stop()
+        cls.b.stop()
+
+    def gen(self, model):
+        return self.gw.json("POST", "/v1/images/generations", {"prompt": "b", "model": model},
+                            key=self.gw.admin_key)
+
+    def test_breaker_opens_skips_and_probes(self):
+        self.a.script([{"status": 500}] * 2)
+        self.b.script([])
+        for _ in range(2):
+            self.assertEqual(self.gen("two")[0], 200)
+        self.assertEqual(len(self.a.requests()), 2)
+        # Open: A is skipped without a call.
+        for _ in range(3):
+            self.assertEqual(self.gen("two")[0], 200)
+        self.assertEqual(len(self.a.requests()), 2)
+        self.assertEqual(len(self.b.requests()), 5)
+        self.assertIn("circuit open", self.gw.log())
+        # After the cooldown one probe reaches A; it succeeds and closes the breaker.
+        time.sleep(1.7)
+        self.assertEqual(self.gen("two")[0], 200)
+        self.assertEqual(len(self.a.requests()), 3)
+        self.assertEqual(self.gen("two")[0], 200)
+        self.assertEqual(len(self.a.requests()), 4)
+
+    def test_client_disconnect_cancels_upstream(self):
+        import socket
+        self.a.script([{"delay": 3}])
+        body = json.dumps({"prompt": "leaving", "model": "slow"}).encode()
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
+        s.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + self.gw.admin_key.encode() +
+                  b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                  + body)
+        time.sleep(0.4)
+        s.close()
+        time.sleep(0.4)
+        self.assertIn("client gone, upstream work cancelled", self.gw.log())
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.gw.data_dir, "imagegate.db"))
+        row = db.execute("SELECT status, error FROM generations ORDER BY rowid DESC LIMIT 1"
+                         ).fetchone()
+        db.close()
+        self.assertEqual(row[0], "failed")
+        self.assertIn("client closed", row[1])
+        self.assertEqual(self.gw.request("GET", "/healthz")[0], 200)
