@@ -46,6 +46,12 @@ struct ig_dispatch {
     struct ig_provider_result last;
     int any_attempted;
     int breaker_skips;
+    /* Async providers: the poll to repeat, how many polls so far, and how
+     * many in a row failed in transit (those are re-polled, never
+     * re-submitted: the job is already paid for). */
+    struct ig_upstream_request poll;
+    int polls;
+    int poll_failures;
 };
 
 long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random)
@@ -105,6 +111,7 @@ static void timer_closed_cb(uv_handle_t *h)
     if (--d->open_timers == 0) {
         ig_provider_result_release(&d->result);
         ig_provider_result_release(&d->last);
+        ig_upstream_request_release(&d->poll);
         free(d);
     }
 }
@@ -189,6 +196,7 @@ static void fail_exhausted(struct ig_dispatch *d)
 }
 
 static void attempt(struct ig_dispatch *d);
+static int same_host(const char *url, const char *base);
 
 static void next_deployment(struct ig_dispatch *d)
 {
@@ -200,6 +208,22 @@ static void next_deployment(struct ig_dispatch *d)
 static void backoff_cb(uv_timer_t *t)
 {
     attempt(t->data);
+}
+
+static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
+                             void *ud);
+
+static void poll_cb(uv_timer_t *t)
+{
+    struct ig_dispatch *d = t->data;
+    if (d->finished)
+        return;
+    struct ig_upstream_request r;
+    if (ig_upstream_request_dup(&r, &d->poll) ||
+        ig_upstream_start(d->u, &r, upstream_done_cb, d, &d->call)) {
+        d->call = NULL;
+        uv_timer_start(&d->backoff, poll_cb, 1000, 0);
+    }
 }
 
 static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
@@ -310,7 +334,42 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     const struct ig_deployment *dep = d->order[d->current];
     const struct ig_provider *p = ig_provider_find(dep->provider);
     struct ig_provider_result r;
-    p->parse(d->req, dep, res, &r);
+    int polling = d->poll.url != NULL;
+    if (polling && (res->transport_error || res->status == 429 || res->status >= 500)) {
+        /* The poll failed in transit: ask again; the job itself may be fine. */
+        if (++d->poll_failures <= d->opt.max_attempts) {
+            long delay = ig_backoff_ms(d->poll_failures, d->opt.base_delay_ms, d->opt.max_delay_ms,
+                                       -1, random_u64());
+            uv_timer_start(&d->backoff, poll_cb, (uint64_t)delay, 0);
+            return;
+        }
+    }
+    p->parse(d->req, dep, res, d->polls, &r);
+    if (r.outcome == IG_OUTCOME_PENDING && (r.poll.url || d->poll.url)) {
+        if (r.poll.url) {
+            ig_upstream_request_release(&d->poll);
+            d->poll = r.poll;
+            memset(&r.poll, 0, sizeof r.poll);
+            /* Private addresses only on the api_base's own host. */
+            d->poll.allow_private = same_host(d->poll.url, dep->api_base);
+        }
+        d->polls++;
+        d->poll_failures = 0;
+        long after = r.poll_after_ms > 0 ? r.poll_after_ms : 500;
+        ig_provider_result_release(&r);
+        uv_timer_start(&d->backoff, poll_cb, (uint64_t)after, 0);
+        return;
+    }
+    ig_upstream_request_release(&d->poll);
+    d->polls = 0;
+    d->poll_failures = 0;
+    (void)polling;
+    if (r.outcome == IG_OUTCOME_PENDING) {
+        /* Pending with nothing to poll: the adapter broke its contract. */
+        r.outcome = IG_OUTCOME_ERROR;
+        r.error_class = IG_ERRC_RETRYABLE;
+        snprintf(r.message, sizeof r.message, "the provider's job cannot be polled");
+    }
     /* The breaker counts failures that are the deployment's fault; a
      * client error or a content refusal shows the deployment alive. */
     ig_breaker_record(d->opt.breakers, dep,

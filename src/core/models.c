@@ -17,8 +17,8 @@ struct ig_models {
     size_t nowned;
 };
 
-static const char *const local_qualities[] = {"auto", "standard", "hd", "low", "medium", "high",
-                                              NULL};
+static const char *const local_qualities[] = {"auto",   "standard", "hd", "low",
+                                              "medium", "high",     NULL};
 static const char *const local_styles[] = {"vivid", "natural", NULL};
 
 static const struct ig_model local_procedural = {
@@ -56,38 +56,140 @@ static const char *const gpt_sizes[] = {"1024x1024", "1536x1024", "1024x1536", N
 static const char *const gpt_qualities[] = {"auto", "low", "medium", "high", NULL};
 
 static const struct ig_model openai_templates[] = {
-    {.id = "dall-e-2", .provider = "openai", .owned_by = "openai",
-     .description = "OpenAI DALL·E 2", .sizes = dalle2_sizes, .min_side = 256, .max_side = 1024,
-     .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 1000,
-     .qualities = dalle2_qualities, .formats = IG_FMTBIT_PNG, .created = 1698798177},
-    {.id = "dall-e-3", .provider = "openai", .owned_by = "openai",
-     .description = "OpenAI DALL·E 3", .sizes = dalle3_sizes, .min_side = 1024,
-     .max_side = 1792, .default_width = 1024, .default_height = 1024, .max_n = 1,
-     .max_prompt_chars = 4000, .qualities = dalle3_qualities, .styles = dalle3_styles,
-     .formats = IG_FMTBIT_PNG, .created = 1698785189},
-    {.id = "gpt-image-1", .provider = "openai", .owned_by = "openai",
-     .description = "OpenAI GPT Image 1", .sizes = gpt_sizes, .min_side = 1024, .max_side = 1536,
-     .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 32000,
-     .qualities = gpt_qualities, .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
-     .supports_transparent = 1, .created = 1745366400},
-    {.id = "gpt-image-1-mini", .provider = "openai", .owned_by = "openai",
-     .description = "OpenAI GPT Image 1 mini", .sizes = gpt_sizes, .min_side = 1024,
-     .max_side = 1536, .default_width = 1024, .default_height = 1024, .max_n = 10,
-     .max_prompt_chars = 32000, .qualities = gpt_qualities,
-     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_transparent = 1,
+    {.id = "dall-e-2",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI DALL·E 2",
+     .sizes = dalle2_sizes,
+     .min_side = 256,
+     .max_side = 1024,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 1000,
+     .qualities = dalle2_qualities,
+     .formats = IG_FMTBIT_PNG,
+     .created = 1698798177},
+    {.id = "dall-e-3",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI DALL·E 3",
+     .sizes = dalle3_sizes,
+     .min_side = 1024,
+     .max_side = 1792,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 4000,
+     .qualities = dalle3_qualities,
+     .styles = dalle3_styles,
+     .formats = IG_FMTBIT_PNG,
+     .created = 1698785189},
+    {.id = "gpt-image-1",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI GPT Image 1",
+     .sizes = gpt_sizes,
+     .min_side = 1024,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 32000,
+     .qualities = gpt_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_transparent = 1,
+     .created = 1745366400},
+    {.id = "gpt-image-1-mini",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI GPT Image 1 mini",
+     .sizes = gpt_sizes,
+     .min_side = 1024,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 32000,
+     .qualities = gpt_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_transparent = 1,
      .created = 1759363200},
+};
+
+/* Black Forest Labs' FLUX models (shared/providers.md §5). One image per
+ * job; sizes in multiples of 32 (FLUX.2: 16). */
+static const char *const bfl_qualities[] = {"auto", "standard", NULL};
+static const struct ig_model bfl_templates[] = {
+    {.id = "flux-pro-1.1",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX1.1 [pro]",
+     .size_step = 32,
+     .min_side = 256,
+     .max_side = 1440,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .created = 1727740800},
+    {.id = "flux-dev",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [dev]",
+     .size_step = 32,
+     .min_side = 256,
+     .max_side = 1440,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 5.0,
+     .created = 1722470400},
+    {.id = "flux-2-pro",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.2 [pro]",
+     .size_step = 16,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .created = 1764547200},
 };
 
 /* Any model of an OpenAI-compatible server (or of a provider without a
  * table of its own yet): any WxH, the common fields. */
-static const char *const generic_qualities[] = {"auto", "standard", "hd", "low", "medium",
-                                                "high", NULL};
-static const struct ig_model generic_template = {
-    .id = "generic", .provider = "openai", .owned_by = "imagegate",
-    .description = "an OpenAI-compatible image model", .min_side = 64, .max_side = 4096,
-    .default_width = 1024, .default_height = 1024, .max_n = 10, .max_prompt_chars = 32000,
-    .qualities = generic_qualities, .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
-    .created = 1767225600};
+static const char *const generic_qualities[] = {"auto",   "standard", "hd", "low",
+                                                "medium", "high",     NULL};
+static const struct ig_model generic_template = {.id = "generic",
+                                                 .provider = "openai",
+                                                 .owned_by = "imagegate",
+                                                 .description = "an OpenAI-compatible image model",
+                                                 .min_side = 64,
+                                                 .max_side = 4096,
+                                                 .default_width = 1024,
+                                                 .default_height = 1024,
+                                                 .max_n = 10,
+                                                 .max_prompt_chars = 32000,
+                                                 .qualities = generic_qualities,
+                                                 .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG |
+                                                            IG_FMTBIT_WEBP,
+                                                 .created = 1767225600};
 
 const struct ig_model *ig_models_template(const char *provider, const char *model)
 {
@@ -95,23 +197,66 @@ const struct ig_model *ig_models_template(const char *provider, const char *mode
         for (size_t i = 0; i < sizeof openai_templates / sizeof openai_templates[0]; i++)
             if (strcmp(openai_templates[i].id, model) == 0)
                 return &openai_templates[i];
+    if (strcmp(provider, "bfl") == 0) {
+        for (size_t i = 0; i < sizeof bfl_templates / sizeof bfl_templates[0]; i++)
+            if (strcmp(bfl_templates[i].id, model) == 0)
+                return &bfl_templates[i];
+        return &bfl_templates[0];
+    }
     return &generic_template;
 }
 
+/* Each provider's environment: key variable, base URL variable, public URL. */
+static const struct {
+    const char *provider, *key_env, *base_env, *base;
+} provider_env[] = {
+    {"openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"},
+    {"bfl", "BFL_API_KEY", "BFL_BASE_URL", "https://api.bfl.ai/v1"},
+};
+
 const char *ig_models_default_base(const char *provider)
 {
-    if (strcmp(provider, "openai") == 0) {
-        const char *b = getenv("OPENAI_BASE_URL");
-        return b && *b ? b : "https://api.openai.com/v1";
+    for (size_t i = 0; i < sizeof provider_env / sizeof provider_env[0]; i++) {
+        if (strcmp(provider, provider_env[i].provider) == 0) {
+            const char *b = getenv(provider_env[i].base_env);
+            return b && *b ? b : provider_env[i].base;
+        }
     }
     return "";
 }
 
 const char *ig_models_default_key_env(const char *provider)
 {
-    if (strcmp(provider, "openai") == 0)
-        return "OPENAI_API_KEY";
+    for (size_t i = 0; i < sizeof provider_env / sizeof provider_env[0]; i++)
+        if (strcmp(provider, provider_env[i].provider) == 0)
+            return provider_env[i].key_env;
     return NULL;
+}
+
+/* Adds provider/<template> (and, when alias_bare, the bare name) for
+ * every template, served by one deployment from the environment. */
+static int add_env_provider(struct ig_models *m, const char *provider,
+                            const struct ig_model *templates, size_t n, int alias_bare)
+{
+    const char *key_env = ig_models_default_key_env(provider);
+    const char *key = key_env ? getenv(key_env) : NULL;
+    struct ig_deployment d = {
+        .provider = provider,
+        .api_base = ig_models_default_base(provider),
+        .api_key = key && *key ? key : NULL,
+        .weight = 1,
+        .timeout_ms = 120000,
+    };
+    for (size_t i = 0; i < n; i++) {
+        char id[128];
+        snprintf(id, sizeof id, "%s/%s", provider, templates[i].id);
+        d.model = templates[i].id;
+        int rc =
+            ig_models_add_copy(m, &templates[i], id, alias_bare ? templates[i].id : NULL, &d, 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int ig_models_create(struct ig_models **out)
@@ -191,29 +336,22 @@ int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const 
     return add(m, copy);
 }
 
+static int env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
 int ig_models_add_from_env(struct ig_models *m)
 {
-    const char *key = getenv("OPENAI_API_KEY");
-    const char *base = getenv("OPENAI_BASE_URL");
-    if (!(key && *key) && !(base && *base))
-        return 0;
-    struct ig_deployment d = {
-        .provider = "openai",
-        .api_base = base && *base ? base : "https://api.openai.com/v1",
-        .api_key = key && *key ? key : NULL,
-        .weight = 1,
-        .timeout_ms = 120000,
-    };
-    for (size_t i = 0; i < sizeof openai_templates / sizeof openai_templates[0]; i++) {
-        const struct ig_model *t = &openai_templates[i];
-        char id[128];
-        snprintf(id, sizeof id, "openai/%s", t->id);
-        d.model = t->id;
-        int rc = ig_models_add_copy(m, t, id, t->id, &d, 1);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    int rc = 0;
+    if (env_set("OPENAI_API_KEY") || env_set("OPENAI_BASE_URL"))
+        rc = add_env_provider(m, "openai", openai_templates,
+                              sizeof openai_templates / sizeof openai_templates[0], 1);
+    if (rc == 0 && (env_set("BFL_API_KEY") || env_set("BFL_BASE_URL")))
+        rc = add_env_provider(m, "bfl", bfl_templates,
+                              sizeof bfl_templates / sizeof bfl_templates[0], 0);
+    return rc;
 }
 
 const char *ig_models_enabling_setting(const char *name)

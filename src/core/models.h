@@ -22,7 +22,8 @@ struct ig_model {
     const char *provider;                /* "local" */
     const char *owned_by;
     const char *description;
-    const char *const *sizes; /* exact "WxH" list; NULL: any WxH in the range */
+    const char *const *sizes;          /* exact "WxH" list; NULL: any WxH in the range */
+    int size_step;                     /* sides must be multiples of this; 0: any */
     int min_side, max_side;            /* any WxH within these */
     int default_width, default_height; /* for size "auto" or absent */
     int max_n;

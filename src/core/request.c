@@ -286,8 +286,8 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
             char list[256];
             join_list(m->sizes, list, sizeof list);
             return fail(err, 400, "invalid_value", "size",
-                        "Invalid value for 'size': '%.32s'. '%s' supports 'auto', %s.", size,
-                        m->id, list);
+                        "Invalid value for 'size': '%.32s'. '%s' supports 'auto', %s.", size, m->id,
+                        list);
         }
         ig_parse_size(size, 1, 100000, &req->width, &req->height);
     } else if (ig_parse_size(size, m->min_side, m->max_side, &req->width, &req->height)) {
@@ -296,6 +296,10 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                     "with each side from %d to %d.",
                     size, m->id, m->min_side, m->max_side);
     }
+    if (m->size_step > 1 && (req->width % m->size_step || req->height % m->size_step))
+        return fail(err, 400, "invalid_value", "size",
+                    "Invalid value for 'size': '%s' takes sides that are multiples of %d.", m->id,
+                    m->size_step);
     snprintf(req->size, sizeof req->size, "%dx%d", req->width, req->height);
 
     const char *quality;

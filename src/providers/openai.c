@@ -38,8 +38,7 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
     out->timeout_ms = d->timeout_ms;
     out->max_response_bytes = (size_t)256 << 20;
 
-    json_t *b = json_pack("{s:s, s:s, s:i}", "model", d->model, "prompt", req->prompt, "n",
-                          req->n);
+    json_t *b = json_pack("{s:s, s:s, s:i}", "model", d->model, "prompt", req->prompt, "n", req->n);
     if (!b)
         goto fail;
     json_object_set_new(b, "size", json_string(req->size));
@@ -102,8 +101,10 @@ static void error_message(json_t *root, struct ig_provider_result *out, const ch
 }
 
 static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                         const struct ig_upstream_result *res, struct ig_provider_result *out)
+                         const struct ig_upstream_result *res, int poll,
+                         struct ig_provider_result *out)
 {
+    (void)poll;
     (void)req;
     (void)d;
     memset(out, 0, sizeof *out);
@@ -115,8 +116,8 @@ static void openai_parse(const struct ig_gen_request *req, const struct ig_deplo
         const char *code = NULL, *type = NULL;
         if (root)
             error_message(root, out, &code, &type);
-        if ((code && (!strcmp(code, "content_policy_violation") ||
-                      !strcmp(code, "moderation_blocked"))) ||
+        if ((code &&
+             (!strcmp(code, "content_policy_violation") || !strcmp(code, "moderation_blocked"))) ||
             (type && !strcmp(type, "image_generation_user_error") && code &&
              strstr(code, "moderation")))
             out->error_class = IG_ERRC_CONTENT_POLICY;

@@ -36,11 +36,11 @@ struct ig_image_out {
 
 /* The error classes of the one classification table (core/classify.h). */
 enum ig_error_class {
-    IG_ERRC_CLIENT,         /* the request is wrong: our 400, no fallback */
-    IG_ERRC_AUTH,           /* upstream 401/403: the operator's problem; next deployment */
-    IG_ERRC_QUOTA,          /* upstream 402 or quota: next deployment */
-    IG_ERRC_NOT_FOUND,      /* upstream 404 (model): next deployment */
-    IG_ERRC_RETRYABLE,      /* 408/409/425/429/5xx, timeouts, resets, bad bodies: retry, then next */
+    IG_ERRC_CLIENT,    /* the request is wrong: our 400, no fallback */
+    IG_ERRC_AUTH,      /* upstream 401/403: the operator's problem; next deployment */
+    IG_ERRC_QUOTA,     /* upstream 402 or quota: next deployment */
+    IG_ERRC_NOT_FOUND, /* upstream 404 (model): next deployment */
+    IG_ERRC_RETRYABLE, /* 408/409/425/429/5xx, timeouts, resets, bad bodies: retry, then next */
     IG_ERRC_CONTENT_POLICY, /* refused content: our 400, never retried elsewhere */
 };
 
@@ -51,9 +51,9 @@ enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };
 struct ig_provider_image {
     uint8_t *bytes; /* decoded image, malloc'd; NULL when only url is set */
     size_t len;
-    char *url;      /* to download at once; NULL when bytes are set */
+    char *url; /* to download at once; NULL when bytes are set */
     char *revised_prompt;
-    int64_t seed;   /* -1 when unknown */
+    int64_t seed; /* -1 when unknown */
 };
 
 struct ig_provider_result {
@@ -64,6 +64,10 @@ struct ig_provider_result {
     long upstream_status;
     long retry_after_ms; /* -1 when the upstream gave no hint */
     char message[512];
+    /* IG_OUTCOME_PENDING: what to ask next (url NULL: the same poll
+     * again), and when. Owned. */
+    struct ig_upstream_request poll;
+    long poll_after_ms;
 };
 
 void ig_provider_result_release(struct ig_provider_result *r);
@@ -78,9 +82,10 @@ struct ig_provider {
     int (*prepare)(const struct ig_gen_request *req, const struct ig_deployment *d,
                    struct ig_upstream_request *out);
     /* Network providers: reads an upstream answer (transport errors
-     * included). Pure; may run on any thread. */
+     * included). poll is 0 for the answer to prepare()'s request and n for
+     * the answer to the n-th poll. Pure; may run on any thread. */
     void (*parse)(const struct ig_gen_request *req, const struct ig_deployment *d,
-                  const struct ig_upstream_result *res, struct ig_provider_result *out);
+                  const struct ig_upstream_result *res, int poll, struct ig_provider_result *out);
 };
 
 /* By name ("local", "openai"); NULL when there is none. */
@@ -88,5 +93,6 @@ const struct ig_provider *ig_provider_find(const char *name);
 
 extern const struct ig_provider ig_provider_local;
 extern const struct ig_provider ig_provider_openai;
+extern const struct ig_provider ig_provider_bfl;
 
 #endif

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct ig_provider *const providers[] = {&ig_provider_local, &ig_provider_openai};
+static const struct ig_provider *const providers[] = {&ig_provider_local, &ig_provider_openai,
+                                                      &ig_provider_bfl};
 
 const struct ig_provider *ig_provider_find(const char *name)
 {
@@ -23,4 +24,5 @@ void ig_provider_result_release(struct ig_provider_result *r)
     }
     memset(r->images, 0, sizeof r->images);
     r->nimages = 0;
+    ig_upstream_request_release(&r->poll);
 }

@@ -45,14 +45,14 @@ int ig_address_is_private(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
         uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 0 ||            /* 0.0.0.0/8 */
-               (a >> 24) == 10 ||           /* 10/8 */
-               (a >> 24) == 127 ||          /* loopback */
-               (a >> 16) == 0xa9fe ||       /* 169.254/16 link-local, metadata */
-               (a >> 20) == 0xac1 ||        /* 172.16/12 */
-               (a >> 16) == 0xc0a8 ||       /* 192.168/16 */
+        return (a >> 24) == 0 ||               /* 0.0.0.0/8 */
+               (a >> 24) == 10 ||              /* 10/8 */
+               (a >> 24) == 127 ||             /* loopback */
+               (a >> 16) == 0xa9fe ||          /* 169.254/16 link-local, metadata */
+               (a >> 20) == 0xac1 ||           /* 172.16/12 */
+               (a >> 16) == 0xc0a8 ||          /* 192.168/16 */
                (a >> 22) == (100u << 2 | 1) || /* 100.64/10 CGNAT */
-               (a >> 28) >= 0xe;            /* multicast and reserved */
+               (a >> 28) >= 0xe;               /* multicast and reserved */
     }
     if (sa->sa_family == AF_INET6) {
         const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
@@ -65,10 +65,10 @@ int ig_address_is_private(const struct sockaddr *sa)
             memcpy(&in4.sin_addr, b + 12, 4);
             return ig_address_is_private((const struct sockaddr *)&in4);
         }
-        return memcmp(b, zero, 15) == 0 ||       /* :: and ::1 */
-               (b[0] & 0xfe) == 0xfc ||          /* fc00::/7 unique local */
+        return memcmp(b, zero, 15) == 0 ||                /* :: and ::1 */
+               (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 unique local */
                (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
-               b[0] == 0xff;                     /* multicast */
+               b[0] == 0xff;                              /* multicast */
     }
     return 1;
 }
@@ -283,8 +283,35 @@ void ig_upstream_request_release(struct ig_upstream_request *req)
     req->headers = NULL;
 }
 
-int ig_upstream_request_header(struct ig_upstream_request *req, const char *name,
-                               const char *value)
+int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_upstream_request *src)
+{
+    *dst = *src;
+    dst->url = NULL;
+    dst->body = NULL;
+    dst->headers = NULL;
+    dst->url = src->url ? strdup(src->url) : NULL;
+    if (src->url && !dst->url)
+        goto fail;
+    if (src->body) {
+        dst->body = malloc(src->body_len + 1);
+        if (!dst->body)
+            goto fail;
+        memcpy(dst->body, src->body, src->body_len);
+        dst->body[src->body_len] = '\0';
+    }
+    for (const struct curl_slist *h = src->headers; h; h = h->next) {
+        struct curl_slist *l = curl_slist_append(dst->headers, h->data);
+        if (!l)
+            goto fail;
+        dst->headers = l;
+    }
+    return 0;
+fail:
+    ig_upstream_request_release(dst);
+    return IG_ENOMEM;
+}
+
+int ig_upstream_request_header(struct ig_upstream_request *req, const char *name, const char *value)
 {
     char line[8192];
     int n = snprintf(line, sizeof line, "%s: %s", name, value);
@@ -310,8 +337,8 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     memset(req, 0, sizeof *req);
     call->cb = cb;
     call->ud = ud;
-    ig_buf_init(&call->res.body, call->req.max_response_bytes ? call->req.max_response_bytes
-                                                              : (size_t)64 << 20);
+    ig_buf_init(&call->res.body,
+                call->req.max_response_bytes ? call->req.max_response_bytes : (size_t)64 << 20);
     ig_buf_init(&call->res.headers, 64 * 1024);
     CURL *e = call->easy = curl_easy_init();
     if (!e)
@@ -341,8 +368,8 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->req.timeout_ms > 0 ? call->req.timeout_ms
-                                                                      : 120000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     call->req.timeout_ms > 0 ? call->req.timeout_ms : 120000L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegate/0.1");
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

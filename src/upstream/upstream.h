@@ -59,6 +59,9 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
 /* Stops a call in flight; its callback will not run. */
 void ig_upstream_cancel(struct ig_upstream_call *call);
 
+/* A deep copy of src (for requests that are sent more than once, such as
+ * polls). 0 or IG_ENOMEM. */
+int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_upstream_request *src);
 /* Frees what a request owns (for requests never started). */
 void ig_upstream_request_release(struct ig_upstream_request *req);
 /* Appends "Name: value" to req's headers. */

@@ -44,6 +44,7 @@ class State:
     lock = threading.Lock()
     requests = []
     script = []
+    jobs = {}  # BFL job id -> {"polls": n, "plan": {...}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -75,12 +76,57 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def record(self, method, body=b""):
+        with State.lock:
+            State.requests.append({"method": method, "path": self.path,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": body.decode(errors="replace")})
+
+    # ---- Black Forest Labs: submit, then poll polling_url ----
+    #   plan keys: "pending" (polls answered Pending, default 2), "final"
+    #   ("Ready" default, or "Error", "Content Moderated", …), "poll_fail" (a
+    #   list of HTTP statuses for the first polls), "status"/"detail" to fail
+    #   the submit itself.
+    def bfl_submit(self, body, plan):
+        if plan.get("status", 200) != 200:
+            return self.send(plan["status"], {"detail": plan.get("detail", "planned failure")})
+        with State.lock:
+            job = "job%d" % (len(State.jobs) + 1)
+            State.jobs[job] = {"polls": 0, "plan": plan}
+        host = self.headers.get("Host")
+        self.send(200, {"id": job, "polling_url": "http://%s/v1/get_result?id=%s" % (host, job)})
+
+    def bfl_poll(self):
+        job = self.path.split("id=")[-1]
+        with State.lock:
+            j = State.jobs.get(job)
+            if j:
+                j["polls"] += 1
+                n, plan = j["polls"], j["plan"]
+        if not j:
+            return self.send(200, {"id": job, "status": "Task not found"})
+        fails = plan.get("poll_fail", [])
+        if n <= len(fails):
+            return self.send(fails[n - 1], {"detail": "planned poll failure"})
+        if n <= len(fails) + plan.get("pending", 2):
+            return self.send(200, {"id": job, "status": "Pending", "progress": 0.5})
+        final = plan.get("final", "Ready")
+        if final != "Ready":
+            return self.send(200, {"id": job, "status": final})
+        host = self.headers.get("Host")
+        self.send(200, {"id": job, "status": "Ready",
+                        "result": {"sample": "http://%s/img/7.png?sig=abc" % host,
+                                   "seed": 1234, "prompt": "x"}})
+
     def do_GET(self):
+        if self.path.startswith("/v1/get_result"):
+            self.record("GET")
+            return self.bfl_poll()
         if self.path == "/__requests":
             with State.lock:
                 return self.send(200, State.requests)
         if self.path.startswith("/img/"):
-            shade = int(self.path.split("/")[-1].split(".")[0] or 0)
+            shade = int(self.path.split("/")[-1].split("?")[0].split(".")[0] or 0)
             return self.send(200, png(16, 16, shade), "image/png")
         if self.path.startswith("/notimage/"):
             return self.send(200, b"<html>not an image</html>", "text/html")
@@ -97,12 +143,13 @@ class Handler(BaseHTTPRequestHandler):
             with State.lock:
                 State.script = []
                 State.requests = []
+                State.jobs = {}
             return self.send(200, {"ok": True})
+        self.record("POST", body)
         with State.lock:
-            State.requests.append({"method": "POST", "path": self.path,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": body.decode(errors="replace")})
             plan = State.script.pop(0) if State.script else {}
+        if self.path.startswith("/v1/flux"):
+            return self.bfl_submit(body, plan)
         if plan.get("delay"):
             time.sleep(plan["delay"])
         if plan.get("reset"):

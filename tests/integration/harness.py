@@ -38,6 +38,11 @@ class Gateway:
         full_env = dict(os.environ)
         full_env.pop("IMAGEGATE_ADMIN_KEY", None)
         full_env.pop("IMAGEGATE_SECRET", None)
+        # Never a real provider from the developer's shell: tests use fakes.
+        for var in list(full_env):
+            if var.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL", "_QUEUE_URL")) or \
+                    var in ("FAL_KEY", "A1111_URL"):
+                full_env.pop(var)
         full_env.update(env or {})
         self.stderr_path = os.path.join(tempfile.mkdtemp(prefix="ig-log-"), "stderr.log")
         self.stderr_file = open(self.stderr_path, "wb")

@@ -275,10 +275,9 @@ models:
     deployments:
       - { provider: openai, model: sd-local, api_base: "%s/v1", weight: 3 }
       - { provider: openai, model: sd-local, api_base: "%s/v1", weight: 1 }
-  - name: resilient-flux
+  - name: no-adapter
     deployments:
-      - { provider: fal, model: fal-ai/flux/schnell }
-      - { provider: bfl, model: flux-pro-1.1 }
+      - { provider: midjourney, model: v7 }
 """ % (cls.a.base, cls.b.base, cls.a.base, cls.b.base), env={"KEY_A": "sk-a", "OPENAI_API_KEY": "sk-default"})
 
     @classmethod
@@ -337,10 +336,10 @@ models:
         self.assertEqual(json.loads(self.a.requests()[0]["body"])["model"], "sd-local")
 
     def test_model_without_adapter_503(self):
-        status, _, doc = self.gen("resilient-flux")
+        status, _, doc = self.gen("no-adapter")
         self.assertEqual(status, 503, doc)
         self.assertEqual(doc["error"]["code"], "no_provider")
-        status, _, doc = self.gw.json("GET", "/v1/models/resilient-flux", key=self.gw.admin_key)
+        status, _, doc = self.gw.json("GET", "/v1/models/no-adapter", key=self.gw.admin_key)
         self.assertEqual(status, 200)
 
 
@@ -440,3 +439,74 @@ models:
         self.assertEqual(row[0], "failed")
         self.assertIn("client closed", row[1])
         self.assertEqual(self.gw.request("GET", "/healthz")[0], 200)
+
+
+class BlackForestLabs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG, env={"BFL_API_KEY": "bfl_test",
+                                             "BFL_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, **fields):
+        fields.setdefault("prompt", "a lantern in fog")
+        fields.setdefault("model", "bfl/flux-pro-1.1")
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_submit_poll_download(self):
+        self.fake.script([{"pending": 2}])
+        status, _, doc = self.gen(size="1024x768", seed=1234, response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        reqs = self.fake.requests()
+        self.assertEqual([r["method"] for r in reqs], ["POST", "GET", "GET", "GET"])
+        self.assertEqual(reqs[0]["path"], "/v1/flux-pro-1.1")
+        body = json.loads(reqs[0]["body"])
+        self.assertEqual(body, {"prompt": "a lantern in fog", "width": 1024, "height": 768,
+                                "output_format": "png", "seed": 1234})
+        for r in reqs:
+            self.assertEqual(r["headers"]["x-key"], "bfl_test")
+        self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+        self.assertEqual(doc["_metadata"]["seeds"], [1234])
+        self.assertEqual(doc["_metadata"]["provider_used"], "bfl")
+
+    def test_failed_polls_are_repeated_never_resubmitted(self):
+        self.fake.script([{"pending": 1, "poll_fail": [502, 503]}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 200, doc)
+        posts = [r for r in self.fake.requests() if r["method"] == "POST"]
+        self.assertEqual(len(posts), 1, "one submit: the job is paid for once")
+
+    def test_moderated_job(self):
+        self.fake.script([{"pending": 1, "final": "Content Moderated"}])
+        status, _, doc = self.gen()
+        self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"))
+        self.assertEqual(len([r for r in self.fake.requests() if r["method"] == "POST"]), 1)
+
+    def test_failed_job_resubmitted(self):
+        self.fake.script([{"pending": 0, "final": "Error"}, {"pending": 0}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 2)
+
+    def test_quota_and_validation(self):
+        self.fake.script([{"status": 402, "detail": "Insufficient credits"}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 502, doc)
+        self.assertIn("Insufficient credits", doc["error"]["message"])
+        status, _, doc = self.gen(size="1000x768")
+        self.assertEqual((status, doc["error"]["param"]), (400, "size"))
+        self.assertIn("multiples of 32", doc["error"]["message"])
+        status, _, doc = self.gen(n=2)
+        self.assertEqual((status, doc["error"]["param"]), (400, "n"))
+
+    def test_job_that_never_finishes_hits_the_deadline(self):
+        self.fake.script([{"pending": 1000}])
+        t0 = time.monotonic()
+        status, _, doc = self.gen()
+        self.assertEqual(status, 504, doc)
+        self.assertLess(time.monotonic() - t0, 6)

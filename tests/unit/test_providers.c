@@ -3,6 +3,7 @@
 #include "core/classify.h"
 #include "core/dispatch.h"
 #include "core/models.h"
+#include "core/routes.h"
 #include "core/request.h"
 #include "providers/provider.h"
 #include "util/err.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct ig_models *models;
 static const struct ig_deployment dep = {.provider = "openai",
@@ -100,7 +102,7 @@ static void parse_reply(long status, const char *body, const char *headers,
         ig_buf_puts(&res.headers, headers);
     struct ig_gen_request r;
     parse_req("{\"prompt\":\"x\",\"model\":\"dall-e-3\"}", &r);
-    ig_provider_openai.parse(&r, &dep, &res, out);
+    ig_provider_openai.parse(&r, &dep, &res, 0, out);
     ig_gen_request_release(&r);
     ig_buf_release(&res.body);
     ig_buf_release(&res.headers);
@@ -255,4 +257,111 @@ Test(openai, address_policy)
     }
     inet_pton(AF_INET6, "2606:4700::1111", &b.sin6_addr);
     cr_assert_not(ig_address_is_private((struct sockaddr *)&b));
+}
+
+Test(openai, routes_config_issue_example_form)
+{
+    unsetenv("BFL_BASE_URL");
+    char path[] = "/tmp/igroutesXXXXXX";
+    int fd = mkstemp(path);
+    const char *yaml = "models:\n"
+                       "  - name: resilient-flux\n"
+                       "    deployments:\n"
+                       "      - { provider: fal, model: fal-ai/flux/schnell }\n"
+                       "      - { provider: bfl, model: flux-pro-1.1 }\n";
+    cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    char err[256] = "";
+    cr_assert_eq(ig_routes_load(models, path, err, sizeof err), 0, "%s", err);
+    unlink(path);
+    const struct ig_model *m = ig_models_find(models, "resilient-flux");
+    cr_assert_not_null(m);
+    cr_assert_eq(m->ndeployments, 2);
+    cr_assert_str_eq(m->deployments[0].provider, "fal");
+    cr_assert_str_eq(m->deployments[1].provider, "bfl");
+    cr_assert_str_eq(m->deployments[1].api_base, "https://api.bfl.ai/v1");
+}
+
+Test(openai, bfl_protocol)
+{
+    const struct ig_deployment bfl = {.provider = "bfl",
+                                      .model = "flux-dev",
+                                      .api_base = "http://bfl.example/v1",
+                                      .api_key = "bfl_k",
+                                      .weight = 1,
+                                      .timeout_ms = 1000};
+    const char *body = "{\"prompt\":\"a fox\",\"model\":\"local\",\"size\":\"1024x768\","
+                       "\"seed\":9,\"steps\":28,\"guidance\":3.5,\"output_format\":\"jpeg\"}";
+    struct ig_gen_request r;
+    parse_req(body, &r);
+    struct ig_upstream_request up;
+    cr_assert_eq(ig_provider_bfl.prepare(&r, &bfl, &up), 0);
+    cr_assert_str_eq(up.url, "http://bfl.example/v1/flux-dev");
+    cr_assert(has_header(up.headers, "x-key: bfl_k"));
+    json_t *b = json_loadb(up.body, up.body_len, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(b, "width")), 1024);
+    cr_assert_eq(json_integer_value(json_object_get(b, "height")), 768);
+    cr_assert_eq(json_integer_value(json_object_get(b, "seed")), 9);
+    cr_assert_eq(json_integer_value(json_object_get(b, "steps")), 28);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "output_format")), "jpeg");
+    json_decref(b);
+    ig_upstream_request_release(&up);
+
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    ig_buf_init(&res.body, 1 << 16);
+    ig_buf_init(&res.headers, 1 << 10);
+    struct ig_provider_result out;
+    res.status = 200;
+    ig_buf_puts(&res.body,
+                "{\"id\":\"j1\",\"polling_url\":\"https://eu.bfl.example/v1/get_result?id=j1\"}");
+    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_PENDING);
+    cr_assert_str_eq(out.poll.url, "https://eu.bfl.example/v1/get_result?id=j1");
+    cr_assert_str_eq(out.poll.method, "GET");
+    cr_assert(has_header(out.poll.headers, "x-key: bfl_k"));
+    ig_provider_result_release(&out);
+
+    struct {
+        const char *body;
+        enum ig_outcome outcome;
+        enum ig_error_class cls;
+    } polls[] = {
+        {"{\"id\":\"j1\",\"status\":\"Pending\"}", IG_OUTCOME_PENDING, 0},
+        {"{\"status\":\"Ready\",\"result\":{\"sample\":\"https://x/y.jpg\",\"seed\":9}}",
+         IG_OUTCOME_IMAGES, 0},
+        {"{\"status\":\"Content Moderated\"}", IG_OUTCOME_ERROR, IG_ERRC_CONTENT_POLICY},
+        {"{\"status\":\"Request Moderated\"}", IG_OUTCOME_ERROR, IG_ERRC_CONTENT_POLICY},
+        {"{\"status\":\"Error\"}", IG_OUTCOME_ERROR, IG_ERRC_RETRYABLE},
+        {"{\"status\":\"Ready\"}", IG_OUTCOME_ERROR, IG_ERRC_RETRYABLE},
+        {"{}", IG_OUTCOME_ERROR, IG_ERRC_RETRYABLE},
+    };
+    for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
+        ig_buf_reset(&res.body);
+        ig_buf_puts(&res.body, polls[i].body);
+        ig_provider_bfl.parse(&r, &bfl, &res, 1, &out);
+        cr_assert_eq(out.outcome, polls[i].outcome, "%s", polls[i].body);
+        if (out.outcome == IG_OUTCOME_ERROR)
+            cr_assert_eq(out.error_class, polls[i].cls, "%s", polls[i].body);
+        if (out.outcome == IG_OUTCOME_IMAGES) {
+            cr_assert_str_eq(out.images[0].url, "https://x/y.jpg");
+            cr_assert_eq(out.images[0].seed, 9);
+        }
+        ig_provider_result_release(&out);
+    }
+    res.status = 402;
+    ig_buf_reset(&res.body);
+    ig_buf_puts(&res.body, "{\"detail\":\"Insufficient credits\"}");
+    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    cr_assert_eq(out.error_class, IG_ERRC_QUOTA);
+    cr_assert_str_eq(out.message, "Insufficient credits");
+    res.status = 422;
+    ig_buf_reset(&res.body);
+    ig_buf_puts(&res.body, "{\"detail\":[{\"loc\":[\"body\",\"width\"],\"msg\":\"too wide\"}]}");
+    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    cr_assert_eq(out.error_class, IG_ERRC_CLIENT);
+    cr_assert_str_eq(out.message, "too wide");
+    ig_buf_release(&res.body);
+    ig_buf_release(&res.headers);
+    ig_gen_request_release(&r);
 }

@@ -1,0 +1,167 @@
+/* bfl.c — Black Forest Labs' FLUX API (asynchronous).
+ *
+ * prepare: POST {api_base}/{model} with x-key and the JSON fields the FLUX
+ * models take (prompt, width, height, seed, output_format, steps and
+ * guidance where the model has them). parse(poll 0): {id, polling_url} →
+ * pending: GET polling_url (never built by hand: it is region-specific).
+ * parse(poll n): status Pending/… → pending again; Ready → result.sample,
+ * a signed URL valid for ten minutes that the dispatcher downloads at once;
+ * Request/Content Moderated → content refusal; Error, Failed, Task not found
+ * → a failed job (retryable: a new submit). Errors are FastAPI-style
+ * {"detail": "…" | [{"msg": …}]}. */
+#include "core/classify.h"
+#include "providers/provider.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_key(struct ig_upstream_request *r, const struct ig_deployment *d)
+{
+    if (!d->api_key || !d->api_key[0])
+        return 0;
+    return ig_upstream_request_header(r, "x-key", d->api_key);
+}
+
+static int bfl_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                       struct ig_upstream_request *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t blen = strlen(d->api_base);
+    while (blen && d->api_base[blen - 1] == '/')
+        blen--;
+    size_t ulen = blen + strlen(d->model) + 2;
+    out->url = malloc(ulen);
+    if (!out->url)
+        return IG_ENOMEM;
+    snprintf(out->url, ulen, "%.*s/%s", (int)blen, d->api_base, d->model);
+    snprintf(out->method, sizeof out->method, "POST");
+    out->timeout_ms = d->timeout_ms;
+    out->max_response_bytes = (size_t)1 << 20;
+    json_t *b =
+        json_pack("{s:s, s:i, s:i, s:s}", "prompt", req->prompt, "width", req->width, "height",
+                  req->height, "output_format", ig_format_name(req->output_format));
+    if (!b)
+        goto fail;
+    if (req->seed >= 0)
+        json_object_set_new(b, "seed", json_integer(req->seed));
+    if (req->steps)
+        json_object_set_new(b, "steps", json_integer(req->steps));
+    if (req->guidance >= 0)
+        json_object_set_new(b, "guidance", json_real(req->guidance));
+    out->body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    if (!out->body)
+        goto fail;
+    out->body_len = strlen(out->body);
+    if (ig_upstream_request_header(out, "Content-Type", "application/json") ||
+        ig_upstream_request_header(out, "Accept", "application/json") || add_key(out, d))
+        goto fail;
+    return 0;
+fail:
+    ig_upstream_request_release(out);
+    return IG_ENOMEM;
+}
+
+static void detail_message(json_t *root, struct ig_provider_result *out)
+{
+    json_t *det = root ? json_object_get(root, "detail") : NULL;
+    const char *msg = json_string_value(det);
+    if (!msg && json_is_array(det))
+        msg = json_string_value(json_object_get(json_array_get(det, 0), "msg"));
+    if (!msg && root)
+        msg = json_string_value(json_object_get(root, "message"));
+    if (msg)
+        snprintf(out->message, sizeof out->message, "%.400s", msg);
+}
+
+static void pending(struct ig_provider_result *out, const struct ig_deployment *d, const char *url,
+                    long after_ms)
+{
+    memset(&out->poll, 0, sizeof out->poll);
+    snprintf(out->poll.method, sizeof out->poll.method, "GET");
+    out->poll.url = strdup(url);
+    out->poll.timeout_ms = 30000;
+    out->poll.max_response_bytes = (size_t)1 << 20;
+    if (!out->poll.url || add_key(&out->poll, d) ||
+        ig_upstream_request_header(&out->poll, "Accept", "application/json")) {
+        ig_upstream_request_release(&out->poll);
+        out->outcome = IG_OUTCOME_ERROR;
+        out->error_class = IG_ERRC_RETRYABLE;
+        snprintf(out->message, sizeof out->message, "out of memory");
+        return;
+    }
+    out->outcome = IG_OUTCOME_PENDING;
+    out->poll_after_ms = after_ms;
+    out->message[0] = '\0';
+}
+
+static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                      const struct ig_upstream_result *res, int poll,
+                      struct ig_provider_result *out)
+{
+    (void)req;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status != 200) {
+        detail_message(root, out);
+        json_decref(root);
+        return;
+    }
+    out->error_class = IG_ERRC_RETRYABLE;
+    if (!json_is_object(root)) {
+        snprintf(out->message, sizeof out->message, "the provider's answer is not JSON");
+        json_decref(root);
+        return;
+    }
+    if (poll == 0) {
+        const char *url = json_string_value(json_object_get(root, "polling_url"));
+        if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+            snprintf(out->message, sizeof out->message, "the provider gave no polling_url");
+        else
+            pending(out, d, url, 500);
+        json_decref(root);
+        return;
+    }
+    const char *status = json_string_value(json_object_get(root, "status"));
+    json_t *result = json_object_get(root, "result");
+    if (!status) {
+        snprintf(out->message, sizeof out->message, "the provider's poll answer has no status");
+    } else if (!strcmp(status, "Ready")) {
+        const char *sample = json_string_value(json_object_get(result, "sample"));
+        if (!sample) {
+            snprintf(out->message, sizeof out->message, "a Ready job without result.sample");
+        } else {
+            out->outcome = IG_OUTCOME_IMAGES;
+            out->nimages = 1;
+            out->images[0].url = strdup(sample);
+            json_t *seed = json_object_get(result, "seed");
+            out->images[0].seed = json_is_integer(seed) ? json_integer_value(seed) : -1;
+            out->message[0] = '\0';
+        }
+    } else if (!strcmp(status, "Request Moderated") || !strcmp(status, "Content Moderated")) {
+        out->error_class = IG_ERRC_CONTENT_POLICY;
+        snprintf(out->message, sizeof out->message, "%s", status);
+    } else if (!strcmp(status, "Error") || !strcmp(status, "Failed") ||
+               !strcmp(status, "Task not found")) {
+        snprintf(out->message, sizeof out->message, "the job ended with status '%s'", status);
+    } else {
+        /* Pending, and the in-between states some clients see: poll the
+         * same URL again (no new poll request: the dispatcher keeps its). */
+        out->outcome = IG_OUTCOME_PENDING;
+        out->poll_after_ms = poll < 10 ? 500 : 1500;
+        out->message[0] = '\0';
+    }
+    json_decref(root);
+}
+
+const struct ig_provider ig_provider_bfl = {
+    .name = "bfl",
+    .prepare = bfl_prepare,
+    .parse = bfl_parse,
+};
