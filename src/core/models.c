@@ -172,6 +172,80 @@ static const struct ig_model bfl_templates[] = {
      .created = 1764547200},
 };
 
+/* Stability's v2beta models: one image, the size becomes an aspect ratio. */
+static const char *const plain_qualities[] = {"auto", "standard", NULL};
+static const struct ig_model stability_templates[] = {
+    {.id = "core",
+     .provider = "stability",
+     .owned_by = "stability-ai",
+     .description = "Stable Image Core (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 4096,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .created = 1713744000},
+    {.id = "ultra",
+     .provider = "stability",
+     .owned_by = "stability-ai",
+     .description = "Stable Image Ultra (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 4096,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .created = 1713744000},
+    {.id = "sd3.5-large",
+     .provider = "stability",
+     .owned_by = "stability-ai",
+     .description = "Stable Diffusion 3.5 Large (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 4096,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .created = 1729555200},
+};
+
+/* An AUTOMATIC1111 server: whatever checkpoint it has loaded. */
+static const struct ig_model a1111_templates[] = {
+    {.id = "sd",
+     .provider = "a1111",
+     .owned_by = "self-hosted",
+     .description = "the checkpoint loaded in an AUTOMATIC1111 server",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 512,
+     .default_height = 512,
+     .max_n = 8,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 150,
+     .supports_guidance = 1,
+     .max_guidance = 30.0,
+     .created = 1767225600},
+};
+
 /* Any model of an OpenAI-compatible server (or of a provider without a
  * table of its own yet): any WxH, the common fields. */
 static const char *const generic_qualities[] = {"auto",   "standard", "hd", "low",
@@ -197,6 +271,14 @@ const struct ig_model *ig_models_template(const char *provider, const char *mode
         for (size_t i = 0; i < sizeof openai_templates / sizeof openai_templates[0]; i++)
             if (strcmp(openai_templates[i].id, model) == 0)
                 return &openai_templates[i];
+    if (strcmp(provider, "stability") == 0) {
+        for (size_t i = 0; i < sizeof stability_templates / sizeof stability_templates[0]; i++)
+            if (strcmp(stability_templates[i].id, model) == 0)
+                return &stability_templates[i];
+        return &stability_templates[0];
+    }
+    if (strcmp(provider, "a1111") == 0)
+        return &a1111_templates[0];
     if (strcmp(provider, "bfl") == 0) {
         for (size_t i = 0; i < sizeof bfl_templates / sizeof bfl_templates[0]; i++)
             if (strcmp(bfl_templates[i].id, model) == 0)
@@ -212,6 +294,8 @@ static const struct {
 } provider_env[] = {
     {"openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"},
     {"bfl", "BFL_API_KEY", "BFL_BASE_URL", "https://api.bfl.ai/v1"},
+    {"stability", "STABILITY_API_KEY", "STABILITY_BASE_URL", "https://api.stability.ai"},
+    {"a1111", "A1111_AUTH", "A1111_URL", "http://127.0.0.1:7860"},
 };
 
 const char *ig_models_default_base(const char *provider)
@@ -351,6 +435,11 @@ int ig_models_add_from_env(struct ig_models *m)
     if (rc == 0 && (env_set("BFL_API_KEY") || env_set("BFL_BASE_URL")))
         rc = add_env_provider(m, "bfl", bfl_templates,
                               sizeof bfl_templates / sizeof bfl_templates[0], 0);
+    if (rc == 0 && (env_set("STABILITY_API_KEY") || env_set("STABILITY_BASE_URL")))
+        rc = add_env_provider(m, "stability", stability_templates,
+                              sizeof stability_templates / sizeof stability_templates[0], 0);
+    if (rc == 0 && env_set("A1111_URL"))
+        rc = add_env_provider(m, "a1111", a1111_templates, 1, 0);
     return rc;
 }
 

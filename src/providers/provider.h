@@ -94,5 +94,7 @@ const struct ig_provider *ig_provider_find(const char *name);
 extern const struct ig_provider ig_provider_local;
 extern const struct ig_provider ig_provider_openai;
 extern const struct ig_provider ig_provider_bfl;
+extern const struct ig_provider ig_provider_a1111;
+extern const struct ig_provider ig_provider_stability;
 
 #endif

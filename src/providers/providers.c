@@ -5,7 +5,8 @@
 #include <string.h>
 
 static const struct ig_provider *const providers[] = {&ig_provider_local, &ig_provider_openai,
-                                                      &ig_provider_bfl};
+                                                      &ig_provider_bfl, &ig_provider_a1111,
+                                                      &ig_provider_stability};
 
 const struct ig_provider *ig_provider_find(const char *name)
 {

@@ -118,6 +118,33 @@ class Handler(BaseHTTPRequestHandler):
                         "result": {"sample": "http://%s/img/7.png?sig=abc" % host,
                                    "seed": 1234, "prompt": "x"}})
 
+    # ---- AUTOMATIC1111: images[] base64 and seeds inside the info string ----
+    def a1111(self, body, plan):
+        if plan.get("status", 200) != 200:
+            return self.send(plan["status"], {"error": "RuntimeError", "detail": "planned failure",
+                                              "body": "", "errors": "planned failure"})
+        req = json.loads(body)
+        n = int(req.get("batch_size", 1))
+        seed = int(req.get("seed", -1))
+        seed = 777 if seed < 0 else seed
+        info = json.dumps({"seed": seed, "all_seeds": [seed + i for i in range(n)]})
+        self.send(200, {"images": [base64.b64encode(png(16, 16, seed + i)).decode()
+                                   for i in range(n)], "parameters": req, "info": info})
+
+    # ---- Stability v2beta: multipart in, image bytes (or JSON) out ----
+    def stability(self, body, plan):
+        status = plan.get("status", 200)
+        if status != 200:
+            return self.send(status, {"id": "e1", "name": plan.get("name", "bad_request"),
+                                      "errors": [plan.get("message", "planned failure")]})
+        finish = "CONTENT_FILTERED" if plan.get("filtered") else "SUCCESS"
+        img = png(16, 16, 42)
+        if plan.get("json"):
+            return self.send(200, {"image": base64.b64encode(img).decode(),
+                                   "finish_reason": finish, "seed": 4242},
+                             "application/json; type=image/png")
+        self.send(200, img, "image/png", {"finish-reason": finish, "seed": "4242"})
+
     def do_GET(self):
         if self.path.startswith("/v1/get_result"):
             self.record("GET")
@@ -150,6 +177,10 @@ class Handler(BaseHTTPRequestHandler):
             plan = State.script.pop(0) if State.script else {}
         if self.path.startswith("/v1/flux"):
             return self.bfl_submit(body, plan)
+        if self.path == "/sdapi/v1/txt2img":
+            return self.a1111(body, plan)
+        if self.path.startswith("/v2beta/stable-image/generate/"):
+            return self.stability(body, plan)
         if plan.get("delay"):
             time.sleep(plan["delay"])
         if plan.get("reset"):

@@ -510,3 +510,82 @@ class BlackForestLabs(unittest.TestCase):
         status, _, doc = self.gen()
         self.assertEqual(status, 504, doc)
         self.assertLess(time.monotonic() - t0, 6)
+
+
+class StabilityAndA1111(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG, env={"STABILITY_API_KEY": "sk-stab",
+                                             "STABILITY_BASE_URL": cls.fake.base,
+                                             "A1111_URL": cls.fake.base,
+                                             "A1111_AUTH": "user:pass"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, **fields):
+        fields.setdefault("prompt", "a quiet valley")
+        fields.setdefault("response_format", "b64_json")
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_stability_multipart_and_bytes(self):
+        self.fake.script([])
+        status, _, doc = self.gen(model="stability/core", size="1344x768", seed=5,
+                                  negative_prompt="fog", output_format="webp")
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/v2beta/stable-image/generate/core")
+        self.assertEqual(r["headers"]["authorization"], "Bearer sk-stab")
+        self.assertEqual(r["headers"]["accept"], "image/*")
+        self.assertTrue(r["headers"]["content-type"].startswith("multipart/form-data; boundary="))
+        body = r["body"]
+        for name, value in (("prompt", "a quiet valley"), ("negative_prompt", "fog"),
+                            ("aspect_ratio", "16:9"), ("output_format", "webp"), ("seed", "5")):
+            self.assertIn('name="%s"\r\n\r\n%s\r\n' % (name, value), body)
+        self.assertEqual(doc["_metadata"]["seeds"], [4242])
+        self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+
+    def test_stability_sd3_json_and_refusals(self):
+        self.fake.script([{"json": True}])
+        status, _, doc = self.gen(model="stability/sd3.5-large")
+        self.assertEqual(status, 200, doc)
+        r = self.fake.requests()[0]
+        self.assertEqual(r["path"], "/v2beta/stable-image/generate/sd3")
+        self.assertIn('name="model"\r\n\r\nsd3.5-large\r\n', r["body"])
+        for plan in ({"filtered": True}, {"status": 403, "name": "content_moderation"}):
+            self.fake.script([plan])
+            status, _, doc = self.gen(model="stability/core")
+            self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"),
+                             plan)
+            self.assertEqual(len(self.fake.requests()), 1, "refusals are not retried")
+        self.fake.script([{"status": 422, "name": "invalid_language", "message": "English only"}])
+        status, _, doc = self.gen(model="stability/core")
+        self.assertEqual(status, 400, doc)
+        self.assertIn("English only", doc["error"]["message"])
+
+    def test_a1111_batch_seeds_and_auth(self):
+        self.fake.script([])
+        status, _, doc = self.gen(model="a1111/sd", n=3, size="512x768", seed=100, steps=20,
+                                  guidance=6.5, negative_prompt="blur")
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/sdapi/v1/txt2img")
+        self.assertEqual(r["headers"]["authorization"],
+                         "Basic " + base64.b64encode(b"user:pass").decode())
+        body = json.loads(r["body"])
+        self.assertEqual((body["width"], body["height"], body["batch_size"], body["seed"],
+                          body["steps"], body["cfg_scale"], body["negative_prompt"]),
+                         (512, 768, 3, 100, 20, 6.5, "blur"))
+        self.assertEqual(doc["_metadata"]["seeds"], [100, 101, 102])
+        self.assertEqual(len(doc["data"]), 3)
+        status, _, doc = self.gen(model="a1111/sd", size="500x500")
+        self.assertEqual((status, doc["error"]["param"]), (400, "size"))
+
+    def test_a1111_error_retried(self):
+        self.fake.script([{"status": 500}])
+        status, _, doc = self.gen(model="a1111/sd")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 2)

@@ -365,3 +365,16 @@ Test(openai, bfl_protocol)
     ig_buf_release(&res.headers);
     ig_gen_request_release(&r);
 }
+
+const char *ig_stability_aspect_ratio(int width, int height);
+
+Test(openai, stability_aspect_ratio)
+{
+    cr_assert_str_eq(ig_stability_aspect_ratio(1024, 1024), "1:1");
+    cr_assert_str_eq(ig_stability_aspect_ratio(1344, 768), "16:9");
+    cr_assert_str_eq(ig_stability_aspect_ratio(768, 1344), "9:16");
+    cr_assert_str_eq(ig_stability_aspect_ratio(1536, 640), "21:9");
+    cr_assert_str_eq(ig_stability_aspect_ratio(832, 1216), "2:3");
+    cr_assert_str_eq(ig_stability_aspect_ratio(1000, 800), "5:4");
+    cr_assert_str_eq(ig_stability_aspect_ratio(64, 4096), "9:21");
+}

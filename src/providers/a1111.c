@@ -1,0 +1,116 @@
+/* a1111.c — AUTOMATIC1111's stable-diffusion-webui API (and servers that
+ * copy it, such as stable-diffusion.cpp's /sdapi).
+ *
+ * prepare: POST {api_base}/sdapi/v1/txt2img with prompt, negative_prompt,
+ * width, height, batch_size (n), seed (-1: random), steps and cfg_scale
+ * (guidance) when given. An api_key "user:password" becomes HTTP Basic
+ * auth (--api-auth). parse: images[] base64, the seeds from the `info`
+ * JSON string (all_seeds); errors {"error","detail",…}. */
+#include "core/classify.h"
+#include "providers/common.h"
+#include "util/crypto.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int a1111_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                         struct ig_upstream_request *out)
+{
+    if (ig_provider_request(out, "POST", d, "/sdapi/v1/txt2img", (size_t)256 << 20))
+        return IG_ENOMEM;
+    json_t *b = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:b}", "prompt", req->prompt, "width",
+                          req->width, "height", req->height, "batch_size", req->n, "seed",
+                          (json_int_t)(req->seed >= 0 ? req->seed : -1), "send_images", 1,
+                          "save_images", 0);
+    if (b && req->negative_prompt)
+        json_object_set_new(b, "negative_prompt", json_string(req->negative_prompt));
+    if (b && req->steps)
+        json_object_set_new(b, "steps", json_integer(req->steps));
+    if (b && req->guidance >= 0)
+        json_object_set_new(b, "cfg_scale", json_real(req->guidance));
+    if (ig_provider_json_body(out, b))
+        goto fail;
+    if (d->api_key && strchr(d->api_key, ':')) {
+        size_t n = strlen(d->api_key);
+        char enc[1200], auth[1300];
+        if (n > 800)
+            goto fail;
+        ig_base64_encode(d->api_key, n, enc);
+        snprintf(auth, sizeof auth, "Basic %s", enc);
+        int rc = ig_upstream_request_header(out, "Authorization", auth);
+        explicit_bzero(auth, sizeof auth);
+        if (rc)
+            goto fail;
+    }
+    return 0;
+fail:
+    ig_upstream_request_release(out);
+    return IG_ENOMEM;
+}
+
+static void a1111_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                        const struct ig_upstream_result *res, int poll,
+                        struct ig_provider_result *out)
+{
+    (void)req;
+    (void)d;
+    (void)poll;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status != 200) {
+        const char *msg = json_string_value(json_object_get(root, "detail"));
+        if (!msg)
+            msg = json_string_value(json_object_get(root, "errors"));
+        if (!msg)
+            msg = json_string_value(json_object_get(root, "error"));
+        if (msg)
+            snprintf(out->message, sizeof out->message, "%.400s", msg);
+        json_decref(root);
+        return;
+    }
+    json_t *images = json_object_get(root, "images");
+    if (!json_is_array(images) || json_array_size(images) == 0 ||
+        json_array_size(images) > IG_MAX_IMAGES) {
+        json_decref(root);
+        ig_provider_malformed(out, "the server's answer has no images");
+        return;
+    }
+    /* info is a JSON document inside a string. */
+    json_t *info = json_loads(json_string_value(json_object_get(root, "info"))
+                                  ? json_string_value(json_object_get(root, "info"))
+                                  : "{}",
+                              0, NULL);
+    json_t *seeds = json_object_get(info, "all_seeds");
+    size_t i;
+    json_t *img;
+    json_array_foreach(images, i, img)
+    {
+        struct ig_provider_image *im = &out->images[out->nimages];
+        const char *b64 = json_string_value(img);
+        if (!b64 || ig_provider_b64_image(im, b64)) {
+            json_decref(info);
+            json_decref(root);
+            ig_provider_malformed(out, "an image in the server's answer is not base64");
+            return;
+        }
+        json_t *s = json_array_get(seeds, i);
+        im->seed = json_is_integer(s) ? json_integer_value(s) : -1;
+        out->nimages++;
+    }
+    json_decref(info);
+    json_decref(root);
+    out->outcome = IG_OUTCOME_IMAGES;
+    out->message[0] = '\0';
+}
+
+const struct ig_provider ig_provider_a1111 = {
+    .name = "a1111",
+    .prepare = a1111_prepare,
+    .parse = a1111_parse,
+};

@@ -1,0 +1,21 @@
+/* common.h — small helpers the network adapters share (not a public
+ * surface: only providers/ includes it). */
+#ifndef IG_PROVIDERS_COMMON_H
+#define IG_PROVIDERS_COMMON_H
+
+#include "providers/provider.h"
+
+#include <jansson.h>
+
+/* Sets out's method and URL to api_base (without trailing slashes) + path,
+ * and the timeout and answer bound. 0 or IG_ENOMEM. */
+int ig_provider_request(struct ig_upstream_request *out, const char *method,
+                        const struct ig_deployment *d, const char *path, size_t max_answer);
+/* Stores a malloc'd JSON text as the body with its Content-Type. */
+int ig_provider_json_body(struct ig_upstream_request *out, json_t *body);
+/* Decodes base64 into a new image of out; 0 or IG_EINVAL. */
+int ig_provider_b64_image(struct ig_provider_image *im, const char *b64);
+/* Marks out as a retryable "malformed answer" with message. */
+void ig_provider_malformed(struct ig_provider_result *out, const char *message);
+
+#endif

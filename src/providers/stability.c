@@ -1,0 +1,163 @@
+/* stability.c — Stability AI's v2beta Stable Image generate endpoints.
+ *
+ * prepare: POST {api_base}/v2beta/stable-image/generate/{core|ultra|sd3} as
+ * multipart/form-data, accepting any image type. The requested size maps to
+ * the nearest aspect ratio Stability offers (it picks the pixels); sd3.5
+ * models go to /sd3 with a `model` field. parse: raw image bytes with
+ * `finish-reason` and `seed` headers (CONTENT_FILTERED is a content
+ * refusal), or the JSON form {image, finish_reason, seed}; errors
+ * {"name", "errors": [...]}, 403 content_moderation a refusal too. */
+#include "core/classify.h"
+#include "providers/common.h"
+#include "util/err.h"
+#include "util/multipart.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int w, h;
+} ratios[] = {{"1:1", 1, 1}, {"16:9", 16, 9}, {"21:9", 21, 9}, {"2:3", 2, 3},  {"3:2", 3, 2},
+              {"4:5", 4, 5}, {"5:4", 5, 4},   {"9:16", 9, 16}, {"9:21", 9, 21}};
+
+/* The ratio whose value is nearest width/height. */
+const char *ig_stability_aspect_ratio(int width, int height);
+const char *ig_stability_aspect_ratio(int width, int height)
+{
+    double want = (double)width / (double)height, best = 1e9;
+    const char *name = "1:1";
+    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++) {
+        double r = (double)ratios[i].w / (double)ratios[i].h;
+        double diff = r > want ? r / want : want / r;
+        if (diff < best) {
+            best = diff;
+            name = ratios[i].name;
+        }
+    }
+    return name;
+}
+
+static int stability_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                             struct ig_upstream_request *out)
+{
+    const char *endpoint = d->model;
+    int sd3 = strncmp(d->model, "sd3", 3) == 0;
+    if (sd3)
+        endpoint = "sd3";
+    char path[160];
+    snprintf(path, sizeof path, "/v2beta/stable-image/generate/%s", endpoint);
+    if (ig_provider_request(out, "POST", d, path, (size_t)64 << 20))
+        return IG_ENOMEM;
+    struct ig_multipart mp;
+    char seed[24];
+    int rc = ig_multipart_init(&mp, (size_t)1 << 20);
+    rc = rc ? rc : ig_multipart_field(&mp, "prompt", req->prompt);
+    if (rc == 0 && req->negative_prompt)
+        rc = ig_multipart_field(&mp, "negative_prompt", req->negative_prompt);
+    rc = rc ? rc
+            : ig_multipart_field(&mp, "aspect_ratio",
+                                 ig_stability_aspect_ratio(req->width, req->height));
+    rc = rc ? rc : ig_multipart_field(&mp, "output_format", ig_format_name(req->output_format));
+    if (rc == 0 && req->seed >= 0) {
+        snprintf(seed, sizeof seed, "%lld", (long long)req->seed);
+        rc = ig_multipart_field(&mp, "seed", seed);
+    }
+    if (rc == 0 && sd3)
+        rc = ig_multipart_field(&mp, "model", d->model);
+    rc = rc ? rc : ig_multipart_finish(&mp);
+    rc = rc ? rc : ig_upstream_request_header(out, "Content-Type", mp.content_type);
+    rc = rc ? rc : ig_upstream_request_header(out, "Accept", "image/*");
+    if (rc == 0 && d->api_key && d->api_key[0]) {
+        char auth[4200];
+        snprintf(auth, sizeof auth, "Bearer %s", d->api_key);
+        rc = ig_upstream_request_header(out, "Authorization", auth);
+        explicit_bzero(auth, sizeof auth);
+    }
+    if (rc) {
+        ig_multipart_release(&mp);
+        ig_upstream_request_release(out);
+        return rc;
+    }
+    out->body = ig_buf_detach(&mp.body, &out->body_len);
+    return 0;
+}
+
+static void stability_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                            const struct ig_upstream_result *res, int poll,
+                            struct ig_provider_result *out)
+{
+    (void)req;
+    (void)d;
+    (void)poll;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    char ctype[128] = "", finish[64] = "", seed[32] = "";
+    ig_upstream_result_header(res, "content-type", ctype, sizeof ctype);
+    ig_upstream_result_header(res, "finish-reason", finish, sizeof finish);
+    ig_upstream_result_header(res, "seed", seed, sizeof seed);
+    if (res->status != 200) {
+        json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+        const char *name = json_string_value(json_object_get(root, "name"));
+        const char *msg = json_string_value(json_array_get(json_object_get(root, "errors"), 0));
+        if (!msg)
+            msg = json_string_value(json_object_get(root, "message"));
+        if (msg)
+            snprintf(out->message, sizeof out->message, "%.400s", msg);
+        if (name && (!strcmp(name, "content_moderation") || !strcmp(name, "public_figure")))
+            out->error_class = IG_ERRC_CONTENT_POLICY;
+        json_decref(root);
+        return;
+    }
+    struct ig_provider_image *im = &out->images[0];
+    im->seed = -1;
+    if (strncmp(ctype, "application/json", 16) == 0) {
+        json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+        const char *b64 = json_string_value(json_object_get(root, "image"));
+        const char *fr = json_string_value(json_object_get(root, "finish_reason"));
+        json_t *s = json_object_get(root, "seed");
+        snprintf(finish, sizeof finish, "%s", fr ? fr : "");
+        if (json_is_integer(s))
+            im->seed = json_integer_value(s);
+        int bad = !b64 || ig_provider_b64_image(im, b64);
+        json_decref(root);
+        if (bad) {
+            ig_provider_malformed(out, "the provider's JSON answer holds no image");
+            return;
+        }
+    } else if (strncmp(ctype, "image/", 6) == 0 && res->body.len) {
+        im->bytes = malloc(res->body.len);
+        if (!im->bytes) {
+            ig_provider_malformed(out, "out of memory");
+            return;
+        }
+        memcpy(im->bytes, res->body.data, res->body.len);
+        im->len = res->body.len;
+        if (seed[0])
+            im->seed = strtoll(seed, NULL, 10);
+    } else {
+        ig_provider_malformed(out, "the provider's answer is neither an image nor JSON");
+        return;
+    }
+    out->nimages = 1;
+    if (strcmp(finish, "CONTENT_FILTERED") == 0) {
+        ig_provider_result_release(out);
+        out->outcome = IG_OUTCOME_ERROR;
+        out->error_class = IG_ERRC_CONTENT_POLICY;
+        snprintf(out->message, sizeof out->message,
+                 "the output was filtered by the provider's content policy");
+        return;
+    }
+    out->outcome = IG_OUTCOME_IMAGES;
+    out->message[0] = '\0';
+}
+
+const struct ig_provider ig_provider_stability = {
+    .name = "stability",
+    .prepare = stability_prepare,
+    .parse = stability_parse,
+};
