@@ -50,6 +50,7 @@ struct ig_dispatch {
      * many in a row failed in transit (those are re-polled, never
      * re-submitted: the job is already paid for). */
     struct ig_upstream_request poll;
+    struct ig_upstream_request cancel; /* the job at the provider, while it runs */
     int polls;
     int poll_failures;
 };
@@ -112,12 +113,29 @@ static void timer_closed_cb(uv_handle_t *h)
         ig_provider_result_release(&d->result);
         ig_provider_result_release(&d->last);
         ig_upstream_request_release(&d->poll);
+        ig_upstream_request_release(&d->cancel);
         free(d);
     }
 }
 
+static void cancel_sent_cb(struct ig_upstream_call *call, struct ig_upstream_result *res, void *ud)
+{
+    (void)call;
+    (void)ud;
+    if (res->transport_error || res->status >= 300)
+        ig_warn("cancelling an abandoned provider job failed: %s (HTTP %ld)",
+                res->error[0] ? res->error : "bad status", res->status);
+}
+
 static void stop_io(struct ig_dispatch *d)
 {
+    /* A job still running at the provider is cancelled there, fire and
+     * forget, so an abandoned request stops costing money. */
+    if (d->cancel.url) {
+        struct ig_upstream_request c = d->cancel;
+        memset(&d->cancel, 0, sizeof d->cancel);
+        ig_upstream_start(d->u, &c, cancel_sent_cb, NULL, NULL);
+    }
     if (d->call) {
         ig_upstream_cancel(d->call);
         d->call = NULL;
@@ -346,6 +364,12 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     }
     p->parse(d->req, dep, res, d->polls, &r);
     if (r.outcome == IG_OUTCOME_PENDING && (r.poll.url || d->poll.url)) {
+        if (r.cancel.url) {
+            ig_upstream_request_release(&d->cancel);
+            d->cancel = r.cancel;
+            memset(&r.cancel, 0, sizeof r.cancel);
+            d->cancel.allow_private = same_host(d->cancel.url, dep->api_base);
+        }
         if (r.poll.url) {
             ig_upstream_request_release(&d->poll);
             d->poll = r.poll;
@@ -361,6 +385,7 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         return;
     }
     ig_upstream_request_release(&d->poll);
+    ig_upstream_request_release(&d->cancel); /* the job is over either way */
     d->polls = 0;
     d->poll_failures = 0;
     (void)polling;

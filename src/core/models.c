@@ -246,6 +246,84 @@ static const struct ig_model a1111_templates[] = {
      .created = 1767225600},
 };
 
+/* fal.ai FLUX endpoints. */
+static const struct ig_model fal_templates[] = {
+    {.id = "fal-ai/flux/schnell",
+     .provider = "fal",
+     .owned_by = "fal-ai",
+     .description = "FLUX.1 [schnell] on fal",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 12,
+     .created = 1722470400},
+    {.id = "fal-ai/flux/dev",
+     .provider = "fal",
+     .owned_by = "fal-ai",
+     .description = "FLUX.1 [dev] on fal",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 20.0,
+     .created = 1722470400},
+};
+
+/* Replicate: the official FLUX models (aspect ratios, up to 4 outputs). */
+static const struct ig_model replicate_templates[] = {
+    {.id = "black-forest-labs/flux-schnell",
+     .provider = "replicate",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [schnell] on Replicate (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 4,
+     .created = 1722470400},
+    {.id = "black-forest-labs/flux-dev",
+     .provider = "replicate",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [dev] on Replicate (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 10.0,
+     .created = 1722470400},
+};
+
 /* Any model of an OpenAI-compatible server (or of a provider without a
  * table of its own yet): any WxH, the common fields. */
 static const char *const generic_qualities[] = {"auto",   "standard", "hd", "low",
@@ -279,6 +357,18 @@ const struct ig_model *ig_models_template(const char *provider, const char *mode
     }
     if (strcmp(provider, "a1111") == 0)
         return &a1111_templates[0];
+    if (strcmp(provider, "fal") == 0) {
+        for (size_t i = 0; i < sizeof fal_templates / sizeof fal_templates[0]; i++)
+            if (strcmp(fal_templates[i].id, model) == 0)
+                return &fal_templates[i];
+        return &fal_templates[1];
+    }
+    if (strcmp(provider, "replicate") == 0) {
+        for (size_t i = 0; i < sizeof replicate_templates / sizeof replicate_templates[0]; i++)
+            if (strcmp(replicate_templates[i].id, model) == 0)
+                return &replicate_templates[i];
+        return &replicate_templates[1];
+    }
     if (strcmp(provider, "bfl") == 0) {
         for (size_t i = 0; i < sizeof bfl_templates / sizeof bfl_templates[0]; i++)
             if (strcmp(bfl_templates[i].id, model) == 0)
@@ -296,6 +386,8 @@ static const struct {
     {"bfl", "BFL_API_KEY", "BFL_BASE_URL", "https://api.bfl.ai/v1"},
     {"stability", "STABILITY_API_KEY", "STABILITY_BASE_URL", "https://api.stability.ai"},
     {"a1111", "A1111_AUTH", "A1111_URL", "http://127.0.0.1:7860"},
+    {"fal", "FAL_KEY", "FAL_QUEUE_URL", "https://queue.fal.run"},
+    {"replicate", "REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "https://api.replicate.com/v1"},
 };
 
 const char *ig_models_default_base(const char *provider)
@@ -438,6 +530,12 @@ int ig_models_add_from_env(struct ig_models *m)
     if (rc == 0 && (env_set("STABILITY_API_KEY") || env_set("STABILITY_BASE_URL")))
         rc = add_env_provider(m, "stability", stability_templates,
                               sizeof stability_templates / sizeof stability_templates[0], 0);
+    if (rc == 0 && (env_set("FAL_KEY") || env_set("FAL_QUEUE_URL")))
+        rc = add_env_provider(m, "fal", fal_templates,
+                              sizeof fal_templates / sizeof fal_templates[0], 0);
+    if (rc == 0 && (env_set("REPLICATE_API_TOKEN") || env_set("REPLICATE_BASE_URL")))
+        rc = add_env_provider(m, "replicate", replicate_templates,
+                              sizeof replicate_templates / sizeof replicate_templates[0], 0);
     if (rc == 0 && env_set("A1111_URL"))
         rc = add_env_provider(m, "a1111", a1111_templates, 1, 0);
     return rc;

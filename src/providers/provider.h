@@ -68,6 +68,9 @@ struct ig_provider_result {
      * again), and when. Owned. */
     struct ig_upstream_request poll;
     long poll_after_ms;
+    /* IG_OUTCOME_PENDING, optionally: how to cancel the job at the
+     * provider when the gateway gives up on it (deadline, client gone). */
+    struct ig_upstream_request cancel;
 };
 
 void ig_provider_result_release(struct ig_provider_result *r);
@@ -96,5 +99,7 @@ extern const struct ig_provider ig_provider_openai;
 extern const struct ig_provider ig_provider_bfl;
 extern const struct ig_provider ig_provider_a1111;
 extern const struct ig_provider ig_provider_stability;
+extern const struct ig_provider ig_provider_fal;
+extern const struct ig_provider ig_provider_replicate;
 
 #endif

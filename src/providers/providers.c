@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct ig_provider *const providers[] = {&ig_provider_local, &ig_provider_openai,
-                                                      &ig_provider_bfl, &ig_provider_a1111,
-                                                      &ig_provider_stability};
+static const struct ig_provider *const providers[] = {
+    &ig_provider_local,     &ig_provider_openai, &ig_provider_bfl,      &ig_provider_a1111,
+    &ig_provider_stability, &ig_provider_fal,    &ig_provider_replicate};
 
 const struct ig_provider *ig_provider_find(const char *name)
 {
@@ -26,4 +26,5 @@ void ig_provider_result_release(struct ig_provider_result *r)
     memset(r->images, 0, sizeof r->images);
     r->nimages = 0;
     ig_upstream_request_release(&r->poll);
+    ig_upstream_request_release(&r->cancel);
 }

@@ -145,7 +145,92 @@ class Handler(BaseHTTPRequestHandler):
                              "application/json; type=image/png")
         self.send(200, img, "image/png", {"finish-reason": finish, "seed": "4242"})
 
+    # ---- fal queue: submit, status (202 while queued), result ----
+    #   plan keys: "pending" (status polls answered IN_QUEUE, default 2),
+    #   "nsfw" (flag the images), "data_uri" (inline images).
+    def fal_submit(self, plan):
+        if plan.get("status", 200) != 200:
+            return self.send(plan["status"], {"detail": plan.get("detail", "planned failure")})
+        with State.lock:
+            job = "fal%d" % (len(State.jobs) + 1)
+            State.jobs[job] = {"polls": 0, "plan": plan}
+        base = "http://%s/fal-ai/flux/requests/%s" % (self.headers.get("Host"), job)
+        self.send(200, {"request_id": job, "status": "IN_QUEUE", "status_url": base + "/status",
+                        "response_url": base, "cancel_url": base + "/cancel"})
+
+    def fal_get(self):
+        parts = self.path.split("/")
+        job = parts[4]
+        with State.lock:
+            j = State.jobs.get(job)
+            if j and self.path.endswith("/status"):
+                j["polls"] += 1
+        if not j:
+            return self.send(404, {"detail": "Request not found"})
+        base = "http://%s/fal-ai/flux/requests/%s" % (self.headers.get("Host"), job)
+        if self.path.endswith("/status"):
+            if j["polls"] <= j["plan"].get("pending", 2):
+                return self.send(202, {"status": "IN_QUEUE", "queue_position": 1,
+                                       "response_url": base, "status_url": base + "/status"})
+            return self.send(200, {"status": "COMPLETED", "response_url": base,
+                                   "status_url": base + "/status", "logs": []})
+        n = j["plan"].get("n", 1)
+        host = self.headers.get("Host")
+        if j["plan"].get("data_uri"):
+            images = [{"url": "data:image/png;base64," + base64.b64encode(png(16, 16, i)).decode()}
+                      for i in range(n)]
+        else:
+            images = [{"url": "http://%s/img/%d.png" % (host, i + 1), "content_type": "image/png"}
+                      for i in range(n)]
+        self.send(200, {"images": images, "seed": 99,
+                        "has_nsfw_concepts": [bool(j["plan"].get("nsfw"))] * n})
+
+    # ---- Replicate predictions: created, polled through urls.get ----
+    #   plan keys: "sync" (succeeded at once), "pending" (polls processing,
+    #   default 2), "fail" (end failed with this error), "status" (HTTP error).
+    def replicate_create(self, plan):
+        if plan.get("status", 200) != 200:
+            return self.send(plan["status"], {"title": "planned", "detail": "planned failure",
+                                              "status": plan["status"]})
+        with State.lock:
+            pid = "pred%d" % (len(State.jobs) + 1)
+            State.jobs[pid] = {"polls": 0, "plan": plan}
+        self.send(201, self.prediction(pid, "succeeded" if plan.get("sync") else "starting"))
+
+    def prediction(self, pid, status):
+        host = self.headers.get("Host")
+        plan = State.jobs[pid]["plan"]
+        p = {"id": pid, "status": status, "output": None, "error": None,
+             "urls": {"get": "http://%s/v1/predictions/%s" % (host, pid),
+                      "cancel": "http://%s/v1/predictions/%s/cancel" % (host, pid)}}
+        if status == "succeeded":
+            p["output"] = ["http://%s/img/%d.png" % (host, i + 1)
+                           for i in range(plan.get("n", 1))]
+        if status == "failed":
+            p["error"] = plan["fail"]
+        return p
+
+    def replicate_get(self):
+        pid = self.path.split("/")[3]
+        with State.lock:
+            j = State.jobs.get(pid)
+            if j:
+                j["polls"] += 1
+        if not j:
+            return self.send(404, {"title": "Not found", "detail": "no prediction", "status": 404})
+        if j["polls"] <= j["plan"].get("pending", 2):
+            return self.send(200, self.prediction(pid, "processing"))
+        if j["plan"].get("fail"):
+            return self.send(200, self.prediction(pid, "failed"))
+        self.send(200, self.prediction(pid, "succeeded"))
+
     def do_GET(self):
+        if self.path.startswith("/fal-ai/flux/requests/"):
+            self.record("GET")
+            return self.fal_get()
+        if self.path.startswith("/v1/predictions/"):
+            self.record("GET")
+            return self.replicate_get()
         if self.path.startswith("/v1/get_result"):
             self.record("GET")
             return self.bfl_poll()
@@ -177,6 +262,12 @@ class Handler(BaseHTTPRequestHandler):
             plan = State.script.pop(0) if State.script else {}
         if self.path.startswith("/v1/flux"):
             return self.bfl_submit(body, plan)
+        if self.path.startswith("/fal-ai/") and "/requests/" not in self.path:
+            return self.fal_submit(plan)
+        if self.path.startswith("/v1/models/") or self.path == "/v1/predictions":
+            return self.replicate_create(plan)
+        if self.path.startswith("/v1/predictions/") and self.path.endswith("/cancel"):
+            return self.send(200, {"status": "canceled"})
         if self.path == "/sdapi/v1/txt2img":
             return self.a1111(body, plan)
         if self.path.startswith("/v2beta/stable-image/generate/"):

@@ -589,3 +589,81 @@ class StabilityAndA1111(unittest.TestCase):
         status, _, doc = self.gen(model="a1111/sd")
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["_metadata"]["attempts"], 2)
+
+
+class FalAndReplicate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG, env={"FAL_KEY": "fal-key-1",
+                                             "FAL_QUEUE_URL": cls.fake.base,
+                                             "REPLICATE_API_TOKEN": "r8_tok",
+                                             "REPLICATE_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, **fields):
+        fields.setdefault("prompt", "a mossy stone")
+        fields.setdefault("response_format", "b64_json")
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_fal_queue_status_result(self):
+        self.fake.script([{"pending": 2, "n": 2}])
+        status, _, doc = self.gen(model="fal/fal-ai/flux/schnell", n=2, size="1024x768", seed=99,
+                                  steps=4, output_format="png")
+        self.assertEqual(status, 200, doc)
+        reqs = self.fake.requests()
+        self.assertEqual(reqs[0]["path"], "/fal-ai/flux/schnell")
+        self.assertEqual(reqs[0]["headers"]["authorization"], "Key fal-key-1")
+        body = json.loads(reqs[0]["body"])
+        self.assertEqual(body["image_size"], {"width": 1024, "height": 768})
+        self.assertEqual((body["num_images"], body["seed"], body["num_inference_steps"],
+                          body["output_format"]), (2, 99, 4, "png"))
+        self.assertTrue(body["enable_safety_checker"])
+        gets = [r["path"] for r in reqs if r["method"] == "GET"]
+        self.assertEqual(gets.count("/fal-ai/flux/requests/fal1/status"), 3)
+        self.assertEqual(gets[-1], "/fal-ai/flux/requests/fal1")
+        self.assertEqual(len(doc["data"]), 2)
+        self.assertEqual(doc["_metadata"]["seeds"], [99, 100])
+
+    def test_fal_nsfw_and_data_uris(self):
+        self.fake.script([{"pending": 0, "nsfw": True}])
+        status, _, doc = self.gen(model="fal/fal-ai/flux/dev")
+        self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"))
+        self.fake.script([{"pending": 0, "data_uri": True}])
+        status, _, doc = self.gen(model="fal/fal-ai/flux/dev")
+        self.assertEqual(status, 200, doc)
+        self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+
+    def test_replicate_prefer_wait_and_polling(self):
+        self.fake.script([{"sync": True}])
+        status, _, doc = self.gen(model="replicate/black-forest-labs/flux-schnell",
+                                  size="1344x768", seed=3)
+        self.assertEqual(status, 200, doc)
+        [r] = [r for r in self.fake.requests() if r["method"] == "POST"]
+        self.assertEqual(r["path"], "/v1/models/black-forest-labs/flux-schnell/predictions")
+        self.assertEqual(r["headers"]["authorization"], "Bearer r8_tok")
+        self.assertEqual(r["headers"]["prefer"], "wait=30")
+        inp = json.loads(r["body"])["input"]
+        self.assertEqual((inp["aspect_ratio"], inp["num_outputs"], inp["seed"]), ("16:9", 1, 3))
+        self.fake.script([{"pending": 2}])
+        status, _, doc = self.gen(model="replicate/black-forest-labs/flux-dev")
+        self.assertEqual(status, 200, doc)
+        gets = [r for r in self.fake.requests() if r["method"] == "GET"
+                and r["path"].startswith("/v1/predictions/")]
+        self.assertEqual(len(gets), 3)
+
+    def test_replicate_nsfw_failure_and_cancel_on_deadline(self):
+        self.fake.script([{"pending": 0, "fail": "NSFW content detected. Try again."}])
+        status, _, doc = self.gen(model="replicate/black-forest-labs/flux-dev")
+        self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"))
+        self.fake.script([{"pending": 1000}])
+        status, _, doc = self.gen(model="replicate/black-forest-labs/flux-dev")
+        self.assertEqual(status, 504, doc)
+        time.sleep(0.3)
+        cancels = [r for r in self.fake.requests() if r["path"].endswith("/cancel")]
+        self.assertEqual(len(cancels), 1, "the abandoned prediction is cancelled upstream")
+        self.assertEqual(cancels[0]["headers"]["authorization"], "Bearer r8_tok")

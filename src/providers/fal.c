@@ -1,0 +1,177 @@
+/* fal.c — fal.ai's queue API.
+ *
+ * prepare: POST {queue_base}/{model} with "Authorization: Key …" and the
+ * FLUX-style input (prompt, image_size {width, height}, num_images, seed,
+ * num_inference_steps, guidance_scale, output_format, the safety checker
+ * on). parse(0): {request_id, status_url, response_url, cancel_url} →
+ * pending: GET status_url. parse(n): a status body (IN_QUEUE, IN_PROGRESS;
+ * 202 or 200) → poll again; COMPLETED → pending: GET response_url; a result
+ * body {images: [{url}], seed, has_nsfw_concepts} → images (URLs downloaded,
+ * data URIs decoded), any flagged image → content refusal. The URLs fal
+ * returns are used as given, never built. */
+#include "core/classify.h"
+#include "providers/common.h"
+#include "util/crypto.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int auth(struct ig_upstream_request *r, const struct ig_deployment *d)
+{
+    if (!d->api_key || !d->api_key[0])
+        return 0;
+    char v[4200];
+    snprintf(v, sizeof v, "Key %s", d->api_key);
+    int rc = ig_upstream_request_header(r, "Authorization", v);
+    explicit_bzero(v, sizeof v);
+    return rc;
+}
+
+static int fal_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                       struct ig_upstream_request *out)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/%s", d->model);
+    if (ig_provider_request(out, "POST", d, path, (size_t)1 << 20))
+        return IG_ENOMEM;
+    json_t *b =
+        json_pack("{s:s, s:{s:i, s:i}, s:i, s:s, s:b}", "prompt", req->prompt, "image_size",
+                  "width", req->width, "height", req->height, "num_images", req->n, "output_format",
+                  req->output_format == IG_FMT_PNG ? "png" : "jpeg", "enable_safety_checker", 1);
+    if (b && req->seed >= 0)
+        json_object_set_new(b, "seed", json_integer(req->seed));
+    if (b && req->steps)
+        json_object_set_new(b, "num_inference_steps", json_integer(req->steps));
+    if (b && req->guidance >= 0)
+        json_object_set_new(b, "guidance_scale", json_real(req->guidance));
+    if (ig_provider_json_body(out, b) || auth(out, d)) {
+        ig_upstream_request_release(out);
+        return IG_ENOMEM;
+    }
+    return 0;
+}
+
+static int poll_request(struct ig_provider_result *out, const struct ig_deployment *d,
+                        const char *url, long after_ms)
+{
+    struct ig_upstream_request *p = &out->poll;
+    memset(p, 0, sizeof *p);
+    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+        return IG_EINVAL;
+    snprintf(p->method, sizeof p->method, "GET");
+    p->url = strdup(url);
+    p->timeout_ms = 30000;
+    p->max_response_bytes = (size_t)64 << 20;
+    if (!p->url || auth(p, d)) {
+        ig_upstream_request_release(p);
+        return IG_ENOMEM;
+    }
+    out->outcome = IG_OUTCOME_PENDING;
+    out->poll_after_ms = after_ms;
+    out->message[0] = '\0';
+    return 0;
+}
+
+static void result_images(json_t *root, struct ig_provider_result *out)
+{
+    json_t *images = json_object_get(root, "images");
+    json_t *nsfw = json_object_get(root, "has_nsfw_concepts");
+    json_t *seed = json_object_get(root, "seed");
+    size_t i;
+    json_t *flag;
+    json_array_foreach(nsfw, i, flag)
+    {
+        if (json_is_true(flag)) {
+            out->error_class = IG_ERRC_CONTENT_POLICY;
+            snprintf(out->message, sizeof out->message,
+                     "the provider's safety checker flagged image %zu", i);
+            return;
+        }
+    }
+    if (!json_is_array(images) || json_array_size(images) == 0 ||
+        json_array_size(images) > IG_MAX_IMAGES) {
+        ig_provider_malformed(out, "the provider's result has no images");
+        return;
+    }
+    json_t *img;
+    json_array_foreach(images, i, img)
+    {
+        struct ig_provider_image *im = &out->images[out->nimages];
+        const char *url = json_string_value(json_object_get(img, "url"));
+        im->seed = json_is_integer(seed) ? json_integer_value(seed) + (json_int_t)i : -1;
+        if (url && strncmp(url, "data:", 5) == 0) {
+            const char *comma = strstr(url, ";base64,");
+            if (!comma || ig_provider_b64_image(im, comma + 8)) {
+                ig_provider_malformed(out, "an image data URI is not base64");
+                return;
+            }
+        } else if (url) {
+            im->url = strdup(url);
+        } else {
+            ig_provider_malformed(out, "an image in the provider's result has no url");
+            return;
+        }
+        out->nimages++;
+    }
+    out->outcome = IG_OUTCOME_IMAGES;
+    out->message[0] = '\0';
+}
+
+static void fal_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                      const struct ig_upstream_result *res, int poll,
+                      struct ig_provider_result *out)
+{
+    (void)req;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status != 200 && res->status != 202) {
+        json_t *det = json_object_get(root, "detail");
+        const char *msg = json_string_value(det);
+        if (!msg && json_is_array(det))
+            msg = json_string_value(json_object_get(json_array_get(det, 0), "msg"));
+        if (!msg)
+            msg = json_string_value(json_object_get(root, "message"));
+        if (msg)
+            snprintf(out->message, sizeof out->message, "%.400s", msg);
+        json_decref(root);
+        return;
+    }
+    out->error_class = IG_ERRC_RETRYABLE;
+    if (!json_is_object(root)) {
+        ig_provider_malformed(out, "the provider's answer is not JSON");
+    } else if (json_object_get(root, "images")) {
+        result_images(root, out);
+    } else {
+        const char *status = json_string_value(json_object_get(root, "status"));
+        const char *status_url = json_string_value(json_object_get(root, "status_url"));
+        const char *response_url = json_string_value(json_object_get(root, "response_url"));
+        if (status && !strcmp(status, "COMPLETED")) {
+            if (poll_request(out, d, response_url, 0))
+                ig_provider_malformed(out, "a completed request without response_url");
+        } else if (status && (!strcmp(status, "IN_QUEUE") || !strcmp(status, "IN_PROGRESS"))) {
+            if (poll == 0) {
+                if (poll_request(out, d, status_url, 500))
+                    ig_provider_malformed(out, "the provider gave no status_url");
+            } else {
+                out->outcome = IG_OUTCOME_PENDING; /* same status_url again */
+                out->poll_after_ms = poll < 10 ? 500 : 1500;
+                out->message[0] = '\0';
+            }
+        } else {
+            ig_provider_malformed(out, "the provider's answer has neither status nor images");
+        }
+    }
+    json_decref(root);
+}
+
+const struct ig_provider ig_provider_fal = {
+    .name = "fal",
+    .prepare = fal_prepare,
+    .parse = fal_parse,
+};

@@ -1,0 +1,163 @@
+/* replicate.c — Replicate predictions.
+ *
+ * prepare: an official model "owner/name" → POST
+ * {base}/models/{owner}/{name}/predictions; "owner/name:<version>" or a bare
+ * version id → POST {base}/predictions with "version". Prefer: wait=30
+ * lets quick models answer in the same call. The input is the common
+ * text-to-image set (prompt, aspect_ratio nearest the size, num_outputs,
+ * output_format, seed, negative_prompt, num_inference_steps, guidance);
+ * models with other inputs are configured through their own names later.
+ * parse: a prediction; succeeded → output (a URL or a list of URLs);
+ * starting/processing → poll urls.get, with urls.cancel kept so an
+ * abandoned prediction is cancelled; failed → retryable (an NSFW error is a
+ * content refusal); errors are RFC 7807 {title, detail, status}. */
+#include "core/classify.h"
+#include "providers/common.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *ig_stability_aspect_ratio(int width, int height);
+
+static int bearer(struct ig_upstream_request *r, const struct ig_deployment *d)
+{
+    if (!d->api_key || !d->api_key[0])
+        return 0;
+    char v[4200];
+    snprintf(v, sizeof v, "Bearer %s", d->api_key);
+    int rc = ig_upstream_request_header(r, "Authorization", v);
+    explicit_bzero(v, sizeof v);
+    return rc;
+}
+
+static int replicate_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                             struct ig_upstream_request *out)
+{
+    const char *colon = strchr(d->model, ':');
+    int official = !colon && strchr(d->model, '/');
+    char path[400];
+    if (official)
+        snprintf(path, sizeof path, "/models/%s/predictions", d->model);
+    else
+        snprintf(path, sizeof path, "/predictions");
+    if (ig_provider_request(out, "POST", d, path, (size_t)4 << 20))
+        return IG_ENOMEM;
+    json_t *input = json_pack(
+        "{s:s, s:s, s:i, s:s}", "prompt", req->prompt, "aspect_ratio",
+        ig_stability_aspect_ratio(req->width, req->height), "num_outputs", req->n, "output_format",
+        req->output_format == IG_FMT_JPEG ? "jpg" : ig_format_name(req->output_format));
+    if (input && req->seed >= 0)
+        json_object_set_new(input, "seed", json_integer(req->seed));
+    if (input && req->negative_prompt)
+        json_object_set_new(input, "negative_prompt", json_string(req->negative_prompt));
+    if (input && req->steps)
+        json_object_set_new(input, "num_inference_steps", json_integer(req->steps));
+    if (input && req->guidance >= 0)
+        json_object_set_new(input, "guidance", json_real(req->guidance));
+    json_t *b = json_pack("{s:o}", "input", input);
+    if (b && !official)
+        json_object_set_new(b, "version", json_string(colon ? colon + 1 : d->model));
+    if (ig_provider_json_body(out, b) || bearer(out, d) ||
+        ig_upstream_request_header(out, "Prefer", "wait=30")) {
+        ig_upstream_request_release(out);
+        return IG_ENOMEM;
+    }
+    /* Prefer: wait holds the call until the model is done (or 30 s). */
+    if (out->timeout_ms < 45000)
+        out->timeout_ms = 45000;
+    return 0;
+}
+
+static int url_request(struct ig_upstream_request *r, const char *method,
+                       const struct ig_deployment *d, const char *url)
+{
+    memset(r, 0, sizeof *r);
+    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+        return IG_EINVAL;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->url = strdup(url);
+    r->timeout_ms = 30000;
+    r->max_response_bytes = (size_t)4 << 20;
+    if (!r->url || bearer(r, d)) {
+        ig_upstream_request_release(r);
+        return IG_ENOMEM;
+    }
+    return 0;
+}
+
+static void replicate_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
+                            const struct ig_upstream_result *res, int poll,
+                            struct ig_provider_result *out)
+{
+    (void)req;
+    memset(out, 0, sizeof *out);
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return;
+    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status != 200 && res->status != 201 && res->status != 202) {
+        const char *msg = json_string_value(json_object_get(root, "detail"));
+        if (!msg)
+            msg = json_string_value(json_object_get(root, "title"));
+        if (msg)
+            snprintf(out->message, sizeof out->message, "%.400s", msg);
+        json_decref(root);
+        return;
+    }
+    out->error_class = IG_ERRC_RETRYABLE;
+    const char *status = json_string_value(json_object_get(root, "status"));
+    json_t *urls = json_object_get(root, "urls");
+    if (!status) {
+        ig_provider_malformed(out, "the provider's answer is not a prediction");
+    } else if (!strcmp(status, "succeeded")) {
+        json_t *output = json_object_get(root, "output");
+        json_t *list = json_is_array(output) ? output : NULL;
+        size_t n = list ? json_array_size(list) : (json_is_string(output) ? 1 : 0);
+        if (n == 0 || n > IG_MAX_IMAGES) {
+            ig_provider_malformed(out, "a succeeded prediction without image output");
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                const char *url = json_string_value(list ? json_array_get(list, i) : output);
+                if (!url) {
+                    ig_provider_malformed(out, "a prediction output that is not a URL");
+                    json_decref(root);
+                    return;
+                }
+                out->images[i].url = strdup(url);
+                out->images[i].seed = -1;
+                out->nimages++;
+            }
+            out->outcome = IG_OUTCOME_IMAGES;
+            out->message[0] = '\0';
+        }
+    } else if (!strcmp(status, "starting") || !strcmp(status, "processing")) {
+        const char *get = json_string_value(json_object_get(urls, "get"));
+        const char *cancel = json_string_value(json_object_get(urls, "cancel"));
+        if (url_request(&out->poll, "GET", d, get)) {
+            ig_provider_malformed(out, "a running prediction without urls.get");
+        } else {
+            if (cancel)
+                url_request(&out->cancel, "POST", d, cancel);
+            out->outcome = IG_OUTCOME_PENDING;
+            out->poll_after_ms = poll < 10 ? 500 : 2000;
+            out->message[0] = '\0';
+        }
+    } else {
+        const char *err = json_string_value(json_object_get(root, "error"));
+        snprintf(out->message, sizeof out->message, "the prediction ended '%s'%s%.300s", status,
+                 err ? ": " : "", err ? err : "");
+        if (err && strcasestr(err, "nsfw"))
+            out->error_class = IG_ERRC_CONTENT_POLICY;
+    }
+    json_decref(root);
+}
+
+const struct ig_provider ig_provider_replicate = {
+    .name = "replicate",
+    .prepare = replicate_prepare,
+    .parse = replicate_parse,
+};
