@@ -43,6 +43,7 @@ static const struct ig_model local_procedural = {
     .supports_guidance = 1,
     .max_steps = 150,
     .max_guidance = 50.0,
+    .supports_compression = 1,
     .created = 1767225600,
 };
 
@@ -99,6 +100,8 @@ static const struct ig_model openai_templates[] = {
      .qualities = gpt_qualities,
      .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
      .supports_transparent = 1,
+     .supports_compression = 1,
+     .supports_moderation = 1,
      .created = 1745366400},
     {.id = "gpt-image-1-mini",
      .provider = "openai",
@@ -114,6 +117,8 @@ static const struct ig_model openai_templates[] = {
      .qualities = gpt_qualities,
      .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
      .supports_transparent = 1,
+     .supports_compression = 1,
+     .supports_moderation = 1,
      .created = 1759363200},
 };
 
@@ -333,6 +338,7 @@ static const struct ig_model generic_template = {.id = "generic",
                                                  .owned_by = "imagegate",
                                                  .description = "an OpenAI-compatible image model",
                                                  .min_side = 64,
+                                                 .supports_compression = 1,
                                                  .max_side = 4096,
                                                  .default_width = 1024,
                                                  .default_height = 1024,

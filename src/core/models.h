@@ -35,6 +35,8 @@ struct ig_model {
     int max_steps;
     double max_guidance;
     int supports_transparent;
+    int supports_compression; /* output_compression */
+    int supports_moderation;  /* the moderation level field */
     int created; /* unix seconds, for /v1/models */
     /* Network models: where they are served, in routing order (priority,
      * then weight). Empty for the local renderer. */

@@ -330,6 +330,9 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     if ((rc = get_int(root, "output_compression", 0, 100, &v, &present, err)))
         return rc;
     req->output_compression = present ? (int)v : -1;
+    if (present && !m->supports_compression)
+        return fail(err, 400, "unsupported_parameter", "output_compression",
+                    "'output_compression' is not supported by '%s'.", m->id);
 
     const char *bg;
     if ((rc = get_enum(root, "background", backgrounds, &bg, err)))
@@ -340,6 +343,9 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                     "'%s' does not render transparent backgrounds.", m->id);
     if ((rc = get_enum(root, "moderation", moderations, &req->moderation, err)))
         return rc;
+    if (req->moderation && !m->supports_moderation && strcmp(req->moderation, "auto") != 0)
+        return fail(err, 400, "unsupported_parameter", "moderation",
+                    "'%s' has no moderation level to set.", m->id);
 
     json_t *stream = json_object_get(root, "stream");
     if (stream && !json_is_null(stream)) {

@@ -667,3 +667,46 @@ class FalAndReplicate(unittest.TestCase):
         cancels = [r for r in self.fake.requests() if r["path"].endswith("/cancel")]
         self.assertEqual(len(cancels), 1, "the abandoned prediction is cancelled upstream")
         self.assertEqual(cancels[0]["headers"]["authorization"], "Bearer r8_tok")
+
+
+class FieldHonesty(unittest.TestCase):
+    def test_fields_a_provider_cannot_honour_are_refused(self):
+        fake = Fake()
+        try:
+            with Gateway(config=CONFIG, env={"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL":
+                                             fake.base + "/v1", "BFL_BASE_URL":
+                                             fake.base + "/v1"}) as gw:
+                for model, fields, param in (
+                        ("dall-e-3", {"output_compression": 50}, "output_compression"),
+                        ("dall-e-3", {"moderation": "low"}, "moderation"),
+                        ("dall-e-3", {"background": "transparent"}, "background"),
+                        ("bfl/flux-pro-1.1", {"quality": "hd"}, "quality"),
+                        ("bfl/flux-pro-1.1", {"style": "vivid"}, "style"),
+                        ("bfl/flux-pro-1.1", {"steps": 20}, "steps"),
+                        ("bfl/flux-pro-1.1", {"negative_prompt": "x"}, "negative_prompt")):
+                    with self.subTest(model=model, fields=fields):
+                        fields.update(prompt="x", model=model)
+                        status, _, doc = gw.json("POST", "/v1/images/generations", fields,
+                                                 key=gw.admin_key)
+                        self.assertEqual(status, 400, doc)
+                        self.assertEqual(doc["error"]["param"], param)
+                self.assertEqual(fake.requests(), [])
+        finally:
+            fake.stop()
+
+
+class FieldsPassed(unittest.TestCase):
+    def test_gpt_image_takes_compression_and_moderation(self):
+        fake = Fake()
+        try:
+            with Gateway(config=CONFIG, env={"OPENAI_API_KEY": "sk",
+                                             "OPENAI_BASE_URL": fake.base + "/v1"}) as gw:
+                status, _, doc = gw.json("POST", "/v1/images/generations",
+                                         {"prompt": "x", "model": "gpt-image-1",
+                                          "output_format": "jpeg", "output_compression": 40,
+                                          "moderation": "low"}, key=gw.admin_key)
+                self.assertEqual(status, 200, doc)
+                body = json.loads(fake.requests()[0]["body"])
+                self.assertEqual((body["output_compression"], body["moderation"]), (40, "low"))
+        finally:
+            fake.stop()
