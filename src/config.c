@@ -69,6 +69,9 @@ static const struct setting settings[] = {
      "longest single backoff wait"},
     {"upstream.deadline_ms", SET_INT, F(upstream_deadline_ms), 100, 3600000, "120000",
      "the whole of one generation through providers, retries included; past it 504"},
+    {"upstream.max_queue", SET_INT, F(upstream_max_queue), 0, 100000, "64",
+     "generations that may wait for a deployment at its max_concurrency; more move on "
+     "(next deployment, or 503 with Retry-After)"},
     {"breaker.failure_threshold", SET_INT, F(breaker_threshold), 0, 1000, "5",
      "consecutive failures that open a deployment's circuit breaker; 0 disables"},
     {"breaker.cooldown_ms", SET_INT, F(breaker_cooldown_ms), 10, 3600000, "30000",

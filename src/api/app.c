@@ -135,6 +135,8 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = ig_breakers_create(&app->breakers, (int)cfg->breaker_threshold,
                                 (uint64_t)cfg->breaker_cooldown_ms);
     if (rc == 0)
+        rc = ig_capacity_create(&app->capacity, (int)cfg->upstream_max_queue);
+    if (rc == 0)
         rc = ig_models_create(&app->models);
     if (rc == 0)
         rc = ig_models_add_builtin(app->models);
@@ -163,6 +165,8 @@ void ig_app_close(struct ig_app *app)
     ig_models_free(app->models);
     ig_breakers_free(app->breakers);
     app->breakers = NULL;
+    ig_capacity_free(app->capacity);
+    app->capacity = NULL;
     explicit_bzero(app->secret, sizeof app->secret);
     app->store = NULL;
     app->keys = NULL;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/breaker.h"
+#include "core/capacity.h"
 #include "core/keycache.h"
 #include "core/metrics.h"
 #include "core/models.h"
@@ -30,6 +31,7 @@ struct ig_app {
     struct ig_metrics metrics;
     struct ig_models *models;
     struct ig_breakers *breakers;
+    struct ig_capacity *capacity;
     struct ig_http_server *server;
     atomic_long pending_renders;
     char listen_host[256];

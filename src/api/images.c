@@ -360,6 +360,7 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         const struct ig_config *cfg = app->cfg;
         struct ig_dispatch_options opts = {
             .breakers = app->breakers,
+            .capacity = app->capacity,
             .max_attempts = (int)cfg->upstream_max_attempts,
             .base_delay_ms = (long)cfg->upstream_base_delay_ms,
             .max_delay_ms = (long)cfg->upstream_max_delay_ms,

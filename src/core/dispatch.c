@@ -7,6 +7,7 @@
  * callbacks, and the struct with the last of them. */
 #include "core/dispatch.h"
 #include "core/breaker.h"
+#include "core/capacity.h"
 #include "core/classify.h"
 #include "util/clock.h"
 #include "image/codec.h"
@@ -53,6 +54,11 @@ struct ig_dispatch {
     struct ig_upstream_request cancel; /* the job at the provider, while it runs */
     int polls;
     int poll_failures;
+    /* Concurrency: the deployment whose slot is held, and whether this
+     * dispatch counts as waiting for one. */
+    const struct ig_deployment *holding;
+    const struct ig_deployment *waiting_for;
+    int queue_full_skips;
 };
 
 long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random)
@@ -127,8 +133,21 @@ static void cancel_sent_cb(struct ig_upstream_call *call, struct ig_upstream_res
                 res->error[0] ? res->error : "bad status", res->status);
 }
 
+static void release_slot(struct ig_dispatch *d)
+{
+    if (d->holding) {
+        ig_capacity_release(d->opt.capacity, d->holding);
+        d->holding = NULL;
+    }
+    if (d->waiting_for) {
+        ig_capacity_wait_leave(d->opt.capacity, d->waiting_for);
+        d->waiting_for = NULL;
+    }
+}
+
 static void stop_io(struct ig_dispatch *d)
 {
+    release_slot(d);
     /* A job still running at the provider is cancelled there, fire and
      * forget, so an abandoned request stops costing money. */
     if (d->cancel.url) {
@@ -194,7 +213,11 @@ static void fail_exhausted(struct ig_dispatch *d)
 {
     const struct ig_provider_result *l = &d->last;
     if (!d->any_attempted) {
-        if (d->breaker_skips)
+        if (d->queue_full_skips)
+            fail(d, 503, "server_error", "deployment_busy", 1000, "%s",
+                 "Every deployment of this model is at its concurrency limit and its wait queue "
+                 "is full; retry shortly.");
+        else if (d->breaker_skips)
             fail(d, 503, "server_error", "providers_unavailable", 5000, "%s",
                  "Every deployment of this model is failing (circuit breakers open); "
                  "retry shortly.");
@@ -386,6 +409,7 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     }
     ig_upstream_request_release(&d->poll);
     ig_upstream_request_release(&d->cancel); /* the job is over either way */
+    release_slot(d);
     d->polls = 0;
     d->poll_failures = 0;
     (void)polling;
@@ -460,7 +484,29 @@ static void attempt(struct ig_dispatch *d)
         next_deployment(d);
         return;
     }
+    if (dep->max_concurrency > 0 && !d->holding) {
+        if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency)) {
+            if (!d->waiting_for) {
+                if (!ig_capacity_wait_enter(d->opt.capacity, dep)) {
+                    ig_info("deployment %s (%s): at capacity and its queue is full", dep->provider,
+                            dep->model);
+                    d->queue_full_skips++;
+                    next_deployment(d);
+                    return;
+                }
+                d->waiting_for = dep;
+            }
+            uv_timer_start(&d->backoff, backoff_cb, 20, 0); /* look again shortly */
+            return;
+        }
+        if (d->waiting_for) {
+            ig_capacity_wait_leave(d->opt.capacity, d->waiting_for);
+            d->waiting_for = NULL;
+        }
+        d->holding = dep;
+    }
     if (p->prepare(d->req, dep, &r)) {
+        release_slot(d);
         next_deployment(d);
         return;
     }

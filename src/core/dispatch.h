@@ -24,9 +24,11 @@
 struct ig_dispatch;
 
 struct ig_breakers;
+struct ig_capacity;
 
 struct ig_dispatch_options {
     struct ig_breakers *breakers; /* may be NULL */
+    struct ig_capacity *capacity; /* may be NULL */
     int max_attempts;             /* per deployment, first try included */
     long base_delay_ms;           /* backoff base */
     long max_delay_ms;            /* backoff cap */

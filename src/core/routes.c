@@ -70,8 +70,9 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
                       const char *path, char *err, size_t err_size)
 {
     static const char *const model_keys[] = {"name", "deployments", NULL};
-    static const char *const dep_keys[] = {"provider", "model",  "api_base",   "api_key",
-                                           "priority", "weight", "timeout_ms", NULL};
+    static const char *const dep_keys[] = {"provider",   "model",           "api_base",
+                                           "api_key",    "priority",        "weight",
+                                           "timeout_ms", "max_concurrency", NULL};
     size_t line = item->start_mark.line + 1;
     if (item->type != YAML_MAPPING_NODE) {
         snprintf(err, err_size, "%s:%zu: each model is a mapping with name and deployments", path,
@@ -89,8 +90,7 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
     }
     if (!deps || deps->type != YAML_SEQUENCE_NODE ||
         deps->data.sequence.items.top == deps->data.sequence.items.start) {
-        snprintf(err, err_size, "%s:%zu: model '%s' needs a list of deployments", path, line,
-                 name);
+        snprintf(err, err_size, "%s:%zu: model '%s' needs a list of deployments", path, line, name);
         return IG_ECONFIG;
     }
     struct ig_deployment list[MAX_DEPS];
@@ -120,7 +120,8 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             return IG_ECONFIG;
         }
         d->api_base = scalar(map_get(doc, dn, "api_base"));
-        if (d->api_base && strncmp(d->api_base, "http://", 7) && strncmp(d->api_base, "https://", 8)) {
+        if (d->api_base && strncmp(d->api_base, "http://", 7) &&
+            strncmp(d->api_base, "https://", 8)) {
             snprintf(err, err_size, "%s:%zu: api_base must be an http(s) URL", path, dline);
             return IG_ECONFIG;
         }
@@ -138,12 +139,14 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
         if (key)
             snprintf(keys[n], sizeof keys[n], "%s", key);
         d->api_key = key ? keys[n] : NULL;
-        int64_t prio, weight, timeout;
+        int64_t prio, weight, timeout, conc;
         if ((rc = int_field(doc, dn, "priority", 0, 1000, 0, &prio, path, err, err_size)) ||
             (rc = int_field(doc, dn, "weight", 1, 1000, 1, &weight, path, err, err_size)) ||
             (rc = int_field(doc, dn, "timeout_ms", 100, 3600000, 120000, &timeout, path, err,
-                            err_size)))
+                            err_size)) ||
+            (rc = int_field(doc, dn, "max_concurrency", 0, 100000, 0, &conc, path, err, err_size)))
             return rc;
+        d->max_concurrency = (int)conc;
         d->priority = (int)prio;
         d->weight = (int)weight;
         d->timeout_ms = (long)timeout;

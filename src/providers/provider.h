@@ -25,6 +25,7 @@ struct ig_deployment {
     int priority;         /* lower is tried first */
     int weight;           /* among equal priorities */
     long timeout_ms;
+    int max_concurrency; /* jobs at once across the gateway; 0: unlimited */
 };
 
 struct ig_image_out {

@@ -45,6 +45,8 @@ class State:
     requests = []
     script = []
     jobs = {}  # BFL job id -> {"polls": n, "plan": {...}}
+    inflight = 0
+    max_inflight = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -237,6 +239,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__requests":
             with State.lock:
                 return self.send(200, State.requests)
+        if self.path == "/__stats":
+            with State.lock:
+                return self.send(200, {"max_inflight": State.max_inflight})
         if self.path.startswith("/img/"):
             shade = int(self.path.split("/")[-1].split("?")[0].split(".")[0] or 0)
             return self.send(200, png(16, 16, shade), "image/png")
@@ -256,6 +261,7 @@ class Handler(BaseHTTPRequestHandler):
                 State.script = []
                 State.requests = []
                 State.jobs = {}
+                State.max_inflight = 0
             return self.send(200, {"ok": True})
         self.record("POST", body)
         with State.lock:
@@ -272,8 +278,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.a1111(body, plan)
         if self.path.startswith("/v2beta/stable-image/generate/"):
             return self.stability(body, plan)
-        if plan.get("delay"):
-            time.sleep(plan["delay"])
+        with State.lock:
+            State.inflight += 1
+            State.max_inflight = max(State.max_inflight, State.inflight)
+        try:
+            if plan.get("delay"):
+                time.sleep(plan["delay"])
+        finally:
+            with State.lock:
+                State.inflight -= 1
         if plan.get("reset"):
             self.connection.shutdown(2)
             self.close_connection = True

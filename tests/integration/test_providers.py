@@ -710,3 +710,48 @@ class FieldsPassed(unittest.TestCase):
                 self.assertEqual((body["output_compression"], body["moderation"]), (40, "low"))
         finally:
             fake.stop()
+
+
+class ConcurrencyCap(unittest.TestCase):
+    def run_parallel(self, gw, n, model):
+        import threading
+        results = []
+
+        def one():
+            results.append(gw.json("POST", "/v1/images/generations",
+                                   {"prompt": "cap", "model": model}, key=gw.admin_key))
+
+        threads = [threading.Thread(target=one) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    def test_cap_holds_and_queue_bounds(self):
+        fake = Fake()
+        try:
+            cfg = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
+  max_queue: 2
+models:
+  - name: capped
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
+""" % fake.base
+            with Gateway(config=cfg, env={"OPENAI_API_KEY": "sk"}) as gw:
+                fake.script([{"delay": 0.4}] * 3)
+                results = self.run_parallel(gw, 3, "capped")
+                self.assertEqual(sorted(r[0] for r in results), [200, 200, 200])
+                self.assertEqual(fake.call("/__stats")["max_inflight"], 1,
+                                 "never more than max_concurrency at the provider")
+                # One running, two waiting: the fourth and fifth find the queue full.
+                fake.script([{"delay": 0.8}] * 5)
+                results = self.run_parallel(gw, 5, "capped")
+                codes = sorted(r[0] for r in results)
+                self.assertEqual(codes.count(200), 3, codes)
+                self.assertEqual(codes.count(503), 2, codes)
+                busy = [r for r in results if r[0] == 503][0]
+                self.assertEqual(busy[2]["error"]["code"], "deployment_busy")
+                self.assertEqual(busy[1]["retry-after"], "1")
+        finally:
+            fake.stop()
