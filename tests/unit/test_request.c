@@ -62,7 +62,7 @@ Test(request, every_field)
         "\"quality\":\"hd\",\"style\":\"natural\",\"response_format\":\"b64_json\","
         "\"output_format\":\"webp\",\"output_compression\":70,\"user\":\"u1\","
         "\"negative_prompt\":\"red\",\"seed\":4294967295,\"steps\":30,\"guidance\":7.5,"
-        "\"metadata\":{\"campaign\":\"x\"},\"background\":\"opaque\",\"moderation\":\"low\","
+        "\"metadata\":{\"campaign\":\"x\"},\"background\":\"opaque\",\"moderation\":\"auto\","
         "\"stream\":false,\"partial_images\":0}";
     cr_assert_eq(parse(body, &r, &e), 0, "%s", e.message);
     cr_assert_eq(r.n, 3);
@@ -133,6 +133,8 @@ Test(request, rejections)
     expect_error("{\"prompt\":\"x\",\"background\":\"transparent\"}", 400, "unsupported_value",
                  "background");
     expect_error("{\"prompt\":\"x\",\"stream\":true}", 400, "unsupported_value", "stream");
+    expect_error("{\"prompt\":\"x\",\"moderation\":\"low\"}", 400, "unsupported_parameter",
+                 "moderation");
     expect_error("{\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "invalid_type", "stream");
     expect_error("{\"prompt\":\"x\",\"colour\":\"red\"}", 400, "unknown_parameter", "colour");
     expect_error("{\"prompt\":\"x\",\"webhook_url\":\"http://a\"}", 400, "unknown_parameter",
