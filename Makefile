@@ -34,6 +34,7 @@ bench: deps
 	IMAGEGATE_BENCH_DEPS=1 ./scripts/deps.sh
 	$(MAKE) build
 	./bench/run.sh $(BUILD)
+	./bench/provider.sh $(BUILD)
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -245,6 +245,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/img/"):
             shade = int(self.path.split("/")[-1].split("?")[0].split(".")[0] or 0)
             return self.send(200, png(16, 16, shade), "image/png")
+        if self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/gone/"):
+            return self.send(404, {"error": "expired"})
         if self.path.startswith("/notimage/"):
             return self.send(200, b"<html>not an image</html>", "text/html")
         self.send(404, {"error": {"message": "no such path", "type": "invalid_request_error",

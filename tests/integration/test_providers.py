@@ -215,6 +215,16 @@ class OpenAIProvider(unittest.TestCase):
         status, _, doc = self.gen(model="dall-e-2")
         self.assertEqual(status, 502, doc)
 
+    def test_image_url_that_404s_or_redirects_private(self):
+        for path in ("/gone/1.png", "/redirect/1.png"):
+            with self.subTest(path=path):
+                self.fake.script([{"url": self.fake.base + path}] * 3)
+                status, _, doc = self.gen(model="dall-e-2")
+                self.assertEqual(status, 502, doc)
+                self.assertIn("could not be downloaded", doc["error"]["message"])
+                # A failed download moves on; the paid job is not submitted again.
+                self.assertEqual(len(self.fake.requests()), 1)
+
     def test_non_image_download_refused(self):
         self.fake.script([{"url": self.fake.base + "/notimage/1"}])
         status, _, doc = self.gen(model="dall-e-2")

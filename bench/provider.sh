@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Issue 3's figures: generations through imagegate against a fast fake
+# OpenAI upstream, beside nginx proxy_pass to the same upstream; then 10,000
+# requests held against a 5-second upstream. Prints Markdown for RESULTS.md.
+# usage: bench/provider.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+workers=${WORKERS:-1}
+duration=${DURATION:-5s}
+conns=${CONNS:-64}
+held=${HELD:-10000}
+tmp=$(mktemp -d)
+trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+ulimit -Hn 100000 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rps() { awk '/Requests\/sec/ {print $2}'; }
+p99() { awk '/^ +99%/ {print $2}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+up=$(free_port); px=$(free_port); ig=$(free_port)
+body=$(python3 bench/upstream.py body)
+sed -e "s#@DIR@#$tmp#g" -e "s#@UPSTREAM_PORT@#$up#g" -e "s#@PROXY_PORT@#$px#g" \
+    -e "s#@WORKERS@#$workers#g" -e "s#@BODY@#$body#" bench/provider_nginx.conf.in >"$tmp/nginx.conf"
+nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' &
+echo $! >"$tmp/nginx.pid"
+key=bench-admin-key-0123456789
+printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_pending_renders: 20000\nbreaker:\n  failure_threshold: 0\n' >"$tmp/ig.yaml"
+IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
+    "./$build/imagegate" serve --config "$tmp/ig.yaml" --listen "127.0.0.1:$ig" \
+    --data "$tmp/data" --workers "$workers" >"$tmp/ig.out" 2>"$tmp/ig.err" &
+echo $! >"$tmp/ig.pid"
+for _ in $(seq 100); do grep -q "listening on" "$tmp/ig.out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 100); do curl -s "127.0.0.1:$px/" >/dev/null && break; sleep 0.05; done
+export IMAGEGATE_BENCH_KEY=$key
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $key" -d '{"prompt":"x","model":"dall-e-2","size":"256x256"}' \
+    "127.0.0.1:$ig/v1/images/generations")
+[ "$status" = 200 ] || { echo "imagegate did not generate ($status)"; cat "$tmp/ig.err"; exit 1; }
+
+run() { wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate.lua "$1"; }
+run "http://127.0.0.1:$px/v1/images/generations" >/dev/null   # warm-up
+run "http://127.0.0.1:$ig/v1/images/generations" >/dev/null
+n_all=() i_all=() np=() ip=() d_all=()
+for r in 1 2 3; do
+    run "http://127.0.0.1:$px/v1/images/generations" >"$tmp/n"
+    run "http://127.0.0.1:$ig/v1/images/generations" >"$tmp/i"
+    wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate.lua \
+        "http://127.0.0.1:$up/v1/images/generations" >"$tmp/d"
+    n_all+=("$(rps <"$tmp/n")"); i_all+=("$(rps <"$tmp/i")")
+    np+=("$(p99 <"$tmp/n")"); ip+=("$(p99 <"$tmp/i")"); d_all+=("$(p99 <"$tmp/d")")
+done
+nginx_rps=$(median "${n_all[@]}"); ig_rps=$(median "${i_all[@]}")
+errors=$(grep -E "Non-2xx|Socket errors" "$tmp/i" || echo "none")
+gens=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from generations').fetchone()[0])" "$tmp/data/imagegate.db")
+
+# Held requests: a second upstream that answers after 5 s.
+slow=$(free_port)
+python3 bench/upstream.py serve "$slow" 5 &
+echo $! >"$tmp/slow.pid"
+kill "$(cat "$tmp/ig.pid")"; sleep 0.5
+printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_pending_renders: 30000\nbreaker:\n  failure_threshold: 0\nupstream:\n  deadline_ms: 60000\n' >"$tmp/ig2.yaml"
+IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$slow/v1" \
+    "./$build/imagegate" serve --config "$tmp/ig2.yaml" --listen "127.0.0.1:$ig" \
+    --data "$tmp/data2" --workers "$workers" >"$tmp/ig2.out" 2>"$tmp/ig2.err" &
+igpid=$!
+echo $igpid >"$tmp/ig.pid"
+for _ in $(seq 100); do grep -q "listening on" "$tmp/ig2.out" 2>/dev/null && break; sleep 0.05; done
+sleep 0.5
+rss0=$(awk '/VmRSS/ {print $2}' /proc/$igpid/status)
+wrk -t1 -c"$held" -d12s --timeout 20s -s bench/generate.lua \
+    "http://127.0.0.1:$ig/v1/images/generations" >"$tmp/h" &
+wpid=$!
+peak=0
+for _ in $(seq 22); do
+    sleep 0.5
+    v=$(awk '/VmRSS/ {print $2}' /proc/$igpid/status); [ "$v" -gt "$peak" ] && peak=$v
+done
+wait $wpid || true
+held_done=$(awk '/requests in/ {print $1}' "$tmp/h")
+held_err=$(grep -E "Non-2xx|Socket errors" "$tmp/h" || echo "none")
+growth_kb=$((peak - rss0))
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cat <<MD
+## $(date -u +%Y-%m-%d) — generations through a network provider ($(nproc) cores, $workers worker(s), wrk -t1 -c$conns -d$duration, median of 3 interleaved rounds)
+
+| measure | result | goal |
+|---|---|---|
+| nginx \`proxy_pass\` (upstream keep-alive) to the fake | $nginx_rps req/s (of: ${n_all[*]}) | baseline |
+| imagegate \`POST /v1/images/generations\` (auth, validation, dispatch, parse, blob store, history) | $ig_rps req/s (of: ${i_all[*]}) = **$(ratio "$ig_rps" "$nginx_rps")× nginx**; errors: $errors; $gens generations recorded | ≥ 0.5× |
+| p99 latency: direct to the fake / through nginx / through imagegate | ${d_all[*]} / ${np[*]} / ${ip[*]} (per round) | imagegate adds ≤ 2 ms at 64 connections |
+| $held concurrent requests held against a 5-second upstream | $held_done completed in 12 s; errors: $held_err | zero errors |
+| RSS while they were held | $((rss0 / 1024)) MB before, $((peak / 1024)) MB at peak: $(( growth_kb * 1024 / held )) bytes per in-flight request | ≤ 30 KB each |
+MD
