@@ -329,6 +329,30 @@ static const struct ig_model replicate_templates[] = {
      .created = 1722470400},
 };
 
+/* Leonardo: "default" lets Leonardo choose; other names are modelIds. */
+static const struct ig_model leonardo_templates[] = {
+    {.id = "default",
+     .provider = "leonardo",
+     .owned_by = "leonardo-ai",
+     .description = "Leonardo.ai (name a modelId in the config for a specific model)",
+     .size_step = 8,
+     .min_side = 32,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 8,
+     .max_prompt_chars = 1500,
+     .qualities = plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 60,
+     .supports_guidance = 1,
+     .max_guidance = 20.0,
+     .created = 1767225600},
+};
+
 /* Any model of an OpenAI-compatible server (or of a provider without a
  * table of its own yet): any WxH, the common fields. */
 static const char *const generic_qualities[] = {"auto",   "standard", "hd", "low",
@@ -363,6 +387,8 @@ const struct ig_model *ig_models_template(const char *provider, const char *mode
     }
     if (strcmp(provider, "a1111") == 0)
         return &a1111_templates[0];
+    if (strcmp(provider, "leonardo") == 0)
+        return &leonardo_templates[0];
     if (strcmp(provider, "fal") == 0) {
         for (size_t i = 0; i < sizeof fal_templates / sizeof fal_templates[0]; i++)
             if (strcmp(fal_templates[i].id, model) == 0)
@@ -394,6 +420,7 @@ static const struct {
     {"a1111", "A1111_AUTH", "A1111_URL", "http://127.0.0.1:7860"},
     {"fal", "FAL_KEY", "FAL_QUEUE_URL", "https://queue.fal.run"},
     {"replicate", "REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "https://api.replicate.com/v1"},
+    {"leonardo", "LEONARDO_API_KEY", "LEONARDO_BASE_URL", "https://cloud.leonardo.ai/api/rest/v1"},
 };
 
 const char *ig_models_default_base(const char *provider)
@@ -542,6 +569,8 @@ int ig_models_add_from_env(struct ig_models *m)
     if (rc == 0 && (env_set("REPLICATE_API_TOKEN") || env_set("REPLICATE_BASE_URL")))
         rc = add_env_provider(m, "replicate", replicate_templates,
                               sizeof replicate_templates / sizeof replicate_templates[0], 0);
+    if (rc == 0 && (env_set("LEONARDO_API_KEY") || env_set("LEONARDO_BASE_URL")))
+        rc = add_env_provider(m, "leonardo", leonardo_templates, 1, 0);
     if (rc == 0 && env_set("A1111_URL"))
         rc = add_env_provider(m, "a1111", a1111_templates, 1, 0);
     return rc;

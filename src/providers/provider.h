@@ -102,5 +102,6 @@ extern const struct ig_provider ig_provider_a1111;
 extern const struct ig_provider ig_provider_stability;
 extern const struct ig_provider ig_provider_fal;
 extern const struct ig_provider ig_provider_replicate;
+extern const struct ig_provider ig_provider_leonardo;
 
 #endif

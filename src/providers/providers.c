@@ -5,8 +5,8 @@
 #include <string.h>
 
 static const struct ig_provider *const providers[] = {
-    &ig_provider_local,     &ig_provider_openai, &ig_provider_bfl,      &ig_provider_a1111,
-    &ig_provider_stability, &ig_provider_fal,    &ig_provider_replicate};
+    &ig_provider_local,     &ig_provider_openai, &ig_provider_bfl,       &ig_provider_a1111,
+    &ig_provider_stability, &ig_provider_fal,    &ig_provider_replicate, &ig_provider_leonardo};
 
 const struct ig_provider *ig_provider_find(const char *name)
 {

@@ -226,7 +226,39 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, self.prediction(pid, "failed"))
         self.send(200, self.prediction(pid, "succeeded"))
 
+    # ---- Leonardo: create, then poll generations_by_pk ----
+    #   plan keys: "pending" (default 1), "final" (COMPLETE or FAILED), "nsfw".
+    def leonardo_create(self, body, plan):
+        if plan.get("status", 200) != 200:
+            return self.send(plan["status"], {"error": "planned failure", "code": "x"})
+        req = json.loads(body)
+        with State.lock:
+            gid = "leo-%d" % (len(State.jobs) + 1)
+            State.jobs[gid] = {"polls": 0, "plan": plan, "n": req.get("num_images", 1)}
+        self.send(200, {"sdGenerationJob": {"generationId": gid, "apiCreditCost": 8}})
+
+    def leonardo_get(self):
+        gid = self.path.rsplit("/", 1)[-1]
+        with State.lock:
+            j = State.jobs.get(gid)
+            if j:
+                j["polls"] += 1
+        if not j:
+            return self.send(404, {"error": "not found"})
+        if j["polls"] <= j["plan"].get("pending", 1):
+            return self.send(200, {"generations_by_pk": {"id": gid, "status": "PENDING",
+                                                         "generated_images": []}})
+        final = j["plan"].get("final", "COMPLETE")
+        host = self.headers.get("Host")
+        images = [{"id": "i%d" % i, "url": "http://%s/img/%d.png" % (host, i + 1),
+                   "nsfw": bool(j["plan"].get("nsfw"))} for i in range(j["n"])]
+        self.send(200, {"generations_by_pk": {"id": gid, "status": final, "seed": 321,
+                                              "generated_images": images}})
+
     def do_GET(self):
+        if self.path.startswith("/api/rest/v1/generations/"):
+            self.record("GET")
+            return self.leonardo_get()
         if self.path.startswith("/fal-ai/flux/requests/"):
             self.record("GET")
             return self.fal_get()
@@ -282,6 +314,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.replicate_create(plan)
         if self.path.startswith("/v1/predictions/") and self.path.endswith("/cancel"):
             return self.send(200, {"status": "canceled"})
+        if self.path == "/api/rest/v1/generations":
+            return self.leonardo_create(body, plan)
         if self.path == "/sdapi/v1/txt2img":
             return self.a1111(body, plan)
         if self.path.startswith("/v2beta/stable-image/generate/"):

@@ -765,3 +765,39 @@ models:
                 self.assertEqual(busy[1]["retry-after"], "1")
         finally:
             fake.stop()
+
+
+class Leonardo(unittest.TestCase):
+    def test_create_poll_and_nsfw(self):
+        fake = Fake()
+        try:
+            with Gateway(config=CONFIG, env={"LEONARDO_API_KEY": "leo-key",
+                                             "LEONARDO_BASE_URL": fake.base + "/api/rest/v1"}) as gw:
+                def gen(**f):
+                    f.update(prompt="a paper boat", model="leonardo/default",
+                             response_format="b64_json")
+                    return gw.json("POST", "/v1/images/generations", f, key=gw.admin_key)
+
+                fake.script([{"pending": 2}])
+                status, _, doc = gen(n=2, size="768x512", seed=321, steps=20, guidance=7)
+                self.assertEqual(status, 200, doc)
+                reqs = fake.requests()
+                self.assertEqual(reqs[0]["path"], "/api/rest/v1/generations")
+                self.assertEqual(reqs[0]["headers"]["authorization"], "Bearer leo-key")
+                body = json.loads(reqs[0]["body"])
+                self.assertEqual((body["width"], body["height"], body["num_images"],
+                                  body["num_inference_steps"], body["guidance_scale"],
+                                  body["seed"]), (768, 512, 2, 20, 7, 321))
+                self.assertNotIn("modelId", body)
+                self.assertEqual([r["path"] for r in reqs[1:]],
+                                 ["/api/rest/v1/generations/leo-1"] * 3)
+                self.assertEqual(len(doc["data"]), 2)
+                fake.script([{"pending": 0, "nsfw": True}])
+                status, _, doc = gen()
+                self.assertEqual((status, doc["error"]["code"]), (400, "content_policy_violation"))
+                fake.script([{"pending": 0, "final": "FAILED"}, {"pending": 0}])
+                status, _, doc = gen()
+                self.assertEqual(status, 200, doc)
+                self.assertEqual(doc["_metadata"]["attempts"], 2)
+        finally:
+            fake.stop()

@@ -378,3 +378,15 @@ Test(openai, stability_aspect_ratio)
     cr_assert_str_eq(ig_stability_aspect_ratio(1000, 800), "5:4");
     cr_assert_str_eq(ig_stability_aspect_ratio(64, 4096), "9:21");
 }
+
+Test(openai, every_provider_has_an_adapter)
+{
+    const char *names[] = {"openai", "bfl", "stability", "a1111", "fal", "replicate", "leonardo"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const struct ig_provider *p = ig_provider_find(names[i]);
+        cr_assert_not_null(p, "%s", names[i]);
+        cr_assert(p->prepare && p->parse, "%s", names[i]);
+    }
+    cr_assert_not_null(ig_provider_find("local")->generate);
+    cr_assert_null(ig_provider_find("midjourney"));
+}
