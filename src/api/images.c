@@ -37,6 +37,10 @@ struct gen_ctx {
     int64_t created;
     uint64_t start_us;
     struct ig_dispatch *dispatch;
+    /* Streaming (stream=true): the next partial to render and its event. */
+    int streaming;
+    int partial_next;
+    char *event;
     struct ig_dispatch_outcome outcome; /* network models: what dispatch brought */
     /* results */
     int rc;
@@ -224,11 +228,125 @@ out:
     json_decref(seeds);
 }
 
+/* ---- streaming: partial images, then the completed event ---- */
+
+static char *sse_event(const char *name, json_t *data)
+{
+    char *json = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (!json)
+        return NULL;
+    struct ig_buf b;
+    ig_buf_init(&b, strlen(json) + 256);
+    char *out = NULL;
+    if (ig_buf_printf(&b, "event: %s\ndata: %s\n\n", name, json) == 0)
+        out = ig_buf_detach(&b, NULL);
+    ig_buf_release(&b);
+    free(json);
+    return out;
+}
+
+static void partial_work(void *p)
+{
+    struct gen_ctx *c = p;
+    struct ig_gen_request *r = &c->greq;
+    struct ig_image_out out;
+    memset(&out, 0, sizeof out);
+    float progress = (float)(c->partial_next + 1) / (float)(r->partial_images + 1);
+    if (ig_local_render(r, c->seed, progress, c->id, (size_t)c->app->cfg->max_image_bytes, &out)) {
+        ig_buf_release(&out.data);
+        return;
+    }
+    size_t n = ig_base64_len(out.data.len);
+    char *b64 = malloc(n + 1);
+    if (b64) {
+        ig_base64_encode(out.data.data, out.data.len, b64);
+        json_t *ev = json_pack(
+            "{s:s, s:s%, s:i, s:I, s:s, s:s, s:s, s:s}", "type", "image_generation.partial_image",
+            "b64_json", b64, n, "partial_image_index", c->partial_next, "created_at",
+            (json_int_t)c->created, "size", r->size, "quality", r->quality, "output_format",
+            ig_format_name(r->output_format), "background", "opaque");
+        c->event = ev ? sse_event("image_generation.partial_image", ev) : NULL;
+        free(b64);
+    }
+    ig_buf_release(&out.data);
+}
+
+static void generate_done(struct ig_http_req *req, void *p);
+static void stream_next(struct ig_http_req *req, struct gen_ctx *c);
+
+static void partial_done(struct ig_http_req *req, void *p)
+{
+    struct gen_ctx *c = p;
+    if (c->event) {
+        ig_http_stream_write(req, c->event, strlen(c->event));
+        free(c->event);
+        c->event = NULL;
+    }
+    c->partial_next++;
+    if (req->client_gone)
+        c->partial_next = c->greq.partial_images; /* no one to show them to */
+    stream_next(req, c);
+}
+
+static void stream_next(struct ig_http_req *req, struct gen_ctx *c)
+{
+    int rc = c->partial_next < c->greq.partial_images
+                 ? ig_app_offload(req, partial_work, partial_done, c)
+                 : ig_app_offload(req, generate_work, generate_done, c);
+    if (rc) {
+        c->rc = IG_ENOMEM;
+        generate_done(req, c);
+    }
+}
+
+/* The completed event from the finished answer (or an error event). */
+static void stream_finish(struct ig_http_req *req, struct gen_ctx *c)
+{
+    char *ev = NULL;
+    json_t *resp = c->rc ? NULL : json_loadb(c->body, c->body_len, 0, NULL);
+    json_t *item = json_array_get(json_object_get(resp, "data"), 0);
+    if (resp && item) {
+        json_t *done =
+            json_pack("{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type",
+                      "image_generation.completed", "b64_json", json_object_get(item, "b64_json"),
+                      "created_at", (json_int_t)c->created, "size", json_object_get(resp, "size"),
+                      "quality", json_object_get(resp, "quality"), "output_format",
+                      json_object_get(resp, "output_format"), "background", "opaque", "usage",
+                      "input_tokens", 0, "output_tokens", 0, "total_tokens", 0, "_metadata",
+                      json_object_get(resp, "_metadata"));
+        ev = done ? sse_event("image_generation.completed", done) : NULL;
+    } else {
+        json_t *err = json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error",
+                                "message", "The image could not be generated.", "type",
+                                "server_error", "param", "code", "generation_failed");
+        ev = err ? sse_event("error", err) : NULL;
+    }
+    json_decref(resp);
+    if (ev)
+        ig_http_stream_write(req, ev, strlen(ev));
+    free(ev);
+    ig_http_stream_end(req);
+}
+
 static void generate_done(struct ig_http_req *req, void *p)
 {
     struct gen_ctx *c = p;
     struct ig_app *app = c->app;
     atomic_fetch_sub(&app->pending_renders, 1);
+    if (c->streaming) {
+        if (c->rc)
+            atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&app->metrics.images_generated, 1, memory_order_relaxed);
+        req->images = c->rc ? 0 : 1;
+        stream_finish(req, c);
+        free(c->body);
+        ig_provider_result_release(&c->outcome.result);
+        ig_gen_request_release(&c->greq);
+        free(c);
+        return;
+    }
     if (c->rc && c->greq.model->ndeployments && !c->outcome.ok) {
         atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
         const struct ig_dispatch_outcome *o = &c->outcome;
@@ -376,6 +494,17 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         }
         if (rc == 0)
             return;
+    }
+    if (rc == 0 && c->greq.stream) {
+        /* The answer is an event stream: partials, then the completed image
+         * (as base64, as OpenAI's stream carries it). */
+        c->streaming = 1;
+        c->greq.response_format = IG_RESP_B64;
+        if (ig_http_stream_start(req, 200, "text/event-stream") == 0) {
+            stream_next(req, c);
+            return;
+        }
+        rc = IG_ENOMEM;
     }
     if (rc || ig_app_offload(req, generate_work, generate_done, c)) {
         atomic_fetch_sub(&app->pending_renders, 1);

@@ -44,6 +44,7 @@ static const struct ig_model local_procedural = {
     .max_steps = 150,
     .max_guidance = 50.0,
     .supports_compression = 1,
+    .supports_stream = 1,
     .created = 1767225600,
 };
 

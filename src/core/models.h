@@ -37,7 +37,8 @@ struct ig_model {
     int supports_transparent;
     int supports_compression; /* output_compression */
     int supports_moderation;  /* the moderation level field */
-    int created; /* unix seconds, for /v1/models */
+    int supports_stream;      /* stream=true with partial images */
+    int created;              /* unix seconds, for /v1/models */
     /* Network models: where they are served, in routing order (priority,
      * then weight). Empty for the local renderer. */
     const struct ig_deployment *deployments;

@@ -351,15 +351,19 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     if (stream && !json_is_null(stream)) {
         if (!json_is_boolean(stream))
             return wrong_type(err, "stream", "a boolean", stream);
-        if (json_is_true(stream))
+        req->stream = json_is_true(stream);
+        if (req->stream && !m->supports_stream)
             return fail(err, 400, "unsupported_value", "stream",
-                        "Streaming partial images is not available yet; omit 'stream'.");
+                        "Streaming from '%s' is not available yet; omit 'stream'.", m->id);
+        if (req->stream && req->n != 1)
+            return fail(err, 400, "invalid_value", "n", "Streaming generates one image (n: 1).");
     }
     if ((rc = get_int(root, "partial_images", 0, 3, &v, &present, err)))
         return rc;
-    if (present && v > 0)
+    if (present && v > 0 && !req->stream)
         return fail(err, 400, "invalid_value", "partial_images",
                     "'partial_images' requires 'stream': true.");
+    req->partial_images = present ? (int)v : 0;
 
     if ((rc = get_string(root, "user", &req->user, err)))
         return rc;

@@ -360,7 +360,10 @@ int ig_render(const struct ig_render_params *p, uint8_t *rgb)
         nshapes = 3 + (size_t)(p->detail > 150 ? 150 : p->detail) * (MAX_SHAPES - 3) / 150;
     float boldness = p->strength < 0.0f ? 1.0f : 0.4f + p->strength / 25.0f;
     float minside = (float)(w < h ? w : h);
-    for (size_t i = 0; i < nshapes; i++) {
+    size_t drawn = nshapes;
+    if (p->progress > 0.0f && p->progress < 1.0f)
+        drawn = (size_t)((float)nshapes * p->progress);
+    for (size_t i = 0; i < drawn; i++) {
         uint64_t wh = nw ? words[i % nw].hash : ph + i;
         uint64_t local = wh ^ state;
         enum shape_kind kind = (enum shape_kind)(wh % SHAPE_KINDS);

@@ -25,6 +25,8 @@ struct ig_render_params {
     enum ig_render_style style;
     int detail;     /* 1–150 (a request's steps): more shapes; 0: one per word */
     float strength; /* a request's guidance, 0–50: bolder shapes; < 0: default */
+    float progress; /* 0 or 1: the whole picture; in (0, 1): a partial with that share
+                     * of the shapes (streamed partial images) */
 };
 
 /* Renders into rgb (width*height*3 bytes, row-major, no padding).

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int local_generate(const struct ig_gen_request *req, int index, uint64_t seed,
-                          const char *generation_id, size_t max_bytes, struct ig_image_out *out)
+int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progress,
+                    const char *generation_id, size_t max_bytes, struct ig_image_out *out)
 {
-    (void)index;
     size_t npx = (size_t)req->width * (size_t)req->height;
     uint8_t *rgb = malloc(npx * 3);
     if (!rgb)
@@ -28,6 +27,7 @@ static int local_generate(const struct ig_gen_request *req, int index, uint64_t 
             req->style && strcmp(req->style, "natural") == 0 ? IG_STYLE_NATURAL : IG_STYLE_VIVID,
         .detail = req->steps,
         .strength = (float)req->guidance,
+        .progress = progress,
     };
     int rc = ig_render(&p, rgb);
     if (rc == 0) {
@@ -51,6 +51,13 @@ static int local_generate(const struct ig_gen_request *req, int index, uint64_t 
         out->seed = (int64_t)seed;
     }
     return rc;
+}
+
+static int local_generate(const struct ig_gen_request *req, int index, uint64_t seed,
+                          const char *generation_id, size_t max_bytes, struct ig_image_out *out)
+{
+    (void)index;
+    return ig_local_render(req, seed, 0.0f, generation_id, max_bytes, out);
 }
 
 const struct ig_provider ig_provider_local = {

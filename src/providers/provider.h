@@ -92,6 +92,11 @@ struct ig_provider {
                   const struct ig_upstream_result *res, int poll, struct ig_provider_result *out);
 };
 
+/* The local renderer for one image; progress in (0, 1) renders a partial
+ * (that share of the picture's shapes) for streaming, 0 the whole. */
+int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progress,
+                    const char *generation_id, size_t max_bytes, struct ig_image_out *out);
+
 /* By name ("local", "openai"); NULL when there is none. */
 const struct ig_provider *ig_provider_find(const char *name);
 

@@ -510,8 +510,15 @@ static void write_cb(uv_write_t *w, int status)
 void ig_http_respond(struct ig_http_req *req, int status, const char *content_type,
                      const char *body, size_t len, enum ig_body_owner owner)
 {
-    if (req->responded)
+    if (req->responded || req->streaming) {
+        /* A streamed response ends with ig_http_stream_end(); an error
+         * mid-stream can only end it. */
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
+        if (req->streaming)
+            ig_http_stream_end(req);
         return;
+    }
     req->responded = 1;
     req->status = status;
     req->bytes_out = len;
@@ -650,6 +657,115 @@ void ig_http_respond_error(struct ig_http_req *req, int status, const char *type
     size_t len;
     char *body = ig_buf_detach(&b, &len);
     ig_http_respond(req, status, "application/json", body, len, IG_BODY_FREE);
+}
+
+/* ---- streaming ---- */
+
+struct stream_write {
+    uv_write_t w;
+    struct ig_http_req *req;
+    size_t len;
+    char data[];
+};
+
+static void stream_maybe_finish(struct ig_http_req *req)
+{
+    if (req->stream_ended && req->stream_writes == 0)
+        finish_request(req);
+}
+
+static void stream_write_cb(uv_write_t *w, int status)
+{
+    struct stream_write *sw = (struct stream_write *)w;
+    struct ig_http_req *req = sw->req;
+    req->stream_writes--;
+    if (status < 0 && req->conn) {
+        req->conn->close_after = 1;
+        req->client_gone = 1;
+    }
+    free(sw);
+    stream_maybe_finish(req);
+}
+
+/* Queues bytes on the connection in order (uv_write keeps order). */
+static int stream_raw(struct ig_http_req *req, const char *prefix, size_t plen, const void *data,
+                      size_t len, const char *suffix, size_t slen)
+{
+    if (!req->conn)
+        return 0; /* the client is gone: nothing to write */
+    struct stream_write *sw = malloc(sizeof *sw + plen + len + slen);
+    if (!sw)
+        return IG_ENOMEM;
+    sw->req = req;
+    sw->len = plen + len + slen;
+    memcpy(sw->data, prefix, plen);
+    if (len)
+        memcpy(sw->data + plen, data, len);
+    memcpy(sw->data + plen + len, suffix, slen);
+    uv_buf_t b = uv_buf_init(sw->data, (unsigned)sw->len);
+    if (uv_write(&sw->w, (uv_stream_t *)&req->conn->tcp, &b, 1, stream_write_cb) < 0) {
+        free(sw);
+        req->conn->close_after = 1;
+        return IG_EIO;
+    }
+    req->stream_writes++;
+    req->bytes_out += len;
+    return 0;
+}
+
+int ig_http_stream_start(struct ig_http_req *req, int status, const char *content_type)
+{
+    if (req->responded || req->streaming)
+        return IG_EINVAL;
+    req->streaming = 1;
+    req->status = status;
+    struct ig_conn *c = req->conn;
+    if (!c)
+        return 0;
+    if (req->request_id[0] == '\0')
+        assign_request_id(req);
+    int chunked = req->http_minor > 0;
+    if (!chunked || !req->keep_alive || atomic_load(&c->w->server->draining))
+        c->close_after = 1;
+    struct ig_buf head;
+    ig_buf_init(&head, 65536);
+    int rc = ig_buf_printf(&head,
+                           "HTTP/1.%d %d %s\r\nServer: imagegate\r\nDate: %s\r\n"
+                           "x-request-id: %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
+                           chunked ? 1 : 0, status, ig_http_status_text(status), worker_date(c->w),
+                           req->request_id, content_type);
+    if (rc == 0 && req->resp_headers.len)
+        rc = ig_buf_append(&head, req->resp_headers.data, req->resp_headers.len);
+    if (rc == 0)
+        rc = ig_buf_puts(&head, chunked ? "Transfer-Encoding: chunked\r\n" : "");
+    if (rc == 0)
+        rc = ig_buf_puts(&head, c->close_after ? "Connection: close\r\n\r\n" : "\r\n");
+    if (rc == 0)
+        rc = stream_raw(req, head.data, head.len, NULL, 0, "", 0);
+    ig_buf_release(&head);
+    return rc;
+}
+
+int ig_http_stream_write(struct ig_http_req *req, const void *data, size_t len)
+{
+    if (!req->streaming || req->stream_ended || len == 0)
+        return req->streaming ? 0 : IG_EINVAL;
+    if (req->http_minor == 0)
+        return stream_raw(req, "", 0, data, len, "", 0);
+    char size[24];
+    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+    return stream_raw(req, size, (size_t)n, data, len, "\r\n", 2);
+}
+
+void ig_http_stream_end(struct ig_http_req *req)
+{
+    if (!req->streaming || req->stream_ended)
+        return;
+    req->stream_ended = 1;
+    req->responded = 1;
+    if (req->http_minor > 0)
+        stream_raw(req, "0\r\n\r\n", 5, NULL, 0, "", 0);
+    stream_maybe_finish(req);
 }
 
 /* Called when the response is fully handed over (or the client is gone). */

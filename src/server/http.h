@@ -68,7 +68,10 @@ struct ig_http_req {
     int keep_alive;
     int http_minor;
     int responded;
-    int client_gone; /* the connection closed while the request was parked */
+    int client_gone;   /* the connection closed while the request was parked */
+    int streaming;     /* a chunked response has begun */
+    int stream_writes; /* chunk writes still in the kernel's hands */
+    int stream_ended;
 
     /* Response bookkeeping, for the completion hook. */
     int status;
@@ -149,6 +152,16 @@ void ig_http_respond_error(struct ig_http_req *req, int status, const char *type
                            const char *param, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 const char *ig_http_status_text(int status);
+
+/* Streaming responses (SSE and the like): the head goes out with
+ * Transfer-Encoding: chunked (HTTP/1.0 clients get the body until close),
+ * then any number of chunks, then the end, which finishes the request like
+ * ig_http_respond(). Writes are queued in order; a client that has gone
+ * makes them no-ops. All on the request's loop. */
+int ig_http_stream_start(struct ig_http_req *req, int status, const char *content_type);
+/* Queues one chunk; data is copied. */
+int ig_http_stream_write(struct ig_http_req *req, const void *data, size_t len);
+void ig_http_stream_end(struct ig_http_req *req);
 /* The method as text ("GET"). */
 const char *ig_http_method_name(const struct ig_http_req *req);
 

@@ -693,7 +693,8 @@ class FieldHonesty(unittest.TestCase):
                         ("bfl/flux-pro-1.1", {"quality": "hd"}, "quality"),
                         ("bfl/flux-pro-1.1", {"style": "vivid"}, "style"),
                         ("bfl/flux-pro-1.1", {"steps": 20}, "steps"),
-                        ("bfl/flux-pro-1.1", {"negative_prompt": "x"}, "negative_prompt")):
+                        ("bfl/flux-pro-1.1", {"negative_prompt": "x"}, "negative_prompt"),
+                        ("dall-e-3", {"stream": True}, "stream")):
                     with self.subTest(model=model, fields=fields):
                         fields.update(prompt="x", model=model)
                         status, _, doc = gw.json("POST", "/v1/images/generations", fields,

@@ -93,3 +93,24 @@ test("errors surface as the SDK's typed errors", async () => {
     (e) => e instanceof OpenAI.AuthenticationError && e.code === "invalid_api_key",
   );
 });
+
+test("stream: true yields partial and completed events", async () => {
+  const stream = await client.images.generate({
+    prompt: "a paper lantern",
+    size: "128x128",
+    stream: true,
+    partial_images: 2,
+  });
+  const types = [];
+  let last;
+  for await (const event of stream) {
+    types.push(event.type);
+    last = event;
+  }
+  assert.deepEqual(types, [
+    "image_generation.partial_image",
+    "image_generation.partial_image",
+    "image_generation.completed",
+  ]);
+  assert.equal(Buffer.from(last.b64_json, "base64").subarray(1, 4).toString(), "PNG");
+});

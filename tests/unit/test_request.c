@@ -132,7 +132,9 @@ Test(request, rejections)
     expect_error("{\"prompt\":\"x\",\"metadata\":{\"a\":1}}", 400, "invalid_type", "metadata");
     expect_error("{\"prompt\":\"x\",\"background\":\"transparent\"}", 400, "unsupported_value",
                  "background");
-    expect_error("{\"prompt\":\"x\",\"stream\":true}", 400, "unsupported_value", "stream");
+    expect_error("{\"prompt\":\"x\",\"stream\":true,\"n\":2}", 400, "invalid_value", "n");
+    expect_error("{\"prompt\":\"x\",\"partial_images\":1}", 400, "invalid_value",
+                 "partial_images");
     expect_error("{\"prompt\":\"x\",\"moderation\":\"low\"}", 400, "unsupported_parameter",
                  "moderation");
     expect_error("{\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "invalid_type", "stream");
