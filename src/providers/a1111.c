@@ -58,19 +58,8 @@ static void a1111_parse(const struct ig_gen_request *req, const struct ig_deploy
     (void)req;
     (void)d;
     (void)poll;
-    memset(out, 0, sizeof *out);
-    ig_classify_failure(res, out);
-    if (res->transport_error)
-        return;
-    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
-    if (res->status != 200) {
-        const char *msg = json_string_value(json_object_get(root, "detail"));
-        if (!msg)
-            msg = json_string_value(json_object_get(root, "errors"));
-        if (!msg)
-            msg = json_string_value(json_object_get(root, "error"));
-        if (msg)
-            snprintf(out->message, sizeof out->message, "%.400s", msg);
+    json_t *root;
+    if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);
         return;
     }

@@ -10,7 +10,7 @@
  * → a failed job (retryable: a new submit). Errors are FastAPI-style
  * {"detail": "…" | [{"msg": …}]}. */
 #include "core/classify.h"
-#include "providers/provider.h"
+#include "providers/common.h"
 #include "util/err.h"
 
 #include <jansson.h>
@@ -65,18 +65,6 @@ fail:
     return IG_ENOMEM;
 }
 
-static void detail_message(json_t *root, struct ig_provider_result *out)
-{
-    json_t *det = root ? json_object_get(root, "detail") : NULL;
-    const char *msg = json_string_value(det);
-    if (!msg && json_is_array(det))
-        msg = json_string_value(json_object_get(json_array_get(det, 0), "msg"));
-    if (!msg && root)
-        msg = json_string_value(json_object_get(root, "message"));
-    if (msg)
-        snprintf(out->message, sizeof out->message, "%.400s", msg);
-}
-
 static void pending(struct ig_provider_result *out, const struct ig_deployment *d, const char *url,
                     long after_ms)
 {
@@ -103,17 +91,11 @@ static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployme
                       struct ig_provider_result *out)
 {
     (void)req;
-    memset(out, 0, sizeof *out);
-    ig_classify_failure(res, out);
-    if (res->transport_error)
-        return;
-    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
-    if (res->status != 200) {
-        detail_message(root, out);
+    json_t *root;
+    if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);
         return;
     }
-    out->error_class = IG_ERRC_RETRYABLE;
     if (!json_is_object(root)) {
         snprintf(out->message, sizeof out->message, "the provider's answer is not JSON");
         json_decref(root);

@@ -1,5 +1,6 @@
 /* common.c — helpers shared by the network adapters; see common.h. */
 #include "providers/common.h"
+#include "core/classify.h"
 #include "util/crypto.h"
 #include "util/err.h"
 
@@ -33,6 +34,48 @@ int ig_provider_json_body(struct ig_upstream_request *out, json_t *body)
         return IG_ENOMEM;
     out->body_len = strlen(out->body);
     return ig_upstream_request_header(out, "Content-Type", "application/json");
+}
+
+int ig_provider_auth(struct ig_upstream_request *r, const char *scheme, const char *key)
+{
+    if (!key || !key[0])
+        return 0;
+    char v[4200];
+    snprintf(v, sizeof v, "%s %s", scheme, key);
+    int rc = ig_upstream_request_header(r, "Authorization", v);
+    explicit_bzero(v, sizeof v);
+    return rc;
+}
+
+int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_provider_result *out,
+                            json_t **root)
+{
+    memset(out, 0, sizeof *out);
+    *root = NULL;
+    ig_classify_failure(res, out);
+    if (res->transport_error)
+        return 0;
+    *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (res->status >= 200 && res->status < 300) {
+        out->error_class = IG_ERRC_RETRYABLE; /* what a malformed success would be */
+        return 1;
+    }
+    json_t *err = json_object_get(*root, "error");
+    json_t *det = json_object_get(*root, "detail");
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    if (!msg)
+        msg = json_string_value(err);
+    if (!msg)
+        msg = json_string_value(det);
+    if (!msg && json_is_array(det))
+        msg = json_string_value(json_object_get(json_array_get(det, 0), "msg"));
+    if (!msg)
+        msg = json_string_value(json_object_get(*root, "message"));
+    if (!msg)
+        msg = json_string_value(json_object_get(*root, "title"));
+    if (msg)
+        snprintf(out->message, sizeof out->message, "%.400s", msg);
+    return 0;
 }
 
 int ig_provider_b64_image(struct ig_provider_image *im, const char *b64)

@@ -13,6 +13,16 @@ int ig_provider_request(struct ig_upstream_request *out, const char *method,
                         const struct ig_deployment *d, const char *path, size_t max_answer);
 /* Stores a malloc'd JSON text as the body with its Content-Type. */
 int ig_provider_json_body(struct ig_upstream_request *out, json_t *body);
+/* Adds "Authorization: <scheme> <key>" (nothing when key is empty). */
+int ig_provider_auth(struct ig_upstream_request *r, const char *scheme, const char *key);
+/* The start of every parse(): clears out, classifies a transport failure,
+ * parses the body as JSON into *root (NULL when it is not JSON; the caller
+ * releases it). Returns 1 for a 2xx answer, to be read by the adapter; 0
+ * when out already describes the failure, with the message taken from the
+ * usual error shapes ({"error":{"message"}}, {"error":"…"}, {"detail":"…" |
+ * [{"msg"}]}, {"message"}, {"title"}), which adapters may refine. */
+int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_provider_result *out,
+                            json_t **root);
 /* Decodes base64 into a new image of out; 0 or IG_EINVAL. */
 int ig_provider_b64_image(struct ig_provider_image *im, const char *b64);
 /* Marks out as a retryable "malformed answer" with message. */

@@ -18,13 +18,7 @@
 
 static int bearer(struct ig_upstream_request *r, const struct ig_deployment *d)
 {
-    if (!d->api_key || !d->api_key[0])
-        return 0;
-    char v[4200];
-    snprintf(v, sizeof v, "Bearer %s", d->api_key);
-    int rc = ig_upstream_request_header(r, "Authorization", v);
-    explicit_bzero(v, sizeof v);
-    return rc;
+    return ig_provider_auth(r, "Bearer", d->api_key);
 }
 
 static int leonardo_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -57,21 +51,11 @@ static void leonardo_parse(const struct ig_gen_request *req, const struct ig_dep
                            struct ig_provider_result *out)
 {
     (void)req;
-    memset(out, 0, sizeof *out);
-    ig_classify_failure(res, out);
-    if (res->transport_error)
-        return;
-    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
-    if (res->status != 200) {
-        const char *msg = json_string_value(json_object_get(root, "error"));
-        if (!msg)
-            msg = json_string_value(json_object_get(root, "message"));
-        if (msg)
-            snprintf(out->message, sizeof out->message, "%.400s", msg);
+    json_t *root;
+    if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);
         return;
     }
-    out->error_class = IG_ERRC_RETRYABLE;
     if (poll == 0) {
         const char *id = json_string_value(
             json_object_get(json_object_get(root, "sdGenerationJob"), "generationId"));

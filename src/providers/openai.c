@@ -8,7 +8,7 @@
  * dispatcher), revised_prompt; errors in OpenAI's shape and in the looser
  * shapes of compatible servers ({"error":"text"}, {"detail":…}). */
 #include "core/classify.h"
-#include "providers/provider.h"
+#include "providers/common.h"
 #include "util/crypto.h"
 #include "util/err.h"
 
@@ -67,37 +67,12 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
     if (ig_upstream_request_header(out, "Content-Type", "application/json") ||
         ig_upstream_request_header(out, "Accept", "application/json"))
         goto fail;
-    if (d->api_key && d->api_key[0]) {
-        char auth[4200];
-        snprintf(auth, sizeof auth, "Bearer %s", d->api_key);
-        int rc = ig_upstream_request_header(out, "Authorization", auth);
-        explicit_bzero(auth, sizeof auth);
-        if (rc)
-            goto fail;
-    }
+    if (ig_provider_auth(out, "Bearer", d->api_key))
+        goto fail;
     return 0;
 fail:
     ig_upstream_request_release(out);
     return IG_ENOMEM;
-}
-
-static void error_message(json_t *root, struct ig_provider_result *out, const char **code,
-                          const char **type)
-{
-    json_t *e = json_object_get(root, "error");
-    const char *msg = NULL;
-    *code = *type = NULL;
-    if (json_is_object(e)) {
-        msg = json_string_value(json_object_get(e, "message"));
-        *code = json_string_value(json_object_get(e, "code"));
-        *type = json_string_value(json_object_get(e, "type"));
-    } else if (json_is_string(e)) {
-        msg = json_string_value(e);
-    } else if (json_is_string(json_object_get(root, "detail"))) {
-        msg = json_string_value(json_object_get(root, "detail"));
-    }
-    if (msg)
-        snprintf(out->message, sizeof out->message, "%.400s", msg);
 }
 
 static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -107,15 +82,11 @@ static void openai_parse(const struct ig_gen_request *req, const struct ig_deplo
     (void)poll;
     (void)req;
     (void)d;
-    memset(out, 0, sizeof *out);
-    ig_classify_failure(res, out);
-    if (res->transport_error)
-        return;
-    json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
-    if (res->status != 200) {
-        const char *code = NULL, *type = NULL;
-        if (root)
-            error_message(root, out, &code, &type);
+    json_t *root;
+    if (!ig_provider_parse_begin(res, out, &root)) {
+        json_t *e = json_object_get(root, "error");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *type = json_string_value(json_object_get(e, "type"));
         if ((code &&
              (!strcmp(code, "content_policy_violation") || !strcmp(code, "moderation_blocked"))) ||
             (type && !strcmp(type, "image_generation_user_error") && code &&
@@ -147,15 +118,8 @@ static void openai_parse(const struct ig_gen_request *req, const struct ig_deplo
         const char *rp = json_string_value(json_object_get(item, "revised_prompt"));
         im->seed = -1;
         if (b64) {
-            size_t n = strlen(b64);
-            im->bytes = malloc(n / 4 * 3 + 3);
-            long got = im->bytes ? ig_base64_decode(b64, n, im->bytes) : IG_ENOMEM;
-            if (got <= 0) {
-                free(im->bytes);
-                im->bytes = NULL;
+            if (ig_provider_b64_image(im, b64))
                 goto malformed;
-            }
-            im->len = (size_t)got;
         } else if (url) {
             im->url = strdup(url);
         } else {

@@ -70,12 +70,7 @@ static int stability_prepare(const struct ig_gen_request *req, const struct ig_d
     rc = rc ? rc : ig_multipart_finish(&mp);
     rc = rc ? rc : ig_upstream_request_header(out, "Content-Type", mp.content_type);
     rc = rc ? rc : ig_upstream_request_header(out, "Accept", "image/*");
-    if (rc == 0 && d->api_key && d->api_key[0]) {
-        char auth[4200];
-        snprintf(auth, sizeof auth, "Bearer %s", d->api_key);
-        rc = ig_upstream_request_header(out, "Authorization", auth);
-        explicit_bzero(auth, sizeof auth);
-    }
+    rc = rc ? rc : ig_provider_auth(out, "Bearer", d->api_key);
     if (rc) {
         ig_multipart_release(&mp);
         ig_upstream_request_release(out);
@@ -92,20 +87,18 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
     (void)req;
     (void)d;
     (void)poll;
-    memset(out, 0, sizeof *out);
-    ig_classify_failure(res, out);
-    if (res->transport_error)
+    json_t *root;
+    int ok = ig_provider_parse_begin(res, out, &root);
+    if (!ok && res->transport_error)
         return;
     char ctype[128] = "", finish[64] = "", seed[32] = "";
     ig_upstream_result_header(res, "content-type", ctype, sizeof ctype);
     ig_upstream_result_header(res, "finish-reason", finish, sizeof finish);
     ig_upstream_result_header(res, "seed", seed, sizeof seed);
-    if (res->status != 200) {
-        json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    if (!ok) {
+        /* Stability's own shape: {"name", "errors": ["…"]}. */
         const char *name = json_string_value(json_object_get(root, "name"));
         const char *msg = json_string_value(json_array_get(json_object_get(root, "errors"), 0));
-        if (!msg)
-            msg = json_string_value(json_object_get(root, "message"));
         if (msg)
             snprintf(out->message, sizeof out->message, "%.400s", msg);
         if (name && (!strcmp(name, "content_moderation") || !strcmp(name, "public_figure")))
@@ -116,7 +109,6 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
     struct ig_provider_image *im = &out->images[0];
     im->seed = -1;
     if (strncmp(ctype, "application/json", 16) == 0) {
-        json_t *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
         const char *b64 = json_string_value(json_object_get(root, "image"));
         const char *fr = json_string_value(json_object_get(root, "finish_reason"));
         json_t *s = json_object_get(root, "seed");
@@ -130,6 +122,7 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
             return;
         }
     } else if (strncmp(ctype, "image/", 6) == 0 && res->body.len) {
+        json_decref(root); /* raw bytes: nothing to read as JSON */
         im->bytes = malloc(res->body.len);
         if (!im->bytes) {
             ig_provider_malformed(out, "out of memory");
@@ -140,6 +133,7 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
         if (seed[0])
             im->seed = strtoll(seed, NULL, 10);
     } else {
+        json_decref(root);
         ig_provider_malformed(out, "the provider's answer is neither an image nor JSON");
         return;
     }
