@@ -11,6 +11,7 @@
 #include "providers/common.h"
 #include "util/err.h"
 #include "util/multipart.h"
+#include "util/num.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -130,8 +131,9 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
         }
         memcpy(im->bytes, res->body.data, res->body.len);
         im->len = res->body.len;
-        if (seed[0])
-            im->seed = strtoll(seed, NULL, 10);
+        int64_t v;
+        if (seed[0] && ig_parse_i64(seed, strlen(seed), 0, INT64_MAX, &v) == 0)
+            im->seed = v;
     } else {
         json_decref(root);
         ig_provider_malformed(out, "the provider's answer is neither an image nor JSON");

@@ -1,7 +1,7 @@
 /* http.c — HTTP/1.1 connections on libuv loops, parsed by http-parser.
  *
- * Design. Each worker thread owns a loop, a SO_REUSEPORT listener bound by
- * the main thread, and the connections it accepts. Reads land in one
+ * Design. Each worker thread (server/server.c) owns a loop, a SO_REUSEPORT
+ * listener bound by the main thread, and the connections it accepts. Reads land in one
  * per-worker buffer and are parsed at once, so an idle connection holds no
  * read buffer. When a request is complete the parser is paused and the
  * request handed to the application; bytes that arrive meanwhile (pipelined
@@ -21,7 +21,7 @@
  * client went away while the request was parked — when the handler finally
  * answers it. A connection is freed only in the close callback of its last
  * handle. */
-#include "server/http.h"
+#include "server/http_internal.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -41,87 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READ_BUF_SIZE 65536
-#define LINGER_MS     2000
-
-enum parse_state { PS_NONE, PS_URL, PS_FIELD, PS_VALUE };
-
-struct ig_http_worker {
-    struct ig_http_server *server;
-    int index;
-    uv_loop_t loop;
-    uv_tcp_t listener;
-    uv_async_t wake;
-    uv_thread_t thread;
-    struct ig_conn *conns;
-    long nconns;
-    int draining;
-    int stopped;
-    void *app_data;
-    char date[64];
-    int64_t date_sec;
-    char read_buf[READ_BUF_SIZE];
-};
-
-struct ig_http_server {
-    struct ig_http_server_options opt;
-    struct ig_http_limits limits;
-    struct ig_http_worker *workers;
-    int nworkers;
-    int port;
-    int fds[256];
-    atomic_long connections;
-    atomic_int draining;
-    atomic_int workers_ready;
-    atomic_int workers_done;
-    uv_loop_t main_loop;
-    uv_signal_t sigterm;
-    uv_signal_t sigint;
-    uv_async_t control; /* ready, done and stop notices from other threads */
-    atomic_int stop_requested;
-    uv_timer_t deadline;
-    int deadline_passed;
-    int ready_reported;
-    void (*on_ready)(void *);
-    void *ready_ud;
-};
-
-struct ig_conn {
-    uv_tcp_t tcp; /* first: handle->data is not needed to find the conn */
-    uv_timer_t timer;
-    struct ig_http_worker *w;
-    http_parser parser;
-    struct ig_http_req *req; /* being parsed or handled */
-    struct ig_buf pending;   /* received, not yet parsed */
-    enum parse_state ps;
-    int handling; /* req is with the application */
-    int dispatching;
-    int in_message; /* some bytes of a request have arrived */
-    int closing;
-    int close_after; /* close once the current response is written */
-    int lingering;
-    int reading;
-    int open_handles;
-    int error_status; /* set by a callback that rejects the request */
-    unsigned served;
-    struct ig_conn *prev, *next;
-};
-
-struct write_ctx {
-    uv_write_t w;
-    struct ig_http_req *req;
-    char *head;
-    const char *body;
-    int body_owned;
-};
-
 static http_parser_settings parser_settings;
 
-static void conn_close(struct ig_conn *c);
 static void conn_input(struct ig_conn *c, const char *data, size_t len);
 static void conn_resume(struct ig_conn *c);
 static void conn_arm(struct ig_conn *c, uint64_t ms);
-static void worker_maybe_done(struct ig_http_worker *w);
 static void finish_request(struct ig_http_req *req);
 static void conn_finish_close(struct ig_conn *c);
 
@@ -192,7 +116,7 @@ const char *ig_http_method_name(const struct ig_http_req *req)
     return http_method_str((enum http_method)req->method);
 }
 
-static const char *worker_date(struct ig_http_worker *w)
+const char *ig_http__worker_date(struct ig_http_worker *w)
 {
     int64_t now = ig_unix_time();
     if (now != w->date_sec) {
@@ -463,6 +387,13 @@ static int sane_request_id(const char *v, size_t n)
 static uint64_t request_id_prefix;
 static atomic_uint_fast64_t request_id_counter;
 
+int ig_http__ids_init(void)
+{
+    if (request_id_prefix)
+        return 0;
+    return ig_random_bytes(&request_id_prefix, sizeof request_id_prefix);
+}
+
 static uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -546,7 +477,7 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     rc = rc ? rc : ig_buf_puts(&head, " ");
     rc = rc ? rc : ig_buf_puts(&head, ig_http_status_text(status));
     rc = rc ? rc : ig_buf_puts(&head, "\r\nServer: imagegate\r\nDate: ");
-    rc = rc ? rc : ig_buf_puts(&head, worker_date(c->w));
+    rc = rc ? rc : ig_buf_puts(&head, ig_http__worker_date(c->w));
     rc = rc ? rc : ig_buf_puts(&head, "\r\nContent-Length: ");
     rc = rc ? rc : ig_buf_put_u64(&head, len);
     rc = rc ? rc : ig_buf_puts(&head, "\r\nx-request-id: ");
@@ -732,8 +663,8 @@ int ig_http_stream_start(struct ig_http_req *req, int status, const char *conten
     int rc = ig_buf_printf(&head,
                            "HTTP/1.%d %d %s\r\nServer: imagegate\r\nDate: %s\r\n"
                            "x-request-id: %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
-                           chunked ? 1 : 0, status, ig_http_status_text(status), worker_date(c->w),
-                           req->request_id, content_type);
+                           chunked ? 1 : 0, status, ig_http_status_text(status),
+                           ig_http__worker_date(c->w), req->request_id, content_type);
     if (rc == 0 && req->resp_headers.len)
         rc = ig_buf_append(&head, req->resp_headers.data, req->resp_headers.len);
     if (rc == 0)
@@ -778,7 +709,7 @@ static void finish_request(struct ig_http_req *req)
     struct ig_http_worker *w = req->worker;
     req_free(req);
     if (!c) {
-        worker_maybe_done(w);
+        ig_http__worker_maybe_done(w);
         return;
     }
     c->req = NULL;
@@ -805,10 +736,10 @@ static void conn_free_cb(uv_handle_t *h)
     free(c);
     atomic_fetch_sub(&w->server->connections, 1);
     w->nconns--;
-    worker_maybe_done(w);
+    ig_http__worker_maybe_done(w);
 }
 
-static void conn_close(struct ig_conn *c)
+void ig_http__conn_close(struct ig_conn *c)
 {
     if (c->closing)
         return;
@@ -843,7 +774,7 @@ static void timer_cb(uv_timer_t *t)
 {
     struct ig_conn *c = t->data;
     if (c->lingering || c->handling || !c->in_message || !c->req) {
-        conn_close(c);
+        ig_http__conn_close(c);
         return;
     }
     /* A request began but did not arrive in time. */
@@ -883,7 +814,7 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
     if (!c->req) {
         c->req = req_new(c);
         if (!c->req) {
-            conn_close(c);
+            ig_http__conn_close(c);
             return;
         }
     }
@@ -1012,7 +943,7 @@ static void conn_resume(struct ig_conn *c)
     start_reading(c);
     if (!c->in_message) {
         if (atomic_load(&c->w->server->draining)) {
-            conn_close(c);
+            ig_http__conn_close(c);
             return;
         }
         conn_arm(c, c->w->server->limits.idle_timeout_ms);
@@ -1028,7 +959,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         /* EOF or error. A parked request's client is gone: its handler
          * finds req->conn == NULL and the work can be abandoned. */
-        conn_close(c);
+        ig_http__conn_close(c);
         return;
     }
     if (c->lingering)
@@ -1051,14 +982,14 @@ static void begin_linger(struct ig_conn *c)
     uv_shutdown_t *sr = malloc(sizeof *sr);
     if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->tcp, linger_shutdown_cb) < 0) {
         free(sr);
-        conn_close(c);
+        ig_http__conn_close(c);
         return;
     }
     start_reading(c);
     conn_arm(c, LINGER_MS);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+void ig_http__on_connection(uv_stream_t *listener, int status)
 {
     struct ig_http_worker *w = listener->data;
     struct ig_http_server *s = w->server;
@@ -1080,7 +1011,7 @@ static void on_connection(uv_stream_t *listener, int status)
         w->conns->prev = c;
     w->conns = c;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
+        ig_http__conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -1095,7 +1026,7 @@ static void on_connection(uv_stream_t *listener, int status)
                          sizeof BUSY_BODY - 1, BUSY_BODY);
         uv_buf_t b = uv_buf_init(busy, (unsigned)n);
         uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        conn_close(c);
+        ig_http__conn_close(c);
         return;
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -1113,119 +1044,10 @@ static void conn_finish_close(struct ig_conn *c)
     if (c->lingering)
         begin_linger(c);
     else
-        conn_close(c);
+        ig_http__conn_close(c);
 }
 
-/* ---- workers ---- */
-
-static void worker_close_walk_cb(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-static void worker_maybe_done(struct ig_http_worker *w)
-{
-    if (!w->draining || w->stopped || w->nconns > 0)
-        return;
-    w->stopped = 1;
-    if (w->server->opt.worker_stop)
-        w->server->opt.worker_stop(w, w->server->opt.ud);
-    uv_close((uv_handle_t *)&w->wake, NULL);
-    atomic_fetch_add(&w->server->workers_done, 1);
-    uv_async_send(&w->server->control);
-}
-
-static void worker_wake_cb(uv_async_t *a)
-{
-    struct ig_http_worker *w = a->data;
-    if (!atomic_load(&w->server->draining) || w->draining)
-        return;
-    w->draining = 1;
-    uv_close((uv_handle_t *)&w->listener, NULL);
-    struct ig_conn *c = w->conns;
-    while (c) {
-        struct ig_conn *next = c->next;
-        if (!c->handling && !c->in_message)
-            conn_close(c);
-        else
-            c->close_after = 1;
-        c = next;
-    }
-    worker_maybe_done(w);
-}
-
-static void worker_main(void *arg)
-{
-    struct ig_http_worker *w = arg;
-    struct ig_http_server *s = w->server;
-    if (s->opt.worker_start)
-        s->opt.worker_start(w, s->opt.ud);
-    int rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
-    if (rc < 0)
-        ig_error("worker %d cannot listen: %s", w->index, uv_strerror(rc));
-    atomic_fetch_add(&s->workers_ready, 1);
-    uv_async_send(&s->control);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    /* Anything left (timers of closed conns are closed already). */
-    uv_walk(&w->loop, worker_close_walk_cb, NULL);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-}
-
-/* ---- server ---- */
-
-static int parse_host(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        *len = sizeof *in4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *len = sizeof *in6;
-        return 0;
-    }
-    if (strcmp(host, "localhost") == 0)
-        return parse_host("127.0.0.1", port, ss, len);
-    return IG_EINVAL;
-}
-
-static int bind_one(const char *host, int port, int *out_fd, int *out_port)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (parse_host(host, port, &ss, &len)) {
-        ig_error("cannot listen on '%s': not an IP address", host);
-        return IG_EINVAL;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return IG_EIO;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
-        ig_error("cannot listen on '%s:%d': %s", host, port, strerror(errno));
-        close(fd);
-        return IG_EIO;
-    }
-    struct sockaddr_storage got;
-    socklen_t glen = sizeof got;
-    getsockname(fd, (struct sockaddr *)&got, &glen);
-    *out_port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-                                               : ((struct sockaddr_in6 *)&got)->sin6_port);
-    *out_fd = fd;
-    return 0;
-}
-
-int ig_http_server_create(struct ig_http_server **out, const struct ig_http_server_options *o)
+void ig_http__settings_init(void)
 {
     parser_settings.on_message_begin = on_message_begin;
     parser_settings.on_url = on_url;
@@ -1234,173 +1056,4 @@ int ig_http_server_create(struct ig_http_server **out, const struct ig_http_serv
     parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
-
-    if (!request_id_prefix && ig_random_bytes(&request_id_prefix, sizeof request_id_prefix))
-        return IG_ECRYPTO;
-    struct ig_http_server *s = calloc(1, sizeof *s);
-    if (!s)
-        return IG_ENOMEM;
-    s->opt = *o;
-    s->limits = o->limits;
-    s->nworkers = o->workers > 0 ? o->workers : 1;
-    if (s->nworkers > 256)
-        s->nworkers = 256;
-    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-    if (!s->workers) {
-        free(s);
-        return IG_ENOMEM;
-    }
-    int port = o->port;
-    for (int i = 0; i < s->nworkers; i++) {
-        struct ig_http_worker *w = &s->workers[i];
-        w->server = s;
-        w->index = i;
-        int rc = bind_one(o->host, port, &s->fds[i], &port);
-        if (rc) {
-            for (int j = 0; j < i; j++)
-                close(s->fds[j]);
-            free(s->workers);
-            free(s);
-            return rc;
-        }
-        uv_loop_init(&w->loop);
-        uv_tcp_init(&w->loop, &w->listener);
-        uv_tcp_open(&w->listener, s->fds[i]);
-        w->listener.data = w;
-        uv_async_init(&w->loop, &w->wake, worker_wake_cb);
-        w->wake.data = w;
-    }
-    s->port = port;
-    *out = s;
-    return 0;
-}
-
-int ig_http_server_port(const struct ig_http_server *s)
-{
-    return s->port;
-}
-
-int ig_http_server_draining(const struct ig_http_server *s)
-{
-    return atomic_load(&s->draining);
-}
-
-long ig_http_server_connections(const struct ig_http_server *s)
-{
-    return atomic_load(&s->connections);
-}
-
-static void begin_drain(struct ig_http_server *s)
-{
-    if (atomic_exchange(&s->draining, 1))
-        return;
-    ig_info("draining: no new connections; waiting up to %llu ms for requests in flight",
-            (unsigned long long)s->limits.shutdown_timeout_ms);
-    for (int i = 0; i < s->nworkers; i++)
-        uv_async_send(&s->workers[i].wake);
-}
-
-static void deadline_cb(uv_timer_t *t)
-{
-    struct ig_http_server *s = t->data;
-    s->deadline_passed = 1;
-    ig_warn("shutdown deadline passed with requests still in flight");
-    uv_stop(&s->main_loop);
-}
-
-static void signal_cb(uv_signal_t *sig, int signum)
-{
-    struct ig_http_server *s = sig->data;
-    if (atomic_load(&s->draining)) {
-        ig_warn("second signal %d: exiting now", signum);
-        s->deadline_passed = 1;
-        uv_stop(&s->main_loop);
-        return;
-    }
-    begin_drain(s);
-    uv_timer_start(&s->deadline, deadline_cb, s->limits.shutdown_timeout_ms, 0);
-}
-
-static void control_cb(uv_async_t *a)
-{
-    struct ig_http_server *s = a->data;
-    if (atomic_load(&s->stop_requested) && !atomic_load(&s->draining)) {
-        begin_drain(s);
-        uv_timer_start(&s->deadline, deadline_cb, s->limits.shutdown_timeout_ms, 0);
-    }
-    if (!s->ready_reported && atomic_load(&s->workers_ready) == s->nworkers) {
-        s->ready_reported = 1;
-        if (s->on_ready)
-            s->on_ready(s->ready_ud);
-    }
-    if (atomic_load(&s->workers_done) == s->nworkers)
-        uv_stop(&s->main_loop);
-}
-
-int ig_http_server_run(struct ig_http_server *s, void (*on_ready)(void *), void *ud)
-{
-    s->on_ready = on_ready;
-    s->ready_ud = ud;
-    signal(SIGPIPE, SIG_IGN);
-    uv_loop_init(&s->main_loop);
-    uv_signal_init(&s->main_loop, &s->sigterm);
-    uv_signal_init(&s->main_loop, &s->sigint);
-    s->sigterm.data = s->sigint.data = s;
-    uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
-    uv_signal_start(&s->sigint, signal_cb, SIGINT);
-    uv_async_init(&s->main_loop, &s->control, control_cb);
-    s->control.data = s;
-    uv_timer_init(&s->main_loop, &s->deadline);
-    s->deadline.data = s;
-
-    for (int i = 0; i < s->nworkers; i++)
-        uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
-    uv_run(&s->main_loop, UV_RUN_DEFAULT);
-
-    if (s->deadline_passed)
-        return 1; /* workers may still be busy: the caller exits without joining */
-    for (int i = 0; i < s->nworkers; i++)
-        uv_thread_join(&s->workers[i].thread);
-    return 0;
-}
-
-void ig_http_server_stop(struct ig_http_server *s)
-{
-    atomic_store(&s->stop_requested, 1);
-    uv_async_send(&s->control);
-}
-
-static void main_close_walk_cb(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-void ig_http_server_free(struct ig_http_server *s)
-{
-    if (!s)
-        return;
-    uv_walk(&s->main_loop, main_close_walk_cb, NULL);
-    uv_run(&s->main_loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s->main_loop);
-    for (int i = 0; i < s->nworkers; i++)
-        uv_loop_close(&s->workers[i].loop);
-    free(s->workers);
-    free(s);
-}
-
-uv_loop_t *ig_http_worker_loop(struct ig_http_worker *w)
-{
-    return &w->loop;
-}
-
-void ig_http_worker_set_data(struct ig_http_worker *w, void *data)
-{
-    w->app_data = data;
-}
-
-void *ig_http_worker_data(const struct ig_http_worker *w)
-{
-    return w->app_data;
 }

@@ -103,8 +103,7 @@ Test(request, rejections)
     expect_error("{\"prompt\":\"\"}", 400, "invalid_value", "prompt");
     expect_error("{\"prompt\":\"   \"}", 400, "invalid_value", "prompt");
     expect_error("{\"prompt\":5}", 400, "invalid_type", "prompt");
-    expect_error("{\"prompt\":\"x\",\"model\":\"no-such-model\"}", 404, "model_not_found",
-                 "model");
+    expect_error("{\"prompt\":\"x\",\"model\":\"no-such-model\"}", 404, "model_not_found", "model");
     /* A model a provider would serve, with no provider configured: 503 naming the setting. */
     expect_error("{\"prompt\":\"x\",\"model\":\"dall-e-3\"}", 503, "no_provider", "model");
     expect_error("{\"prompt\":\"x\",\"model\":\"stability/core\"}", 503, "no_provider", "model");
@@ -133,8 +132,7 @@ Test(request, rejections)
     expect_error("{\"prompt\":\"x\",\"background\":\"transparent\"}", 400, "unsupported_value",
                  "background");
     expect_error("{\"prompt\":\"x\",\"stream\":true,\"n\":2}", 400, "invalid_value", "n");
-    expect_error("{\"prompt\":\"x\",\"partial_images\":1}", 400, "invalid_value",
-                 "partial_images");
+    expect_error("{\"prompt\":\"x\",\"partial_images\":1}", 400, "invalid_value", "partial_images");
     expect_error("{\"prompt\":\"x\",\"moderation\":\"low\"}", 400, "unsupported_parameter",
                  "moderation");
     expect_error("{\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "invalid_type", "stream");
