@@ -8,7 +8,8 @@
  * 202 or 200) → poll again; COMPLETED → pending: GET response_url; a result
  * body {images: [{url}], seed, has_nsfw_concepts} → images (URLs downloaded,
  * data URIs decoded), any flagged image → content refusal. The URLs fal
- * returns are used as given, never built. */
+ * returns are used as given, never built; cancel_url (a PUT) is handed to
+ * the dispatcher so an abandoned request is cancelled at fal. */
 #include "core/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
@@ -137,8 +138,21 @@ static void fal_parse(const struct ig_gen_request *req, const struct ig_deployme
                 ig_provider_malformed(out, "a completed request without response_url");
         } else if (status && (!strcmp(status, "IN_QUEUE") || !strcmp(status, "IN_PROGRESS"))) {
             if (poll == 0) {
-                if (poll_request(out, d, status_url, 500))
+                const char *cancel_url = json_string_value(json_object_get(root, "cancel_url"));
+                if (poll_request(out, d, status_url, 500)) {
                     ig_provider_malformed(out, "the provider gave no status_url");
+                } else if (cancel_url && (!strncmp(cancel_url, "https://", 8) ||
+                                          !strncmp(cancel_url, "http://", 7))) {
+                    /* Cancelling an abandoned request is a PUT to its cancel_url. */
+                    struct ig_upstream_request *cr = &out->cancel;
+                    memset(cr, 0, sizeof *cr);
+                    snprintf(cr->method, sizeof cr->method, "PUT");
+                    cr->url = strdup(cancel_url);
+                    cr->timeout_ms = 10000;
+                    cr->max_response_bytes = 65536;
+                    if (!cr->url || auth(cr, d))
+                        ig_upstream_request_release(cr);
+                }
             } else {
                 out->outcome = IG_OUTCOME_PENDING; /* same status_url again */
                 out->poll_after_ms = poll < 10 ? 500 : 1500;

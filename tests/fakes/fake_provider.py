@@ -255,6 +255,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {"generations_by_pk": {"id": gid, "status": final, "seed": 321,
                                               "generated_images": images}})
 
+    def do_PUT(self):
+        self.record("PUT")
+        self.send(202, {"status": "CANCELLATION_REQUESTED"})
+
     def do_GET(self):
         if self.path.startswith("/api/rest/v1/generations/"):
             self.record("GET")
@@ -335,6 +339,28 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "raw" in plan:
             return self.send(plan.get("status", 200), plan["raw"])
+        if plan.get("truncate") or plan.get("slow_body"):
+            # A success whose body is cut short (Content-Length promises more
+            # than is sent) or arrives a few bytes at a time.
+            n = int(json.loads(body).get("n", 1))
+            full = json.dumps({"created": 1, "data": [
+                {"b64_json": base64.b64encode(png(16, 16, i + 1)).decode()} for i in range(n)]
+            }).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(full)))
+            self.end_headers()
+            if plan.get("truncate"):
+                self.wfile.write(full[: len(full) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(2)
+                self.close_connection = True
+                return
+            for i in range(0, len(full), 256):
+                self.wfile.write(full[i:i + 256])
+                self.wfile.flush()
+                time.sleep(plan["slow_body"])
+            return
         status = plan.get("status", 200)
         if status != 200:
             err = plan.get("error") or {"message": "planned failure %d" % status,

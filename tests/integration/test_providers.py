@@ -159,6 +159,17 @@ class OpenAIProvider(unittest.TestCase):
         self.assertEqual(status, 200, doc)
         self.assertGreaterEqual(doc["_metadata"]["attempts"], 2)
 
+    def test_truncated_body_retried_slow_body_waited_for(self):
+        self.fake.script([{"truncate": True}])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 200, doc)
+        self.assertGreaterEqual(doc["_metadata"]["attempts"], 2)
+        self.fake.script([{"slow_body": 0.05}])
+        status, _, doc = self.gen(model="dall-e-2", n=2, response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["attempts"], 1)
+        self.assertTrue(base64.b64decode(doc["data"][1]["b64_json"]).startswith(b"\x89PNG"))
+
     def test_retries_exhausted_502_with_reason(self):
         self.fake.script([{"status": 500}] * 3)
         status, hdrs, doc = self.gen(model="dall-e-2")
@@ -638,6 +649,15 @@ class FalAndReplicate(unittest.TestCase):
         self.assertEqual(gets[-1], "/fal-ai/flux/requests/fal1")
         self.assertEqual(len(doc["data"]), 2)
         self.assertEqual(doc["_metadata"]["seeds"], [99, 100])
+
+    def test_fal_abandoned_request_cancelled(self):
+        self.fake.script([{"pending": 1000}])
+        status, _, doc = self.gen(model="fal/fal-ai/flux/schnell")
+        self.assertEqual(status, 504, doc)
+        time.sleep(0.3)
+        puts = [r for r in self.fake.requests() if r["method"] == "PUT"]
+        self.assertEqual([r["path"] for r in puts], ["/fal-ai/flux/requests/fal1/cancel"])
+        self.assertEqual(puts[0]["headers"]["authorization"], "Key fal-key-1")
 
     def test_fal_nsfw_and_data_uris(self):
         self.fake.script([{"pending": 0, "nsfw": True}])
