@@ -22,6 +22,8 @@ struct sqlite_store {
     struct ig_store base;
     sqlite3 *db;
     pthread_mutex_t lock;
+    /* The statements of the hottest write, prepared once (under lock). */
+    sqlite3_stmt *gen_insert, *blob_insert, *image_insert;
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -268,28 +270,13 @@ static int generation_insert(struct ig_store *s, const struct ig_generation_reco
                              const struct ig_image_record *images, size_t nimages)
 {
     lock(s);
+    struct sqlite_store *ss = (struct sqlite_store *)s;
     sqlite3 *db = DB(s);
-    sqlite3_stmt *gen = NULL, *blob = NULL, *img = NULL;
+    sqlite3_stmt *gen = ss->gen_insert, *blob = ss->blob_insert, *img = ss->image_insert;
     int rc = IG_EDB;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(db, "begin");
         goto out;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO generations (id, key_id, request_id, model, provider, "
-                           "prompt, params, n, width, height, status, error, created_at, "
-                           "completed_at, latency_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &gen, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT OR IGNORE INTO blobs (sha256, format, bytes, width, height, "
-                           "created_at) VALUES (?,?,?,?,?,?)",
-                           -1, &blob, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO images (generation_id, idx, sha256, seed) "
-                           "VALUES (?,?,?,?)",
-                           -1, &img, NULL) != SQLITE_OK) {
-        db_fail(db, "prepare generation insert");
-        goto rollback;
     }
     sqlite3_bind_text(gen, 1, g->id, -1, SQLITE_STATIC);
     if (g->key_id[0])
@@ -340,9 +327,13 @@ static int generation_insert(struct ig_store *s, const struct ig_generation_reco
 rollback:
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
-    sqlite3_finalize(gen);
-    sqlite3_finalize(blob);
-    sqlite3_finalize(img);
+    /* Ready for the next call: no result pending, no values kept. */
+    sqlite3_reset(gen);
+    sqlite3_clear_bindings(gen);
+    sqlite3_reset(blob);
+    sqlite3_clear_bindings(blob);
+    sqlite3_reset(img);
+    sqlite3_clear_bindings(img);
     unlock(s);
     return rc;
 }
@@ -375,6 +366,9 @@ static int ping(struct ig_store *s)
 static void sqlite_close(struct ig_store *s)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_finalize(ss->gen_insert);
+    sqlite3_finalize(ss->blob_insert);
+    sqlite3_finalize(ss->image_insert);
     sqlite3_close(ss->db);
     pthread_mutex_destroy(&ss->lock);
     free(ss);
@@ -460,6 +454,21 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         rc = db_fail(ss->db, "pragmas");
     if (rc == 0)
         rc = migrate(ss->db);
+    if (rc == 0 &&
+        (sqlite3_prepare_v3(ss->db,
+                            "INSERT INTO generations (id, key_id, request_id, model, provider, "
+                            "prompt, params, n, width, height, status, error, created_at, "
+                            "completed_at, latency_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            -1, SQLITE_PREPARE_PERSISTENT, &ss->gen_insert, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v3(ss->db,
+                            "INSERT OR IGNORE INTO blobs (sha256, format, bytes, width, height, "
+                            "created_at) VALUES (?,?,?,?,?,?)",
+                            -1, SQLITE_PREPARE_PERSISTENT, &ss->blob_insert, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v3(ss->db,
+                            "INSERT INTO images (generation_id, idx, sha256, seed) "
+                            "VALUES (?,?,?,?)",
+                            -1, SQLITE_PREPARE_PERSISTENT, &ss->image_insert, NULL) != SQLITE_OK))
+        rc = db_fail(ss->db, "prepare generation insert");
     if (rc) {
         sqlite_close(&ss->base);
         return rc;
