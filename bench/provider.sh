@@ -5,6 +5,7 @@
 # usage: bench/provider.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 workers=${WORKERS:-1}
 duration=${DURATION:-5s}
@@ -14,10 +15,7 @@ tmp=$(mktemp -d)
 trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ulimit -Hn 100000 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rps() { awk '/Requests\/sec/ {print $2}'; }
 p99() { awk '/^ +99%/ {print $2}'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 up=$(free_port); px=$(free_port); ig=$(free_port)
 body=$(python3 bench/upstream.py body)
@@ -81,7 +79,6 @@ wait $wpid || true
 held_done=$(awk '/requests in/ {print $1}' "$tmp/h")
 held_err=$(grep -E "Non-2xx|Socket errors" "$tmp/h" || echo "none")
 growth_kb=$((peak - rss0))
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cat <<MD
 ## $(date -u +%Y-%m-%d) — generations through a network provider ($(nproc) cores, $workers worker(s), wrk -t1 -c$conns -d$duration, median of 3 interleaved rounds)
 

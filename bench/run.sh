@@ -7,6 +7,7 @@
 # Markdown for bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 workers=${WORKERS:-1}
 duration=${DURATION:-5s}
@@ -16,8 +17,6 @@ tmp=$(mktemp -d)
 trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rps() { awk '/Requests\/sec/ {print $2}'; }
 lat() { awk '/^    Latency/ {print $2" (avg) "$4" (stdev)"}'; }
 
 # nginx
@@ -60,7 +59,6 @@ for r in $(seq "$rounds"); do
     h_all+=("$(run_wrk "http://127.0.0.1:$iport/healthz" | tee "$tmp/i2" | rps)")
     r_all+=("$(run_wrk "http://127.0.0.1:$iport/v1/images/generations" bench/auth_reject.lua | tee "$tmp/i3" | rps)")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 nginx_rps=$(median "${n_all[@]}")
 health_rps=$(median "${h_all[@]}")
 reject_rps=$(median "${r_all[@]}")
@@ -71,7 +69,6 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applic
 conn_line=$(python3 bench/idle_conns.py "$iport" "$igpid" 10000)
 render=$(taskset -c 1 "./$build/render_bench")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cat <<MD
 ## $(date -u +%Y-%m-%d) — $(nproc) cores, $workers worker(s) each, wrk -t$wrk_threads -c$conns -d$duration, median of $rounds interleaved rounds (servers on core 0, wrk on core 1)
 

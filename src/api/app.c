@@ -296,8 +296,8 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
     if (!app->cfg->access_log || !ig_log_enabled(IG_LOG_INFO))
         return;
     char line[8192];
-    struct ig_buf b = {line, 0, sizeof line, sizeof line - 1};
-    /* A stack buffer: ig_buf never reallocates past max, and max < cap. */
+    struct ig_buf b;
+    ig_buf_init_fixed(&b, line, sizeof line);
     int rc = ig_log_begin(&b, "info");
     rc = rc ? rc
             : ig_buf_printf(

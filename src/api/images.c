@@ -132,6 +132,9 @@ static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int 
     return 0;
 }
 
+static char *sse_event(const char *name, json_t *data);
+static char *completed_event(struct gen_ctx *c, json_t *resp);
+
 static void generate_work(void *p)
 {
     struct gen_ctx *c = p;
@@ -209,14 +212,23 @@ static void generate_work(void *p)
     json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
                              "data", data, "size", r->size, "quality", r->quality, "output_format",
                              made ? images[0].format : "png", "_metadata", meta);
-    c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    int encoded;
+    if (c->streaming) {
+        /* The stream's last event carries the answer: built here, from the
+         * same object, so nothing is serialized only to be parsed back. */
+        c->event = resp ? completed_event(c, resp) : NULL;
+        encoded = c->event != NULL;
+    } else {
+        c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+        encoded = c->body != NULL;
+    }
     json_decref(resp);
-    if (!c->body) {
+    if (!encoded) {
         c->rc = IG_ENOMEM;
         error = "cannot encode the response";
         goto out;
     }
-    c->body_len = strlen(c->body);
+    c->body_len = c->body ? strlen(c->body) : 0;
     c->images = made;
 out:
     if (error) {
@@ -301,28 +313,36 @@ static void stream_next(struct ig_http_req *req, struct gen_ctx *c)
 }
 
 /* The completed event from the finished answer (or an error event). */
+static char *completed_event(struct gen_ctx *c, json_t *resp)
+{
+    json_t *item = json_array_get(json_object_get(resp, "data"), 0);
+    if (!item)
+        return NULL;
+    json_t *done = json_pack(
+        "{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type",
+        "image_generation.completed", "b64_json", json_object_get(item, "b64_json"), "created_at",
+        (json_int_t)c->created, "size", json_object_get(resp, "size"), "quality",
+        json_object_get(resp, "quality"), "output_format", json_object_get(resp, "output_format"),
+        "background", "opaque", "usage", "input_tokens", 0, "output_tokens", 0, "total_tokens", 0,
+        "_metadata", json_object_get(resp, "_metadata"));
+    return done ? sse_event("image_generation.completed", done) : NULL;
+}
+
+/* The completed event generate_work built, or an error event. */
 static void stream_finish(struct ig_http_req *req, struct gen_ctx *c)
 {
-    char *ev = NULL;
-    json_t *resp = c->rc ? NULL : json_loadb(c->body, c->body_len, 0, NULL);
-    json_t *item = json_array_get(json_object_get(resp, "data"), 0);
-    if (resp && item) {
-        json_t *done =
-            json_pack("{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type",
-                      "image_generation.completed", "b64_json", json_object_get(item, "b64_json"),
-                      "created_at", (json_int_t)c->created, "size", json_object_get(resp, "size"),
-                      "quality", json_object_get(resp, "quality"), "output_format",
-                      json_object_get(resp, "output_format"), "background", "opaque", "usage",
-                      "input_tokens", 0, "output_tokens", 0, "total_tokens", 0, "_metadata",
-                      json_object_get(resp, "_metadata"));
-        ev = done ? sse_event("image_generation.completed", done) : NULL;
-    } else {
+    char *ev = c->event;
+    c->event = NULL;
+    if (c->rc) {
+        free(ev);
+        ev = NULL;
+    }
+    if (!ev) {
         json_t *err = json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error",
                                 "message", "The image could not be generated.", "type",
                                 "server_error", "param", "code", "generation_failed");
         ev = err ? sse_event("error", err) : NULL;
     }
-    json_decref(resp);
     if (ev)
         ig_http_stream_write(req, ev, strlen(ev));
     free(ev);

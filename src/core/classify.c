@@ -29,8 +29,8 @@ enum ig_error_class ig_classify_status(long status)
 
 const char *ig_error_class_name(enum ig_error_class c)
 {
-    static const char *const names[] = {"client",    "auth",      "quota",
-                                        "not_found", "retryable", "content_policy"};
+    static const char *const names[] = {"client",    "auth",           "quota",  "not_found",
+                                        "retryable", "content_policy", "refused"};
     return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "unknown";
 }
 
@@ -69,7 +69,7 @@ void ig_classify_failure(const struct ig_upstream_result *res, struct ig_provide
                  : res->error[0]  ? res->error
                                   : "connection failed");
         if (res->blocked || res->too_large)
-            out->error_class = IG_ERRC_QUOTA; /* never retry the same place */
+            out->error_class = IG_ERRC_REFUSED;
         return;
     }
     out->error_class = ig_classify_status(res->status);

@@ -8,6 +8,9 @@
  *   timeouts, resets,
  *   malformed bodies        → IG_ERRC_RETRYABLE: retry with backoff, then next
  *   content refusals        → IG_ERRC_CONTENT_POLICY: our 400, never elsewhere
+ *   answers the gateway
+ *   refuses (address
+ *   policy, size cap)       → IG_ERRC_REFUSED: next deployment, no retry
  * Adapters call ig_classify_status() and then refine (a 400 whose body says
  * content_policy_violation, a 429 whose body says the quota is spent). */
 #ifndef IG_CLASSIFY_H

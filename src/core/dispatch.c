@@ -145,16 +145,21 @@ static void release_slot(struct ig_dispatch *d)
     }
 }
 
-static void stop_io(struct ig_dispatch *d)
+/* A job still running at the provider is cancelled there, fire and
+ * forget, so an abandoned request stops costing money. */
+static void cancel_job(struct ig_dispatch *d)
 {
-    release_slot(d);
-    /* A job still running at the provider is cancelled there, fire and
-     * forget, so an abandoned request stops costing money. */
     if (d->cancel.url) {
         struct ig_upstream_request c = d->cancel;
         memset(&d->cancel, 0, sizeof d->cancel);
         ig_upstream_start(d->u, &c, cancel_sent_cb, NULL, NULL);
     }
+}
+
+static void stop_io(struct ig_dispatch *d)
+{
+    release_slot(d);
+    cancel_job(d);
     if (d->call) {
         ig_upstream_cancel(d->call);
         d->call = NULL;
@@ -384,6 +389,17 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
             uv_timer_start(&d->backoff, poll_cb, (uint64_t)delay, 0);
             return;
         }
+        /* The job cannot be followed any more. It is paid for, so it is not
+         * submitted again here: the next deployment, or the final answer. */
+        ig_provider_result_release(&d->last);
+        ig_classify_failure(res, &d->last);
+        ig_upstream_request_release(&d->poll);
+        cancel_job(d);
+        release_slot(d);
+        d->polls = 0;
+        d->poll_failures = 0;
+        next_deployment(d);
+        return;
     }
     p->parse(d->req, dep, res, d->polls, &r);
     if (r.outcome == IG_OUTCOME_PENDING && (r.poll.url || d->poll.url)) {

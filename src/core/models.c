@@ -180,53 +180,22 @@ static const struct ig_model bfl_templates[] = {
 
 /* Stability's v2beta models: one image, the size becomes an aspect ratio. */
 static const char *const plain_qualities[] = {"auto", "standard", NULL};
+/* Stability's v2beta models differ only in name and date. */
+#define STABILITY_MODEL(model_id, what, date)                                                      \
+    {                                                                                              \
+        .id = model_id, .provider = "stability", .owned_by = "stability-ai",                       \
+        .description = what " (size is mapped to the nearest aspect ratio)", .min_side = 64,       \
+        .max_side = 4096, .default_width = 1024, .default_height = 1024, .max_n = 1,               \
+        .max_prompt_chars = 10000, .qualities = plain_qualities,                                   \
+        .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_negative_prompt = 1, \
+        .supports_seed = 1, .created = date                                                        \
+    }
 static const struct ig_model stability_templates[] = {
-    {.id = "core",
-     .provider = "stability",
-     .owned_by = "stability-ai",
-     .description = "Stable Image Core (size is mapped to the nearest aspect ratio)",
-     .min_side = 64,
-     .max_side = 4096,
-     .default_width = 1024,
-     .default_height = 1024,
-     .max_n = 1,
-     .max_prompt_chars = 10000,
-     .qualities = plain_qualities,
-     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
-     .supports_negative_prompt = 1,
-     .supports_seed = 1,
-     .created = 1713744000},
-    {.id = "ultra",
-     .provider = "stability",
-     .owned_by = "stability-ai",
-     .description = "Stable Image Ultra (size is mapped to the nearest aspect ratio)",
-     .min_side = 64,
-     .max_side = 4096,
-     .default_width = 1024,
-     .default_height = 1024,
-     .max_n = 1,
-     .max_prompt_chars = 10000,
-     .qualities = plain_qualities,
-     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
-     .supports_negative_prompt = 1,
-     .supports_seed = 1,
-     .created = 1713744000},
-    {.id = "sd3.5-large",
-     .provider = "stability",
-     .owned_by = "stability-ai",
-     .description = "Stable Diffusion 3.5 Large (size is mapped to the nearest aspect ratio)",
-     .min_side = 64,
-     .max_side = 4096,
-     .default_width = 1024,
-     .default_height = 1024,
-     .max_n = 1,
-     .max_prompt_chars = 10000,
-     .qualities = plain_qualities,
-     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
-     .supports_negative_prompt = 1,
-     .supports_seed = 1,
-     .created = 1729555200},
+    STABILITY_MODEL("core", "Stable Image Core", 1713744000),
+    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000),
+    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200),
 };
+#undef STABILITY_MODEL
 
 /* An AUTOMATIC1111 server: whatever checkpoint it has loaded. */
 static const struct ig_model a1111_templates[] = {

@@ -68,22 +68,14 @@ fail:
 static void pending(struct ig_provider_result *out, const struct ig_deployment *d, const char *url,
                     long after_ms)
 {
-    memset(&out->poll, 0, sizeof out->poll);
-    snprintf(out->poll.method, sizeof out->poll.method, "GET");
-    out->poll.url = strdup(url);
-    out->poll.timeout_ms = 30000;
-    out->poll.max_response_bytes = (size_t)1 << 20;
-    if (!out->poll.url || add_key(&out->poll, d) ||
+    if (ig_provider_url_request(&out->poll, "GET", url, (size_t)1 << 20) ||
+        add_key(&out->poll, d) ||
         ig_upstream_request_header(&out->poll, "Accept", "application/json")) {
         ig_upstream_request_release(&out->poll);
-        out->outcome = IG_OUTCOME_ERROR;
-        out->error_class = IG_ERRC_RETRYABLE;
-        snprintf(out->message, sizeof out->message, "out of memory");
+        ig_provider_malformed(out, "the provider gave no usable polling_url");
         return;
     }
-    out->outcome = IG_OUTCOME_PENDING;
-    out->poll_after_ms = after_ms;
-    out->message[0] = '\0';
+    ig_provider_pending(out, after_ms);
 }
 
 static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -102,11 +94,7 @@ static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployme
         return;
     }
     if (poll == 0) {
-        const char *url = json_string_value(json_object_get(root, "polling_url"));
-        if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
-            snprintf(out->message, sizeof out->message, "the provider gave no polling_url");
-        else
-            pending(out, d, url, 500);
+        pending(out, d, json_string_value(json_object_get(root, "polling_url")), 500);
         json_decref(root);
         return;
     }
@@ -135,9 +123,7 @@ static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployme
     } else {
         /* Pending, and the in-between states some clients see: poll the
          * same URL again (no new poll request: the dispatcher keeps its). */
-        out->outcome = IG_OUTCOME_PENDING;
-        out->poll_after_ms = poll < 10 ? 500 : 1500;
-        out->message[0] = '\0';
+        ig_provider_pending(out, poll < 10 ? 500 : 1500);
     }
     json_decref(root);
 }

@@ -26,6 +26,26 @@ int ig_provider_request(struct ig_upstream_request *out, const char *method,
     return 0;
 }
 
+int ig_provider_url_request(struct ig_upstream_request *r, const char *method, const char *url,
+                            size_t max_answer)
+{
+    memset(r, 0, sizeof *r);
+    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+        return IG_EINVAL;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->url = strdup(url);
+    r->timeout_ms = 30000;
+    r->max_response_bytes = max_answer;
+    return r->url ? 0 : IG_ENOMEM;
+}
+
+void ig_provider_pending(struct ig_provider_result *out, long after_ms)
+{
+    out->outcome = IG_OUTCOME_PENDING;
+    out->poll_after_ms = after_ms;
+    out->message[0] = '\0';
+}
+
 int ig_provider_json_body(struct ig_upstream_request *out, json_t *body)
 {
     out->body = body ? json_dumps(body, JSON_COMPACT) : NULL;

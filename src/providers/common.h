@@ -11,6 +11,17 @@
  * and the timeout and answer bound. 0 or IG_ENOMEM. */
 int ig_provider_request(struct ig_upstream_request *out, const char *method,
                         const struct ig_deployment *d, const char *path, size_t max_answer);
+/* A request to a URL the provider handed back (a poll, a result, a
+ * cancel): method, url (http or https only: IG_EINVAL otherwise), a 30 s
+ * timeout and the answer bound. The caller adds its own auth. 0 or IG_E*. */
+int ig_provider_url_request(struct ig_upstream_request *r, const char *method, const char *url,
+                            size_t max_answer);
+/* Marks out pending: poll again after after_ms (out->poll, when set, is
+ * the next request; otherwise the dispatcher repeats its last poll). */
+void ig_provider_pending(struct ig_provider_result *out, long after_ms);
+/* The aspect ratio Stability and Replicate offer that is nearest
+ * width/height ("16:9"). */
+const char *ig_stability_aspect_ratio(int width, int height);
 /* Stores a malloc'd JSON text as the body with its Content-Type. */
 int ig_provider_json_body(struct ig_upstream_request *out, json_t *body);
 /* Adds "Authorization: <scheme> <key>" (nothing when key is empty). */

@@ -52,22 +52,12 @@ static int fal_prepare(const struct ig_gen_request *req, const struct ig_deploym
 static int poll_request(struct ig_provider_result *out, const struct ig_deployment *d,
                         const char *url, long after_ms)
 {
-    struct ig_upstream_request *p = &out->poll;
-    memset(p, 0, sizeof *p);
-    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
-        return IG_EINVAL;
-    snprintf(p->method, sizeof p->method, "GET");
-    p->url = strdup(url);
-    p->timeout_ms = 30000;
-    p->max_response_bytes = (size_t)64 << 20;
-    if (!p->url || auth(p, d)) {
-        ig_upstream_request_release(p);
-        return IG_ENOMEM;
-    }
-    out->outcome = IG_OUTCOME_PENDING;
-    out->poll_after_ms = after_ms;
-    out->message[0] = '\0';
-    return 0;
+    int rc = ig_provider_url_request(&out->poll, "GET", url, (size_t)64 << 20);
+    if (rc == 0 && (rc = auth(&out->poll, d)))
+        ig_upstream_request_release(&out->poll);
+    if (rc == 0)
+        ig_provider_pending(out, after_ms);
+    return rc;
 }
 
 static void result_images(json_t *root, struct ig_provider_result *out)
@@ -141,22 +131,14 @@ static void fal_parse(const struct ig_gen_request *req, const struct ig_deployme
                 const char *cancel_url = json_string_value(json_object_get(root, "cancel_url"));
                 if (poll_request(out, d, status_url, 500)) {
                     ig_provider_malformed(out, "the provider gave no status_url");
-                } else if (cancel_url && (!strncmp(cancel_url, "https://", 8) ||
-                                          !strncmp(cancel_url, "http://", 7))) {
+                } else if (ig_provider_url_request(&out->cancel, "PUT", cancel_url, 65536) == 0) {
                     /* Cancelling an abandoned request is a PUT to its cancel_url. */
-                    struct ig_upstream_request *cr = &out->cancel;
-                    memset(cr, 0, sizeof *cr);
-                    snprintf(cr->method, sizeof cr->method, "PUT");
-                    cr->url = strdup(cancel_url);
-                    cr->timeout_ms = 10000;
-                    cr->max_response_bytes = 65536;
-                    if (!cr->url || auth(cr, d))
-                        ig_upstream_request_release(cr);
+                    out->cancel.timeout_ms = 10000;
+                    if (auth(&out->cancel, d))
+                        ig_upstream_request_release(&out->cancel);
                 }
             } else {
-                out->outcome = IG_OUTCOME_PENDING; /* same status_url again */
-                out->poll_after_ms = poll < 10 ? 500 : 1500;
-                out->message[0] = '\0';
+                ig_provider_pending(out, poll < 10 ? 500 : 1500); /* same status_url */
             }
         } else {
             ig_provider_malformed(out, "the provider's answer has neither status nor images");

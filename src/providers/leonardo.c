@@ -70,9 +70,7 @@ static void leonardo_parse(const struct ig_gen_request *req, const struct ig_dep
                 ig_provider_malformed(out, "out of memory");
             } else {
                 out->poll.timeout_ms = 30000;
-                out->outcome = IG_OUTCOME_PENDING;
-                out->poll_after_ms = 1000;
-                out->message[0] = '\0';
+                ig_provider_pending(out, 1000);
             }
         }
         json_decref(root);
@@ -83,9 +81,7 @@ static void leonardo_parse(const struct ig_gen_request *req, const struct ig_dep
     if (!status) {
         ig_provider_malformed(out, "the provider's poll answer has no status");
     } else if (!strcmp(status, "PENDING")) {
-        out->outcome = IG_OUTCOME_PENDING;
-        out->poll_after_ms = poll < 10 ? 1000 : 2000;
-        out->message[0] = '\0';
+        ig_provider_pending(out, poll < 10 ? 1000 : 2000);
     } else if (!strcmp(status, "COMPLETE")) {
         json_t *images = json_object_get(g, "generated_images");
         json_t *seed = json_object_get(g, "seed");

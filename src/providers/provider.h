@@ -43,6 +43,8 @@ enum ig_error_class {
     IG_ERRC_NOT_FOUND, /* upstream 404 (model): next deployment */
     IG_ERRC_RETRYABLE, /* 408/409/425/429/5xx, timeouts, resets, bad bodies: retry, then next */
     IG_ERRC_CONTENT_POLICY, /* refused content: our 400, never retried elsewhere */
+    IG_ERRC_REFUSED,        /* the gateway refused the answer (a private address, too
+                             * large): asking the same place again cannot help; next */
 };
 
 enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };

@@ -21,8 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-const char *ig_stability_aspect_ratio(int width, int height);
-
 static int bearer(struct ig_upstream_request *r, const struct ig_deployment *d)
 {
     return ig_provider_auth(r, "Bearer", d->api_key);
@@ -69,18 +67,10 @@ static int replicate_prepare(const struct ig_gen_request *req, const struct ig_d
 static int url_request(struct ig_upstream_request *r, const char *method,
                        const struct ig_deployment *d, const char *url)
 {
-    memset(r, 0, sizeof *r);
-    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
-        return IG_EINVAL;
-    snprintf(r->method, sizeof r->method, "%s", method);
-    r->url = strdup(url);
-    r->timeout_ms = 30000;
-    r->max_response_bytes = (size_t)4 << 20;
-    if (!r->url || bearer(r, d)) {
+    int rc = ig_provider_url_request(r, method, url, (size_t)4 << 20);
+    if (rc == 0 && (rc = bearer(r, d)))
         ig_upstream_request_release(r);
-        return IG_ENOMEM;
-    }
-    return 0;
+    return rc;
 }
 
 static void replicate_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -126,9 +116,7 @@ static void replicate_parse(const struct ig_gen_request *req, const struct ig_de
         } else {
             if (cancel)
                 url_request(&out->cancel, "POST", d, cancel);
-            out->outcome = IG_OUTCOME_PENDING;
-            out->poll_after_ms = poll < 10 ? 500 : 2000;
-            out->message[0] = '\0';
+            ig_provider_pending(out, poll < 10 ? 500 : 2000);
         }
     } else {
         const char *err = json_string_value(json_object_get(root, "error"));

@@ -24,8 +24,6 @@ static const struct {
 } ratios[] = {{"1:1", 1, 1}, {"16:9", 16, 9}, {"21:9", 21, 9}, {"2:3", 2, 3},  {"3:2", 3, 2},
               {"4:5", 4, 5}, {"5:4", 5, 4},   {"9:16", 9, 16}, {"9:21", 9, 21}};
 
-/* The ratio whose value is nearest width/height. */
-const char *ig_stability_aspect_ratio(int width, int height);
 const char *ig_stability_aspect_ratio(int width, int height)
 {
     double want = (double)width / (double)height, best = 1e9;

@@ -16,6 +16,16 @@ void ig_buf_init(struct ig_buf *b, size_t max)
     b->max = max;
 }
 
+void ig_buf_init_fixed(struct ig_buf *b, char *mem, size_t size)
+{
+    /* With max = cap - 1, ig_buf_reserve() refuses before it would grow. */
+    b->data = mem;
+    b->len = 0;
+    b->cap = size;
+    b->max = size - 1;
+    mem[0] = '\0';
+}
+
 void ig_buf_release(struct ig_buf *b)
 {
     free(b->data);

@@ -18,6 +18,10 @@ struct ig_buf {
 
 /* Empty buffer that may hold at most max bytes. Allocates nothing. */
 void ig_buf_init(struct ig_buf *b, size_t max);
+/* A buffer over caller-owned memory of size bytes (for a stack line):
+ * it never reallocates, holds at most size - 1 bytes plus the NUL, and is
+ * never released. */
+void ig_buf_init_fixed(struct ig_buf *b, char *mem, size_t size);
 /* Frees the contents; the buffer is empty and reusable afterwards. */
 void ig_buf_release(struct ig_buf *b);
 /* Make room for extra more bytes; IG_ETOOBIG past max, IG_ENOMEM. */

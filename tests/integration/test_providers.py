@@ -502,6 +502,15 @@ class BlackForestLabs(unittest.TestCase):
         posts = [r for r in self.fake.requests() if r["method"] == "POST"]
         self.assertEqual(len(posts), 1, "one submit: the job is paid for once")
 
+    def test_polls_failing_past_the_budget_never_resubmit(self):
+        self.fake.script([{"pending": 0, "poll_fail": [502] * 10}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 502, doc)
+        posts = [r for r in self.fake.requests() if r["method"] == "POST"]
+        self.assertEqual(len(posts), 1, "the paid job is never submitted twice")
+        gets = [r for r in self.fake.requests() if r["method"] == "GET"]
+        self.assertEqual(len(gets), 4, "the first poll and max_attempts re-polls")
+
     def test_moderated_job(self):
         self.fake.script([{"pending": 1, "final": "Content Moderated"}])
         status, _, doc = self.gen()

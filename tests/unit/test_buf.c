@@ -60,3 +60,16 @@ Test(buf, detach_hands_over)
     cr_assert_null(b.data);
     free(p);
 }
+
+Test(buf, fixed_memory_never_grows)
+{
+    char mem[8];
+    struct ig_buf b;
+    ig_buf_init_fixed(&b, mem, sizeof mem);
+    cr_assert_eq(ig_buf_puts(&b, "abcdefg"), 0);
+    cr_assert_eq(b.data, mem, "the caller's memory is used");
+    cr_assert_eq(ig_buf_puts(&b, "h"), IG_ETOOBIG, "size - 1 bytes at most");
+    cr_assert_eq(ig_buf_printf(&b, "%d", 1), IG_ETOOBIG);
+    cr_assert_str_eq(mem, "abcdefg");
+    cr_assert_eq(b.data, mem, "never reallocated");
+}

@@ -5,6 +5,7 @@
 #include "core/models.h"
 #include "core/routes.h"
 #include "core/request.h"
+#include "providers/common.h"
 #include "providers/provider.h"
 #include "util/err.h"
 
@@ -365,8 +366,6 @@ Test(openai, bfl_protocol)
     ig_buf_release(&res.headers);
     ig_gen_request_release(&r);
 }
-
-const char *ig_stability_aspect_ratio(int width, int height);
 
 Test(openai, stability_aspect_ratio)
 {
