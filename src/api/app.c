@@ -105,11 +105,6 @@ static int ensure_admin_key(struct ig_app *app, FILE *announce)
     return rc;
 }
 
-static const char *const route_names_for_metrics[] = {
-    "unmatched", "healthz",     "readyz", "metrics",    "models",
-    "model",     "generations", "files",  "admin_keys", "admin_key",
-};
-
 int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
@@ -152,8 +147,9 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         ig_app_close(app);
         return rc;
     }
-    ig_metrics_init(&app->metrics, route_names_for_metrics,
-                    sizeof route_names_for_metrics / sizeof route_names_for_metrics[0]);
+    size_t nroutes;
+    const char *const *route_names = ig_app_route_names(&nroutes);
+    ig_metrics_init(&app->metrics, route_names, nroutes);
     return 0;
 }
 

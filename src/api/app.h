@@ -73,6 +73,13 @@ void ig_api_metrics(struct ig_app *app, struct ig_http_req *req, const char *par
 void ig_api_models_list(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_edits(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *param);
+/* The body limit for a request (server option body_limit): uploads may
+ * take limits.max_upload_bytes, everything else limits.max_body_bytes. */
+size_t ig_app_body_limit(const struct ig_http_req *req, void *ud);
+/* The routes' names for metrics, indexed by req->route_id. */
+const char *const *ig_app_route_names(size_t *n);
 void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param);

@@ -1,4 +1,9 @@
-/* images.c — POST /v1/images/generations.
+/* images.c — POST /v1/images/generations, /v1/images/edits and
+ * /v1/images/variations.
+ *
+ * Edits and variations first parse their multipart form on the thread
+ * pool (GMime; the body is bounded by limits.max_upload_bytes), then run
+ * the same pipeline as a generation with the uploads in the request.
  *
  * The handler is a short pipeline whose stages park and resume:
  *   validate (on the loop) → admit (bounded count of pending renders, 503
@@ -42,6 +47,9 @@ struct gen_ctx {
     int partial_next;
     char *event;
     struct ig_dispatch_outcome outcome; /* network models: what dispatch brought */
+    /* Uploads: the form's parse result (on the thread pool). */
+    int parse_rc;
+    struct ig_api_error parse_err;
     /* results */
     int rc;
     char *body;
@@ -209,6 +217,8 @@ static void generate_work(void *p)
     }
     if (r->metadata)
         json_object_set(meta, "metadata", r->metadata);
+    if (r->op != IG_OP_GENERATE)
+        json_object_set_new(meta, "operation", json_string(ig_operation_name(r->op)));
     json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
                              "data", data, "size", r->size, "quality", r->quality, "output_format",
                              made ? images[0].format : "png", "_metadata", meta);
@@ -258,6 +268,15 @@ static char *sse_event(const char *name, json_t *data)
     return out;
 }
 
+/* OpenAI's event names: image_generation.* for generations, image_edit.*
+ * for edits. */
+static const char *event_name(const struct gen_ctx *c, int completed)
+{
+    if (c->greq.op == IG_OP_EDIT)
+        return completed ? "image_edit.completed" : "image_edit.partial_image";
+    return completed ? "image_generation.completed" : "image_generation.partial_image";
+}
+
 static void partial_work(void *p)
 {
     struct gen_ctx *c = p;
@@ -273,12 +292,13 @@ static void partial_work(void *p)
     char *b64 = malloc(n + 1);
     if (b64) {
         ig_base64_encode(out.data.data, out.data.len, b64);
-        json_t *ev = json_pack(
-            "{s:s, s:s%, s:i, s:I, s:s, s:s, s:s, s:s}", "type", "image_generation.partial_image",
-            "b64_json", b64, n, "partial_image_index", c->partial_next, "created_at",
-            (json_int_t)c->created, "size", r->size, "quality", r->quality, "output_format",
-            ig_format_name(r->output_format), "background", "opaque");
-        c->event = ev ? sse_event("image_generation.partial_image", ev) : NULL;
+        const char *name = event_name(c, 0);
+        json_t *ev =
+            json_pack("{s:s, s:s%, s:i, s:I, s:s, s:s, s:s, s:s}", "type", name, "b64_json", b64, n,
+                      "partial_image_index", c->partial_next, "created_at", (json_int_t)c->created,
+                      "size", r->size, "quality", r->quality, "output_format",
+                      ig_format_name(r->output_format), "background", "opaque");
+        c->event = ev ? sse_event(name, ev) : NULL;
         free(b64);
     }
     ig_buf_release(&out.data);
@@ -318,14 +338,14 @@ static char *completed_event(struct gen_ctx *c, json_t *resp)
     json_t *item = json_array_get(json_object_get(resp, "data"), 0);
     if (!item)
         return NULL;
+    const char *name = event_name(c, 1);
     json_t *done = json_pack(
-        "{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type",
-        "image_generation.completed", "b64_json", json_object_get(item, "b64_json"), "created_at",
-        (json_int_t)c->created, "size", json_object_get(resp, "size"), "quality",
-        json_object_get(resp, "quality"), "output_format", json_object_get(resp, "output_format"),
-        "background", "opaque", "usage", "input_tokens", 0, "output_tokens", 0, "total_tokens", 0,
-        "_metadata", json_object_get(resp, "_metadata"));
-    return done ? sse_event("image_generation.completed", done) : NULL;
+        "{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type", name, "b64_json",
+        json_object_get(item, "b64_json"), "created_at", (json_int_t)c->created, "size",
+        json_object_get(resp, "size"), "quality", json_object_get(resp, "quality"), "output_format",
+        json_object_get(resp, "output_format"), "background", "opaque", "usage", "input_tokens", 0,
+        "output_tokens", 0, "total_tokens", 0, "_metadata", json_object_get(resp, "_metadata"));
+    return done ? sse_event(name, done) : NULL;
 }
 
 /* The completed event generate_work built, or an error event. */
@@ -439,21 +459,9 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
     }
 }
 
-void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
+/* Everything after a request has been parsed into c->greq. */
+static void begin(struct ig_app *app, struct ig_http_req *req, struct gen_ctx *c)
 {
-    (void)param;
-    struct gen_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
-        return;
-    }
-    struct ig_api_error err;
-    if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
-                             &c->greq, &err)) {
-        free(c);
-        ig_app_respond_api_error(req, &err);
-        return;
-    }
     req->model = c->greq.model->id; /* static: outlives the request */
     if (app->cfg->log_prompts) {
         /* The operator asked for prompts in the log; bounded to 1 KiB. */
@@ -533,4 +541,91 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
                               "The server is overloaded; try again.");
     }
+}
+
+void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct gen_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    struct ig_api_error err;
+    if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
+                             &c->greq, &err)) {
+        free(c);
+        ig_app_respond_api_error(req, &err);
+        return;
+    }
+    begin(app, req, c);
+}
+
+/* ---- uploads: edits and variations ---- */
+
+/* Most parts a form may have: 16 images, a mask and every text field. */
+#define MAX_FORM_FIELDS 48
+
+static void upload_parse_work(void *p)
+{
+    struct gen_ctx *c = p;
+    struct ig_http_req *req = c->req;
+    struct ig_form form;
+    char why[256];
+    size_t ct_len = 0;
+    const char *ct = ig_http_header(req, "content-type", &ct_len);
+    c->parse_rc = ig_formdata_parse(ct ? ct : "", ct_len, req->body.data ? req->body.data : "",
+                                    req->body.len, MAX_FORM_FIELDS, &form, why, sizeof why);
+    if (c->parse_rc) {
+        struct ig_api_error *e = &c->parse_err;
+        e->status = c->parse_rc == IG_EINVAL ? 400 : 503;
+        e->type = c->parse_rc == IG_EINVAL ? "invalid_request_error" : "server_error";
+        e->code = c->parse_rc == IG_EINVAL ? "invalid_multipart" : "overloaded";
+        snprintf(e->message, sizeof e->message, "The multipart form cannot be read: %s.",
+                 c->parse_rc == IG_EINVAL ? why : "out of memory");
+        return;
+    }
+    c->parse_rc = ig_edit_request_parse(&form, c->greq.op, (size_t)c->app->cfg->max_input_pixels,
+                                        c->app->models, &c->greq, &c->parse_err);
+    ig_form_release(&form);
+}
+
+static void upload_parse_done(struct ig_http_req *req, void *p)
+{
+    struct gen_ctx *c = p;
+    if (c->parse_rc) {
+        ig_app_respond_api_error(req, &c->parse_err);
+        free(c);
+        return;
+    }
+    begin(c->app, req, c);
+}
+
+static void start_upload(struct ig_app *app, struct ig_http_req *req, enum ig_operation op)
+{
+    struct gen_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    c->req = req;
+    c->greq.op = op;
+    if (ig_app_offload(req, upload_parse_work, upload_parse_done, c)) {
+        free(c);
+        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
+                              "The server is overloaded; try again.");
+    }
+}
+
+void ig_api_edits(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    start_upload(app, req, IG_OP_EDIT);
+}
+
+void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    start_upload(app, req, IG_OP_VARIATION);
 }

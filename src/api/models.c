@@ -36,6 +36,16 @@ static json_t *model_json(const struct ig_model *m)
         string_list(m->styles), "output_formats", formats, "supports", "negative_prompt",
         m->supports_negative_prompt, "seed", m->supports_seed, "steps", m->supports_steps,
         "guidance", m->supports_guidance, "price");
+    json_t *ops = json_pack("[s]", "generation");
+    if (m->operations & IG_OPBIT_EDIT)
+        json_array_append_new(ops, json_string("edit"));
+    if (m->operations & IG_OPBIT_VARIATION)
+        json_array_append_new(ops, json_string("variation"));
+    json_object_set_new(extra, "operations", ops);
+    if (m->operations)
+        json_object_set_new(extra, "edits",
+                            json_pack("{s:i, s:b, s:b}", "max_input_images", m->max_input_images,
+                                      "mask", m->supports_mask, "strength", m->supports_strength));
     return json_pack("{s:s, s:s, s:i, s:s, s:o}", "id", m->id, "object", "model", "created",
                      m->created, "owned_by", m->owned_by, "imagegate", extra);
 }

@@ -21,20 +21,35 @@
 #include <string.h>
 #include <strings.h>
 
-enum route_id {
-    ROUTE_UNMATCHED,
-    ROUTE_HEALTHZ,
-    ROUTE_READYZ,
-    ROUTE_METRICS,
-    ROUTE_MODELS,
-    ROUTE_MODEL,
-    ROUTE_GENERATIONS,
-    ROUTE_FILES,
-    ROUTE_ADMIN_KEYS,
-    ROUTE_ADMIN_KEY,
-};
+/* Route ids and their metric labels, in one list. */
+#define ROUTE_IDS(X)                                                                               \
+    X(ROUTE_UNMATCHED, "unmatched")                                                                \
+    X(ROUTE_HEALTHZ, "healthz")                                                                    \
+    X(ROUTE_READYZ, "readyz")                                                                      \
+    X(ROUTE_METRICS, "metrics")                                                                    \
+    X(ROUTE_MODELS, "models")                                                                      \
+    X(ROUTE_MODEL, "model")                                                                        \
+    X(ROUTE_GENERATIONS, "generations")                                                            \
+    X(ROUTE_EDITS, "edits")                                                                        \
+    X(ROUTE_VARIATIONS, "variations")                                                              \
+    X(ROUTE_FILES, "files")                                                                        \
+    X(ROUTE_ADMIN_KEYS, "admin_keys")                                                              \
+    X(ROUTE_ADMIN_KEY, "admin_key")
+
+#define ROUTE_ENUM(id, name) id,
+#define ROUTE_NAME(id, name) name,
+enum route_id { ROUTE_IDS(ROUTE_ENUM) };
+static const char *const route_names[] = {ROUTE_IDS(ROUTE_NAME)};
+
+const char *const *ig_app_route_names(size_t *n)
+{
+    *n = sizeof route_names / sizeof route_names[0];
+    return route_names;
+}
 
 typedef void (*handler_fn)(struct ig_app *, struct ig_http_req *, const char *);
+
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
 
 struct route {
     enum route_id id;
@@ -42,7 +57,7 @@ struct route {
     const char *path;
     int prefix; /* path is a prefix; the rest is the parameter */
     unsigned scope;
-    int json_body;
+    enum body_kind body;
     handler_fn handler;
 };
 
@@ -53,11 +68,14 @@ static const struct route routes[] = {
     {ROUTE_METRICS, HTTP_GET, "/metrics", 0, 0, 0, ig_api_metrics},
     {ROUTE_MODELS, HTTP_GET, "/v1/models", 0, IG_SCOPE_GENERATE, 0, ig_api_models_list},
     {ROUTE_MODEL, HTTP_GET, "/v1/models/", 1, IG_SCOPE_GENERATE, 0, ig_api_models_get},
-    {ROUTE_GENERATIONS, HTTP_POST, "/v1/images/generations", 0, IG_SCOPE_GENERATE, 1,
+    {ROUTE_GENERATIONS, HTTP_POST, "/v1/images/generations", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_generations},
+    {ROUTE_EDITS, HTTP_POST, "/v1/images/edits", 0, IG_SCOPE_GENERATE, BODY_FORM, ig_api_edits},
+    {ROUTE_VARIATIONS, HTTP_POST, "/v1/images/variations", 0, IG_SCOPE_GENERATE, BODY_FORM,
+     ig_api_variations},
     {ROUTE_FILES, HTTP_GET, "/v1/files/", 1, 0, 0, ig_api_files_get},
     {ROUTE_FILES, HTTP_HEAD, "/v1/files/", 1, 0, 0, ig_api_files_get},
-    {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, 1, ig_api_keys_create},
+    {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_create},
     {ROUTE_ADMIN_KEYS, HTTP_GET, "/admin/keys", 0, IG_SCOPE_ADMIN, 0, ig_api_keys_list},
     {ROUTE_ADMIN_KEY, HTTP_DELETE, "/admin/keys/", 1, IG_SCOPE_ADMIN, 0, ig_api_keys_revoke},
 };
@@ -133,13 +151,14 @@ static void run_handler(struct ig_app *app, struct ig_http_req *req, struct rout
                               r->path);
         return;
     }
-    if (r->json_body) {
-        size_t n;
+    if (r->body != BODY_NONE) {
+        const char *want = r->body == BODY_JSON ? "application/json" : "multipart/form-data";
+        size_t n, wn = strlen(want);
         const char *ct = ig_http_header(req, "content-type", &n);
-        if (!ct || n < 16 || strncasecmp(ct, "application/json", 16) != 0 ||
-            (n > 16 && ct[16] != ';' && ct[16] != ' ')) {
+        if (!ct || n < wn || strncasecmp(ct, want, wn) != 0 ||
+            (n > wn && ct[wn] != ';' && ct[wn] != ' ')) {
             ig_http_respond_error(req, 415, "invalid_request_error", "unsupported_media_type", NULL,
-                                  "Content-Type must be application/json.");
+                                  "Content-Type must be %s.", want);
             return;
         }
     }
@@ -206,6 +225,16 @@ static const char *presented_key(const struct ig_http_req *req, size_t *len)
 static void route_ctx_free(void *p)
 {
     free(p);
+}
+
+size_t ig_app_body_limit(const struct ig_http_req *req, void *ud)
+{
+    const struct ig_app *app = ud;
+    for (size_t i = 0; i < NROUTES; i++)
+        if (routes[i].body == BODY_FORM && routes[i].method == req->method &&
+            path_matches(&routes[i], req))
+            return (size_t)app->cfg->max_upload_bytes;
+    return (size_t)app->cfg->max_body_bytes;
 }
 
 void ig_app_handle(struct ig_http_req *req, void *ud)

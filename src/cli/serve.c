@@ -164,6 +164,7 @@ int cli_serve(int argc, char **argv)
         .complete = ig_app_complete,
         .worker_start = ig_app_worker_start,
         .worker_stop = ig_app_worker_stop,
+        .body_limit = ig_app_body_limit,
         .ud = &app,
     };
     if (ig_http_server_create(&app.server, &o)) {

@@ -45,6 +45,11 @@ static const struct ig_model local_procedural = {
     .max_guidance = 50.0,
     .supports_compression = 1,
     .supports_stream = 1,
+    .operations = IG_OPBIT_EDIT | IG_OPBIT_VARIATION,
+    .max_input_images = 1,
+    .supports_mask = 1,
+    .supports_strength = 1,
+    .edit_keeps_size = 1,
     .created = 1767225600,
 };
 
@@ -71,6 +76,11 @@ static const struct ig_model openai_templates[] = {
      .max_prompt_chars = 1000,
      .qualities = dalle2_qualities,
      .formats = IG_FMTBIT_PNG,
+     .operations = IG_OPBIT_EDIT | IG_OPBIT_VARIATION,
+     .max_input_images = 1,
+     .supports_mask = 1,
+     .input_square_png = 1,
+     .max_input_bytes = 4L << 20,
      .created = 1698798177},
     {.id = "dall-e-3",
      .provider = "openai",
@@ -103,6 +113,11 @@ static const struct ig_model openai_templates[] = {
      .supports_transparent = 1,
      .supports_compression = 1,
      .supports_moderation = 1,
+     .operations = IG_OPBIT_EDIT,
+     .max_input_images = 16,
+     .supports_mask = 1,
+     .supports_input_fidelity = 1,
+     .max_input_bytes = 50L << 20,
      .created = 1745366400},
     {.id = "gpt-image-1-mini",
      .provider = "openai",
@@ -120,6 +135,10 @@ static const struct ig_model openai_templates[] = {
      .supports_transparent = 1,
      .supports_compression = 1,
      .supports_moderation = 1,
+     .operations = IG_OPBIT_EDIT,
+     .max_input_images = 16,
+     .supports_mask = 1,
+     .max_input_bytes = 50L << 20,
      .created = 1759363200},
 };
 
@@ -181,19 +200,21 @@ static const struct ig_model bfl_templates[] = {
 /* Stability's v2beta models: one image, the size becomes an aspect ratio. */
 static const char *const plain_qualities[] = {"auto", "standard", NULL};
 /* Stability's v2beta models differ only in name and date. */
-#define STABILITY_MODEL(model_id, what, date)                                                      \
+#define STABILITY_MODEL(model_id, what, date, ops)                                                 \
     {                                                                                              \
         .id = model_id, .provider = "stability", .owned_by = "stability-ai",                       \
         .description = what " (size is mapped to the nearest aspect ratio)", .min_side = 64,       \
         .max_side = 4096, .default_width = 1024, .default_height = 1024, .max_n = 1,               \
         .max_prompt_chars = 10000, .qualities = plain_qualities,                                   \
         .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_negative_prompt = 1, \
-        .supports_seed = 1, .created = date                                                        \
+        .supports_seed = 1, .created = date, .operations = ops, .max_input_images = 1,             \
+        .supports_strength = 1                                                                     \
     }
 static const struct ig_model stability_templates[] = {
-    STABILITY_MODEL("core", "Stable Image Core", 1713744000),
-    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000),
-    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200),
+    /* Core has no image input; Ultra and SD3 take one (image-to-image). */
+    STABILITY_MODEL("core", "Stable Image Core", 1713744000, 0),
+    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000, IG_OPBIT_EDIT),
+    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200, IG_OPBIT_EDIT),
 };
 #undef STABILITY_MODEL
 
@@ -218,6 +239,10 @@ static const struct ig_model a1111_templates[] = {
      .max_steps = 150,
      .supports_guidance = 1,
      .max_guidance = 30.0,
+     .operations = IG_OPBIT_EDIT, /* img2img, with an inpainting mask */
+     .max_input_images = 1,
+     .supports_mask = 1,
+     .supports_strength = 1,
      .created = 1767225600},
 };
 
@@ -341,6 +366,9 @@ static const struct ig_model generic_template = {.id = "generic",
                                                  .qualities = generic_qualities,
                                                  .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG |
                                                             IG_FMTBIT_WEBP,
+                                                 .operations = IG_OPBIT_EDIT,
+                                                 .max_input_images = 16,
+                                                 .supports_mask = 1,
                                                  .created = 1767225600};
 
 const struct ig_model *ig_models_template(const char *provider, const char *model)

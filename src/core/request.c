@@ -4,7 +4,12 @@
  * field by field against a table of known fields (unknown ones are refused
  * as OpenAI does) and against the model's capabilities. JSON null stands for
  * "not given" on optional fields, as it does for OpenAI. Messages follow
- * OpenAI's wording where it has one, so SDK users see familiar errors. */
+ * OpenAI's wording where it has one, so SDK users see familiar errors.
+ *
+ * Edits and variations arrive as multipart forms: their text parts become
+ * a JSON object of the same fields (numbers and booleans read from their
+ * text), which then goes through the same validate(); the image parts are
+ * checked against the model's limits afterwards. */
 #include "core/request.h"
 #include "util/err.h"
 #include "util/num.h"
@@ -15,28 +20,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const known_fields[] = {
-    "prompt",
-    "model",
-    "n",
-    "size",
-    "quality",
-    "style",
-    "response_format",
-    "output_format",
-    "output_compression",
-    "background",
-    "moderation",
-    "stream",
-    "partial_images",
-    "user",
-    "negative_prompt",
-    "seed",
-    "steps",
-    "guidance",
-    "metadata",
-    NULL,
+/* The fields each operation takes: OpenAI's, and ours beside them
+ * (negative_prompt, seed, steps, guidance, metadata, strength). An edit's
+ * "image", "image[]" and "mask" are file parts, not fields. */
+#define OP_GEN  (1u << IG_OP_GENERATE)
+#define OP_EDIT (1u << IG_OP_EDIT)
+#define OP_VAR  (1u << IG_OP_VARIATION)
+static const struct {
+    const char *name;
+    unsigned ops;
+} known_fields[] = {
+    {"prompt", OP_GEN | OP_EDIT},
+    {"model", OP_GEN | OP_EDIT | OP_VAR},
+    {"n", OP_GEN | OP_EDIT | OP_VAR},
+    {"size", OP_GEN | OP_EDIT | OP_VAR},
+    {"quality", OP_GEN | OP_EDIT},
+    {"style", OP_GEN | OP_EDIT},
+    {"response_format", OP_GEN | OP_EDIT | OP_VAR},
+    {"output_format", OP_GEN | OP_EDIT | OP_VAR},
+    {"output_compression", OP_GEN | OP_EDIT},
+    {"background", OP_GEN | OP_EDIT},
+    {"moderation", OP_GEN | OP_EDIT},
+    {"stream", OP_GEN | OP_EDIT},
+    {"partial_images", OP_GEN | OP_EDIT},
+    {"user", OP_GEN | OP_EDIT | OP_VAR},
+    {"negative_prompt", OP_GEN | OP_EDIT},
+    {"seed", OP_GEN | OP_EDIT | OP_VAR},
+    {"steps", OP_GEN | OP_EDIT},
+    {"guidance", OP_GEN | OP_EDIT},
+    {"metadata", OP_GEN},
+    {"strength", OP_EDIT},
+    {"input_fidelity", OP_EDIT},
 };
+
+static int field_known(const char *name, enum ig_operation op)
+{
+    for (size_t i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
+        if (strcmp(known_fields[i].name, name) == 0)
+            return (known_fields[i].ops & (1u << op)) != 0;
+    return 0;
+}
 
 #define METADATA_MAX_KEYS  16
 #define METADATA_KEY_MAX   64
@@ -215,6 +238,30 @@ static const char *const output_formats[] = {"png", "jpeg", "webp", NULL};
 static const char *const backgrounds[] = {"auto", "opaque", "transparent", NULL};
 static const char *const moderations[] = {"auto", "low", NULL};
 
+static const char *const fidelities[] = {"high", "low", NULL};
+
+/* The size of an edit left to the model: the input's own where the model
+ * edits at the input's size. */
+static int edit_size(const struct ig_model *m, struct ig_gen_request *req, int given_w, int given_h,
+                     struct ig_api_error *err)
+{
+    const struct ig_upload *in = &req->inputs[0];
+    if (req->op == IG_OP_GENERATE || !m->edit_keeps_size || !req->ninputs)
+        return 0;
+    if (in->width < m->min_side || in->height < m->min_side || in->width > m->max_side ||
+        in->height > m->max_side)
+        return fail(err, 400, "invalid_value", "image",
+                    "'%s' edits images from %d to %d pixels a side; this one is %dx%d.", m->id,
+                    m->min_side, m->max_side, in->width, in->height);
+    if (!req->size_auto && (given_w != in->width || given_h != in->height))
+        return fail(err, 400, "invalid_value", "size",
+                    "'%s' edits at the input image's size (%dx%d); omit 'size' or give that.",
+                    m->id, in->width, in->height);
+    req->width = in->width;
+    req->height = in->height;
+    return 0;
+}
+
 static int validate(json_t *root, const struct ig_models *models, struct ig_gen_request *req,
                     struct ig_api_error *err)
 {
@@ -222,7 +269,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     json_t *val;
     json_object_foreach(root, key, val)
     {
-        if (!one_of(key, known_fields))
+        if (!field_known(key, req->op))
             return fail(err, 400, "unknown_parameter", key,
                         "Unrecognized request argument supplied: %.64s", key);
     }
@@ -249,20 +296,31 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                     model_name);
     }
     const struct ig_model *m = req->model;
+    if (req->op == IG_OP_EDIT && !(m->operations & IG_OPBIT_EDIT))
+        return fail(err, 400, "unsupported_operation", "model",
+                    "'%s' does not edit images; see GET /v1/models for the models that do.", m->id);
+    if (req->op == IG_OP_VARIATION && !(m->operations & IG_OPBIT_VARIATION))
+        return fail(err, 400, "unsupported_operation", "model",
+                    "'%s' does not make variations; see GET /v1/models for the models that do.",
+                    m->id);
 
-    json_t *pv = json_object_get(root, "prompt");
-    if (!pv || json_is_null(pv))
-        return fail(err, 400, "missing_required_parameter", "prompt",
-                    "Missing required parameter: 'prompt'.");
-    if ((rc = get_string(root, "prompt", &req->prompt, err)))
-        return rc;
-    if (req->prompt[0] == '\0' || only_space(req->prompt))
-        return fail(err, 400, "invalid_value", "prompt", "'prompt' must not be empty.");
-    size_t chars = utf8_chars(req->prompt);
-    if (chars > (size_t)m->max_prompt_chars)
-        return fail(err, 400, "string_above_max_length", "prompt",
-                    "'prompt' is %zu characters; the maximum for '%s' is %d.", chars, m->id,
-                    m->max_prompt_chars);
+    if (req->op != IG_OP_VARIATION) {
+        json_t *pv = json_object_get(root, "prompt");
+        if (!pv || json_is_null(pv))
+            return fail(err, 400, "missing_required_parameter", "prompt",
+                        "Missing required parameter: 'prompt'.");
+        if ((rc = get_string(root, "prompt", &req->prompt, err)))
+            return rc;
+        if (req->prompt[0] == '\0' || only_space(req->prompt))
+            return fail(err, 400, "invalid_value", "prompt", "'prompt' must not be empty.");
+        size_t chars = utf8_chars(req->prompt);
+        if (chars > (size_t)m->max_prompt_chars)
+            return fail(err, 400, "string_above_max_length", "prompt",
+                        "'prompt' is %zu characters; the maximum for '%s' is %d.", chars, m->id,
+                        m->max_prompt_chars);
+    } else {
+        req->prompt = ""; /* a variation has none */
+    }
 
     int64_t v;
     int present;
@@ -278,7 +336,8 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     const char *size;
     if ((rc = get_string(root, "size", &size, err)))
         return rc;
-    if (!size || strcmp(size, "auto") == 0) {
+    req->size_auto = !size || strcmp(size, "auto") == 0;
+    if (req->size_auto) {
         req->width = m->default_width;
         req->height = m->default_height;
     } else if (m->sizes) {
@@ -300,6 +359,8 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         return fail(err, 400, "invalid_value", "size",
                     "Invalid value for 'size': '%s' takes sides that are multiples of %d.", m->id,
                     m->size_step);
+    if ((rc = edit_size(m, req, req->width, req->height, err)))
+        return rc;
     snprintf(req->size, sizeof req->size, "%dx%d", req->width, req->height);
 
     const char *quality;
@@ -411,6 +472,26 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         req->guidance = g;
     }
 
+    req->strength = -1.0;
+    json_t *st = json_object_get(root, "strength");
+    if (st && !json_is_null(st)) {
+        if (!json_is_number(st))
+            return wrong_type(err, "strength", "a number", st);
+        if (!m->supports_strength)
+            return fail(err, 400, "unsupported_parameter", "strength",
+                        "'strength' is not supported by '%s'.", m->id);
+        double x = json_number_value(st);
+        if (!(x >= 0.0 && x <= 1.0))
+            return fail(err, 400, "invalid_value", "strength",
+                        "Invalid value for 'strength': must be from 0 to 1.");
+        req->strength = x;
+    }
+    if ((rc = get_enum(root, "input_fidelity", fidelities, &req->input_fidelity, err)))
+        return rc;
+    if (req->input_fidelity && !m->supports_input_fidelity)
+        return fail(err, 400, "unsupported_parameter", "input_fidelity",
+                    "'input_fidelity' is not supported by '%s'.", m->id);
+
     json_t *md = json_object_get(root, "metadata");
     if (md && !json_is_null(md)) {
         if ((rc = check_metadata(md, err)))
@@ -445,10 +526,162 @@ int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *m
     return 0;
 }
 
+/* ---- edits and variations: multipart forms ---- */
+
+/* Fields whose text is a JSON scalar (a number or a boolean). */
+static const char *const scalar_fields[] = {
+    "n",        "output_compression", "partial_images", "seed", "steps",
+    "guidance", "strength",           "stream",         NULL,
+};
+
+/* The text parts as a JSON object of the fields a JSON body would have. */
+static int form_to_json(const struct ig_form *form, json_t *root, struct ig_api_error *err)
+{
+    for (size_t i = 0; i < form->n; i++) {
+        const struct ig_form_field *f = &form->fields[i];
+        if (f->filename || !strcmp(f->name, "image") || !strcmp(f->name, "image[]") ||
+            !strcmp(f->name, "mask"))
+            continue;
+        if (json_object_get(root, f->name))
+            return fail(err, 400, "invalid_value", f->name, "'%s' is given more than once.",
+                        f->name);
+        json_t *v;
+        if (one_of(f->name, scalar_fields)) {
+            v = json_loadb((const char *)f->data, f->len, JSON_DECODE_ANY, NULL);
+            if (!v || json_is_object(v) || json_is_array(v)) {
+                json_decref(v);
+                return fail(err, 400, "invalid_type", f->name,
+                            "Invalid value for '%s': '%.32s' is not a number or boolean.", f->name,
+                            (const char *)f->data);
+            }
+        } else {
+            v = json_stringn((const char *)f->data, f->len);
+            if (!v)
+                return fail(err, 400, "invalid_value", f->name, "'%s' is not valid UTF-8.",
+                            f->name);
+        }
+        json_object_set_new(root, f->name, v);
+    }
+    return 0;
+}
+
+/* Moves the image parts into req, each probed and bounded. */
+static int take_images(struct ig_form *form, size_t max_pixels, struct ig_gen_request *req,
+                       struct ig_api_error *err)
+{
+    for (size_t i = 0; i < form->n; i++) {
+        struct ig_form_field *f = &form->fields[i];
+        int is_mask = strcmp(f->name, "mask") == 0;
+        int is_image = !strcmp(f->name, "image") || !strcmp(f->name, "image[]");
+        if (!is_mask && !is_image) {
+            if (f->filename)
+                return fail(err, 400, "unknown_parameter", f->name,
+                            "Unrecognized file part supplied: %.64s", f->name);
+            continue;
+        }
+        if (is_mask && req->op != IG_OP_EDIT)
+            return fail(err, 400, "unknown_parameter", "mask",
+                        "Unrecognized request argument supplied: mask");
+        if (is_mask && req->mask.bytes)
+            return fail(err, 400, "invalid_value", "mask", "'mask' is given more than once.");
+        if (is_image && req->ninputs == IG_MAX_INPUT_IMAGES)
+            return fail(err, 400, "invalid_value", "image", "At most %d images may be sent.",
+                        IG_MAX_INPUT_IMAGES);
+        const char *param = is_mask ? "mask" : "image";
+        struct ig_upload *up = is_mask ? &req->mask : &req->inputs[req->ninputs];
+        if (ig_probe(f->data, f->len, &up->format, &up->width, &up->height))
+            return fail(err, 400, "invalid_image_format", param,
+                        "Invalid %s: the upload is not a PNG, JPEG or WebP image%s.", param,
+                        f->len ? " (or its header is damaged)" : " (it is empty)");
+        if ((size_t)up->width * (size_t)up->height > max_pixels)
+            return fail(err, 400, "image_too_large", param,
+                        "The %s is %dx%d pixels; at most %zu pixels are accepted.", param,
+                        up->width, up->height, max_pixels);
+        up->bytes = f->data;
+        up->len = f->len;
+        f->data = NULL;
+        if (is_image)
+            req->ninputs++;
+    }
+    if (!req->ninputs)
+        return fail(err, 400, "missing_required_parameter", "image",
+                    "Missing required parameter: 'image' (a file part).");
+    return 0;
+}
+
+/* What the chosen model asks of the images. */
+static int check_images(const struct ig_gen_request *req, struct ig_api_error *err)
+{
+    const struct ig_model *m = req->model;
+    if (req->ninputs > (size_t)m->max_input_images)
+        return fail(err, 400, "invalid_value", "image",
+                    "'%s' takes at most %d image%s; %zu were sent.", m->id, m->max_input_images,
+                    m->max_input_images == 1 ? "" : "s", req->ninputs);
+    for (size_t i = 0; i < req->ninputs; i++) {
+        const struct ig_upload *in = &req->inputs[i];
+        if (m->input_square_png && (in->format != IG_FMT_PNG || in->width != in->height))
+            return fail(err, 400, "invalid_image_format", "image",
+                        "'%s' takes a square PNG image; this one is a %dx%d %s.", m->id, in->width,
+                        in->height, ig_format_name(in->format));
+        if (m->max_input_bytes && in->len > (size_t)m->max_input_bytes)
+            return fail(err, 400, "image_too_large", "image",
+                        "'%s' takes images of at most %ld bytes; this one has %zu.", m->id,
+                        m->max_input_bytes, in->len);
+    }
+    const struct ig_upload *mask = &req->mask;
+    if (!mask->bytes)
+        return 0;
+    if (!m->supports_mask)
+        return fail(err, 400, "unsupported_parameter", "mask", "'mask' is not supported by '%s'.",
+                    m->id);
+    if (mask->format != IG_FMT_PNG || !ig_png_has_alpha(mask->bytes, mask->len))
+        return fail(err, 400, "invalid_image_format", "mask",
+                    "The mask must be a PNG with an alpha channel: fully transparent pixels "
+                    "mark the area to edit.");
+    if (mask->width != req->inputs[0].width || mask->height != req->inputs[0].height)
+        return fail(err, 400, "invalid_value", "mask",
+                    "The mask (%dx%d) must have the same dimensions as the image (%dx%d).",
+                    mask->width, mask->height, req->inputs[0].width, req->inputs[0].height);
+    if (m->max_input_bytes && mask->len > (size_t)m->max_input_bytes)
+        return fail(err, 400, "image_too_large", "mask",
+                    "'%s' takes a mask of at most %ld bytes; this one has %zu.", m->id,
+                    m->max_input_bytes, mask->len);
+    return 0;
+}
+
+int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max_pixels,
+                          const struct ig_models *models, struct ig_gen_request *req,
+                          struct ig_api_error *err)
+{
+    memset(req, 0, sizeof *req);
+    memset(err, 0, sizeof *err);
+    req->op = op;
+    json_t *root = json_object();
+    if (!root)
+        return fail(err, 503, "overloaded", NULL, "out of memory");
+    req->json = root;
+    int rc = form_to_json(form, root, err);
+    rc = rc ? rc : take_images(form, max_pixels, req, err);
+    rc = rc ? rc : validate(root, models, req, err);
+    rc = rc ? rc : check_images(req, err);
+    if (rc)
+        ig_gen_request_release(req);
+    return rc;
+}
+
 void ig_gen_request_release(struct ig_gen_request *req)
 {
     json_decref(req->json);
+    for (size_t i = 0; i < req->ninputs; i++)
+        free(req->inputs[i].bytes);
+    free(req->mask.bytes);
     memset(req, 0, sizeof *req);
+}
+
+const char *ig_operation_name(enum ig_operation op)
+{
+    static const char *const names[] = {"generation", "edit", "variation"};
+    return op <= IG_OP_VARIATION ? names[op] : "generation";
 }
 
 char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
@@ -457,6 +690,13 @@ char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
     if (!o)
         return NULL;
     json_object_set_new(o, "model", json_string(req->model->id));
+    if (req->op != IG_OP_GENERATE) {
+        json_object_set_new(o, "operation", json_string(ig_operation_name(req->op)));
+        json_object_set_new(o, "input_images", json_integer((json_int_t)req->ninputs));
+        json_object_set_new(o, "mask", json_boolean(req->mask.bytes != NULL));
+        if (req->strength >= 0)
+            json_object_set_new(o, "strength", json_real(req->strength));
+    }
     json_object_set_new(o, "n", json_integer(req->n));
     json_object_set_new(o, "size", json_string(req->size));
     json_object_set_new(o, "quality", json_string(req->quality));

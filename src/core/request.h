@@ -2,13 +2,15 @@
  *
  * ig_gen_request_parse() turns the JSON body of POST /v1/images/generations
  * into struct ig_gen_request, the normalized request every later stage
- * reads. Every rejection fills struct ig_api_error with the HTTP status,
- * OpenAI error type and code, and the param it is about. */
+ * reads; ig_edit_request_parse() does the same for the multipart forms of
+ * /v1/images/edits and /v1/images/variations, through the same checks. Every rejection fills struct
+ * ig_api_error with the HTTP status, OpenAI error type and code, and the param it is about. */
 #ifndef IG_REQUEST_H
 #define IG_REQUEST_H
 
 #include "core/models.h"
 #include "image/codec.h"
+#include "util/formdata.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -23,6 +25,19 @@ struct ig_api_error {
 };
 
 enum ig_response_format { IG_RESP_URL, IG_RESP_B64 };
+
+enum ig_operation { IG_OP_GENERATE, IG_OP_EDIT, IG_OP_VARIATION };
+
+#define IG_MAX_INPUT_IMAGES 16
+
+/* An uploaded image or mask, checked: a PNG, JPEG or WebP whose header
+ * parses and whose pixels are within limits.max_input_pixels. */
+struct ig_upload {
+    uint8_t *bytes; /* owned */
+    size_t len;
+    enum ig_format format;
+    int width, height;
+};
 
 struct ig_gen_request {
     const struct ig_model *model;
@@ -46,6 +61,14 @@ struct ig_gen_request {
     double guidance;        /* < 0 when absent */
     json_t *metadata;       /* borrowed; NULL when absent */
     json_t *json;           /* the parsed body, owned */
+    /* Edits and variations. */
+    enum ig_operation op;
+    int size_auto; /* size absent or "auto": adapters may leave it to the provider */
+    struct ig_upload inputs[IG_MAX_INPUT_IMAGES];
+    size_t ninputs;
+    struct ig_upload mask;      /* mask.bytes NULL when none; applies to inputs[0] */
+    double strength;            /* how far to move from the input, 0–1; < 0 when absent */
+    const char *input_fidelity; /* NULL when absent */
 };
 
 /* Parses and validates body. On success the request borrows strings from
@@ -53,7 +76,16 @@ struct ig_gen_request {
  * filled and nothing needs releasing. */
 int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *models,
                          struct ig_gen_request *req, struct ig_api_error *err);
+/* Parses and validates the form of an edit or a variation. Image parts
+ * ("image", "image[]", "mask") move out of form into req; text parts are
+ * read as the JSON fields of a generation would be. max_pixels bounds each
+ * upload. Same ownership and errors as ig_gen_request_parse(). */
+int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max_pixels,
+                          const struct ig_models *models, struct ig_gen_request *req,
+                          struct ig_api_error *err);
 void ig_gen_request_release(struct ig_gen_request *req);
+/* "generation", "edit" or "variation". */
+const char *ig_operation_name(enum ig_operation op);
 /* The normalized request as compact JSON (malloc'd), for the history. */
 char *ig_gen_request_normalized_json(const struct ig_gen_request *req);
 

@@ -239,8 +239,11 @@ static void png_read_cb(png_structp png, png_bytep out, size_t n)
     src->pos += n;
 }
 
-static int png_decode(const void *data, size_t len, int header_only, size_t max_pixels,
-                      uint8_t **rgb, int *w, int *h)
+/* Decodes a PNG into channels (3: RGB, 4: RGBA, alpha 255 where the image
+ * has none) per pixel; header_only reads just the size and, when has_alpha
+ * is not NULL, whether the image carries transparency. */
+static int png_decode_into(const void *data, size_t len, int header_only, size_t max_pixels,
+                           int channels, uint8_t **rgb, int *w, int *h, int *has_alpha)
 {
     if (len < 8 || png_sig_cmp((png_const_bytep)data, 0, 8))
         return IG_ECODEC;
@@ -263,6 +266,9 @@ static int png_decode(const void *data, size_t len, int header_only, size_t max_
     png_uint_32 pw = png_get_image_width(png, info), phh = png_get_image_height(png, info);
     *w = (int)pw;
     *h = (int)phh;
+    if (has_alpha)
+        *has_alpha = (png_get_color_type(png, info) & PNG_COLOR_MASK_ALPHA) ||
+                     png_get_valid(png, info, PNG_INFO_tRNS);
     if (header_only) {
         rc = 0;
         goto out;
@@ -273,15 +279,18 @@ static int png_decode(const void *data, size_t len, int header_only, size_t max_
     }
     png_set_expand(png);
     png_set_strip_16(png);
-    png_set_strip_alpha(png);
+    if (channels == 4)
+        png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
+    else
+        png_set_strip_alpha(png);
     png_set_gray_to_rgb(png);
     png_read_update_info(png, info);
-    pixels = malloc((size_t)pw * phh * 3);
+    pixels = malloc((size_t)pw * phh * (size_t)channels);
     rows = malloc(sizeof *rows * phh);
     if (!pixels || !rows)
         png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < phh; y++)
-        rows[y] = pixels + (size_t)y * pw * 3;
+        rows[y] = pixels + (size_t)y * pw * (size_t)channels;
     png_read_image(png, rows);
     *rgb = pixels;
     pixels = NULL;
@@ -291,6 +300,33 @@ out:
     free(rows);
     free(pixels);
     return rc;
+}
+
+static int png_decode(const void *data, size_t len, int header_only, size_t max_pixels,
+                      uint8_t **rgb, int *w, int *h)
+{
+    return png_decode_into(data, len, header_only, max_pixels, 3, rgb, w, h, NULL);
+}
+
+int ig_png_has_alpha(const void *data, size_t len)
+{
+    int w, h, alpha = 0;
+    return png_decode_into(data, len, 1, 0, 3, NULL, &w, &h, &alpha) == 0 && alpha;
+}
+
+int ig_decode_png_alpha(const void *data, size_t len, size_t max_pixels, uint8_t **alpha, int *w,
+                        int *h)
+{
+    uint8_t *rgba = NULL;
+    int rc = png_decode_into(data, len, 0, max_pixels, 4, &rgba, w, h, NULL);
+    if (rc)
+        return rc;
+    size_t n = (size_t)*w * (size_t)*h;
+    for (size_t i = 0; i < n; i++) /* compact in place: the alpha plane */
+        rgba[i] = rgba[i * 4 + 3];
+    uint8_t *shrunk = realloc(rgba, n ? n : 1);
+    *alpha = shrunk ? shrunk : rgba;
+    return 0;
 }
 
 static int jpeg_decode(const void *data, size_t len, int header_only, size_t max_pixels,

@@ -1,6 +1,7 @@
 /* codec.h — image encoding and probing through libpng, libjpeg-turbo and
  * libwebp. Encoders write into a bounded buffer; the prober reads only
- * headers and checks magic bytes, so it is safe on untrusted bytes. */
+ * headers and checks magic bytes, so it is safe on untrusted bytes; the
+ * decoders bound pixels before they allocate. */
 #ifndef IG_CODEC_H
 #define IG_CODEC_H
 
@@ -33,8 +34,16 @@ int ig_encode(const uint8_t *rgb, int w, int h, enum ig_format fmt, int quality,
  * IG_ECODEC when the bytes are not a complete PNG, JPEG or WebP header. */
 int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h);
 
-/* Decodes a PNG, JPEG or WebP into RGB (malloc'd, w*h*3). For tests and,
- * later, uploads. Refuses images over max_pixels before allocating. */
+/* Decodes a PNG, JPEG or WebP into RGB (malloc'd, w*h*3). Refuses images over max_pixels before
+ * allocating. */
 int ig_decode_rgb(const void *data, size_t len, size_t max_pixels, uint8_t **rgb, int *w, int *h);
+
+/* Whether a PNG carries transparency (an alpha channel or tRNS); 0 for
+ * anything else. Header only. */
+int ig_png_has_alpha(const void *data, size_t len);
+/* Decodes a PNG's alpha plane (w*h bytes, malloc'd; 255 where the image
+ * has no alpha). Refuses images over max_pixels before allocating. */
+int ig_decode_png_alpha(const void *data, size_t len, size_t max_pixels, uint8_t **alpha, int *w,
+                        int *h);
 
 #endif

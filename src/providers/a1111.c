@@ -3,12 +3,15 @@
  *
  * prepare: POST {api_base}/sdapi/v1/txt2img with prompt, negative_prompt,
  * width, height, batch_size (n), seed (-1: random), steps and cfg_scale
- * (guidance) when given. An api_key "user:password" becomes HTTP Basic
- * auth (--api-auth). parse: images[] base64, the seeds from the `info`
- * JSON string (all_seeds); errors {"error","detail",…}. */
+ * (guidance) when given. An edit goes to /sdapi/v1/img2img with the input
+ * in init_images, strength as denoising_strength, and the mask turned from
+ * OpenAI's convention (transparent: edit) into A1111's (white: edit). An api_key "user:password"
+ * becomes HTTP Basic auth (--api-auth). parse: images[] base64, the seeds from the `info` JSON
+ * string (all_seeds); errors {"error","detail",…}. */
 #include "core/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
+#include "image/codec.h"
 #include "util/err.h"
 
 #include <jansson.h>
@@ -16,10 +19,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A1111's default img2img denoising strength. */
+#define A1111_EDIT_STRENGTH 0.75
+
+/* A base64 JSON string of bytes; NULL when out of memory. */
+static json_t *b64_string(const uint8_t *bytes, size_t len)
+{
+    size_t n = ig_base64_len(len);
+    char *text = malloc(n + 1);
+    if (!text)
+        return NULL;
+    ig_base64_encode(bytes, len, text);
+    json_t *s = json_stringn_nocheck(text, n);
+    free(text);
+    return s;
+}
+
+/* OpenAI's mask (transparent: edit here) as A1111's (white: edit here),
+ * a black and white PNG in base64. */
+static json_t *a1111_mask(const struct ig_gen_request *req)
+{
+    const struct ig_upload *m = &req->mask;
+    uint8_t *alpha = NULL, *rgb = NULL;
+    int w, h;
+    json_t *out = NULL;
+    if (ig_decode_png_alpha(m->bytes, m->len, (size_t)m->width * (size_t)m->height, &alpha, &w, &h))
+        return NULL;
+    size_t npx = (size_t)w * (size_t)h;
+    rgb = malloc(npx * 3);
+    struct ig_buf png;
+    ig_buf_init(&png, npx * 4 + 4096);
+    if (rgb) {
+        for (size_t i = 0; i < npx; i++)
+            memset(rgb + i * 3, alpha[i] < 128 ? 255 : 0, 3);
+        if (ig_encode(rgb, w, h, IG_FMT_PNG, 0, NULL, npx * 4 + 4096, &png) == 0)
+            out = b64_string((const uint8_t *)png.data, png.len);
+    }
+    ig_buf_release(&png);
+    free(rgb);
+    free(alpha);
+    return out;
+}
+
+/* img2img's additions: the input, the strength, the mask. */
+static int a1111_edit_fields(const struct ig_gen_request *req, json_t *b)
+{
+    json_t *init = json_array();
+    json_t *img = b64_string(req->inputs[0].bytes, req->inputs[0].len);
+    if (!init || !img || json_array_append_new(init, img)) {
+        json_decref(init);
+        return IG_ENOMEM;
+    }
+    json_object_set_new(b, "init_images", init);
+    json_object_set_new(b, "denoising_strength",
+                        json_real(req->strength >= 0 ? req->strength : A1111_EDIT_STRENGTH));
+    if (req->mask.bytes) {
+        json_t *mask = a1111_mask(req);
+        if (!mask)
+            return IG_ENOMEM;
+        json_object_set_new(b, "mask", mask);
+    }
+    return 0;
+}
+
 static int a1111_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
                          struct ig_upstream_request *out)
 {
-    if (ig_provider_request(out, "POST", d, "/sdapi/v1/txt2img", (size_t)256 << 20))
+    const char *path = req->op == IG_OP_EDIT ? "/sdapi/v1/img2img" : "/sdapi/v1/txt2img";
+    if (ig_provider_request(out, "POST", d, path, (size_t)256 << 20))
         return IG_ENOMEM;
     json_t *b = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:b}", "prompt", req->prompt, "width",
                           req->width, "height", req->height, "batch_size", req->n, "seed",
@@ -31,6 +98,10 @@ static int a1111_prepare(const struct ig_gen_request *req, const struct ig_deplo
         json_object_set_new(b, "steps", json_integer(req->steps));
     if (b && req->guidance >= 0)
         json_object_set_new(b, "cfg_scale", json_real(req->guidance));
+    if (b && req->op == IG_OP_EDIT && a1111_edit_fields(req, b)) {
+        json_decref(b);
+        b = NULL;
+    }
     if (ig_provider_json_body(out, b))
         goto fail;
     if (d->api_key && strchr(d->api_key, ':')) {

@@ -3,6 +3,7 @@
 #include "core/classify.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/multipart.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,57 @@ int ig_provider_json_body(struct ig_upstream_request *out, json_t *body)
         return IG_ENOMEM;
     out->body_len = strlen(out->body);
     return ig_upstream_request_header(out, "Content-Type", "application/json");
+}
+
+int ig_provider_form_fields(struct ig_multipart *mp, json_t *fields)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(fields, k, v)
+    {
+        char text[64];
+        const char *value = text;
+        if (json_is_string(v))
+            value = json_string_value(v);
+        else if (json_is_integer(v))
+            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(text, sizeof text, "%.17g", json_real_value(v));
+        else if (json_is_boolean(v))
+            value = json_is_true(v) ? "true" : "false";
+        else
+            return IG_EINVAL;
+        int rc = ig_multipart_field(mp, k, value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int ig_provider_form_uploads(struct ig_multipart *mp, const struct ig_gen_request *req,
+                             const char *image_name)
+{
+    for (size_t i = 0; i < req->ninputs; i++) {
+        const struct ig_upload *in = &req->inputs[i];
+        char filename[32];
+        snprintf(filename, sizeof filename, "image-%zu.%s", i + 1, ig_format_name(in->format));
+        int rc = ig_multipart_file(mp, image_name, filename, ig_format_mime(in->format), in->bytes,
+                                   in->len);
+        if (rc)
+            return rc;
+    }
+    if (!req->mask.bytes)
+        return 0;
+    return ig_multipart_file(mp, "mask", "mask.png", "image/png", req->mask.bytes, req->mask.len);
+}
+
+int ig_provider_form_body(struct ig_upstream_request *out, struct ig_multipart *mp)
+{
+    int rc = ig_multipart_finish(mp);
+    rc = rc ? rc : ig_upstream_request_header(out, "Content-Type", mp->content_type);
+    if (rc == 0)
+        out->body = ig_buf_detach(&mp->body, &out->body_len);
+    return rc;
 }
 
 int ig_provider_auth(struct ig_upstream_request *r, const char *scheme, const char *key)

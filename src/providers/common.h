@@ -34,6 +34,15 @@ int ig_provider_auth(struct ig_upstream_request *r, const char *scheme, const ch
  * [{"msg"}]}, {"message"}, {"title"}), which adapters may refine. */
 int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_provider_result *out,
                             json_t **root);
+/* Multipart bodies (edits): mp's fields from a flat JSON object (strings,
+ * integers, reals and booleans as text), the uploads (each input image
+ * under image_name, the mask as "mask"), and the finished body handed to
+ * out with its Content-Type. 0 or IG_E*. */
+struct ig_multipart;
+int ig_provider_form_fields(struct ig_multipart *mp, json_t *fields);
+int ig_provider_form_uploads(struct ig_multipart *mp, const struct ig_gen_request *req,
+                             const char *image_name);
+int ig_provider_form_body(struct ig_upstream_request *out, struct ig_multipart *mp);
 /* Decodes base64 into a new image of out; 0 or IG_EINVAL. */
 int ig_provider_b64_image(struct ig_provider_image *im, const char *b64);
 /* Marks out as a retryable "malformed answer" with message. */

@@ -2,15 +2,17 @@
  * OpenAI-compatible server (LocalAI, stable-diffusion.cpp, Together, …).
  *
  * prepare: POST {api_base}/images/generations with the fields each model
- * family takes. dall-e models are asked for b64_json, so no provider URL
- * (valid 60 minutes) ever has to be fetched; GPT image models answer b64
- * anyway. parse: data[].b64_json (decoded) or data[].url (downloaded by the
- * dispatcher), revised_prompt; errors in OpenAI's shape and in the looser
- * shapes of compatible servers ({"error":"text"}, {"detail":…}). */
+ * family takes; edits and variations as multipart/form-data to
+ * /images/edits and /images/variations, the uploads as file parts. dall-e models are asked for
+ * b64_json, so no provider URL (valid 60 minutes) ever has to be fetched; GPT image models answer
+ * b64 anyway. parse: data[].b64_json (decoded) or data[].url (downloaded by the dispatcher),
+ * revised_prompt; errors in OpenAI's shape and in the looser shapes of compatible servers
+ * ({"error":"text"}, {"detail":…}). */
 #include "core/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/multipart.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -22,26 +24,17 @@ static int gpt_image(const char *model)
     return strncmp(model, "gpt-image", 9) == 0 || strncmp(model, "chatgpt-image", 13) == 0;
 }
 
-static int openai_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
-                          struct ig_upstream_request *out)
+/* The fields of the request, as OpenAI names them for this model. */
+static json_t *openai_fields(const struct ig_gen_request *req, const struct ig_deployment *d)
 {
-    memset(out, 0, sizeof *out);
-    size_t blen = strlen(d->api_base);
-    while (blen && d->api_base[blen - 1] == '/')
-        blen--;
-    size_t ulen = blen + sizeof "/images/generations";
-    out->url = malloc(ulen);
-    if (!out->url)
-        return IG_ENOMEM;
-    snprintf(out->url, ulen, "%.*s/images/generations", (int)blen, d->api_base);
-    snprintf(out->method, sizeof out->method, "POST");
-    out->timeout_ms = d->timeout_ms;
-    out->max_response_bytes = (size_t)256 << 20;
-
-    json_t *b = json_pack("{s:s, s:s, s:i}", "model", d->model, "prompt", req->prompt, "n", req->n);
+    json_t *b = json_pack("{s:s, s:i}", "model", d->model, "n", req->n);
     if (!b)
-        goto fail;
-    json_object_set_new(b, "size", json_string(req->size));
+        return NULL;
+    if (req->op != IG_OP_VARIATION)
+        json_object_set_new(b, "prompt", json_string(req->prompt));
+    /* An edit whose size was left open leaves it to OpenAI (the input's). */
+    if (req->op == IG_OP_GENERATE || !req->size_auto)
+        json_object_set_new(b, "size", json_string(req->size));
     if (strcmp(req->quality, "auto") != 0)
         json_object_set_new(b, "quality", json_string(req->quality));
     if (req->style)
@@ -54,25 +47,48 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
             json_object_set_new(b, "output_compression", json_integer(req->output_compression));
         if (req->background)
             json_object_set_new(b, "background", json_string(req->background));
-        if (req->moderation)
+        if (req->moderation && req->op == IG_OP_GENERATE)
             json_object_set_new(b, "moderation", json_string(req->moderation));
+        if (req->input_fidelity)
+            json_object_set_new(b, "input_fidelity", json_string(req->input_fidelity));
     } else {
         json_object_set_new(b, "response_format", json_string("b64_json"));
     }
-    out->body = json_dumps(b, JSON_COMPACT);
+    return b;
+}
+
+static int openai_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
+                          struct ig_upstream_request *out)
+{
+    static const char *const paths[] = {"/images/generations", "/images/edits",
+                                        "/images/variations"};
+    if (ig_provider_request(out, "POST", d, paths[req->op], (size_t)256 << 20))
+        return IG_ENOMEM;
+    json_t *b = openai_fields(req, d);
+    int rc = b ? 0 : IG_ENOMEM;
+    if (rc == 0 && req->op == IG_OP_GENERATE) {
+        rc = ig_provider_json_body(out, b);
+        b = NULL;
+    } else if (rc == 0) {
+        /* Several images (GPT image models) go as "image[]", as the SDK
+         * sends them; one image as "image", which every server takes. */
+        struct ig_multipart mp;
+        size_t bytes = 1 << 20;
+        for (size_t i = 0; i < req->ninputs; i++)
+            bytes += req->inputs[i].len + 512;
+        bytes += req->mask.len + 512;
+        rc = ig_multipart_init(&mp, bytes);
+        rc = rc ? rc : ig_provider_form_fields(&mp, b);
+        rc = rc ? rc : ig_provider_form_uploads(&mp, req, req->ninputs > 1 ? "image[]" : "image");
+        rc = rc ? rc : ig_provider_form_body(out, &mp);
+        ig_multipart_release(&mp);
+    }
     json_decref(b);
-    if (!out->body)
-        goto fail;
-    out->body_len = strlen(out->body);
-    if (ig_upstream_request_header(out, "Content-Type", "application/json") ||
-        ig_upstream_request_header(out, "Accept", "application/json"))
-        goto fail;
-    if (ig_provider_auth(out, "Bearer", d->api_key))
-        goto fail;
-    return 0;
-fail:
-    ig_upstream_request_release(out);
-    return IG_ENOMEM;
+    rc = rc ? rc : ig_upstream_request_header(out, "Accept", "application/json");
+    rc = rc ? rc : ig_provider_auth(out, "Bearer", d->api_key);
+    if (rc)
+        ig_upstream_request_release(out);
+    return rc;
 }
 
 static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,

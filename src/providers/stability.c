@@ -3,7 +3,9 @@
  * prepare: POST {api_base}/v2beta/stable-image/generate/{core|ultra|sd3} as
  * multipart/form-data, accepting any image type. The requested size maps to
  * the nearest aspect ratio Stability offers (it picks the pixels); sd3.5
- * models go to /sd3 with a `model` field. parse: raw image bytes with
+ * models go to /sd3 with a `model` field. An edit is image-to-image on
+ * the same endpoints: the image as a file part and a strength (SD3 also
+ * mode=image-to-image), with no aspect ratio. parse: raw image bytes with
  * `finish-reason` and `seed` headers (CONTENT_FILTERED is a content
  * refusal), or the JSON form {image, finish_reason, seed}; errors
  * {"name", "errors": [...]}, 403 content_moderation a refusal too. */
@@ -39,6 +41,9 @@ const char *ig_stability_aspect_ratio(int width, int height)
     return name;
 }
 
+/* SD3's image-to-image needs a strength; this one when the client gave none. */
+#define STABILITY_EDIT_STRENGTH 0.6
+
 static int stability_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
                              struct ig_upstream_request *out)
 {
@@ -51,14 +56,27 @@ static int stability_prepare(const struct ig_gen_request *req, const struct ig_d
     if (ig_provider_request(out, "POST", d, path, (size_t)64 << 20))
         return IG_ENOMEM;
     struct ig_multipart mp;
-    char seed[24];
-    int rc = ig_multipart_init(&mp, (size_t)1 << 20);
+    char seed[24], strength[32];
+    int edit = req->op == IG_OP_EDIT;
+    int rc = ig_multipart_init(&mp, ((size_t)1 << 20) + (edit ? req->inputs[0].len : 0));
     rc = rc ? rc : ig_multipart_field(&mp, "prompt", req->prompt);
     if (rc == 0 && req->negative_prompt)
         rc = ig_multipart_field(&mp, "negative_prompt", req->negative_prompt);
-    rc = rc ? rc
-            : ig_multipart_field(&mp, "aspect_ratio",
-                                 ig_stability_aspect_ratio(req->width, req->height));
+    if (rc == 0 && edit) {
+        /* Image-to-image: the input sets the shape, so no aspect ratio; SD3
+         * needs the mode and a strength, Ultra takes a strength if given. */
+        if (req->strength >= 0 || sd3) {
+            snprintf(strength, sizeof strength, "%.3f",
+                     req->strength >= 0 ? req->strength : STABILITY_EDIT_STRENGTH);
+            rc = ig_multipart_field(&mp, "strength", strength);
+        }
+        if (rc == 0 && sd3)
+            rc = ig_multipart_field(&mp, "mode", "image-to-image");
+        rc = rc ? rc : ig_provider_form_uploads(&mp, req, "image");
+    } else if (rc == 0) {
+        rc = ig_multipart_field(&mp, "aspect_ratio",
+                                ig_stability_aspect_ratio(req->width, req->height));
+    }
     rc = rc ? rc : ig_multipart_field(&mp, "output_format", ig_format_name(req->output_format));
     if (rc == 0 && req->seed >= 0) {
         snprintf(seed, sizeof seed, "%lld", (long long)req->seed);
@@ -66,17 +84,13 @@ static int stability_prepare(const struct ig_gen_request *req, const struct ig_d
     }
     if (rc == 0 && sd3)
         rc = ig_multipart_field(&mp, "model", d->model);
-    rc = rc ? rc : ig_multipart_finish(&mp);
-    rc = rc ? rc : ig_upstream_request_header(out, "Content-Type", mp.content_type);
+    rc = rc ? rc : ig_provider_form_body(out, &mp);
+    ig_multipart_release(&mp);
     rc = rc ? rc : ig_upstream_request_header(out, "Accept", "image/*");
     rc = rc ? rc : ig_provider_auth(out, "Bearer", d->api_key);
-    if (rc) {
-        ig_multipart_release(&mp);
+    if (rc)
         ig_upstream_request_release(out);
-        return rc;
-    }
-    out->body = ig_buf_detach(&mp.body, &out->body_len);
-    return 0;
+    return rc;
 }
 
 static void stability_parse(const struct ig_gen_request *req, const struct ig_deployment *d,

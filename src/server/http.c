@@ -328,7 +328,9 @@ static int on_headers_complete(http_parser *p)
     req->method = p->method;
     req->http_minor = p->http_minor;
     req->keep_alive = http_should_keep_alive(p);
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > l->max_body_bytes) {
+    const struct ig_http_server_options *o = &c->w->server->opt;
+    req->body.max = o->body_limit ? o->body_limit(req, o->ud) : l->max_body_bytes;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > req->body.max) {
         c->error_status = 413;
         return -1;
     }
@@ -829,8 +831,7 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
     switch (status) {
     case 413:
         ig_http_respond_error(req, 413, "invalid_request_error", "request_too_large", NULL,
-                              "request body is larger than %zu bytes",
-                              c->w->server->limits.max_body_bytes);
+                              "request body is larger than %zu bytes", req->body.max);
         break;
     case 414:
     case 431:

@@ -114,6 +114,10 @@ struct ig_http_server_options {
      * upstream client. */
     void (*worker_start)(struct ig_http_worker *w, void *ud);
     void (*worker_stop)(struct ig_http_worker *w, void *ud);
+    /* Optional: the body limit for one request, asked once its headers are
+     * in (path and headers readable), so upload routes can take more than
+     * limits.max_body_bytes. NULL: limits.max_body_bytes for all. */
+    size_t (*body_limit)(const struct ig_http_req *req, void *ud);
 };
 
 /* The worker's loop, and a slot for the application's per-worker state. */

@@ -25,6 +25,20 @@ int ig_multipart_field(struct ig_multipart *m, const char *name, const char *val
                          m->boundary, name, value);
 }
 
+int ig_multipart_file(struct ig_multipart *m, const char *name, const char *filename,
+                      const char *content_type, const void *data, size_t len)
+{
+    if (strpbrk(name, "\"\r\n") || strpbrk(filename, "\"\r\n") || strpbrk(content_type, "\r\n") ||
+        memmem(data, len, m->boundary, strlen(m->boundary)))
+        return IG_EINVAL;
+    int rc = ig_buf_printf(&m->body,
+                           "--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+                           "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
+                           m->boundary, name, filename, content_type);
+    rc = rc ? rc : ig_buf_append(&m->body, data, len);
+    return rc ? rc : ig_buf_append(&m->body, "\r\n", 2);
+}
+
 int ig_multipart_finish(struct ig_multipart *m)
 {
     return ig_buf_printf(&m->body, "--%s--\r\n", m->boundary);

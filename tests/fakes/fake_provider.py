@@ -17,6 +17,9 @@ its own /img/<n>.png when the planned reply says "urls").
 usage: fake_provider.py  (prints "listening on PORT" and serves until killed)"""
 import base64
 import json
+import email.parser
+import email.policy
+import hashlib
 import struct
 import sys
 import threading
@@ -38,6 +41,24 @@ def png(width=8, height=8, shade=0):
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) +
             chunk(b"IEND", b""))
+
+
+def parse_form(content_type, body):
+    """multipart/form-data as {name: [part]}, each part {"value"} for text or
+    {"filename", "type", "size", "sha256"} for a file (email package)."""
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    form = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            item = {"filename": part.get_filename(), "type": part.get_content_type(),
+                    "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        else:
+            item = {"value": data.decode()}
+        form.setdefault(name, []).append(item)
+    return form
 
 
 class State:
@@ -79,10 +100,15 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def record(self, method, body=b""):
+        entry = {"method": method, "path": self.path,
+                 "headers": {k.lower(): v for k, v in self.headers.items()},
+                 "body": body.decode(errors="replace")}
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.startswith("multipart/form-data"):
+            entry["form"] = parse_form(ctype, body)
         with State.lock:
-            State.requests.append({"method": method, "path": self.path,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": body.decode(errors="replace")})
+            State.requests.append(entry)
+        return entry
 
     # ---- Black Forest Labs: submit, then poll polling_url ----
     #   plan keys: "pending" (polls answered Pending, default 2), "final"
@@ -255,6 +281,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {"generations_by_pk": {"id": gid, "status": final, "seed": 321,
                                               "generated_images": images}})
 
+    # ---- OpenAI edits and variations: multipart in, b64 images out ----
+    def openai_form(self, form, plan):
+        status = plan.get("status", 200)
+        if status != 200 or form is None or not (form.get("image") or form.get("image[]")):
+            return self.send(status if status != 200 else 400, {"error": {
+                "message": "planned failure" if status != 200 else "image is required",
+                "type": "invalid_request_error", "param": None, "code": None}})
+        n = int(form.get("n", [{"value": "1"}])[0]["value"])
+        self.send(200, {"created": int(time.time()), "data": [
+            {"b64_json": base64.b64encode(png(16, 16, 50 + i)).decode()} for i in range(n)]})
+
     def do_PUT(self):
         self.record("PUT")
         self.send(202, {"status": "CANCELLATION_REQUESTED"})
@@ -307,7 +344,7 @@ class Handler(BaseHTTPRequestHandler):
                 State.jobs = {}
                 State.max_inflight = 0
             return self.send(200, {"ok": True})
-        self.record("POST", body)
+        entry = self.record("POST", body)
         with State.lock:
             plan = State.script.pop(0) if State.script else {}
         if self.path.startswith("/v1/flux"):
@@ -320,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"status": "canceled"})
         if self.path == "/api/rest/v1/generations":
             return self.leonardo_create(body, plan)
-        if self.path == "/sdapi/v1/txt2img":
+        if self.path in ("/sdapi/v1/txt2img", "/sdapi/v1/img2img"):
             return self.a1111(body, plan)
         if self.path.startswith("/v2beta/stable-image/generate/"):
             return self.stability(body, plan)
@@ -339,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "raw" in plan:
             return self.send(plan.get("status", 200), plan["raw"])
+        if self.path.endswith(("/images/edits", "/images/variations")):
+            return self.openai_form(entry.get("form"), plan)
         if plan.get("truncate") or plan.get("slow_body"):
             # A success whose body is cut short (Content-Length promises more
             # than is sent) or arrives a few bytes at a time.

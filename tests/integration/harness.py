@@ -239,3 +239,86 @@ class GatewayTest(unittest.TestCase):
 
 def b64_image(doc, i=0):
     return base64.b64decode(doc["data"][i]["b64_json"])
+
+
+# ---- images and forms for the upload endpoints (standard library only) ----
+
+def encode_png(width, height, pixel, alpha=False):
+    """An 8-bit RGB (or RGBA) PNG; pixel(x, y) gives the channel tuple."""
+    import struct
+    import zlib
+    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6 if alpha else 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) +
+            chunk(b"IEND", b""))
+
+
+def decode_png(data):
+    """(width, height, channels, rows of bytes) of an 8-bit, non-interlaced
+    RGB or RGBA PNG, the kinds the gateway writes."""
+    import struct
+    import zlib
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            width, height, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
+            ch = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride, rows, prev = zlib.decompress(idat), width * ch, [], bytearray(width * ch)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - ch] if i >= ch else 0
+            b, c = prev[i], prev[i - ch] if i >= ch else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, ch, rows
+
+
+def multipart(fields, files=(), boundary="igtestboundary7MA4YWxkTrZu0gW"):
+    """(content type, body): fields is [(name, value)], files [(name,
+    filename, content type, bytes)]."""
+    out = b""
+    for name, value in fields:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                % (boundary, name, value)).encode()
+    for name, filename, ctype, data in files:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: %s\r\n\r\n" % (boundary, name, filename, ctype)).encode()
+        out += data + b"\r\n"
+    out += ("--%s--\r\n" % boundary).encode()
+    return "multipart/form-data; boundary=" + boundary, out
+
+
+def post_form(gw, path, fields, files=(), key=None):
+    """POSTs a multipart form; returns (status, headers, JSON document)."""
+    ctype, body = multipart(fields, files)
+    status, hdrs, data = gw.request("POST", path, body, {"Content-Type": ctype},
+                                    key=key or gw.admin_key)
+    try:
+        doc = json.loads(data) if data else None
+    except ValueError:
+        doc = None
+    return status, hdrs, doc

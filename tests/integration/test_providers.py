@@ -11,7 +11,20 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import Gateway
+from harness import Gateway, decode_png, encode_png, post_form
+
+SQUARE = encode_png(64, 64, lambda x, y: (x * 4, y * 4, 90))
+WIDE = encode_png(96, 64, lambda x, y: (x * 2, y * 4, 30))
+MASK = encode_png(64, 64, lambda x, y: (0, 0, 0, 0 if y < 32 else 255), alpha=True)
+
+
+def sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def upload(data, name="image", filename="in.png"):
+    return (name, filename, "image/png", data)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "..", "fakes", "fake_provider.py")
@@ -69,6 +82,75 @@ class OpenAIProvider(unittest.TestCase):
     def gen(self, **fields):
         fields.setdefault("prompt", "a harbour at night")
         return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def form(self, path, fields, files):
+        return post_form(self.gw, path, fields, files)
+
+    def test_dalle2_edit_is_multipart_with_the_uploads(self):
+        self.fake.script([])
+        status, _, doc = self.form("/v1/images/edits",
+                                   [("model", "dall-e-2"), ("prompt", "add a boat"), ("n", "2"),
+                                    ("size", "512x512"), ("user", "u-1")],
+                                   [upload(SQUARE), upload(MASK, "mask", "m.png")])
+        self.assertEqual(status, 200, doc)
+        self.assertEqual((len(doc["data"]), doc["_metadata"]["operation"]), (2, "edit"))
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/v1/images/edits")
+        self.assertEqual(r["headers"]["authorization"], "Bearer sk-test-123")
+        form = r["form"]
+        self.assertEqual({k: [p.get("value") for p in v] for k, v in form.items()
+                          if "value" in v[0]},
+                         {"model": ["dall-e-2"], "prompt": ["add a boat"], "n": ["2"],
+                          "size": ["512x512"], "user": ["u-1"], "response_format": ["b64_json"]})
+        [img], [mask] = form["image"], form["mask"]
+        self.assertEqual((img["type"], img["sha256"]), ("image/png", sha256(SQUARE)))
+        self.assertEqual((mask["type"], mask["sha256"]), ("image/png", sha256(MASK)))
+
+    def test_gpt_image_edit_sends_several_images_and_fidelity(self):
+        self.fake.script([])
+        status, _, doc = self.form("/v1/images/edits",
+                                   [("model", "gpt-image-1"), ("prompt", "merge them"),
+                                    ("input_fidelity", "high"), ("output_format", "webp")],
+                                   [upload(SQUARE, "image[]"), upload(WIDE, "image[]")])
+        self.assertEqual(status, 200, doc)
+        form = self.fake.requests()[0]["form"]
+        self.assertEqual([p["sha256"] for p in form["image[]"]], [sha256(SQUARE), sha256(WIDE)])
+        self.assertEqual(form["input_fidelity"], [{"value": "high"}])
+        self.assertEqual(form["output_format"], [{"value": "webp"}])
+        self.assertNotIn("size", form, "an open size is left to OpenAI")
+        self.assertNotIn("response_format", form, "GPT image models answer b64 anyway")
+
+    def test_dalle2_variation(self):
+        self.fake.script([])
+        status, _, doc = self.form("/v1/images/variations", [("model", "dall-e-2")],
+                                   [upload(SQUARE)])
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/v1/images/variations")
+        self.assertNotIn("prompt", r["form"])
+        self.assertEqual(r["form"]["image"][0]["sha256"], sha256(SQUARE))
+
+    def test_edit_rules_are_checked_before_the_upstream(self):
+        self.fake.script([])
+        cases = [
+            ("/v1/images/edits", [("model", "dall-e-3"), ("prompt", "x")], [upload(SQUARE)],
+             "unsupported_operation", "model"),
+            ("/v1/images/variations", [("model", "gpt-image-1")], [upload(SQUARE)],
+             "unsupported_operation", "model"),
+            ("/v1/images/edits", [("model", "dall-e-2"), ("prompt", "x")], [upload(WIDE)],
+             "invalid_image_format", "image"),
+            ("/v1/images/edits", [("model", "dall-e-2"), ("prompt", "x")],
+             [upload(SQUARE, "image[]"), upload(SQUARE, "image[]")], "invalid_value", "image"),
+            ("/v1/images/edits", [("model", "gpt-image-1-mini"), ("prompt", "x"),
+                                  ("input_fidelity", "low")], [upload(SQUARE)],
+             "unsupported_parameter", "input_fidelity"),
+        ]
+        for path, fields, files, code, param in cases:
+            with self.subTest(path=path, fields=fields):
+                status, _, doc = self.form(path, fields, files)
+                self.assertEqual((status, doc["error"]["code"], doc["error"]["param"]),
+                                 (400, code, param), doc)
+        self.assertEqual(self.fake.requests(), [], "nothing reached the provider")
 
     def test_models_listed_with_bare_names(self):
         status, _, doc = self.gw.json("GET", "/v1/models", key=self.gw.admin_key)
@@ -613,6 +695,54 @@ class StabilityAndA1111(unittest.TestCase):
         self.assertEqual(len(doc["data"]), 3)
         status, _, doc = self.gen(model="a1111/sd", size="500x500")
         self.assertEqual((status, doc["error"]["param"]), (400, "size"))
+
+    def test_stability_image_to_image(self):
+        self.fake.script([])
+        status, _, doc = post_form(self.gw, "/v1/images/edits",
+                                   [("model", "stability/sd3.5-large"), ("prompt", "in winter"),
+                                    ("seed", "4")], [upload(WIDE)])
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/v2beta/stable-image/generate/sd3")
+        form = r["form"]
+        self.assertEqual({k: v[0].get("value") for k, v in form.items() if k != "image"},
+                         {"prompt": "in winter", "mode": "image-to-image", "strength": "0.600",
+                          "output_format": "png", "seed": "4", "model": "sd3.5-large"})
+        self.assertEqual(form["image"][0]["sha256"], sha256(WIDE))
+        self.fake.script([])
+        status, _, doc = post_form(self.gw, "/v1/images/edits",
+                                   [("model", "stability/ultra"), ("prompt", "x"),
+                                    ("strength", "0.25")], [upload(WIDE)])
+        self.assertEqual(status, 200, doc)
+        form = self.fake.requests()[0]["form"]
+        self.assertEqual((form["strength"][0]["value"], "mode" in form, "aspect_ratio" in form),
+                         ("0.250", False, False))
+        for fields, files, code, param in (
+                ([("model", "stability/core")], [upload(WIDE)], "unsupported_operation", "model"),
+                ([("model", "stability/ultra")], [upload(SQUARE), upload(MASK, "mask")],
+                 "unsupported_parameter", "mask")):
+            status, _, doc = post_form(self.gw, "/v1/images/edits", fields + [("prompt", "x")],
+                                       files)
+            self.assertEqual((status, doc["error"]["code"], doc["error"]["param"]),
+                             (400, code, param), doc)
+
+    def test_a1111_img2img_with_mask(self):
+        self.fake.script([])
+        status, _, doc = post_form(self.gw, "/v1/images/edits",
+                                   [("model", "a1111/sd"), ("prompt", "a door"),
+                                    ("size", "512x512")],
+                                   [upload(SQUARE), upload(MASK, "mask")])
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/sdapi/v1/img2img")
+        body = json.loads(r["body"])
+        self.assertEqual(base64.b64decode(body["init_images"][0]), SQUARE)
+        self.assertEqual(body["denoising_strength"], 0.75)
+        # OpenAI's mask (transparent: edit) became A1111's (white: edit).
+        w, h, ch, rows = decode_png(base64.b64decode(body["mask"]))
+        self.assertEqual((w, h), (64, 64))
+        self.assertEqual(rows[0][:3], b"\xff\xff\xff")
+        self.assertEqual(rows[63][:3], b"\x00\x00\x00")
 
     def test_a1111_error_retried(self):
         self.fake.script([{"status": 500}])

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 
 const bin = process.env.IMAGEGATE_BIN;
 let proc, dataDir, client, baseURL, adminKey;
@@ -113,4 +113,36 @@ test("stream: true yields partial and completed events", async () => {
     "image_generation.completed",
   ]);
   assert.equal(Buffer.from(last.b64_json, "base64").subarray(1, 4).toString(), "PNG");
+});
+
+test("images.edit and images.createVariation upload through the SDK", async () => {
+  const gen = await client.images.generate({
+    prompt: "a stone bridge",
+    size: "128x96",
+    response_format: "b64_json",
+  });
+  const png = Buffer.from(gen.data[0].b64_json, "base64");
+  const edited = await client.images.edit({
+    model: "local",
+    image: await toFile(png, "bridge.png", { type: "image/png" }),
+    prompt: "the bridge in snow",
+    n: 2,
+    response_format: "b64_json",
+  });
+  assert.equal(edited.data.length, 2);
+  assert.equal(edited.size, "128x96");
+  assert.equal(edited._metadata.operation, "edit");
+  // Several images go as image[]; the local renderer takes one and says so.
+  await assert.rejects(
+    client.images.edit({
+      image: [await toFile(png, "a.png"), await toFile(png, "b.png")],
+      prompt: "x",
+    }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === "image",
+  );
+  const varied = await client.images.createVariation({
+    image: await toFile(png, "bridge.png", { type: "image/png" }),
+  });
+  assert.equal(varied.data.length, 1);
+  assert.match(varied.data[0].url, /\/v1\/files\/[0-9a-f]{64}\.png\?/);
 });

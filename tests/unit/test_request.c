@@ -163,3 +163,87 @@ Test(request, prompt_length_counts_characters)
     expect_error(body, 400, "string_above_max_length", "prompt");
     free(body);
 }
+
+/* ---- edits: a form made by our own writer, parsed back ---- */
+
+#include "image/codec.h"
+#include "util/multipart.h"
+
+static void make_png(int w, int h, struct ig_buf *out)
+{
+    uint8_t *rgb = calloc((size_t)w * (size_t)h, 3);
+    cr_assert_eq(ig_encode(rgb, w, h, IG_FMT_PNG, 0, NULL, 1 << 20, out), 0);
+    free(rgb);
+}
+
+static int parse_form(struct ig_multipart *m, enum ig_operation op, struct ig_gen_request *r,
+                      struct ig_api_error *e)
+{
+    struct ig_form form;
+    char why[256];
+    cr_assert_eq(ig_multipart_finish(m), 0);
+    cr_assert_eq(ig_formdata_parse(m->content_type, strlen(m->content_type), m->body.data,
+                                   m->body.len, 32, &form, why, sizeof why),
+                 0, "%s", why);
+    int rc = ig_edit_request_parse(&form, op, 1 << 22, models, r, e);
+    ig_form_release(&form);
+    ig_multipart_release(m);
+    return rc;
+}
+
+Test(request, edit_form_fields_and_image_move_into_the_request)
+{
+    struct ig_buf png;
+    make_png(80, 64, &png);
+    struct ig_multipart m;
+    cr_assert_eq(ig_multipart_init(&m, 1 << 20), 0);
+    ig_multipart_field(&m, "prompt", "a lighthouse");
+    ig_multipart_field(&m, "n", "3");
+    ig_multipart_field(&m, "strength", "0.25");
+    ig_multipart_field(&m, "seed", "77");
+    ig_multipart_file(&m, "image", "x.png", "image/png", png.data, png.len);
+    struct ig_gen_request r;
+    struct ig_api_error e;
+    cr_assert_eq(parse_form(&m, IG_OP_EDIT, &r, &e), 0, "%s", e.message);
+    cr_assert_eq(r.op, IG_OP_EDIT);
+    cr_assert_str_eq(r.prompt, "a lighthouse");
+    cr_assert_eq(r.n, 3);
+    cr_assert_float_eq(r.strength, 0.25, 1e-9);
+    cr_assert_eq(r.seed, 77);
+    cr_assert_eq(r.ninputs, 1);
+    cr_assert_eq(r.inputs[0].len, png.len);
+    cr_assert_eq(memcmp(r.inputs[0].bytes, png.data, png.len), 0);
+    cr_assert_eq(r.height, 64);
+    cr_assert_eq(r.width, 80, "the local renderer edits at the input's size");
+    cr_assert_str_eq(r.size, "80x64");
+    cr_assert_null(r.mask.bytes);
+    ig_gen_request_release(&r);
+    ig_buf_release(&png);
+}
+
+Test(request, variation_refuses_prompt_and_edit_needs_one)
+{
+    struct ig_buf png;
+    make_png(64, 64, &png);
+    struct ig_multipart m;
+    struct ig_gen_request r;
+    struct ig_api_error e;
+    cr_assert_eq(ig_multipart_init(&m, 1 << 20), 0);
+    ig_multipart_field(&m, "prompt", "x");
+    ig_multipart_file(&m, "image", "x.png", "image/png", png.data, png.len);
+    cr_assert_eq(parse_form(&m, IG_OP_VARIATION, &r, &e), IG_EINVAL);
+    cr_assert_str_eq(e.param, "prompt");
+    cr_assert_eq(ig_multipart_init(&m, 1 << 20), 0);
+    ig_multipart_file(&m, "image", "x.png", "image/png", png.data, png.len);
+    cr_assert_eq(parse_form(&m, IG_OP_EDIT, &r, &e), IG_EINVAL);
+    cr_assert_str_eq(e.code, "missing_required_parameter");
+    cr_assert_str_eq(e.param, "prompt");
+    ig_buf_release(&png);
+}
+
+Test(request, generations_do_not_take_edit_fields)
+{
+    expect_error("{\"prompt\":\"x\",\"strength\":0.5}", 400, "unknown_parameter", "strength");
+    expect_error("{\"prompt\":\"x\",\"input_fidelity\":\"high\"}", 400, "unknown_parameter",
+                 "input_fidelity");
+}
