@@ -26,6 +26,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,8 @@ struct gen_ctx {
     int partial_next;
     char *event;
     struct ig_dispatch_outcome outcome; /* network models: what dispatch brought */
+    /* A provider's stream being relayed: bytes not yet split into events. */
+    struct ig_buf sse;
     /* Uploads: the form's parse result (on the thread pool). */
     int parse_rc;
     struct ig_api_error parse_err;
@@ -358,9 +361,13 @@ static void stream_finish(struct ig_http_req *req, struct gen_ctx *c)
         ev = NULL;
     }
     if (!ev) {
-        json_t *err = json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error",
-                                "message", "The image could not be generated.", "type",
-                                "server_error", "param", "code", "generation_failed");
+        const struct ig_dispatch_outcome *o = &c->outcome;
+        int upstream = c->greq.model->ndeployments && !o->ok && o->code;
+        json_t *err =
+            json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error", "message",
+                      upstream ? o->message : "The image could not be generated.", "type",
+                      upstream ? o->type : "server_error", "param", "code",
+                      upstream ? o->code : "generation_failed");
         ev = err ? sse_event("error", err) : NULL;
     }
     if (ev)
@@ -381,6 +388,7 @@ static void generate_done(struct ig_http_req *req, void *p)
             atomic_fetch_add_explicit(&app->metrics.images_generated, 1, memory_order_relaxed);
         req->images = c->rc ? 0 : 1;
         stream_finish(req, c);
+        ig_buf_release(&c->sse);
         free(c->body);
         ig_provider_result_release(&c->outcome.result);
         ig_gen_request_release(&c->greq);
@@ -414,6 +422,7 @@ static void generate_done(struct ig_http_req *req, void *p)
         c->body = NULL;
     }
     free(c->body);
+    ig_buf_release(&c->sse);
     ig_provider_result_release(&c->outcome.result);
     ig_gen_request_release(&c->greq);
     free(c);
@@ -444,6 +453,38 @@ static void client_gone_cb(struct ig_http_req *req, void *arg)
     }
 }
 
+/* Relays a provider's partial-image events to the client as they arrive
+ * (starting the event stream with the first); the completed event is not
+ * relayed: the gateway stores the image and sends its own, with _metadata. */
+static int relay_stream(void *ud, const char *data, size_t len)
+{
+    struct gen_ctx *c = ud;
+    if (ig_buf_append(&c->sse, data, len)) {
+        ig_buf_reset(&c->sse); /* an event beyond bounds: not relayed */
+        return c->streaming;
+    }
+    size_t off = 0, used;
+    struct ig_sse_event ev;
+    while ((used = ig_sse_next(c->sse.data + off, c->sse.len - off, &ev)) > 0) {
+        off += used;
+        if (!ig_sse_name_ends(&ev, ".partial_image"))
+            continue;
+        if (!c->streaming) {
+            if (ig_http_stream_start(c->req, 200, "text/event-stream"))
+                continue;
+            c->streaming = 1;
+        }
+        ig_http_stream_write(c->req, ev.block, ev.block_len);
+        ig_http_stream_write(c->req, "\n\n", 2);
+    }
+    if (off) {
+        memmove(c->sse.data, c->sse.data + off, c->sse.len - off);
+        c->sse.len -= off;
+        c->sse.data[c->sse.len] = '\0';
+    }
+    return c->streaming;
+}
+
 static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, void *ud)
 {
     (void)d;
@@ -453,6 +494,11 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
     c->dispatch = NULL;
     c->outcome = *o;
     memset(&o->result, 0, sizeof o->result); /* the images are ours now */
+    if (c->greq.stream && !c->streaming && o->ok &&
+        ig_http_stream_start(req, 200, "text/event-stream") == 0)
+        c->streaming = 1; /* no partials came (or none were asked for) */
+    if (c->streaming)
+        c->greq.response_format = IG_RESP_B64; /* the completed event carries the image */
     if (ig_app_offload(req, generate_work, generate_done, c)) {
         c->rc = IG_ENOMEM;
         generate_done(req, c);
@@ -513,6 +559,12 @@ static void begin(struct ig_app *app, struct ig_http_req *req, struct gen_ctx *c
             .deadline_ms = (long)cfg->upstream_deadline_ms,
             .max_image_bytes = (size_t)cfg->max_image_bytes,
         };
+        if (c->greq.stream) {
+            /* Bounded: one event holds at most a partial image's base64. */
+            ig_buf_init(&c->sse, (size_t)cfg->max_image_bytes * 2);
+            opts.on_stream = relay_stream;
+            opts.stream_ud = c;
+        }
         req->on_client_gone = client_gone_cb;
         req->on_client_gone_arg = c;
         if (!up || ig_dispatch_start(up, req->loop, &c->greq, c->greq.model, &opts, dispatch_done,

@@ -46,6 +46,7 @@ struct ig_dispatch {
     /* The last failure, for the final answer. */
     struct ig_provider_result last;
     int any_attempted;
+    int relayed; /* a streamed attempt has passed events to the client */
     int breaker_skips;
     /* Async providers: the poll to repeat, how many polls so far, and how
      * many in a row failed in transit (those are re-polled, never
@@ -456,6 +457,13 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     d->last = r;
     ig_info("provider %s (%s) failed: %s [%s]", dep->provider, dep->model, r.message,
             ig_error_class_name(r.error_class));
+    if (d->relayed && r.error_class != IG_ERRC_CONTENT_POLICY) {
+        /* The client has seen part of this attempt: another one would show
+         * a second, different picture. */
+        fail(d, 502, "server_error", "provider_error", -1,
+             "The provider's stream failed after partial images were sent: %s", r.message);
+        return;
+    }
     switch (r.error_class) {
     case IG_ERRC_CLIENT:
         fail(d, 400, "invalid_request_error", "provider_rejected_request", -1,
@@ -477,6 +485,13 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         break;
     }
     next_deployment(d);
+}
+
+static void stream_data_cb(void *ud, const char *data, size_t len)
+{
+    struct ig_dispatch *d = ud;
+    if (d->opt.on_stream(d->opt.stream_ud, data, len))
+        d->relayed = 1;
 }
 
 static void attempt(struct ig_dispatch *d)
@@ -529,6 +544,10 @@ static void attempt(struct ig_dispatch *d)
     /* The operator configured this api_base, so its host may be private
      * (a self-hosted server on the LAN, a fake on loopback). */
     r.allow_private = same_host(r.url, dep->api_base);
+    if (d->opt.on_stream && d->req->stream) {
+        r.on_data = stream_data_cb;
+        r.on_data_ud = d;
+    }
     d->attempts_here++;
     d->attempts_total++;
     d->any_attempted = 1;

@@ -34,6 +34,12 @@ struct ig_dispatch_options {
     long max_delay_ms;            /* backoff cap */
     long deadline_ms;             /* the whole dispatch */
     size_t max_image_bytes;
+    /* Optional, for stream=true: the pieces of a provider's streamed (2xx)
+     * answer as they arrive. It returns nonzero once it has passed anything
+     * on to the client; from then on a failure is final (no retry, no
+     * fallback), since the client has seen part of this attempt. */
+    int (*on_stream)(void *ud, const char *data, size_t len);
+    void *stream_ud;
 };
 
 struct ig_dispatch_outcome {

@@ -3,7 +3,10 @@
  *
  * prepare: POST {api_base}/images/generations with the fields each model
  * family takes; edits and variations as multipart/form-data to
- * /images/edits and /images/variations, the uploads as file parts. dall-e models are asked for
+ * /images/edits and /images/variations, the uploads as file parts. With
+ * stream=true (GPT image models) the answer is OpenAI's event stream: the
+ * dispatcher relays its partial events as they come, and parse reads the
+ * completed event from the whole. dall-e models are asked for
  * b64_json, so no provider URL (valid 60 minutes) ever has to be fetched; GPT image models answer
  * b64 anyway. parse: data[].b64_json (decoded) or data[].url (downloaded by the dispatcher),
  * revised_prompt; errors in OpenAI's shape and in the looser shapes of compatible servers
@@ -13,6 +16,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/multipart.h"
+#include "util/sse.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -51,6 +55,10 @@ static json_t *openai_fields(const struct ig_gen_request *req, const struct ig_d
             json_object_set_new(b, "moderation", json_string(req->moderation));
         if (req->input_fidelity)
             json_object_set_new(b, "input_fidelity", json_string(req->input_fidelity));
+        if (req->stream) {
+            json_object_set_new(b, "stream", json_true());
+            json_object_set_new(b, "partial_images", json_integer(req->partial_images));
+        }
     } else {
         json_object_set_new(b, "response_format", json_string("b64_json"));
     }
@@ -84,11 +92,53 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
         ig_multipart_release(&mp);
     }
     json_decref(b);
-    rc = rc ? rc : ig_upstream_request_header(out, "Accept", "application/json");
+    rc = rc ? rc
+            : ig_upstream_request_header(out, "Accept",
+                                         req->stream ? "text/event-stream" : "application/json");
     rc = rc ? rc : ig_provider_auth(out, "Bearer", d->api_key);
     if (rc)
         ig_upstream_request_release(out);
     return rc;
+}
+
+/* A streamed answer (stream=true): the image is in the last event,
+ * image_generation.completed (image_edit.completed for edits); an "error"
+ * event is the provider's failure. Partials were relayed as they came. */
+static void parse_stream(const struct ig_upstream_result *res, struct ig_provider_result *out)
+{
+    const char *p = res->body.data;
+    size_t left = res->body.len, used;
+    struct ig_sse_event ev;
+    out->error_class = IG_ERRC_RETRYABLE;
+    snprintf(out->message, sizeof out->message,
+             "the provider's stream ended without a completed image");
+    while ((used = ig_sse_next(p, left, &ev)) > 0) {
+        p += used;
+        left -= used;
+        int done = ig_sse_name_ends(&ev, ".completed");
+        int error = ev.name_len == 5 && memcmp(ev.name, "error", 5) == 0;
+        if (!done && !error)
+            continue;
+        json_t *doc = json_loadb(ev.data, ev.data_len, 0, NULL);
+        json_t *e = json_object_get(doc, "error");
+        const char *b64 = json_string_value(json_object_get(doc, "b64_json"));
+        if (done && b64 && ig_provider_b64_image(&out->images[0], b64) == 0) {
+            out->images[0].seed = -1;
+            out->nimages = 1;
+            out->outcome = IG_OUTCOME_IMAGES;
+            out->message[0] = '\0';
+        } else if (error) {
+            const char *msg = json_string_value(json_object_get(e, "message"));
+            const char *code = json_string_value(json_object_get(e, "code"));
+            snprintf(out->message, sizeof out->message, "%.400s",
+                     msg ? msg : "the provider's stream reported an error");
+            if (code &&
+                (!strcmp(code, "content_policy_violation") || !strcmp(code, "moderation_blocked")))
+                out->error_class = IG_ERRC_CONTENT_POLICY;
+        }
+        json_decref(doc);
+        return;
+    }
 }
 
 static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -114,6 +164,14 @@ static void openai_parse(const struct ig_gen_request *req, const struct ig_deplo
             out->error_class = IG_ERRC_QUOTA;
         json_decref(root);
         return;
+    }
+    if (!root) {
+        char ctype[64] = "";
+        ig_upstream_result_header(res, "content-type", ctype, sizeof ctype);
+        if (strncmp(ctype, "text/event-stream", 17) == 0) {
+            parse_stream(res, out);
+            return;
+        }
     }
     json_t *data = root ? json_object_get(root, "data") : NULL;
     if (!json_is_array(data) || json_array_size(data) == 0 ||

@@ -94,6 +94,12 @@ static size_t body_cb(char *data, size_t size, size_t n, void *ud)
         call->res.too_large = 1;
         return 0; /* aborts the transfer */
     }
+    if (call->req.on_data) {
+        long status = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300)
+            call->req.on_data(call->req.on_data_ud, data, len);
+    }
     return len;
 }
 

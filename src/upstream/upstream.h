@@ -32,6 +32,11 @@ struct ig_upstream_request {
     long timeout_ms;
     size_t max_response_bytes;
     int allow_private;
+    /* Optional, for streamed answers (SSE): called on the loop with each
+     * piece of a 2xx answer's body as it arrives. The body is collected
+     * all the same, so parse() sees the whole of it. */
+    void (*on_data)(void *ud, const char *data, size_t len);
+    void *on_data_ud;
 };
 
 struct ig_upstream_result {

@@ -281,6 +281,35 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {"generations_by_pk": {"id": gid, "status": final, "seed": 321,
                                               "generated_images": images}})
 
+    # ---- OpenAI streaming (stream: true): partial events, then completed ----
+    #   plan keys: "stream_break" (reset after the partials), "stream_error"
+    #   (an error event instead of the completed one, with that code).
+    def openai_stream(self, partials, plan, prefix="image_generation"):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def event(name, doc):
+            self.wfile.write(("event: %s\ndata: %s\n\n" % (name, json.dumps(doc))).encode())
+            self.wfile.flush()
+
+        for i in range(partials):
+            event(prefix + ".partial_image", {
+                "type": prefix + ".partial_image", "partial_image_index": i,
+                "b64_json": base64.b64encode(png(16, 16, 100 + i)).decode()})
+            time.sleep(0.05)
+        if plan.get("stream_break"):
+            self.connection.shutdown(2)
+            return
+        if plan.get("stream_error"):
+            return event("error", {"type": "error", "error": {
+                "message": "planned stream error", "code": plan["stream_error"]}})
+        event(prefix + ".completed", {"type": prefix + ".completed",
+                                      "b64_json": base64.b64encode(png(16, 16, 200)).decode(),
+                                      "usage": {"total_tokens": 1}})
+
     # ---- OpenAI edits and variations: multipart in, b64 images out ----
     def openai_form(self, form, plan):
         status = plan.get("status", 200)
@@ -288,6 +317,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(status if status != 200 else 400, {"error": {
                 "message": "planned failure" if status != 200 else "image is required",
                 "type": "invalid_request_error", "param": None, "code": None}})
+        if form.get("stream", [{}])[0].get("value") == "true":
+            partials = int(form.get("partial_images", [{"value": "0"}])[0]["value"])
+            return self.openai_stream(partials, plan, "image_edit")
         n = int(form.get("n", [{"value": "1"}])[0]["value"])
         self.send(200, {"created": int(time.time()), "data": [
             {"b64_json": base64.b64encode(png(16, 16, 50 + i)).decode()} for i in range(n)]})
@@ -410,6 +442,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send(400, {"error": {"message": "bad json", "type": "invalid_request_error",
                                              "param": None, "code": None}})
+        if req.get("stream"):
+            return self.openai_stream(int(req.get("partial_images", 0)), plan)
         n = int(req.get("n", 1))
         host = self.headers.get("Host")
         data = []

@@ -4,6 +4,7 @@ address policy, the deadline."""
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import Gateway, decode_png, encode_png, post_form
+from harness import Gateway, decode_png, encode_png, multipart, post_form, recv_all
 
 SQUARE = encode_png(64, 64, lambda x, y: (x * 4, y * 4, 90))
 WIDE = encode_png(96, 64, lambda x, y: (x * 2, y * 4, 30))
@@ -151,6 +152,88 @@ class OpenAIProvider(unittest.TestCase):
                 self.assertEqual((status, doc["error"]["code"], doc["error"]["param"]),
                                  (400, code, param), doc)
         self.assertEqual(self.fake.requests(), [], "nothing reached the provider")
+
+    def stream(self, body, ctype="application/json", path="/v1/images/generations"):
+        """Sends an HTTP/1.0 request; returns (status line, headers, [(event, data)])."""
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=20)
+        s.sendall(("POST %s HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
+                   "Content-Length: %d\r\n\r\n" % (path, self.gw.admin_key, ctype, len(body))
+                   ).encode() + body)
+        data = recv_all(s)
+        s.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        if b"text/event-stream" not in head:
+            return head.split(b"\r\n")[0].decode(), head.decode(), json.loads(rest)
+        evs = []
+        for block in rest.decode().strip().split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.split("\n"))
+            evs.append((lines["event"], json.loads(lines["data"])))
+        return head.split(b"\r\n")[0].decode(), head.decode(), evs
+
+    def test_stream_is_relayed_and_the_final_image_stored(self):
+        self.fake.script([])
+        status, _, evs = self.stream({"model": "gpt-image-1", "prompt": "a kite", "stream": True,
+                                      "partial_images": 2})
+        self.assertIn("200", status)
+        self.assertEqual([e for e, _ in evs], ["image_generation.partial_image"] * 2 +
+                         ["image_generation.completed"])
+        # Partials are the provider's own events, byte for byte in their data.
+        sys.path.insert(0, os.path.dirname(FAKE))
+        from fake_provider import png  # the fake's own image maker
+        self.assertEqual(base64.b64decode(evs[0][1]["b64_json"]), png(16, 16, 100))
+        done = evs[-1][1]
+        self.assertEqual(base64.b64decode(done["b64_json"]), png(16, 16, 200))
+        self.assertEqual(done["_metadata"]["provider_used"], "openai")
+        [r] = self.fake.requests()
+        body = json.loads(r["body"])
+        self.assertEqual((body["stream"], body["partial_images"]), (True, 2))
+        self.assertEqual(r["headers"]["accept"], "text/event-stream")
+
+    def test_stream_failures(self):
+        # A failure before any event is retried, and the client sees one clean stream.
+        self.fake.script([{"status": 500}])
+        status, _, evs = self.stream({"model": "gpt-image-1", "prompt": "x", "stream": True,
+                                      "partial_images": 1})
+        self.assertEqual([e for e, _ in evs], ["image_generation.partial_image",
+                                               "image_generation.completed"])
+        self.assertEqual(len(self.fake.requests()), 2)
+        # A 400 before the stream is an ordinary HTTP error.
+        self.fake.script([{"status": 400}])
+        status, _, doc = self.stream({"model": "gpt-image-1", "prompt": "x", "stream": True})
+        self.assertIn("400", status)
+        self.assertEqual(doc["error"]["code"], "provider_rejected_request")
+        # Broken after a partial: no second attempt (the client saw this one's
+        # partial); the stream ends with an error event.
+        self.fake.script([{"stream_break": True}])
+        status, _, evs = self.stream({"model": "gpt-image-1", "prompt": "x", "stream": True,
+                                      "partial_images": 1})
+        self.assertEqual([e for e, _ in evs], ["image_generation.partial_image", "error"])
+        self.assertEqual(evs[-1][1]["error"]["code"], "provider_error")
+        self.assertEqual(len(self.fake.requests()), 1)
+        # A moderation error event is a content refusal; with nothing relayed
+        # yet it is an ordinary 400, after a partial an error event.
+        self.fake.script([{"stream_error": "moderation_blocked"}])
+        status, _, doc = self.stream({"model": "gpt-image-1", "prompt": "x", "stream": True})
+        self.assertIn("400", status)
+        self.assertEqual(doc["error"]["code"], "content_policy_violation")
+        self.fake.script([{"stream_error": "moderation_blocked"}])
+        status, _, evs = self.stream({"model": "gpt-image-1", "prompt": "x", "stream": True,
+                                      "partial_images": 1})
+        self.assertEqual([e for e, _ in evs], ["image_generation.partial_image", "error"])
+        self.assertEqual(evs[-1][1]["error"]["code"], "content_policy_violation")
+        # Models that do not stream still refuse it.
+        status, _, doc = self.stream({"model": "dall-e-3", "prompt": "x", "stream": True})
+        self.assertEqual((doc["error"]["param"]), "stream")
+
+    def test_streamed_edit(self):
+        self.fake.script([])
+        ctype, body = multipart([("model", "gpt-image-1"), ("prompt", "x"), ("stream", "true"),
+                                 ("partial_images", "1")], [upload(SQUARE)])
+        status, _, evs = self.stream(body, ctype, "/v1/images/edits")
+        self.assertEqual([e for e, _ in evs], ["image_edit.partial_image", "image_edit.completed"])
+        self.assertEqual(self.fake.requests()[0]["form"]["stream"], [{"value": "true"}])
 
     def test_models_listed_with_bare_names(self):
         status, _, doc = self.gw.json("GET", "/v1/models", key=self.gw.admin_key)
