@@ -52,7 +52,7 @@ struct gen_ctx {
     struct ig_buf sse;
     /* Uploads: the form's parse result (on the thread pool). */
     int parse_rc;
-    struct ig_api_error parse_err;
+    struct ig_api_error *parse_err; /* only while the form is parsed */
     /* results */
     int rc;
     char *body;
@@ -629,7 +629,7 @@ static void upload_parse_work(void *p)
     c->parse_rc = ig_formdata_parse(ct ? ct : "", ct_len, req->body.data ? req->body.data : "",
                                     req->body.len, MAX_FORM_FIELDS, &form, why, sizeof why);
     if (c->parse_rc) {
-        struct ig_api_error *e = &c->parse_err;
+        struct ig_api_error *e = c->parse_err;
         e->status = c->parse_rc == IG_EINVAL ? 400 : 503;
         e->type = c->parse_rc == IG_EINVAL ? "invalid_request_error" : "server_error";
         e->code = c->parse_rc == IG_EINVAL ? "invalid_multipart" : "overloaded";
@@ -638,15 +638,18 @@ static void upload_parse_work(void *p)
         return;
     }
     c->parse_rc = ig_edit_request_parse(&form, c->greq.op, (size_t)c->app->cfg->max_input_pixels,
-                                        c->app->models, &c->greq, &c->parse_err);
+                                        c->app->models, &c->greq, c->parse_err);
     ig_form_release(&form);
 }
 
 static void upload_parse_done(struct ig_http_req *req, void *p)
 {
     struct gen_ctx *c = p;
+    if (c->parse_rc)
+        ig_app_respond_api_error(req, c->parse_err);
+    free(c->parse_err);
+    c->parse_err = NULL;
     if (c->parse_rc) {
-        ig_app_respond_api_error(req, &c->parse_err);
         free(c);
         return;
     }
@@ -663,7 +666,9 @@ static void start_upload(struct ig_app *app, struct ig_http_req *req, enum ig_op
     c->app = app;
     c->req = req;
     c->greq.op = op;
-    if (ig_app_offload(req, upload_parse_work, upload_parse_done, c)) {
+    c->parse_err = calloc(1, sizeof *c->parse_err);
+    if (!c->parse_err || ig_app_offload(req, upload_parse_work, upload_parse_done, c)) {
+        free(c->parse_err);
         free(c);
         ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
                               "The server is overloaded; try again.");

@@ -146,7 +146,7 @@ int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_prov
     if (!msg)
         msg = json_string_value(json_object_get(*root, "title"));
     if (msg)
-        snprintf(out->message, sizeof out->message, "%.400s", msg);
+        snprintf(out->message, sizeof out->message, "%.250s", msg);
     return 0;
 }
 

@@ -130,7 +130,7 @@ static void parse_stream(const struct ig_upstream_result *res, struct ig_provide
         } else if (error) {
             const char *msg = json_string_value(json_object_get(e, "message"));
             const char *code = json_string_value(json_object_get(e, "code"));
-            snprintf(out->message, sizeof out->message, "%.400s",
+            snprintf(out->message, sizeof out->message, "%.250s",
                      msg ? msg : "the provider's stream reported an error");
             if (code &&
                 (!strcmp(code, "content_policy_violation") || !strcmp(code, "moderation_blocked")))

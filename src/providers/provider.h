@@ -66,7 +66,7 @@ struct ig_provider_result {
     enum ig_error_class error_class;
     long upstream_status;
     long retry_after_ms; /* -1 when the upstream gave no hint */
-    char message[512];
+    char message[256];   /* a provider's reason, cut to fit; one per result held */
     /* IG_OUTCOME_PENDING: what to ask next (url NULL: the same poll
      * again), and when. Owned. */
     struct ig_upstream_request poll;

@@ -120,7 +120,7 @@ static void replicate_parse(const struct ig_gen_request *req, const struct ig_de
         }
     } else {
         const char *err = json_string_value(json_object_get(root, "error"));
-        snprintf(out->message, sizeof out->message, "the prediction ended '%s'%s%.300s", status,
+        snprintf(out->message, sizeof out->message, "the prediction ended '%s'%s%.180s", status,
                  err ? ": " : "", err ? err : "");
         if (err && strcasestr(err, "nsfw"))
             out->error_class = IG_ERRC_CONTENT_POLICY;

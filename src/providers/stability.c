@@ -113,7 +113,7 @@ static void stability_parse(const struct ig_gen_request *req, const struct ig_de
         const char *name = json_string_value(json_object_get(root, "name"));
         const char *msg = json_string_value(json_array_get(json_object_get(root, "errors"), 0));
         if (msg)
-            snprintf(out->message, sizeof out->message, "%.400s", msg);
+            snprintf(out->message, sizeof out->message, "%.250s", msg);
         if (name && (!strcmp(name, "content_moderation") || !strcmp(name, "public_figure")))
             out->error_class = IG_ERRC_CONTENT_POLICY;
         json_decref(root);

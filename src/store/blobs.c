@@ -101,8 +101,10 @@ int ig_blobs_put(struct ig_blobs *b, const void *data, size_t len, char sha256_h
         return IG_ECRYPTO;
     snprintf(tmp, sizeof tmp, "%s/tmp/%s.%s", b->root, sha256_hex, rnd);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
+    if (fd < 0) {
+        ig_error("cannot create blob file %s: %s", tmp, strerror(errno));
         return IG_EIO;
+    }
     int rc = write_all(fd, data, len);
     if (rc == 0 && fsync(fd) < 0)
         rc = IG_EIO;

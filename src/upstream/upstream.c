@@ -16,12 +16,27 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+/* Finished easy handles kept for the next call: curl_easy_init() and
+ * cleanup cost more than a reset (curl's own advice is to reuse them). */
+#define IDLE_EASY_MAX 64
+
 struct ig_upstream {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     struct ig_upstream_call *calls;
+    CURL *idle[IDLE_EASY_MAX];
+    int nidle;
+    long ncalls; /* in flight */
 };
+
+/* Above this many calls in flight, new calls open their own connection and
+ * close it when done. libcurl (7.88) looks for a reusable connection by
+ * walking every connection to the host, and trims its cache by walking
+ * them all again, so with thousands held at once (a slow provider) each
+ * new call costs O(calls) and the loop goes quadratic. At that concurrency
+ * there is no idle connection to find anyway. */
+#define REUSE_MAX_CALLS 256
 
 struct ig_upstream_call {
     struct ig_upstream *u;
@@ -120,6 +135,7 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud)
 static void call_unlink(struct ig_upstream_call *call)
 {
     struct ig_upstream *u = call->u;
+    u->ncalls--;
     if (call->prev)
         call->prev->next = call->next;
     else
@@ -128,10 +144,22 @@ static void call_unlink(struct ig_upstream_call *call)
         call->next->prev = call->prev;
 }
 
+/* Returns a handle to the idle list (reset: no option of this call
+ * survives into the next), or frees it when the list is full. */
+static void easy_release(struct ig_upstream *u, CURL *e)
+{
+    if (u->nidle < IDLE_EASY_MAX) {
+        curl_easy_reset(e);
+        u->idle[u->nidle++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
 static void call_free(struct ig_upstream_call *call)
 {
     curl_multi_remove_handle(call->u->multi, call->easy);
-    curl_easy_cleanup(call->easy);
+    easy_release(call->u, call->easy);
     ig_upstream_request_release(&call->req);
     ig_buf_release(&call->res.body);
     ig_buf_release(&call->res.headers);
@@ -278,6 +306,8 @@ void ig_upstream_free(struct ig_upstream *u)
         return;
     while (u->calls)
         ig_upstream_cancel(u->calls);
+    while (u->nidle)
+        curl_easy_cleanup(u->idle[--u->nidle]);
     uv_close((uv_handle_t *)&u->timer, upstream_timer_close_cb);
 }
 
@@ -348,7 +378,7 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     ig_buf_init(&call->res.body,
                 call->req.max_response_bytes ? call->req.max_response_bytes : (size_t)64 << 20);
     ig_buf_init(&call->res.headers, 64 * 1024);
-    CURL *e = call->easy = curl_easy_init();
+    CURL *e = call->easy = u->nidle ? u->idle[--u->nidle] : curl_easy_init();
     if (!e)
         goto fail;
     /* "Expect:" stops curl from waiting for 100 Continue on large bodies. */
@@ -383,11 +413,16 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     /* curl's default 16 KiB receive buffer is held by every call in flight;
      * 8 KiB halves that at no cost for answers that come in pieces anyway. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     if (call->req.max_response_bytes)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)call->req.max_response_bytes);
+    if (u->ncalls >= REUSE_MAX_CALLS) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK)
         goto fail;
+    u->ncalls++;
     call->next = u->calls;
     if (u->calls)
         u->calls->prev = call;
@@ -400,7 +435,7 @@ fail:
     ig_buf_release(&call->res.body);
     ig_buf_release(&call->res.headers);
     if (call->easy)
-        curl_easy_cleanup(call->easy);
+        easy_release(u, call->easy);
     free(call);
     return IG_ENOMEM;
 }
