@@ -113,9 +113,10 @@ static void order_deployments(struct ig_dispatch *d)
     }
 }
 
-static void timer_closed_cb(uv_handle_t *h)
+/* Drops one of the things that keep d alive (its two timers, a parse on
+ * the thread pool); the last one frees it. */
+static void unref(struct ig_dispatch *d)
 {
-    struct ig_dispatch *d = h->data;
     if (--d->open_timers == 0) {
         ig_provider_result_release(&d->result);
         ig_provider_result_release(&d->last);
@@ -123,6 +124,11 @@ static void timer_closed_cb(uv_handle_t *h)
         ig_upstream_request_release(&d->cancel);
         free(d);
     }
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+    unref(h->data);
 }
 
 static void cancel_sent_cb(struct ig_upstream_call *call, struct ig_upstream_result *res, void *ud)
@@ -372,6 +378,69 @@ static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         downloads_finished(d);
 }
 
+/* Parsing an answer (JSON, base64) is the costliest step of a request on
+ * the loop, so it runs on the thread pool: the job owns the answer, and
+ * d stays alive until the job is back even if the dispatch ends first. */
+struct parse_job {
+    uv_work_t work;
+    struct ig_dispatch *d;
+    const struct ig_provider *p;
+    const struct ig_deployment *dep;
+    int poll;
+    struct ig_upstream_result res;
+    struct ig_provider_result out;
+};
+
+static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp);
+
+static void parse_work_cb(uv_work_t *w)
+{
+    struct parse_job *j = w->data;
+    j->p->parse(j->dep, &j->res, j->poll, &j->out);
+}
+
+static void parse_done_cb(uv_work_t *w, int status)
+{
+    (void)status;
+    struct parse_job *j = w->data;
+    struct ig_dispatch *d = j->d;
+    struct ig_provider_result r = j->out;
+    ig_buf_release(&j->res.body);
+    ig_buf_release(&j->res.headers);
+    free(j);
+    if (d->finished) { /* cancelled or out of time meanwhile */
+        ig_provider_result_release(&r);
+        unref(d);
+        return;
+    }
+    d->open_timers--; /* not the last: the timers are open while not finished */
+    handle_parsed(d, &r);
+}
+
+/* Takes res (its buffers move into the job) and queues its parse; nonzero
+ * when that cannot be done, and res is untouched. */
+static int parse_on_pool(struct ig_dispatch *d, const struct ig_provider *p,
+                         const struct ig_deployment *dep, struct ig_upstream_result *res)
+{
+    struct parse_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return IG_ENOMEM;
+    j->work.data = j;
+    j->d = d;
+    j->p = p;
+    j->dep = dep;
+    j->poll = d->polls;
+    j->res = *res;
+    if (uv_queue_work(d->loop, &j->work, parse_work_cb, parse_done_cb)) {
+        free(j);
+        return IG_ENOMEM;
+    }
+    ig_buf_init(&res->body, 0); /* the job owns the bytes now */
+    ig_buf_init(&res->headers, 0);
+    d->open_timers++;
+    return 0;
+}
+
 static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_result *res,
                              void *ud)
 {
@@ -402,7 +471,18 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         next_deployment(d);
         return;
     }
-    p->parse(d->req, dep, res, d->polls, &r);
+    if (parse_on_pool(d, p, dep, res) == 0)
+        return; /* handle_parsed() follows on the loop */
+    p->parse(dep, res, d->polls, &r);
+    handle_parsed(d, &r);
+}
+
+/* What a parsed answer means: poll again, download, retry, fall back or
+ * finish. On the loop. */
+static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
+{
+    const struct ig_deployment *dep = d->order[d->current];
+    struct ig_provider_result r = *rp;
     if (r.outcome == IG_OUTCOME_PENDING && (r.poll.url || d->poll.url)) {
         if (r.cancel.url) {
             ig_upstream_request_release(&d->cancel);
@@ -429,7 +509,6 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
     release_slot(d);
     d->polls = 0;
     d->poll_failures = 0;
-    (void)polling;
     if (r.outcome == IG_OUTCOME_PENDING) {
         /* Pending with nothing to poll: the adapter broke its contract. */
         r.outcome = IG_OUTCOME_ERROR;

@@ -122,11 +122,9 @@ fail:
     return IG_ENOMEM;
 }
 
-static void a1111_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                        const struct ig_upstream_result *res, int poll,
-                        struct ig_provider_result *out)
+static void a1111_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
+                        int poll, struct ig_provider_result *out)
 {
-    (void)req;
     (void)d;
     (void)poll;
     json_t *root;

@@ -78,11 +78,9 @@ static void pending(struct ig_provider_result *out, const struct ig_deployment *
     ig_provider_pending(out, after_ms);
 }
 
-static void bfl_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                      const struct ig_upstream_result *res, int poll,
+static void bfl_parse(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
                       struct ig_provider_result *out)
 {
-    (void)req;
     json_t *root;
     if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);

@@ -105,11 +105,9 @@ static void result_images(json_t *root, struct ig_provider_result *out)
     out->message[0] = '\0';
 }
 
-static void fal_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                      const struct ig_upstream_result *res, int poll,
+static void fal_parse(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
                       struct ig_provider_result *out)
 {
-    (void)req;
     json_t *root;
     if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);

@@ -46,11 +46,9 @@ static int leonardo_prepare(const struct ig_gen_request *req, const struct ig_de
     return 0;
 }
 
-static void leonardo_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                           const struct ig_upstream_result *res, int poll,
-                           struct ig_provider_result *out)
+static void leonardo_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
+                           int poll, struct ig_provider_result *out)
 {
-    (void)req;
     json_t *root;
     if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);

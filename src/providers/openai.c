@@ -141,12 +141,10 @@ static void parse_stream(const struct ig_upstream_result *res, struct ig_provide
     }
 }
 
-static void openai_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                         const struct ig_upstream_result *res, int poll,
-                         struct ig_provider_result *out)
+static void openai_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
+                         int poll, struct ig_provider_result *out)
 {
     (void)poll;
-    (void)req;
     (void)d;
     json_t *root;
     if (!ig_provider_parse_begin(res, out, &root)) {

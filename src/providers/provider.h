@@ -89,9 +89,11 @@ struct ig_provider {
                    struct ig_upstream_request *out);
     /* Network providers: reads an upstream answer (transport errors
      * included). poll is 0 for the answer to prepare()'s request and n for
-     * the answer to the n-th poll. Pure; may run on any thread. */
-    void (*parse)(const struct ig_gen_request *req, const struct ig_deployment *d,
-                  const struct ig_upstream_result *res, int poll, struct ig_provider_result *out);
+     * the answer to the n-th poll. Pure, and it sees only the answer (not
+     * the request), so the dispatcher runs it on the thread pool even
+     * while the request it belongs to is being cancelled. */
+    void (*parse)(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
+                  struct ig_provider_result *out);
 };
 
 /* The local renderer for one image; progress in (0, 1) renders a partial

@@ -73,11 +73,9 @@ static int url_request(struct ig_upstream_request *r, const char *method,
     return rc;
 }
 
-static void replicate_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                            const struct ig_upstream_result *res, int poll,
-                            struct ig_provider_result *out)
+static void replicate_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
+                            int poll, struct ig_provider_result *out)
 {
-    (void)req;
     json_t *root;
     if (!ig_provider_parse_begin(res, out, &root)) {
         json_decref(root);

@@ -93,11 +93,9 @@ static int stability_prepare(const struct ig_gen_request *req, const struct ig_d
     return rc;
 }
 
-static void stability_parse(const struct ig_gen_request *req, const struct ig_deployment *d,
-                            const struct ig_upstream_result *res, int poll,
-                            struct ig_provider_result *out)
+static void stability_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
+                            int poll, struct ig_provider_result *out)
 {
-    (void)req;
     (void)d;
     (void)poll;
     json_t *root;

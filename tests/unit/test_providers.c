@@ -103,7 +103,7 @@ static void parse_reply(long status, const char *body, const char *headers,
         ig_buf_puts(&res.headers, headers);
     struct ig_gen_request r;
     parse_req("{\"prompt\":\"x\",\"model\":\"dall-e-3\"}", &r);
-    ig_provider_openai.parse(&r, &dep, &res, 0, out);
+    ig_provider_openai.parse(&dep, &res, 0, out);
     ig_gen_request_release(&r);
     ig_buf_release(&res.body);
     ig_buf_release(&res.headers);
@@ -316,7 +316,7 @@ Test(openai, bfl_protocol)
     res.status = 200;
     ig_buf_puts(&res.body,
                 "{\"id\":\"j1\",\"polling_url\":\"https://eu.bfl.example/v1/get_result?id=j1\"}");
-    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    ig_provider_bfl.parse(&bfl, &res, 0, &out);
     cr_assert_eq(out.outcome, IG_OUTCOME_PENDING);
     cr_assert_str_eq(out.poll.url, "https://eu.bfl.example/v1/get_result?id=j1");
     cr_assert_str_eq(out.poll.method, "GET");
@@ -340,7 +340,7 @@ Test(openai, bfl_protocol)
     for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
         ig_buf_reset(&res.body);
         ig_buf_puts(&res.body, polls[i].body);
-        ig_provider_bfl.parse(&r, &bfl, &res, 1, &out);
+        ig_provider_bfl.parse(&bfl, &res, 1, &out);
         cr_assert_eq(out.outcome, polls[i].outcome, "%s", polls[i].body);
         if (out.outcome == IG_OUTCOME_ERROR)
             cr_assert_eq(out.error_class, polls[i].cls, "%s", polls[i].body);
@@ -353,13 +353,13 @@ Test(openai, bfl_protocol)
     res.status = 402;
     ig_buf_reset(&res.body);
     ig_buf_puts(&res.body, "{\"detail\":\"Insufficient credits\"}");
-    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    ig_provider_bfl.parse(&bfl, &res, 0, &out);
     cr_assert_eq(out.error_class, IG_ERRC_QUOTA);
     cr_assert_str_eq(out.message, "Insufficient credits");
     res.status = 422;
     ig_buf_reset(&res.body);
     ig_buf_puts(&res.body, "{\"detail\":[{\"loc\":[\"body\",\"width\"],\"msg\":\"too wide\"}]}");
-    ig_provider_bfl.parse(&r, &bfl, &res, 0, &out);
+    ig_provider_bfl.parse(&bfl, &res, 0, &out);
     cr_assert_eq(out.error_class, IG_ERRC_CLIENT);
     cr_assert_str_eq(out.message, "too wide");
     ig_buf_release(&res.body);
