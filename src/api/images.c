@@ -542,7 +542,7 @@ static void begin(struct ig_app *app, struct ig_http_req *req, struct gen_ctx *c
         c->seed = (uint64_t)c->greq.seed;
     } else {
         uint32_t s = 0;
-        ig_random_bytes(&s, sizeof s);
+        ig_random_fast(&s, sizeof s);
         c->seed = s;
     }
     c->req = req;

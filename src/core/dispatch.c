@@ -77,7 +77,7 @@ long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, ui
 static uint64_t random_u64(void)
 {
     uint64_t r = 0;
-    ig_random_bytes(&r, sizeof r);
+    ig_random_fast(&r, sizeof r);
     return r;
 }
 

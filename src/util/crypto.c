@@ -42,6 +42,25 @@ int ig_random_bytes(void *buf, size_t n)
     return RAND_bytes(buf, (int)n) == 1 ? 0 : IG_ECRYPTO;
 }
 
+#define FAST_POOL 512
+
+int ig_random_fast(void *buf, size_t n)
+{
+    static _Thread_local uint8_t pool[FAST_POOL];
+    static _Thread_local size_t left;
+    if (n > FAST_POOL)
+        return ig_random_bytes(buf, n);
+    if (n > left) {
+        if (ig_random_bytes(pool, sizeof pool))
+            return IG_ECRYPTO;
+        left = sizeof pool;
+    }
+    memcpy(buf, pool + (FAST_POOL - left), n);
+    explicit_bzero(pool + (FAST_POOL - left), n); /* handed out once */
+    left -= n;
+    return 0;
+}
+
 void ig_hex(const uint8_t *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -111,7 +130,7 @@ int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size)
     size_t plen = strlen(prefix);
     if (nbytes > sizeof raw || out_size < plen + 2 * nbytes + 1)
         return IG_EINVAL;
-    if (ig_random_bytes(raw, nbytes))
+    if (ig_random_fast(raw, nbytes))
         return IG_ECRYPTO;
     memcpy(out, prefix, plen);
     ig_hex(raw, nbytes, out + plen);

@@ -63,3 +63,19 @@ Test(crypto, unhex_rejects_bad_digits)
     cr_assert_neq(ig_unhex("0g", 2, out), 0);
     cr_assert_neq(ig_unhex("abc", 3, out), 0);
 }
+
+Test(crypto, random_fast_hands_out_distinct_bytes_across_refills)
+{
+    /* 3 KiB in 24-byte draws crosses several 512-byte batches; no two
+     * draws may repeat (a reused batch would). */
+    enum { DRAWS = 128, N = 24 };
+    static uint8_t seen[DRAWS][N];
+    for (int i = 0; i < DRAWS; i++) {
+        cr_assert_eq(ig_random_fast(seen[i], N), 0);
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(memcmp(seen[i], seen[j], N), 0, "draws %d and %d repeat", i, j);
+    }
+    uint8_t big[2048], zero[2048] = {0};
+    cr_assert_eq(ig_random_fast(big, sizeof big), 0, "larger than a batch: drawn directly");
+    cr_assert_neq(memcmp(big, zero, sizeof big), 0);
+}
