@@ -201,7 +201,8 @@ static const struct ig_model bfl_templates[] = {
 
 /* Stability's v2beta models: one image, the size becomes an aspect ratio. */
 static const char *const plain_qualities[] = {"auto", "standard", NULL};
-/* Stability's v2beta models differ only in name and date. */
+/* Stability's v2beta models differ only in name, date and whether they edit
+ * (image-to-image, which keeps the input's shape: no size to give). */
 #define STABILITY_MODEL(model_id, what, date, ops)                                                 \
     {                                                                                              \
         .id = model_id, .provider = "stability", .owned_by = "stability-ai",                       \
@@ -210,7 +211,7 @@ static const char *const plain_qualities[] = {"auto", "standard", NULL};
         .max_prompt_chars = 10000, .qualities = plain_qualities,                                   \
         .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_negative_prompt = 1, \
         .supports_seed = 1, .created = date, .operations = ops, .max_input_images = 1,             \
-        .supports_strength = 1                                                                     \
+        .supports_strength = 1, .edit_keeps_size = 1                                               \
     }
 static const struct ig_model stability_templates[] = {
     /* Core has no image input; Ultra and SD3 take one (image-to-image). */

@@ -45,7 +45,8 @@ struct ig_model {
     int supports_input_fidelity;
     int input_square_png; /* inputs must be square PNGs (dall-e-2) */
     long max_input_bytes; /* per uploaded image; 0: the upload limit only */
-    int edit_keeps_size;  /* edits come out at the input's size (local) */
+    int edit_keeps_size;  /* edits keep the input's size (local, Stability image-to-image):
+                           * another size is refused */
     int created;          /* unix seconds, for /v1/models */
     /* Network models: where they are served, in routing order (priority,
      * then weight). Empty for the local renderer. */

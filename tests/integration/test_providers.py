@@ -802,6 +802,8 @@ class StabilityAndA1111(unittest.TestCase):
                          ("0.250", False, False))
         for fields, files, code, param in (
                 ([("model", "stability/core")], [upload(WIDE)], "unsupported_operation", "model"),
+                ([("model", "stability/ultra"), ("size", "1024x1024")], [upload(WIDE)],
+                 "invalid_value", "size"),
                 ([("model", "stability/ultra")], [upload(SQUARE), upload(MASK, "mask")],
                  "unsupported_parameter", "mask")):
             status, _, doc = post_form(self.gw, "/v1/images/edits", fields + [("prompt", "x")],
