@@ -653,6 +653,7 @@ static void upload_parse_done(struct ig_http_req *req, void *p)
         free(c);
         return;
     }
+    ig_buf_release(&req->body); /* the uploads live in the request now */
     begin(c->app, req, c);
 }
 

@@ -222,19 +222,38 @@ static const char *presented_key(const struct ig_http_req *req, size_t *len)
     return NULL;
 }
 
+/* Upload routes take limits.max_upload_bytes, but only from a request
+ * that presents a key the cache does not already know to be bad: the body
+ * is read before the key is checked, so without this anyone could make
+ * the gateway buffer the upload limit per connection. A key the cache has
+ * not seen yet gets the benefit of the doubt (it is checked right after). */
+size_t ig_app_body_limit(const struct ig_http_req *req, void *ud)
+{
+    struct ig_app *app = ud;
+    size_t small = (size_t)app->cfg->max_body_bytes, big = (size_t)app->cfg->max_upload_bytes;
+    int upload = 0;
+    for (size_t i = 0; i < NROUTES && !upload; i++)
+        upload = routes[i].body == BODY_FORM && routes[i].method == req->method &&
+                 path_matches(&routes[i], req);
+    if (!upload)
+        return small;
+    if (small > big)
+        small = big;
+    size_t klen = 0;
+    const char *key = presented_key(req, &klen);
+    if (!key || klen == 0 || klen > 512)
+        return small;
+    uint8_t hash[32];
+    struct ig_key_identity who;
+    ig_sha256(key, klen, hash);
+    if (ig_keycache_get(app->keys, hash, ig_now_us() / 1000, &who) == IG_KEY_UNKNOWN)
+        return small;
+    return big;
+}
+
 static void route_ctx_free(void *p)
 {
     free(p);
-}
-
-size_t ig_app_body_limit(const struct ig_http_req *req, void *ud)
-{
-    const struct ig_app *app = ud;
-    for (size_t i = 0; i < NROUTES; i++)
-        if (routes[i].body == BODY_FORM && routes[i].method == req->method &&
-            path_matches(&routes[i], req))
-            return (size_t)app->cfg->max_upload_bytes;
-    return (size_t)app->cfg->max_body_bytes;
 }
 
 void ig_app_handle(struct ig_http_req *req, void *ud)

@@ -182,5 +182,28 @@ class Edits(GatewayTest):
         self.assertEqual(rows[5][-3:], bytes(picture(W - 1, 5)), "the mask holds in streams too")
 
 
+class UploadsNeedAKey(GatewayTest):
+    config = "limits:\n  max_body_bytes: 100000\n  max_upload_bytes: 2000000\n"
+
+    def test_only_a_plausible_key_gets_the_upload_limit(self):
+        noise = bytes((i * 7919) % 251 for i in range(500000))
+        ctype, body = multipart([("prompt", "x")], [image_file(noise)])
+        hdrs = {"Content-Type": ctype}
+        # No key: cut at max_body_bytes before a byte of the body is kept.
+        status, h, data = self.gw.request("POST", "/v1/images/edits", body, hdrs)
+        self.assertOpenAIError(status, h, json.loads(data), 413, "request_too_large", None)
+        self.assertIn("100000", json.loads(data)["error"]["message"])
+        # A key not seen yet is read in full, found bad (and remembered)...
+        status, h, data = self.gw.request("POST", "/v1/images/edits", body, hdrs, key="ig_" + "x" * 43)
+        self.assertOpenAIError(status, h, json.loads(data), 401, "invalid_api_key", None)
+        # ...so the next upload with it is cut short.
+        status, h, data = self.gw.request("POST", "/v1/images/edits", body, hdrs, key="ig_" + "x" * 43)
+        self.assertOpenAIError(status, h, json.loads(data), 413, "request_too_large", None)
+        # A good key gets the upload limit: the body is read and judged.
+        status, h, data = self.gw.request("POST", "/v1/images/edits", body, hdrs,
+                                          key=self.gw.admin_key)
+        self.assertOpenAIError(status, h, json.loads(data), 400, "invalid_image_format", "image")
+
+
 if __name__ == "__main__":
     unittest.main()
