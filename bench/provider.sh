@@ -56,6 +56,14 @@ for r in 1 2 3; do
     np+=("$(p99 <"$tmp/n")"); ip+=("$(p99 <"$tmp/i")"); d_all+=("$(p99 <"$tmp/d")")
 done
 nginx_rps=$(median "${n_all[@]}"); ig_rps=$(median "${i_all[@]}")
+# Latency at the same offered load for all three (no server saturated):
+# each connection waits 20 ms between requests (bench/generate_paced.lua).
+paced() { wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate_paced.lua "$1"; }
+paced "http://127.0.0.1:$up/v1/images/generations" >"$tmp/pd"
+paced "http://127.0.0.1:$px/v1/images/generations" >"$tmp/pn"
+paced "http://127.0.0.1:$ig/v1/images/generations" >"$tmp/pi"
+p50() { awk '/^ +50%/ {print $2}'; }
+paced_line="$(p50 <"$tmp/pd") / $(p99 <"$tmp/pd"), $(p50 <"$tmp/pn") / $(p99 <"$tmp/pn"), $(p50 <"$tmp/pi") / $(p99 <"$tmp/pi") at $(rps <"$tmp/pd"), $(rps <"$tmp/pn"), $(rps <"$tmp/pi") req/s"
 errors=$(grep -E "Non-2xx|Socket errors" "$tmp/i" || echo "none")
 gens=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from generations').fetchone()[0])" "$tmp/data/imagegate.db")
 
@@ -92,7 +100,8 @@ cat <<MD
 |---|---|---|
 | nginx \`proxy_pass\` (upstream keep-alive) to the fake | $nginx_rps req/s (of: ${n_all[*]}) | baseline |
 | imagegate \`POST /v1/images/generations\` (auth, validation, dispatch, parse, blob store, history) | $ig_rps req/s (of: ${i_all[*]}) = **$(ratio "$ig_rps" "$nginx_rps")× nginx**; errors: $errors; $gens generations recorded | ≥ 0.5× |
-| p99 latency: direct to the fake / through nginx / through imagegate | ${d_all[*]} / ${np[*]} / ${ip[*]} (per round) | imagegate adds ≤ 2 ms at 64 connections |
+| p99 latency at full speed: direct to the fake / through nginx / through imagegate | ${d_all[*]} / ${np[*]} / ${ip[*]} (per round; queueing at saturation) | imagegate adds ≤ 2 ms at 64 connections |
+| p50 / p99 at a fixed offered load (64 connections, 20 ms between requests): direct, nginx, imagegate | $paced_line | |
 | $held concurrent requests held against a 5-second upstream$([ "$held" = "$held_goal" ] || echo " (open-files limit $(ulimit -n): $held_goal would need $((2 * held_goal + 500)))") | $held_done completed in 12 s; errors: $held_err | zero errors |
 | RSS while they were held | $((rss0 / 1024)) MB before, $((peak / 1024)) MB at peak: $(( growth_kb * 1024 / held )) bytes per in-flight request | ≤ 30 KB each |
 MD

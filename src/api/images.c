@@ -47,7 +47,9 @@ struct gen_ctx {
     int streaming;
     int partial_next;
     char *event;
-    struct ig_dispatch_outcome outcome; /* network models: what dispatch brought */
+    /* Network models: what dispatch brought; allocated when it ends, so a
+     * request held on a slow provider does not carry it meanwhile. */
+    struct ig_dispatch_outcome *outcome;
     /* A provider's stream being relayed: bytes not yet split into events. */
     struct ig_buf sse;
     /* Uploads: the form's parse result (on the thread pool). */
@@ -61,6 +63,27 @@ struct gen_ctx {
     size_t bytes_created;
     int blobs_created;
 };
+
+/* Read through this: an empty outcome (not ok) until dispatch has ended. */
+static const struct ig_dispatch_outcome no_outcome = {.retry_after_s = -1};
+
+static const struct ig_dispatch_outcome *outcome_of(const struct gen_ctx *c)
+{
+    return c->outcome ? c->outcome : &no_outcome;
+}
+
+/* Frees a context and everything it owns. */
+static void ctx_free(struct gen_ctx *c)
+{
+    free(c->body);
+    ig_buf_release(&c->sse);
+    if (c->outcome) {
+        ig_provider_result_release(&c->outcome->result);
+        free(c->outcome);
+    }
+    ig_gen_request_release(&c->greq);
+    free(c);
+}
 
 static void add_image_url(struct gen_ctx *c, json_t *item, const struct ig_image_record *im)
 {
@@ -157,16 +180,17 @@ static void generate_work(void *p)
     int made = 0;
     const char *error = NULL;
     const char *provider_used = r->model->provider;
+    const struct ig_dispatch_outcome *o = outcome_of(c);
     if (r->model->ndeployments) {
         /* Network model: dispatch already brought the bytes (or failed). */
-        if (!c->outcome.ok) {
-            c->rc = IG_EIO;
-            error = c->outcome.message;
+        if (!o->ok) {
+            c->rc = c->outcome ? IG_EIO : IG_ENOMEM;
+            error = c->outcome ? o->message : "out of memory";
             goto out;
         }
-        provider_used = c->outcome.deployment->provider;
-        for (size_t i = 0; i < c->outcome.result.nimages; i++) {
-            struct ig_provider_image *pi = &c->outcome.result.images[i];
+        provider_used = o->deployment->provider;
+        for (size_t i = 0; i < o->result.nimages; i++) {
+            const struct ig_provider_image *pi = &o->result.images[i];
             c->rc = store_image(c, pi->bytes, pi->len, (int)i, pi->seed, pi->revised_prompt,
                                 &images[made], data, seeds);
             if (c->rc) {
@@ -212,8 +236,8 @@ static void generate_work(void *p)
                              "model", r->model->id, "images_generated", made, "size", r->size,
                              "quality", r->quality, "seeds", seeds, "generation_id", c->id);
     if (r->model->ndeployments) {
-        json_object_set_new(meta, "attempts", json_integer(c->outcome.attempts));
-        json_object_set_new(meta, "upstream_model", json_string(c->outcome.deployment->model));
+        json_object_set_new(meta, "attempts", json_integer(o->attempts));
+        json_object_set_new(meta, "upstream_model", json_string(o->deployment->model));
     } else {
         json_object_set_new(meta, "seed", json_integer((json_int_t)c->seed));
         json_object_set_new(meta, "renderer", json_string("procedural (not a diffusion model)"));
@@ -245,7 +269,7 @@ static void generate_work(void *p)
     c->images = made;
 out:
     if (error) {
-        if (!r->model->ndeployments || c->outcome.ok)
+        if (!r->model->ndeployments || o->ok)
             ig_error("generation %s failed: %s (%s)", c->id, error, ig_strerror(c->rc));
         record(c, images, 0, error);
     }
@@ -361,7 +385,7 @@ static void stream_finish(struct ig_http_req *req, struct gen_ctx *c)
         ev = NULL;
     }
     if (!ev) {
-        const struct ig_dispatch_outcome *o = &c->outcome;
+        const struct ig_dispatch_outcome *o = outcome_of(c);
         int upstream = c->greq.model->ndeployments && !o->ok && o->code;
         json_t *err =
             json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error", "message",
@@ -388,16 +412,12 @@ static void generate_done(struct ig_http_req *req, void *p)
             atomic_fetch_add_explicit(&app->metrics.images_generated, 1, memory_order_relaxed);
         req->images = c->rc ? 0 : 1;
         stream_finish(req, c);
-        ig_buf_release(&c->sse);
-        free(c->body);
-        ig_provider_result_release(&c->outcome.result);
-        ig_gen_request_release(&c->greq);
-        free(c);
+        ctx_free(c);
         return;
     }
-    if (c->rc && c->greq.model->ndeployments && !c->outcome.ok) {
+    if (c->rc && c->greq.model->ndeployments && c->outcome && !c->outcome->ok) {
         atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
-        const struct ig_dispatch_outcome *o = &c->outcome;
+        const struct ig_dispatch_outcome *o = c->outcome;
         if (o->retry_after_s >= 0) {
             char ra[24];
             snprintf(ra, sizeof ra, "%ld", o->retry_after_s);
@@ -421,11 +441,7 @@ static void generate_done(struct ig_http_req *req, void *p)
         ig_http_respond(req, 200, "application/json", c->body, c->body_len, IG_BODY_FREE);
         c->body = NULL;
     }
-    free(c->body);
-    ig_buf_release(&c->sse);
-    ig_provider_result_release(&c->outcome.result);
-    ig_gen_request_release(&c->greq);
-    free(c);
+    ctx_free(c);
 }
 
 /* The client left while providers were being asked: stop asking (curl
@@ -439,13 +455,15 @@ static void client_gone_cb(struct ig_http_req *req, void *arg)
         return;
     ig_dispatch_cancel(c->dispatch);
     c->dispatch = NULL;
-    memset(&c->outcome, 0, sizeof c->outcome);
-    c->outcome.status = 499;
-    c->outcome.type = "invalid_request_error";
-    c->outcome.code = "client_closed_request";
-    c->outcome.retry_after_s = -1;
-    snprintf(c->outcome.message, sizeof c->outcome.message,
-             "the client closed the connection; upstream work was cancelled");
+    c->outcome = calloc(1, sizeof *c->outcome); /* NULL: recorded as out of memory */
+    if (c->outcome) {
+        c->outcome->status = 499;
+        c->outcome->type = "invalid_request_error";
+        c->outcome->code = "client_closed_request";
+        c->outcome->retry_after_s = -1;
+        snprintf(c->outcome->message, sizeof c->outcome->message,
+                 "the client closed the connection; upstream work was cancelled");
+    }
     ig_info("generation %s: client gone, upstream work cancelled", c->id);
     if (ig_app_offload(req, generate_work, generate_done, c)) {
         c->rc = IG_ENOMEM;
@@ -492,8 +510,11 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
     struct ig_http_req *req = c->req;
     req->on_client_gone = NULL;
     c->dispatch = NULL;
-    c->outcome = *o;
-    memset(&o->result, 0, sizeof o->result); /* the images are ours now */
+    c->outcome = malloc(sizeof *c->outcome); /* NULL: answered as out of memory */
+    if (c->outcome) {
+        *c->outcome = *o;
+        memset(&o->result, 0, sizeof o->result); /* the images are ours now */
+    }
     if (c->greq.stream && !c->streaming && o->ok &&
         ig_http_stream_start(req, 200, "text/event-stream") == 0)
         c->streaming = 1; /* no partials came (or none were asked for) */
