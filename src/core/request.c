@@ -597,6 +597,11 @@ static int take_images(struct ig_form *form, size_t max_pixels, struct ig_gen_re
             return fail(err, 400, "image_too_large", param,
                         "The %s is %dx%d pixels; at most %zu pixels are accepted.", param,
                         up->width, up->height, max_pixels);
+        if (!ig_image_decodes(f->data, f->len, max_pixels))
+            return fail(err, 400, "invalid_image_format", param,
+                        "Invalid %s: its header reads as a %dx%d %s but the image data is "
+                        "damaged or truncated.",
+                        param, up->width, up->height, ig_format_name(up->format));
         up->bytes = f->data;
         up->len = f->len;
         f->data = NULL;

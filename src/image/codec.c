@@ -418,6 +418,15 @@ int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h)
     return IG_ECODEC;
 }
 
+int ig_image_decodes(const void *data, size_t len, size_t max_pixels)
+{
+    uint8_t *rgb = NULL;
+    int w, h;
+    int rc = ig_decode_rgb(data, len, max_pixels, &rgb, &w, &h);
+    free(rgb);
+    return rc == 0;
+}
+
 int ig_decode_rgb(const void *data, size_t len, size_t max_pixels, uint8_t **rgb, int *w, int *h)
 {
     enum ig_format fmt;

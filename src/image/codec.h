@@ -38,6 +38,9 @@ int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h);
  * allocating. */
 int ig_decode_rgb(const void *data, size_t len, size_t max_pixels, uint8_t **rgb, int *w, int *h);
 
+/* Whether the whole image decodes (not just its header), within
+ * max_pixels: for uploads, checked before anything runs. */
+int ig_image_decodes(const void *data, size_t len, size_t max_pixels);
 /* Whether a PNG carries transparency (an alpha channel or tRNS); 0 for
  * anything else. Header only. */
 int ig_png_has_alpha(const void *data, size_t len);

@@ -102,6 +102,10 @@ class Edits(GatewayTest):
             ([("prompt", " ")], None, 400, "invalid_value", "prompt"),
             ([], [image_file(b"GIF89a not what we take")], 400, "invalid_image_format", "image"),
             ([], [image_file(b"")], 400, "invalid_image_format", "image"),
+            # A header that parses over damaged data: found before anything runs.
+            ([], [image_file(INPUT[:len(INPUT) // 2])], 400, "invalid_image_format", "image"),
+            ([], [image_file(), image_file(MASK[:60] + bytes(40) + MASK[100:], "mask")], 400,
+             "invalid_image_format", "mask"),
             ([], [image_file(), image_file(not_alpha, "mask")], 400, "invalid_image_format",
              "mask"),
             ([], [image_file(), image_file(small_mask, "mask")], 400, "invalid_value", "mask"),
