@@ -127,6 +127,38 @@ int ig_buf_printf(struct ig_buf *b, const char *fmt, ...)
     return rc;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF); 0 when there is
+ * none. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
 int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -134,7 +166,18 @@ int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         char esc[6];
         int rc;
-        if (c == '"' || c == '\\') {
+        if (c >= 0x80) {
+            /* Bytes that are not UTF-8 (a client's, or a multi-byte
+             * character cut by a length limit) become U+FFFD, so the
+             * output is always valid JSON. */
+            size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+            if (len) {
+                rc = ig_buf_append(b, &s[i], len);
+                i += len - 1;
+            } else {
+                rc = ig_buf_append(b, "\\ufffd", 6);
+            }
+        } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             rc = ig_buf_append(b, esc, 2);

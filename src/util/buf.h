@@ -33,7 +33,8 @@ int ig_buf_put_u64(struct ig_buf *b, unsigned long long v);
 int ig_buf_printf(struct ig_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
-/* Appends s as the body of a JSON string (without quotes), escaped. */
+/* Appends s as the body of a JSON string (without quotes), escaped; bytes
+ * that are not well-formed UTF-8 become \ufffd. */
 int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n);
 /* Hands the data to the caller (to free()) and leaves the buffer empty. */
 char *ig_buf_detach(struct ig_buf *b, size_t *len);

@@ -73,3 +73,16 @@ Test(buf, fixed_memory_never_grows)
     cr_assert_str_eq(mem, "abcdefg");
     cr_assert_eq(b.data, mem, "never reallocated");
 }
+
+Test(buf, json_escape_keeps_utf8_and_replaces_what_is_not)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 256);
+    /* é (2 bytes), € (3), 😀 (4), then a lone continuation byte, an
+     * overlong '/', a surrogate, and a 3-byte character cut short. */
+    const char in[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\x80|\xc0\xaf|\xed\xa0\x80|\xe2\x82";
+    cr_assert_eq(ig_buf_json_escape(&b, in, sizeof in - 1), 0);
+    cr_assert_str_eq(b.data, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\\ufffd|\\ufffd\\ufffd|"
+                             "\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd");
+    ig_buf_release(&b);
+}
