@@ -73,6 +73,9 @@ static const struct setting settings[] = {
      "longest single backoff wait"},
     {"upstream.deadline_ms", SET_INT, F(upstream_deadline_ms), 100, 3600000, "120000",
      "the whole of one generation through providers, retries included; past it 504"},
+    {"upstream.allow_networks", SET_STRING, F(upstream_allow_networks), 0, 0, "",
+     "private networks the gateway may fetch from besides each deployment's own api_base host, "
+     "as comma-separated CIDRs (\"10.0.0.0/8, fd00::/8\"); metadata addresses never"},
     {"upstream.max_queue", SET_INT, F(upstream_max_queue), 0, 100000, "64",
      "generations that may wait for a deployment at its max_concurrency; more move on "
      "(next deployment, or 503 with Retry-After)"},

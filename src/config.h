@@ -36,6 +36,7 @@ struct ig_config {
     int64_t upstream_max_delay_ms;
     int64_t upstream_deadline_ms;
     int64_t upstream_max_queue;
+    char *upstream_allow_networks;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
     char *models_file; /* the YAML file whose `models:` section defines routing; NULL: none */

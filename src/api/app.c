@@ -131,6 +131,12 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
                                 (uint64_t)cfg->breaker_cooldown_ms);
     if (rc == 0)
         rc = ig_capacity_create(&app->capacity, (int)cfg->upstream_max_queue);
+    if (rc == 0) {
+        char why[160];
+        rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
+        if (rc)
+            ig_error("upstream.allow_networks: %s", why);
+    }
     if (rc == 0)
         rc = ig_models_create(&app->models);
     if (rc == 0)
@@ -173,9 +179,9 @@ void ig_app_close(struct ig_app *app)
 
 void ig_app_worker_start(struct ig_http_worker *w, void *ud)
 {
-    (void)ud;
+    struct ig_app *app = ud;
     struct ig_upstream *u = NULL;
-    if (ig_upstream_create(&u, ig_http_worker_loop(w)) == 0)
+    if (ig_upstream_create(&u, ig_http_worker_loop(w), &app->allow_networks) == 0)
         ig_http_worker_set_data(w, u);
     else
         ig_error("cannot create the upstream client of a worker");

@@ -17,6 +17,7 @@
 #include "server/http.h"
 #include "store/blobs.h"
 #include "store/store.h"
+#include "upstream/upstream.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -32,6 +33,7 @@ struct ig_app {
     struct ig_models *models;
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
+    struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
     struct ig_http_server *server;
     atomic_long pending_renders;
     char listen_host[256];

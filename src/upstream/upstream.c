@@ -8,9 +8,11 @@
  * freeing the upstream can cancel them. */
 #include "upstream/upstream.h"
 #include "util/err.h"
+#include "util/num.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,6 +30,7 @@ struct ig_upstream {
     CURL *idle[IDLE_EASY_MAX];
     int nidle;
     long ncalls; /* in flight */
+    const struct ig_networks *allow;
 };
 
 /* Above this many calls in flight, new calls open their own connection and
@@ -56,10 +59,30 @@ struct sock_ctx {
 
 /* ---- address policy ---- */
 
+/* The IPv4 address sa is, or maps (::ffff:a.b.c.d), in host order: 1 and
+ * *a set, or 0. Reads bytes, so no sockaddr is punned into another. */
+static int ipv4_of(const struct sockaddr *sa, uint32_t *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint32_t n;
+    if (sa->sa_family == AF_INET) {
+        memcpy(&n, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        if (memcmp(b, mapped, 12) != 0)
+            return 0;
+        memcpy(&n, b + 12, 4);
+    } else {
+        return 0;
+    }
+    *a = ntohl(n);
+    return 1;
+}
+
 int ig_address_is_private(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+    uint32_t a;
+    if (ipv4_of(sa, &a))
         return (a >> 24) == 0 ||               /* 0.0.0.0/8 */
                (a >> 24) == 10 ||              /* 10/8 */
                (a >> 24) == 127 ||             /* loopback */
@@ -68,18 +91,9 @@ int ig_address_is_private(const struct sockaddr *sa)
                (a >> 16) == 0xc0a8 ||          /* 192.168/16 */
                (a >> 22) == (100u << 2 | 1) || /* 100.64/10 CGNAT */
                (a >> 28) >= 0xe;               /* multicast and reserved */
-    }
     if (sa->sa_family == AF_INET6) {
         const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
         static const uint8_t zero[16];
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(b, mapped, 12) == 0) {
-            struct sockaddr_in in4;
-            memset(&in4, 0, sizeof in4);
-            in4.sin_family = AF_INET;
-            memcpy(&in4.sin_addr, b + 12, 4);
-            return ig_address_is_private((const struct sockaddr *)&in4);
-        }
         return memcmp(b, zero, 15) == 0 ||                /* :: and ::1 */
                (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 unique local */
                (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
@@ -88,11 +102,106 @@ int ig_address_is_private(const struct sockaddr *sa)
     return 1;
 }
 
+int ig_address_is_metadata(const struct sockaddr *sa)
+{
+    static const uint8_t aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+    uint32_t a;
+    if (ipv4_of(sa, &a))
+        return a == 0xa9fea9fe /* 169.254.169.254 */ || a == 0x646464c8 /* 100.100.100.200 */;
+    return sa->sa_family == AF_INET6 &&
+           memcmp(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr, aws, 16) == 0;
+}
+
+/* ---- operator allow-lists ---- */
+
+int ig_networks_parse(const char *text, struct ig_networks *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text ? text : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ", \t");
+        char item[64];
+        if (n >= sizeof item || out->n == IG_MAX_NETWORKS) {
+            snprintf(err, err_size, "'%.*s': too long, or more than %d networks",
+                     (int)(n > 40 ? 40 : n), p, IG_MAX_NETWORKS);
+            return IG_EINVAL;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        p += n;
+        struct ig_network *net = &out->list[out->n];
+        char *slash = strchr(item, '/');
+        if (slash)
+            *slash = '\0';
+        int max;
+        if (inet_pton(AF_INET, item, net->addr) == 1) {
+            net->family = AF_INET;
+            max = 32;
+        } else if (inet_pton(AF_INET6, item, net->addr) == 1) {
+            net->family = AF_INET6;
+            max = 128;
+        } else {
+            snprintf(err, err_size, "'%s' is not an IPv4 or IPv6 address", item);
+            return IG_EINVAL;
+        }
+        int64_t prefix = max;
+        if (slash && ig_parse_i64(slash + 1, strlen(slash + 1), 0, max, &prefix)) {
+            snprintf(err, err_size, "'%s/%s': the prefix length must be 0 to %d", item, slash + 1,
+                     max);
+            return IG_EINVAL;
+        }
+        net->prefix = (int)prefix;
+        out->n++;
+    }
+    return 0;
+}
+
+static int prefix_matches(const uint8_t *a, const uint8_t *b, int bits)
+{
+    int bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)bytes) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+int ig_networks_contain(const struct ig_networks *nets, const struct sockaddr *sa)
+{
+    const uint8_t *addr;
+    int family = sa->sa_family;
+    if (!nets)
+        return 0;
+    if (family == AF_INET)
+        addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (family == AF_INET6)
+        addr = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    else
+        return 0;
+    for (int i = 0; i < nets->n; i++)
+        if (nets->list[i].family == family &&
+            prefix_matches(nets->list[i].addr, addr, nets->list[i].prefix))
+            return 1;
+    return 0;
+}
+
 static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct ig_upstream_call *call = ud;
     (void)purpose;
-    if (!call->req.allow_private && ig_address_is_private(&addr->addr)) {
+    /* A deployment's own api_base host may be anything the operator wrote;
+     * anywhere else, private addresses only in allow-listed networks, and
+     * the metadata services never. */
+    int refused =
+        !call->req.allow_private &&
+        (ig_address_is_metadata(&addr->addr) ||
+         (ig_address_is_private(&addr->addr) && !ig_networks_contain(call->u->allow, &addr->addr)));
+    if (refused) {
         call->res.blocked = 1;
         return CURL_SOCKET_BAD;
     }
@@ -269,12 +378,13 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop)
+int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop, const struct ig_networks *allow)
 {
     struct ig_upstream *u = calloc(1, sizeof *u);
     if (!u)
         return IG_ENOMEM;
     u->loop = loop;
+    u->allow = allow;
     u->multi = curl_multi_init();
     if (!u->multi) {
         free(u);

@@ -133,6 +133,18 @@ class Startup(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertTrue(r.stderr, args)
 
+    def test_bad_allow_networks_stops_the_start(self):
+        fd, path = tempfile.mkstemp(suffix=".yaml")
+        os.write(fd, b"upstream:\n  allow_networks: \"10.0.0.0/8, 10.1.0.0/99\"\n")
+        os.close(fd)
+        d = tempfile.mkdtemp()
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", d, "--config", path],
+                           capture_output=True, timeout=10)
+        os.unlink(path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"upstream.allow_networks", r.stdout + r.stderr)
+        self.assertIn(b"10.1.0.0/99", r.stdout + r.stderr)
+
     def test_port_in_use_fails_cleanly(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

@@ -707,6 +707,42 @@ class BlackForestLabs(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 6)
 
 
+class AllowedNetworks(unittest.TestCase):
+    """upstream.allow_networks opens private networks to image downloads,
+    never the metadata services."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG.replace(
+            "upstream:\n", "upstream:\n  allow_networks: \"127.0.0.0/8, 169.254.0.0/16\"\n"),
+            env={"OPENAI_API_KEY": "sk-test-123", "OPENAI_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def test_allow_listed_network_is_fetched_metadata_never(self):
+        other = Fake()  # another loopback server: refused without the allow-list
+        try:
+            self.fake.script([{"url": other.base + "/img/3.png"}])
+            status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                          {"prompt": "x", "model": "dall-e-2",
+                                           "response_format": "b64_json"}, key=self.gw.admin_key)
+            self.assertEqual(status, 200, doc)
+            self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+        finally:
+            other.stop()
+        self.fake.script([{"url": "http://169.254.169.254/latest/meta-data"}] * 3)
+        t0 = time.monotonic()
+        status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                      {"prompt": "x", "model": "dall-e-2"}, key=self.gw.admin_key)
+        self.assertEqual(status, 502, doc)
+        self.assertIn("could not be downloaded", doc["error"]["message"])
+        self.assertLess(time.monotonic() - t0, 3, "refused at once, not a connect timeout")
+
+
 class StabilityAndA1111(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
