@@ -378,8 +378,8 @@ static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         downloads_finished(d);
 }
 
-/* Parsing an answer (JSON, base64) is the costliest step of a request on
- * the loop, so it runs on the thread pool: the job owns the answer, and
+/* Parsing a large answer (megabytes of JSON and base64) would stall the
+ * loop, so it runs on the thread pool: the job owns the answer, and
  * d stays alive until the job is back even if the dispatch ends first. */
 struct parse_job {
     uv_work_t work;
@@ -417,11 +417,18 @@ static void parse_done_cb(uv_work_t *w, int status)
     handle_parsed(d, &r);
 }
 
+/* Answers smaller than this are parsed on the loop: tens of microseconds,
+ * less than the two thread crossings a pool job costs. */
+#define PARSE_INLINE_MAX (64 * 1024)
+
 /* Takes res (its buffers move into the job) and queues its parse; nonzero
- * when that cannot be done, and res is untouched. */
+ * when it is small enough to parse here or cannot be queued, and res is
+ * untouched. */
 static int parse_on_pool(struct ig_dispatch *d, const struct ig_provider *p,
                          const struct ig_deployment *dep, struct ig_upstream_result *res)
 {
+    if (res->body.len < PARSE_INLINE_MAX)
+        return IG_EINVAL;
     struct parse_job *j = calloc(1, sizeof *j);
     if (!j)
         return IG_ENOMEM;

@@ -20,6 +20,7 @@ import json
 import email.parser
 import email.policy
 import hashlib
+import random
 import struct
 import sys
 import threading
@@ -28,11 +29,16 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def png(width=8, height=8, shade=0):
-    """A small valid RGB PNG whose pixels depend on shade."""
-    rows = b"".join(b"\x00" + b"".join(bytes([(x * 31 + y * 7 + shade) % 256,
-                                              (shade * 5) % 256, 128]) for x in range(width))
-                    for y in range(height))
+def png(width=8, height=8, shade=0, noise=False):
+    """A valid RGB PNG whose pixels depend on shade; noise makes them
+    seeded random bytes, which do not compress (a large answer)."""
+    if noise:
+        rng = random.Random(shade)
+        rows = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
+    else:
+        rows = b"".join(b"\x00" + b"".join(bytes([(x * 31 + y * 7 + shade) % 256,
+                                                  (shade * 5) % 256, 128]) for x in range(width))
+                        for y in range(height))
 
     def chunk(kind, data):
         c = struct.pack(">I", len(data)) + kind + data
@@ -453,7 +459,9 @@ class Handler(BaseHTTPRequestHandler):
             elif plan.get("urls"):
                 data.append({"url": "http://%s/img/%d.png" % (host, i + 1)})
             else:
-                data.append({"b64_json": base64.b64encode(png(16, 16, i + 1)).decode(),
+                side = plan.get("side", 16)  # "side": a larger, incompressible image
+                data.append({"b64_json": base64.b64encode(
+                                 png(side, side, i + 1, noise="side" in plan)).decode(),
                              "revised_prompt": "revised: " + req.get("prompt", "")})
         self.send(200, {"created": int(time.time()), "data": data})
 

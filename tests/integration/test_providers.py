@@ -235,6 +235,17 @@ class OpenAIProvider(unittest.TestCase):
         self.assertEqual([e for e, _ in evs], ["image_edit.partial_image", "image_edit.completed"])
         self.assertEqual(self.fake.requests()[0]["form"]["stream"], [{"value": "true"}])
 
+    def test_large_answer_parsed_off_the_loop(self):
+        # Answers of 64 KiB and more are parsed on the thread pool: a
+        # 300x300 PNG is about 360 KB of base64 here.
+        self.fake.script([{"side": 300}])
+        status, _, doc = self.gen(model="dall-e-2", n=2, response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        for i in range(2):
+            w, h, _, _ = decode_png(base64.b64decode(doc["data"][i]["b64_json"]))
+            self.assertEqual((w, h), (300, 300))
+        self.assertEqual(doc["_metadata"]["attempts"], 1)
+
     def test_models_listed_with_bare_names(self):
         status, _, doc = self.gw.json("GET", "/v1/models", key=self.gw.admin_key)
         ids = {m["id"] for m in doc["data"]}

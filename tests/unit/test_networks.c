@@ -51,8 +51,8 @@ Test(networks, bad_lists_are_refused_with_a_reason)
 {
     struct ig_networks n;
     char err[160];
-    const char *bad[] = {"10.0.0.0/33", "fd00::/129", "10.0.0.0/-1", "10.0.0.0/x", "example.com",
-                         "10.0.0/8"};
+    const char *bad[] = {"10.0.0.0/33", "fd00::/129",  "10.0.0.0/-1",
+                         "10.0.0.0/x",  "example.com", "10.0.0/8"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         cr_assert_eq(ig_networks_parse(bad[i], &n, err, sizeof err), IG_EINVAL, "%s", bad[i]);
