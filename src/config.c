@@ -80,7 +80,8 @@ static const struct setting settings[] = {
      "generations that may wait for a deployment at its max_concurrency; more move on "
      "(next deployment, or 503 with Retry-After)"},
     {"breaker.failure_threshold", SET_INT, F(breaker_threshold), 0, 1000, "5",
-     "consecutive failures that open a deployment's circuit breaker; 0 disables"},
+     "consecutive failed requests that open a deployment's circuit breaker (a request's "
+     "retries there count once); 0 disables"},
     {"breaker.cooldown_ms", SET_INT, F(breaker_cooldown_ms), 10, 3600000, "30000",
      "how long an open breaker refuses calls before one probe is let through"},
     {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},

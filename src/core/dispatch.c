@@ -524,10 +524,15 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
     }
     /* The breaker counts failures that are the deployment's fault; a
      * client error or a content refusal shows the deployment alive. */
-    ig_breaker_record(d->opt.breakers, dep,
-                      r.outcome != IG_OUTCOME_ERROR || r.error_class == IG_ERRC_CLIENT ||
-                          r.error_class == IG_ERRC_CONTENT_POLICY,
-                      ig_now_us() / 1000);
+    /* A failure counts once per request and deployment: retries on the
+     * same deployment are not separate failures, or one request's burst
+     * of retries would open the breaker by itself. */
+    int healthy = r.outcome != IG_OUTCOME_ERROR || r.error_class == IG_ERRC_CLIENT ||
+                  r.error_class == IG_ERRC_CONTENT_POLICY;
+    int retrying_here = !healthy && r.error_class == IG_ERRC_RETRYABLE && !d->relayed &&
+                        d->attempts_here < d->opt.max_attempts;
+    if (!retrying_here)
+        ig_breaker_record(d->opt.breakers, dep, healthy, ig_now_us() / 1000);
     if (r.outcome == IG_OUTCOME_IMAGES) {
         d->result = r;
         start_downloads(d);

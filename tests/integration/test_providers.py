@@ -564,6 +564,45 @@ class RoutingConfigErrors(unittest.TestCase):
                 self.assertIn(words.encode(), r.stderr)
 
 
+class BreakerCountsRequests(unittest.TestCase):
+    """A request's retries on one deployment are one failure to its breaker."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config="""
+upstream:
+  max_attempts: 3
+  base_delay_ms: 5
+  max_delay_ms: 20
+breaker:
+  failure_threshold: 2
+  cooldown_ms: 60000
+""", env={"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def test_retries_are_one_failure(self):
+        self.fake.script([{"status": 500}] * 6)
+        gen = lambda: self.gw.json("POST", "/v1/images/generations",  # noqa: E731
+                                   {"prompt": "b", "model": "dall-e-2"}, key=self.gw.admin_key)
+        status, _, doc = gen()
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(len(self.fake.requests()), 3, "three attempts")
+        # One failed request is one failure: the breaker (threshold 2) is still closed.
+        status, _, doc = gen()
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(len(self.fake.requests()), 6)
+        # Two failed requests open it: the third gets no upstream call at all.
+        status, hdrs, doc = gen()
+        self.assertEqual(status, 503, doc)
+        self.assertEqual(doc["error"]["code"], "providers_unavailable")
+        self.assertEqual(len(self.fake.requests()), 6)
+
+
 class BreakerAndCancel(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
