@@ -1,7 +1,9 @@
 /* sqlite.c — the SQLite backend of store.h.
  *
  * One connection in WAL mode, serialized by a mutex: SQLite writes are
- * single-writer anyway, and every call here is short. Migrations are the
+ * single-writer anyway, and every call here is short. Generation inserts,
+ * the write every request makes, are group-committed: callers that arrive
+ * while a commit runs share the next transaction (generation_insert). Migrations are the
  * numbered SQL files embedded at build time; each applies in its own
  * transaction and is recorded in schema_migrations, so a restart applies
  * only what is new. busy_timeout lets a second process (the CLI, another
@@ -24,6 +26,20 @@ struct sqlite_store {
     pthread_mutex_t lock;
     /* The statements of the hottest write, prepared once (under lock). */
     sqlite3_stmt *gen_insert, *blob_insert, *image_insert;
+    /* The group commit's queue (generation_insert), under queue_lock. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct gen_pending *queue, **queue_tail;
+    int committing;
+};
+
+/* A caller's generation writes waiting for the group commit
+ * (generation_insert). */
+struct gen_pending {
+    struct ig_generation_write *w;
+    size_t n;
+    int done;
+    struct gen_pending *next;
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -266,18 +282,12 @@ out:
     return rc;
 }
 
-static int generation_insert(struct ig_store *s, const struct ig_generation_record *g,
-                             const struct ig_image_record *images, size_t nimages)
+/* Inserts one generation and its images inside the open transaction. */
+static int insert_one(struct sqlite_store *ss, const struct ig_generation_record *g,
+                      const struct ig_image_record *images, size_t nimages)
 {
-    lock(s);
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3 *db = DB(s);
     sqlite3_stmt *gen = ss->gen_insert, *blob = ss->blob_insert, *img = ss->image_insert;
-    int rc = IG_EDB;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(db, "begin");
-        goto out;
-    }
+    int rc = 0;
     sqlite3_bind_text(gen, 1, g->id, -1, SQLITE_STATIC);
     if (g->key_id[0])
         sqlite3_bind_text(gen, 2, g->key_id, -1, SQLITE_STATIC);
@@ -295,11 +305,9 @@ static int generation_insert(struct ig_store *s, const struct ig_generation_reco
     sqlite3_bind_int64(gen, 13, g->created_ms);
     sqlite3_bind_int64(gen, 14, g->completed_ms);
     sqlite3_bind_int64(gen, 15, g->latency_us);
-    if (sqlite3_step(gen) != SQLITE_DONE) {
-        db_fail(db, "generation insert");
-        goto rollback;
-    }
-    for (size_t i = 0; i < nimages; i++) {
+    if (sqlite3_step(gen) != SQLITE_DONE)
+        rc = db_fail(ss->db, "generation insert");
+    for (size_t i = 0; rc == 0 && i < nimages; i++) {
         const struct ig_image_record *im = &images[i];
         sqlite3_reset(blob);
         sqlite3_bind_text(blob, 1, im->sha256, -1, SQLITE_STATIC);
@@ -313,29 +321,100 @@ static int generation_insert(struct ig_store *s, const struct ig_generation_reco
         sqlite3_bind_int(img, 2, im->index);
         sqlite3_bind_text(img, 3, im->sha256, -1, SQLITE_STATIC);
         sqlite3_bind_int64(img, 4, im->seed);
-        if (sqlite3_step(blob) != SQLITE_DONE || sqlite3_step(img) != SQLITE_DONE) {
-            db_fail(db, "image insert");
-            goto rollback;
-        }
+        if (sqlite3_step(blob) != SQLITE_DONE || sqlite3_step(img) != SQLITE_DONE)
+            rc = db_fail(ss->db, "image insert");
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(db, "commit");
-        goto rollback;
+    /* Ready for the next row: no result pending, no values kept. */
+    sqlite3_stmt *const all[] = {gen, blob, img};
+    for (size_t i = 0; i < 3; i++) {
+        sqlite3_reset(all[i]);
+        sqlite3_clear_bindings(all[i]);
     }
-    rc = 0;
-    goto out;
-rollback:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    /* Ready for the next call: no result pending, no values kept. */
-    sqlite3_reset(gen);
-    sqlite3_clear_bindings(gen);
-    sqlite3_reset(blob);
-    sqlite3_clear_bindings(blob);
-    sqlite3_reset(img);
-    sqlite3_clear_bindings(img);
-    unlock(s);
     return rc;
+}
+
+/* Records the writes in one transaction; 0 or IG_EDB (then rolled back).
+ * Under the store lock. */
+static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *const *w, size_t n)
+{
+    if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(ss->db, "begin");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages);
+    if (rc == 0 && sqlite3_exec(ss->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_fail(ss->db, "commit");
+    if (rc)
+        sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Commits every write of a batch of callers in one transaction, setting
+ * each write's rc. When the transaction fails as a whole (one bad row rolls
+ * back the rest), each write is tried again on its own, so a bad one fails
+ * alone. */
+static void commit_batch(struct sqlite_store *ss, struct gen_pending *batch)
+{
+    size_t n = 0, k = 0;
+    for (struct gen_pending *p = batch; p; p = p->next)
+        n += p->n;
+    struct ig_generation_write *one[1], **all = n > 1 ? malloc(n * sizeof *all) : one;
+    if (!all) {
+        for (struct gen_pending *p = batch; p; p = p->next)
+            for (size_t i = 0; i < p->n; i++)
+                p->w[i].rc = IG_ENOMEM;
+        return;
+    }
+    for (struct gen_pending *p = batch; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++)
+            all[k++] = &p->w[i];
+    lock(&ss->base);
+    int rc = n ? commit_writes(ss, all, n) : 0;
+    for (size_t i = 0; i < n; i++)
+        all[i]->rc = rc && n > 1 ? commit_writes(ss, &all[i], 1) : rc;
+    unlock(&ss->base);
+    if (all != one)
+        free(all);
+}
+
+/* Group commit: a caller queues its insert; if no commit is running it
+ * commits everything queued so far (its own and others') in one
+ * transaction, else it waits for the running one to finish and looks
+ * again. Concurrent callers share a transaction, so under load the cost of
+ * a commit (the WAL pages, the locks) is shared between requests, while an
+ * idle store commits at once. Returns when this caller's writes are
+ * committed (or have failed). */
+static int generation_insert(struct ig_store *s, struct ig_generation_write *w, size_t n)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    struct gen_pending me = {.w = w, .n = n};
+    pthread_mutex_lock(&ss->queue_lock);
+    *ss->queue_tail = &me;
+    ss->queue_tail = &me.next;
+    while (!me.done) {
+        if (ss->committing) {
+            pthread_cond_wait(&ss->queue_cond, &ss->queue_lock);
+            continue;
+        }
+        struct gen_pending *batch = ss->queue;
+        ss->queue = NULL;
+        ss->queue_tail = &ss->queue;
+        ss->committing = 1;
+        pthread_mutex_unlock(&ss->queue_lock);
+        commit_batch(ss, batch);
+        pthread_mutex_lock(&ss->queue_lock);
+        /* Waiters read done under queue_lock, so none returns (and takes
+         * its entry off the stack) before the lock is released. */
+        for (struct gen_pending *p = batch; p; p = p->next)
+            p->done = 1;
+        ss->committing = 0;
+        pthread_cond_broadcast(&ss->queue_cond);
+    }
+    pthread_mutex_unlock(&ss->queue_lock);
+    for (size_t i = 0; i < n; i++)
+        if (w[i].rc)
+            return w[i].rc;
+    return 0;
 }
 
 static int scalar_int64(struct ig_store *s, const char *sql, const char *arg, int64_t *out)
@@ -371,6 +450,8 @@ static void sqlite_close(struct ig_store *s)
     sqlite3_finalize(ss->image_insert);
     sqlite3_close(ss->db);
     pthread_mutex_destroy(&ss->lock);
+    pthread_mutex_destroy(&ss->queue_lock);
+    pthread_cond_destroy(&ss->queue_cond);
     free(ss);
 }
 
@@ -437,11 +518,16 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         return IG_ENOMEM;
     ss->base.ops = &sqlite_ops;
     pthread_mutex_init(&ss->lock, NULL);
+    pthread_mutex_init(&ss->queue_lock, NULL);
+    pthread_cond_init(&ss->queue_cond, NULL);
+    ss->queue_tail = &ss->queue;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(path, &ss->db, flags, NULL) != SQLITE_OK) {
         ig_error("cannot open database '%s': %s", path, sqlite3_errmsg(ss->db));
         sqlite3_close(ss->db);
         pthread_mutex_destroy(&ss->lock);
+        pthread_mutex_destroy(&ss->queue_lock);
+        pthread_cond_destroy(&ss->queue_cond);
         free(ss);
         return IG_EDB;
     }

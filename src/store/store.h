@@ -54,6 +54,15 @@ struct ig_generation_record {
     int64_t latency_us;
 };
 
+/* One generation to record and its images; rc is the store's answer for
+ * this one. */
+struct ig_generation_write {
+    const struct ig_generation_record *g;
+    const struct ig_image_record *images;
+    size_t nimages;
+    int rc;
+};
+
 struct ig_store;
 
 struct ig_store_ops {
@@ -68,10 +77,12 @@ struct ig_store_ops {
     int (*key_list)(struct ig_store *s, int (*cb)(const struct ig_key_record *, void *), void *ud);
     /* 0, or IG_ENOTFOUND when no live key has that id. */
     int (*key_revoke)(struct ig_store *s, const char *id, int64_t now);
-    /* Records a finished generation and its images (and their blobs) in
-     * one transaction. */
-    int (*generation_insert)(struct ig_store *s, const struct ig_generation_record *g,
-                             const struct ig_image_record *images, size_t nimages);
+    /* Records n finished generations, each with its images (and their
+     * blobs) all or nothing: w[i].rc is 0 or why that one failed (a bad
+     * one fails alone). Returns 0 when all are recorded, else the first
+     * failure. Concurrent calls may share a transaction (SQLite: group
+     * commit), so recording costs less per generation under load. */
+    int (*generation_insert)(struct ig_store *s, struct ig_generation_write *w, size_t n);
     int (*generation_count)(struct ig_store *s, int64_t *out);
     /* 1 when the blob is recorded, 0 when not, or a negative error. */
     int (*blob_known)(struct ig_store *s, const char *sha256);
@@ -95,12 +106,12 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_key_find_by_id(s, i, o)   ((s)->ops->key_find_by_id((s), (i), (o)))
 #define ig_store_key_update_hash(s, i, h, p, sc)                                                   \
     ((s)->ops->key_update_hash((s), (i), (h), (p), (sc)))
-#define ig_store_key_list(s, cb, ud)           ((s)->ops->key_list((s), (cb), (ud)))
-#define ig_store_key_revoke(s, id, now)        ((s)->ops->key_revoke((s), (id), (now)))
-#define ig_store_generation_insert(s, g, i, n) ((s)->ops->generation_insert((s), (g), (i), (n)))
-#define ig_store_generation_count(s, o)        ((s)->ops->generation_count((s), (o)))
-#define ig_store_blob_known(s, sha)            ((s)->ops->blob_known((s), (sha)))
-#define ig_store_ping(s)                       ((s)->ops->ping((s)))
-#define ig_store_close(s)                      ((s)->ops->close((s)))
+#define ig_store_key_list(s, cb, ud)        ((s)->ops->key_list((s), (cb), (ud)))
+#define ig_store_key_revoke(s, id, now)     ((s)->ops->key_revoke((s), (id), (now)))
+#define ig_store_generation_insert(s, w, n) ((s)->ops->generation_insert((s), (w), (n)))
+#define ig_store_generation_count(s, o)     ((s)->ops->generation_count((s), (o)))
+#define ig_store_blob_known(s, sha)         ((s)->ops->blob_known((s), (sha)))
+#define ig_store_ping(s)                    ((s)->ops->ping((s)))
+#define ig_store_close(s)                   ((s)->ops->close((s)))
 
 #endif

@@ -124,17 +124,32 @@ int ig_key_generate(char out[IG_KEY_LEN + 1])
     return 0;
 }
 
-int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size)
+/* prefix, then the hex of nbytes bytes: the first ntime of them the big-endian
+ * low bytes of time_ms, the rest random. */
+static int make_id(const char *prefix, size_t nbytes, uint64_t time_ms, size_t ntime, char *out,
+                   size_t out_size)
 {
     uint8_t raw[32];
     size_t plen = strlen(prefix);
-    if (nbytes > sizeof raw || out_size < plen + 2 * nbytes + 1)
+    if (nbytes > sizeof raw || ntime > nbytes || out_size < plen + 2 * nbytes + 1)
         return IG_EINVAL;
-    if (ig_random_fast(raw, nbytes))
+    for (size_t i = 0; i < ntime; i++)
+        raw[i] = (uint8_t)(time_ms >> (8 * (ntime - 1 - i)));
+    if (ig_random_fast(raw + ntime, nbytes - ntime))
         return IG_ECRYPTO;
     memcpy(out, prefix, plen);
     ig_hex(raw, nbytes, out + plen);
     return 0;
+}
+
+int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size)
+{
+    return make_id(prefix, nbytes, 0, 0, out, out_size);
+}
+
+int ig_time_ordered_id(const char *prefix, uint64_t unix_ms, char *out, size_t out_size)
+{
+    return make_id(prefix, IG_TIME_ID_BYTES, unix_ms, 6, out, out_size);
 }
 
 size_t ig_base64_len(size_t n)

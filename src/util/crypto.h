@@ -35,6 +35,13 @@ int ig_key_generate(char out[IG_KEY_LEN + 1]);
 /* A random id (ig_random_fast): prefix and 2*nbytes hex digits,
  * NUL-terminated in out. */
 int ig_random_id(const char *prefix, size_t nbytes, char *out, size_t out_size);
+/* A random id that sorts by creation time: prefix and 32 hex digits, the
+ * first 12 the unix time in milliseconds (48 bits), the other 20 random (80
+ * bits, ig_random_fast). Rows keyed by such ids are appended to their
+ * B-tree indexes instead of landing on a random page, so a database
+ * transaction of many of them writes few pages. */
+#define IG_TIME_ID_BYTES 16
+int ig_time_ordered_id(const char *prefix, uint64_t unix_ms, char *out, size_t out_size);
 /* Base64 (standard alphabet, padded, no newlines). The encoded length is
  * ig_base64_len(n); out must hold that plus a NUL. */
 size_t ig_base64_len(size_t n);

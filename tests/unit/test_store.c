@@ -2,6 +2,7 @@
 #include "util/err.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +89,11 @@ Test(store, generations_and_reopen_keeps_data)
         snprintf(im[i].format, sizeof im[i].format, "png");
         im[i].bytes = 10;
     }
-    cr_assert_eq(ig_store_generation_insert(s, &g, im, 2), 0);
-    cr_assert_eq(ig_store_generation_insert(s, &g, im, 2), IG_EDB, "duplicate id rolls back");
+    struct ig_generation_write w = {.g = &g, .images = im, .nimages = 2};
+    cr_assert_eq(ig_store_generation_insert(s, &w, 1), 0);
+    cr_assert_eq(w.rc, 0);
+    cr_assert_eq(ig_store_generation_insert(s, &w, 1), IG_EDB, "duplicate id rolls back");
+    cr_assert_eq(w.rc, IG_EDB);
     ig_store_close(s);
 
     /* Reopen: migrations are not re-applied, data is there. */
@@ -112,6 +116,101 @@ Test(store, generations_and_reopen_keeps_data)
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
     sqlite3_step(st);
     cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A generation record with one image, id "gen_<n>". */
+struct gen {
+    struct ig_generation_record g;
+    struct ig_image_record im;
+    struct ig_generation_write w;
+};
+
+static void gen_init(struct gen *x, const char *id)
+{
+    memset(x, 0, sizeof *x);
+    snprintf(x->g.id, sizeof x->g.id, "%s", id);
+    snprintf(x->g.model, sizeof x->g.model, "m");
+    snprintf(x->g.provider, sizeof x->g.provider, "p");
+    x->g.n = 1;
+    x->g.status = "succeeded";
+    snprintf(x->im.sha256, sizeof x->im.sha256, "%064d", 7);
+    snprintf(x->im.format, sizeof x->im.format, "png");
+    x->w = (struct ig_generation_write){.g = &x->g, .images = &x->im, .nimages = 1};
+}
+
+Test(store, a_bad_write_in_a_batch_fails_alone)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    struct gen first;
+    gen_init(&first, "gen_dup");
+    cr_assert_eq(ig_store_generation_insert(s, &first.w, 1), 0);
+    struct gen x[3];
+    gen_init(&x[0], "gen_a");
+    gen_init(&x[1], "gen_dup"); /* already there: a constraint failure */
+    gen_init(&x[2], "gen_b");
+    struct ig_generation_write w[3] = {x[0].w, x[1].w, x[2].w};
+    cr_assert_eq(ig_store_generation_insert(s, w, 3), IG_EDB);
+    cr_assert_eq(w[0].rc, 0);
+    cr_assert_eq(w[1].rc, IG_EDB);
+    cr_assert_eq(w[2].rc, 0);
+    int64_t n;
+    cr_assert_eq(ig_store_generation_count(s, &n), 0);
+    cr_assert_eq(n, 3, "gen_dup once, gen_a and gen_b");
+    ig_store_close(s);
+}
+
+#define THREADS    8
+#define PER_THREAD 150
+
+struct writer {
+    struct ig_store *s;
+    int t;
+    int failures;
+};
+
+static void *write_many(void *p)
+{
+    struct writer *wr = p;
+    for (int i = 0; i < PER_THREAD; i++) {
+        struct gen x;
+        char id[32];
+        snprintf(id, sizeof id, "gen_%d_%d", wr->t, i);
+        gen_init(&x, id);
+        if (ig_store_generation_insert(wr->s, &x.w, 1) || x.w.rc)
+            wr->failures++;
+    }
+    return NULL;
+}
+
+Test(store, concurrent_writers_share_commits_and_lose_nothing)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    pthread_t th[THREADS];
+    struct writer wr[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        wr[t] = (struct writer){.s = s, .t = t};
+        cr_assert_eq(pthread_create(&th[t], NULL, write_many, &wr[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        cr_assert_eq(wr[t].failures, 0, "writer %d", t);
+    }
+    int64_t n;
+    cr_assert_eq(ig_store_generation_count(s, &n), 0);
+    cr_assert_eq(n, THREADS * PER_THREAD);
+    ig_store_close(s);
+
+    /* Every row and its image row are really in the file. */
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM images", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), THREADS * PER_THREAD);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
