@@ -177,21 +177,42 @@ void ig_app_close(struct ig_app *app)
 
 /* ---- per-worker state ---- */
 
+/* Store-step batches: two on the pool at once per worker, so one is
+ * stored while the next fills; at most 32 generations each, which bounds
+ * the wait a batch adds to the last of them. */
+#define FINISH_JOBS  2
+#define FINISH_ITEMS 32
+
 void ig_app_worker_start(struct ig_http_worker *w, void *ud)
 {
     struct ig_app *app = ud;
-    struct ig_upstream *u = NULL;
-    if (ig_upstream_create(&u, ig_http_worker_loop(w), &app->allow_networks) == 0)
-        ig_http_worker_set_data(w, u);
-    else
-        ig_error("cannot create the upstream client of a worker");
+    uv_loop_t *loop = ig_http_worker_loop(w);
+    struct ig_app_worker *aw = calloc(1, sizeof *aw);
+    if (aw)
+        aw->finish = ig_batcher_new(loop, &ig_images_finish_ops, app, FINISH_JOBS, FINISH_ITEMS);
+    if (!aw || !aw->finish || ig_upstream_create(&aw->upstream, loop, &app->allow_networks)) {
+        /* A worker without its state cannot serve: stop the start. */
+        ig_error("cannot create the state of a worker");
+        abort();
+    }
+    ig_http_worker_set_data(w, aw);
 }
 
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud)
 {
     (void)ud;
-    ig_upstream_free(ig_http_worker_data(w));
+    struct ig_app_worker *aw = ig_http_worker_data(w);
+    if (aw) {
+        ig_upstream_free(aw->upstream);
+        ig_batcher_free(aw->finish);
+        free(aw);
+    }
     ig_http_worker_set_data(w, NULL);
+}
+
+struct ig_app_worker *ig_app_worker_of(const struct ig_http_req *req)
+{
+    return ig_http_worker_data(req->worker);
 }
 
 /* ---- offload ---- */

@@ -8,6 +8,7 @@
 #define IG_APP_H
 
 #include "config.h"
+#include "core/batch.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
 #include "core/keycache.h"
@@ -49,9 +50,18 @@ void ig_app_close(struct ig_app *app);
 /* The HTTP server's handler and completion hook (ud is the app). */
 void ig_app_handle(struct ig_http_req *req, void *ud);
 void ig_app_complete(struct ig_http_req *req, void *ud);
-/* Per-worker state (the upstream client), as the server's worker hooks. */
+/* Per-worker state, made and freed by the server's worker hooks. */
+struct ig_app_worker {
+    struct ig_upstream *upstream;
+    /* The store step of network generations (images.c), in batches. */
+    struct ig_batcher *finish;
+};
 void ig_app_worker_start(struct ig_http_worker *w, void *ud);
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud);
+/* The state of the worker serving req (never NULL while it serves). */
+struct ig_app_worker *ig_app_worker_of(const struct ig_http_req *req);
+/* images.c's batched store step, for the worker's batcher. */
+extern const struct ig_batch_ops ig_images_finish_ops;
 
 /* Runs work(ctx) on the thread pool, then done(req, ctx) on req's loop.
  * The request stays parked meanwhile. IG_ENOMEM when it cannot start. */

@@ -13,11 +13,17 @@
  * cache, dispatch to network providers, settlement) slot in between admit
  * and generate without changing the ends.
  *
- * The thread-pool task renders each image through the model's provider,
- * writes it to the content-addressed store, records the generation and its
- * images in one transaction, and builds the response body, so the loop only
- * sends bytes. A failed generation is recorded too, with its error. */
+ * The store step, on the thread pool, writes each image to the
+ * content-addressed store (rendering it first for the local provider),
+ * records the generation and its images, and builds the response body, so
+ * the loop only sends bytes. A failed generation is recorded too, with its
+ * error. Network generations reach the store step through the worker's
+ * batcher (core/batch.h): those that finish while a batch is being stored
+ * go together, with one thread crossing each way and one store call (one
+ * transaction) between them. Local renders are CPU-heavy and go one by one,
+ * so they run side by side on the pool. */
 #include "api/app.h"
+#include "core/batch.h"
 #include "core/dispatch.h"
 #include "core/signing.h"
 #include "image/codec.h"
@@ -28,6 +34,7 @@
 #include "util/log.h"
 #include "util/sse.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +50,7 @@ struct gen_ctx {
     int64_t created;
     uint64_t start_us;
     struct ig_dispatch *dispatch;
+    struct ig_batch_item finish_item; /* in the worker's store-step batcher */
     /* Streaming (stream=true): the next partial to render and its event. */
     int streaming;
     int partial_next;
@@ -96,32 +104,46 @@ static void add_image_url(struct gen_ctx *c, json_t *item, const struct ig_image
     json_object_set_new(item, "url", json_string(url));
 }
 
-static void record(struct gen_ctx *c, const struct ig_image_record *images, int n,
-                   const char *error)
+/* What the store step builds for one generation on the thread pool:
+ * stored images, the answer's parts, the history record. */
+struct finish {
+    struct ig_image_record images[IG_MAX_IMAGES];
+    int made;
+    const char *error; /* static or in c->outcome; NULL on success */
+    json_t *data, *seeds;
+    char *params; /* the normalized request, for the record */
+    struct ig_generation_record g;
+};
+
+/* Fills f->g, the history record of the generation as f now stands. */
+static void fill_record(struct gen_ctx *c, struct finish *f)
 {
     struct ig_gen_request *r = &c->greq;
-    struct ig_generation_record g;
-    memset(&g, 0, sizeof g);
-    snprintf(g.id, sizeof g.id, "%s", c->id);
-    snprintf(g.key_id, sizeof g.key_id, "%s", c->key_id);
-    snprintf(g.request_id, sizeof g.request_id, "%s", c->request_id);
-    snprintf(g.model, sizeof g.model, "%s", r->model->id);
-    snprintf(g.provider, sizeof g.provider, "%s", r->model->provider);
-    char *params = ig_gen_request_normalized_json(r);
-    g.prompt = r->prompt;
-    g.params_json = params;
-    g.n = r->n;
-    g.width = r->width;
-    g.height = r->height;
-    g.status = error ? "failed" : "succeeded";
-    g.error = error;
-    g.created_ms = c->created * 1000;
-    g.completed_ms = ig_unix_ms();
-    g.latency_us = (int64_t)(ig_now_us() - c->start_us);
-    int rc = ig_store_generation_insert(c->app->store, &g, images, (size_t)n);
-    free(params);
-    if (rc && !error)
-        c->rc = rc;
+    struct ig_generation_record *g = &f->g;
+    memset(g, 0, sizeof *g);
+    snprintf(g->id, sizeof g->id, "%s", c->id);
+    snprintf(g->key_id, sizeof g->key_id, "%s", c->key_id);
+    snprintf(g->request_id, sizeof g->request_id, "%s", c->request_id);
+    snprintf(g->model, sizeof g->model, "%s", r->model->id);
+    snprintf(g->provider, sizeof g->provider, "%s", r->model->provider);
+    f->params = ig_gen_request_normalized_json(r);
+    g->prompt = r->prompt;
+    g->params_json = f->params;
+    g->n = r->n;
+    g->width = r->width;
+    g->height = r->height;
+    g->status = f->error ? "failed" : "succeeded";
+    g->error = f->error;
+    g->created_ms = c->created * 1000;
+    g->completed_ms = ig_unix_ms();
+    g->latency_us = (int64_t)(ig_now_us() - c->start_us);
+}
+
+static void finish_release(struct finish *f)
+{
+    free(f->params);
+    json_decref(f->data);
+    json_decref(f->seeds);
 }
 
 /* Stores one encoded image and adds it to the answer. */
@@ -169,86 +191,99 @@ static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int 
 static char *sse_event(const char *name, json_t *data);
 static char *completed_event(struct gen_ctx *c, json_t *resp);
 
-static void generate_work(void *p)
+/* The store step's first half: the images (from dispatch, or rendered
+ * here for the local provider) written to the blob store and added to the
+ * answer, and the record filled. Sets c->rc and f->error on failure. */
+static void store_images(struct gen_ctx *c, struct finish *f)
 {
-    struct gen_ctx *c = p;
     struct ig_gen_request *r = &c->greq;
     const struct ig_provider *prov = ig_provider_find(r->model->provider);
-    struct ig_image_record images[IG_MAX_IMAGES];
-    json_t *data = json_array();
-    json_t *seeds = json_array();
-    int made = 0;
-    const char *error = NULL;
-    const char *provider_used = r->model->provider;
     const struct ig_dispatch_outcome *o = outcome_of(c);
-    if (r->model->ndeployments) {
+    f->data = json_array();
+    f->seeds = json_array();
+    if (!f->data || !f->seeds) {
+        c->rc = IG_ENOMEM;
+        f->error = "out of memory";
+    } else if (r->model->ndeployments) {
         /* Network model: dispatch already brought the bytes (or failed). */
         if (!o->ok) {
             c->rc = c->outcome ? IG_EIO : IG_ENOMEM;
-            error = c->outcome ? o->message : "out of memory";
-            goto out;
+            f->error = c->outcome ? o->message : "out of memory";
         }
-        provider_used = o->deployment->provider;
-        for (size_t i = 0; i < o->result.nimages; i++) {
+        for (size_t i = 0; !f->error && i < o->result.nimages; i++) {
             const struct ig_provider_image *pi = &o->result.images[i];
             c->rc = store_image(c, pi->bytes, pi->len, (int)i, pi->seed, pi->revised_prompt,
-                                &images[made], data, seeds);
-            if (c->rc) {
-                error = c->rc == IG_ECODEC ? "the provider returned something that is not an image"
-                                           : "cannot store the image";
-                goto out;
-            }
-            made++;
+                                &f->images[f->made], f->data, f->seeds);
+            if (c->rc)
+                f->error = c->rc == IG_ECODEC
+                               ? "the provider returned something that is not an image"
+                               : "cannot store the image";
+            else
+                f->made++;
         }
+    } else if (r->n > IG_MAX_IMAGES) {
+        c->rc = IG_ERANGE;
+        f->error = "too many images for one generation";
+    } else if (!prov || !prov->generate) {
+        c->rc = IG_ENOTFOUND;
+        f->error = "provider unavailable";
     } else {
-        if (r->n > IG_MAX_IMAGES) {
-            c->rc = IG_ERANGE;
-            error = "too many images for one generation";
-            goto out;
-        }
-        if (!prov || !prov->generate) {
-            c->rc = IG_ENOTFOUND;
-            error = "provider unavailable";
-            goto out;
-        }
-        for (int i = 0; i < r->n; i++) {
+        for (int i = 0; !f->error && i < r->n; i++) {
             struct ig_image_out out;
             memset(&out, 0, sizeof out);
             uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
             c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
             if (c->rc == 0)
                 c->rc = store_image(c, (const uint8_t *)out.data.data, out.data.len, i, out.seed,
-                                    NULL, &images[made], data, seeds);
+                                    NULL, &f->images[f->made], f->data, f->seeds);
             ig_buf_release(&out.data);
-            if (c->rc) {
-                error = "image generation failed";
-                goto out;
-            }
-            made++;
+            if (c->rc)
+                f->error = "image generation failed";
+            else
+                f->made++;
         }
     }
-    record(c, images, made, NULL);
-    if (c->rc) {
-        error = "cannot record the generation";
-        goto out;
+    if (f->error) {
+        f->made = 0; /* a failed generation is recorded without images */
+        if (!r->model->ndeployments || o->ok)
+            ig_error("generation %s failed: %s (%s)", c->id, f->error, ig_strerror(c->rc));
     }
+    fill_record(c, f);
+}
+
+/* The store step's second half, once the record is in (recorded: the
+ * store's answer): the response body, or the completed event of a stream. */
+static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
+{
+    if (f->error)
+        return;
+    if (recorded) {
+        c->rc = recorded;
+        ig_error("generation %s: cannot record it (%s)", c->id, ig_strerror(recorded));
+        return;
+    }
+    struct ig_gen_request *r = &c->greq;
+    const struct ig_dispatch_outcome *o = outcome_of(c);
+    const char *provider_used =
+        r->model->ndeployments ? o->deployment->provider : r->model->provider;
     json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O, s:s}", "provider_used", provider_used,
-                             "model", r->model->id, "images_generated", made, "size", r->size,
-                             "quality", r->quality, "seeds", seeds, "generation_id", c->id);
-    if (r->model->ndeployments) {
+                             "model", r->model->id, "images_generated", f->made, "size", r->size,
+                             "quality", r->quality, "seeds", f->seeds, "generation_id", c->id);
+    if (meta && r->model->ndeployments) {
         json_object_set_new(meta, "attempts", json_integer(o->attempts));
         json_object_set_new(meta, "upstream_model", json_string(o->deployment->model));
-    } else {
+    } else if (meta) {
         json_object_set_new(meta, "seed", json_integer((json_int_t)c->seed));
         json_object_set_new(meta, "renderer", json_string("procedural (not a diffusion model)"));
     }
-    if (r->metadata)
+    if (meta && r->metadata)
         json_object_set(meta, "metadata", r->metadata);
-    if (r->op != IG_OP_GENERATE)
+    if (meta && r->op != IG_OP_GENERATE)
         json_object_set_new(meta, "operation", json_string(ig_operation_name(r->op)));
-    json_t *resp = json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created,
-                             "data", data, "size", r->size, "quality", r->quality, "output_format",
-                             made ? images[0].format : "png", "_metadata", meta);
+    json_t *resp =
+        json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created, "data",
+                  f->data, "size", r->size, "quality", r->quality, "output_format",
+                  f->made ? f->images[0].format : "png", "_metadata", meta);
     int encoded;
     if (c->streaming) {
         /* The stream's last event carries the answer: built here, from the
@@ -262,19 +297,86 @@ static void generate_work(void *p)
     json_decref(resp);
     if (!encoded) {
         c->rc = IG_ENOMEM;
-        error = "cannot encode the response";
-        goto out;
+        ig_error("generation %s: cannot encode the response", c->id);
+        return;
     }
     c->body_len = c->body ? strlen(c->body) : 0;
-    c->images = made;
-out:
-    if (error) {
-        if (!r->model->ndeployments || o->ok)
-            ig_error("generation %s failed: %s (%s)", c->id, error, ig_strerror(c->rc));
-        record(c, images, 0, error);
+    c->images = f->made;
+}
+
+/* The whole store step of one generation, for the thread pool (a local
+ * render, or a stream's last step). */
+static void generate_work(void *p)
+{
+    struct gen_ctx *c = p;
+    struct finish *f = calloc(1, sizeof *f);
+    if (!f) {
+        c->rc = IG_ENOMEM;
+        return;
     }
-    json_decref(data);
-    json_decref(seeds);
+    store_images(c, f);
+    struct ig_generation_write w = {.g = &f->g, .images = f->images, .nimages = (size_t)f->made};
+    ig_store_generation_insert(c->app->store, &w, 1);
+    encode_answer(c, f, w.rc);
+    finish_release(f);
+    free(f);
+}
+
+#define CTX_OF_ITEM(it) ((struct gen_ctx *)((char *)(it)-offsetof(struct gen_ctx, finish_item)))
+
+/* The store step of a batch of network generations on one pool thread:
+ * each one's images stored, then all records in one store call (one
+ * transaction), then each answer encoded. */
+static void finish_batch_run(struct ig_batch_item *first, void *ud)
+{
+    struct ig_app *app = ud;
+    size_t n = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next)
+        n++;
+    struct finish *fs = calloc(n, sizeof *fs);
+    struct ig_generation_write *ws = calloc(n, sizeof *ws);
+    if (!fs || !ws) {
+        for (struct ig_batch_item *it = first; it; it = it->next)
+            CTX_OF_ITEM(it)->rc = IG_ENOMEM;
+        free(fs);
+        free(ws);
+        return;
+    }
+    size_t i = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next, i++) {
+        store_images(CTX_OF_ITEM(it), &fs[i]);
+        ws[i] = (struct ig_generation_write){
+            .g = &fs[i].g, .images = fs[i].images, .nimages = (size_t)fs[i].made};
+    }
+    ig_store_generation_insert(app->store, ws, n);
+    i = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next, i++) {
+        encode_answer(CTX_OF_ITEM(it), &fs[i], ws[i].rc);
+        finish_release(&fs[i]);
+    }
+    free(fs);
+    free(ws);
+}
+
+static void generate_done(struct ig_http_req *req, void *p);
+
+static void finish_batch_done(struct ig_batch_item *it, void *ud)
+{
+    (void)ud;
+    struct gen_ctx *c = CTX_OF_ITEM(it);
+    generate_done(c->req, c);
+}
+
+const struct ig_batch_ops ig_images_finish_ops = {
+    .run = finish_batch_run,
+    .done = finish_batch_done,
+};
+
+/* Hands a network generation whose dispatch has ended to its worker's
+ * store-step batcher. */
+static void finish_network(struct ig_http_req *req, struct gen_ctx *c)
+{
+    ig_batcher_submit(ig_app_worker_of(req)->finish, &c->finish_item);
 }
 
 /* ---- streaming: partial images, then the completed event ---- */
@@ -465,10 +567,7 @@ static void client_gone_cb(struct ig_http_req *req, void *arg)
                  "the client closed the connection; upstream work was cancelled");
     }
     ig_info("generation %s: client gone, upstream work cancelled", c->id);
-    if (ig_app_offload(req, generate_work, generate_done, c)) {
-        c->rc = IG_ENOMEM;
-        generate_done(req, c);
-    }
+    finish_network(req, c);
 }
 
 /* Relays a provider's partial-image events to the client as they arrive
@@ -520,10 +619,7 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
         c->streaming = 1; /* no partials came (or none were asked for) */
     if (c->streaming)
         c->greq.response_format = IG_RESP_B64; /* the completed event carries the image */
-    if (ig_app_offload(req, generate_work, generate_done, c)) {
-        c->rc = IG_ENOMEM;
-        generate_done(req, c);
-    }
+    finish_network(req, c);
 }
 
 /* Everything after a request has been parsed into c->greq. */
@@ -567,9 +663,9 @@ static void begin(struct ig_app *app, struct ig_http_req *req, struct gen_ctx *c
         c->seed = s;
     }
     c->req = req;
-    int rc = ig_random_id("gen_", 12, c->id, sizeof c->id);
+    int rc = ig_time_ordered_id("gen_", (uint64_t)ig_unix_ms(), c->id, sizeof c->id);
     if (rc == 0 && c->greq.model->ndeployments) {
-        struct ig_upstream *up = ig_http_worker_data(req->worker);
+        struct ig_upstream *up = ig_app_worker_of(req)->upstream;
         const struct ig_config *cfg = app->cfg;
         struct ig_dispatch_options opts = {
             .breakers = app->breakers,
