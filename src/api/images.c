@@ -93,15 +93,15 @@ static void ctx_free(struct gen_ctx *c)
     free(c);
 }
 
-static void add_image_url(struct gen_ctx *c, json_t *item, const struct ig_image_record *im)
+/* The signed URL of a stored image, into url. */
+static void signed_url(const struct gen_ctx *c, const struct ig_image_record *im, char *url,
+                       size_t size)
 {
-    char path[160], sig[IG_SIG_HEX], url[700];
+    char path[160], sig[IG_SIG_HEX];
     int64_t expires = ig_unix_time() + c->app->cfg->url_ttl_s;
     int n = snprintf(path, sizeof path, "/v1/files/%s.%s", im->sha256, im->format);
     ig_sign_path(c->app->secret, sizeof c->app->secret, path, (size_t)n, expires, sig);
-    snprintf(url, sizeof url, "%s%s?expires=%lld&sig=%s", c->base_url, path, (long long)expires,
-             sig);
-    json_object_set_new(item, "url", json_string(url));
+    snprintf(url, size, "%s%s?expires=%lld&sig=%s", c->base_url, path, (long long)expires, sig);
 }
 
 /* What the store step builds for one generation on the thread pool:
@@ -110,7 +110,12 @@ struct finish {
     struct ig_image_record images[IG_MAX_IMAGES];
     int made;
     const char *error; /* static or in c->outcome; NULL on success */
-    json_t *data, *seeds;
+    /* The answer's "data" items as JSON text, written directly: jansson
+     * would scan a megabyte of base64 character by character to escape
+     * it. first_b64 is where the first image's base64 starts in it. */
+    struct ig_buf items;
+    size_t first_b64, first_b64_len;
+    json_t *seeds;
     char *params; /* the normalized request, for the record */
     struct ig_generation_record g;
 };
@@ -142,19 +147,61 @@ static void fill_record(struct gen_ctx *c, struct finish *f)
 static void finish_release(struct finish *f)
 {
     free(f->params);
-    json_decref(f->data);
+    ig_buf_release(&f->items);
     json_decref(f->seeds);
 }
 
-/* Stores one encoded image and adds it to the answer. */
-static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int index, int64_t seed,
-                       const char *revised_prompt, struct ig_image_record *im, json_t *data,
-                       json_t *seeds)
+/* Appends one stored image to the answer's items: its base64 or signed
+ * URL, and the revised prompt when there is one. */
+static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, size_t len,
+                    const struct ig_image_record *im, const char *revised_prompt)
 {
-    enum ig_format fmt;
+    struct ig_buf *b = &f->items;
+    int rc = ig_buf_puts(b, b->len ? ",{" : "{");
+    if (c->greq.response_format == IG_RESP_B64) {
+        size_t n = ig_base64_len(len);
+        rc = rc ? rc : ig_buf_puts(b, "\"b64_json\":\"");
+        rc = rc ? rc : ig_buf_reserve(b, n);
+        if (rc == 0) {
+            if (f->made == 0) {
+                f->first_b64 = b->len;
+                f->first_b64_len = n;
+            }
+            ig_base64_encode(bytes, len, b->data + b->len); /* the alphabet needs no escapes */
+            b->len += n;
+        }
+        rc = rc ? rc : ig_buf_puts(b, "\"");
+    } else {
+        char url[700];
+        signed_url(c, im, url, sizeof url);
+        rc = rc ? rc : ig_buf_puts(b, "\"url\":\"");
+        rc = rc ? rc : ig_buf_json_escape(b, url, strlen(url));
+        rc = rc ? rc : ig_buf_puts(b, "\"");
+    }
+    if (revised_prompt) {
+        rc = rc ? rc : ig_buf_puts(b, ",\"revised_prompt\":\"");
+        rc = rc ? rc : ig_buf_json_escape(b, revised_prompt, strlen(revised_prompt));
+        rc = rc ? rc : ig_buf_puts(b, "\"");
+    }
+    rc = rc ? rc : ig_buf_puts(b, "}");
+    if (rc == 0 &&
+        json_array_append_new(f->seeds, im->seed >= 0 ? json_integer(im->seed) : json_null()))
+        rc = IG_ENOMEM;
+    return rc ? IG_ENOMEM : 0;
+}
+
+/* Stores one encoded image and adds it to the answer. fmt, w and h are
+ * what dispatch already read from its header, or IG_FMT_UNKNOWN to read
+ * them here. */
+static int store_image(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, size_t len,
+                       enum ig_format fmt, int w, int h, int64_t seed, const char *revised_prompt)
+{
+    struct ig_image_record *im = &f->images[f->made];
     memset(im, 0, sizeof *im);
-    im->index = index;
-    if (ig_probe(bytes, len, &fmt, &im->width, &im->height))
+    im->index = f->made;
+    im->width = w;
+    im->height = h;
+    if (fmt == IG_FMT_UNKNOWN && ig_probe(bytes, len, &fmt, &im->width, &im->height))
         return IG_ECODEC;
     int created = 0;
     int rc = ig_blobs_put(&c->app->blobs, bytes, len, im->sha256, &created);
@@ -167,29 +214,19 @@ static int store_image(struct gen_ctx *c, const uint8_t *bytes, size_t len, int 
         c->blobs_created++;
         c->bytes_created += len;
     }
-    json_t *item = json_object();
-    if (c->greq.response_format == IG_RESP_B64) {
-        size_t n = ig_base64_len(len);
-        char *b64 = malloc(n + 1);
-        if (!b64) {
-            json_decref(item);
-            return IG_ENOMEM;
-        }
-        ig_base64_encode(bytes, len, b64);
-        json_object_set_new(item, "b64_json", json_stringn_nocheck(b64, n));
-        free(b64);
-    } else {
-        add_image_url(c, item, im);
-    }
-    if (revised_prompt)
-        json_object_set_new(item, "revised_prompt", json_string(revised_prompt));
-    json_array_append_new(data, item);
-    json_array_append_new(seeds, seed >= 0 ? json_integer(seed) : json_null());
-    return 0;
+    return add_item(c, f, bytes, len, im, revised_prompt);
 }
 
 static char *sse_event(const char *name, json_t *data);
-static char *completed_event(struct gen_ctx *c, json_t *resp);
+
+/* OpenAI's event names: image_generation.* for generations, image_edit.*
+ * for edits. */
+static const char *event_name(const struct gen_ctx *c, int completed)
+{
+    if (c->greq.op == IG_OP_EDIT)
+        return completed ? "image_edit.completed" : "image_edit.partial_image";
+    return completed ? "image_generation.completed" : "image_generation.partial_image";
+}
 
 /* The store step's first half: the images (from dispatch, or rendered
  * here for the local provider) written to the blob store and added to the
@@ -199,9 +236,10 @@ static void store_images(struct gen_ctx *c, struct finish *f)
     struct ig_gen_request *r = &c->greq;
     const struct ig_provider *prov = ig_provider_find(r->model->provider);
     const struct ig_dispatch_outcome *o = outcome_of(c);
-    f->data = json_array();
+    /* Bounded by what the images can be: base64 of each, plus room. */
+    ig_buf_init(&f->items, IG_MAX_IMAGES * ((size_t)c->app->cfg->max_image_bytes / 3 * 4 + 8192));
     f->seeds = json_array();
-    if (!f->data || !f->seeds) {
+    if (!f->seeds) {
         c->rc = IG_ENOMEM;
         f->error = "out of memory";
     } else if (r->model->ndeployments) {
@@ -212,8 +250,8 @@ static void store_images(struct gen_ctx *c, struct finish *f)
         }
         for (size_t i = 0; !f->error && i < o->result.nimages; i++) {
             const struct ig_provider_image *pi = &o->result.images[i];
-            c->rc = store_image(c, pi->bytes, pi->len, (int)i, pi->seed, pi->revised_prompt,
-                                &f->images[f->made], f->data, f->seeds);
+            c->rc = store_image(c, f, pi->bytes, pi->len, pi->format, pi->width, pi->height,
+                                pi->seed, pi->revised_prompt);
             if (c->rc)
                 f->error = c->rc == IG_ECODEC
                                ? "the provider returned something that is not an image"
@@ -234,8 +272,8 @@ static void store_images(struct gen_ctx *c, struct finish *f)
             uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
             c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
             if (c->rc == 0)
-                c->rc = store_image(c, (const uint8_t *)out.data.data, out.data.len, i, out.seed,
-                                    NULL, &f->images[f->made], f->data, f->seeds);
+                c->rc = store_image(c, f, (const uint8_t *)out.data.data, out.data.len,
+                                    IG_FMT_UNKNOWN, 0, 0, out.seed, NULL);
             ig_buf_release(&out.data);
             if (c->rc)
                 f->error = "image generation failed";
@@ -280,27 +318,47 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         json_object_set(meta, "metadata", r->metadata);
     if (meta && r->op != IG_OP_GENERATE)
         json_object_set_new(meta, "operation", json_string(ig_operation_name(r->op)));
-    json_t *resp =
-        json_pack("{s:I, s:O, s:s, s:s, s:s, s:o}", "created", (json_int_t)c->created, "data",
-                  f->data, "size", r->size, "quality", r->quality, "output_format",
-                  f->made ? f->images[0].format : "png", "_metadata", meta);
-    int encoded;
+    char *meta_json = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    const char *format = f->made ? f->images[0].format : "png";
+    struct ig_buf out;
+    ig_buf_init(&out, f->items.len + strlen(meta_json ? meta_json : "") + 4096);
+    int rc = meta_json ? 0 : IG_ENOMEM;
     if (c->streaming) {
-        /* The stream's last event carries the answer: built here, from the
-         * same object, so nothing is serialized only to be parsed back. */
-        c->event = resp ? completed_event(c, resp) : NULL;
-        encoded = c->event != NULL;
+        /* The stream's last event carries the answer, as OpenAI's does. */
+        const char *name = event_name(c, 1);
+        rc = rc ? rc
+                : ig_buf_printf(&out, "event: %s\ndata: {\"type\":\"%s\",\"b64_json\":\"", name,
+                                name);
+        rc = rc ? rc : ig_buf_append(&out, f->items.data + f->first_b64, f->first_b64_len);
+        rc = rc ? rc : ig_buf_printf(&out, "\",\"created_at\":%lld,", (long long)c->created);
     } else {
-        c->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-        encoded = c->body != NULL;
+        rc = rc ? rc : ig_buf_printf(&out, "{\"created\":%lld,\"data\":[", (long long)c->created);
+        rc = rc ? rc : ig_buf_append(&out, f->items.data, f->items.len);
+        rc = rc ? rc : ig_buf_puts(&out, "],");
     }
-    json_decref(resp);
-    if (!encoded) {
+    /* size and quality are validated words, format a fixed name: no escapes. */
+    rc = rc ? rc
+            : ig_buf_printf(&out, "\"size\":\"%s\",\"quality\":\"%s\",\"output_format\":\"%s\",",
+                            r->size, r->quality, format);
+    if (c->streaming)
+        rc = rc ? rc
+                : ig_buf_puts(&out, "\"background\":\"opaque\",\"usage\":{\"input_tokens\":0,"
+                                    "\"output_tokens\":0,\"total_tokens\":0},");
+    rc =
+        rc ? rc : ig_buf_printf(&out, "\"_metadata\":%s}%s", meta_json, c->streaming ? "\n\n" : "");
+    free(meta_json);
+    if (rc || (c->streaming && !f->made)) {
+        ig_buf_release(&out);
         c->rc = IG_ENOMEM;
         ig_error("generation %s: cannot encode the response", c->id);
         return;
     }
-    c->body_len = c->body ? strlen(c->body) : 0;
+    if (c->streaming) {
+        c->event = ig_buf_detach(&out, NULL);
+    } else {
+        c->body = ig_buf_detach(&out, &c->body_len);
+    }
     c->images = f->made;
 }
 
@@ -397,15 +455,6 @@ static char *sse_event(const char *name, json_t *data)
     return out;
 }
 
-/* OpenAI's event names: image_generation.* for generations, image_edit.*
- * for edits. */
-static const char *event_name(const struct gen_ctx *c, int completed)
-{
-    if (c->greq.op == IG_OP_EDIT)
-        return completed ? "image_edit.completed" : "image_edit.partial_image";
-    return completed ? "image_generation.completed" : "image_generation.partial_image";
-}
-
 static void partial_work(void *p)
 {
     struct gen_ctx *c = p;
@@ -459,22 +508,6 @@ static void stream_next(struct ig_http_req *req, struct gen_ctx *c)
         c->rc = IG_ENOMEM;
         generate_done(req, c);
     }
-}
-
-/* The completed event from the finished answer (or an error event). */
-static char *completed_event(struct gen_ctx *c, json_t *resp)
-{
-    json_t *item = json_array_get(json_object_get(resp, "data"), 0);
-    if (!item)
-        return NULL;
-    const char *name = event_name(c, 1);
-    json_t *done = json_pack(
-        "{s:s, s:O, s:I, s:O, s:O, s:O, s:s, s:{s:i, s:i, s:i}, s:O}", "type", name, "b64_json",
-        json_object_get(item, "b64_json"), "created_at", (json_int_t)c->created, "size",
-        json_object_get(resp, "size"), "quality", json_object_get(resp, "quality"), "output_format",
-        json_object_get(resp, "output_format"), "background", "opaque", "usage", "input_tokens", 0,
-        "output_tokens", 0, "total_tokens", 0, "_metadata", json_object_get(resp, "_metadata"));
-    return done ? sse_event(name, done) : NULL;
 }
 
 /* The completed event generate_work built, or an error event. */

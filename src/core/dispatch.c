@@ -329,9 +329,7 @@ static void downloads_finished(struct ig_dispatch *d)
 {
     for (size_t i = 0; i < d->result.nimages; i++) {
         struct ig_provider_image *im = &d->result.images[i];
-        enum ig_format f;
-        int w, h;
-        if (!im->bytes || ig_probe(im->bytes, im->len, &f, &w, &h)) {
+        if (!im->bytes || ig_probe(im->bytes, im->len, &im->format, &im->width, &im->height)) {
             /* Not an image: treat the provider's answer as malformed. */
             ig_provider_result_release(&d->last);
             d->last.outcome = IG_OUTCOME_ERROR;

@@ -57,6 +57,10 @@ struct ig_provider_image {
     char *url; /* to download at once; NULL when bytes are set */
     char *revised_prompt;
     int64_t seed; /* -1 when unknown */
+    /* Read from the header by dispatch once the bytes are in (adapters
+     * leave them alone), so the store step need not read it again. */
+    enum ig_format format;
+    int width, height;
 };
 
 struct ig_provider_result {

@@ -26,6 +26,7 @@ struct sqlite_store {
     pthread_mutex_t lock;
     /* The statements of the hottest write, prepared once (under lock). */
     sqlite3_stmt *gen_insert, *blob_insert, *image_insert;
+    sqlite3_stmt *begin, *commit, *rollback; /* parsed once, not per transaction */
     /* The group commit's queue (generation_insert), under queue_lock. */
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_cond;
@@ -333,19 +334,27 @@ static int insert_one(struct sqlite_store *ss, const struct ig_generation_record
     return rc;
 }
 
+/* Steps a prepared statement without results and resets it. */
+static int run_once(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* Records the writes in one transaction; 0 or IG_EDB (then rolled back).
  * Under the store lock. */
 static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *const *w, size_t n)
 {
-    if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (run_once(ss->begin) != SQLITE_DONE)
         return db_fail(ss->db, "begin");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages);
-    if (rc == 0 && sqlite3_exec(ss->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
         rc = db_fail(ss->db, "commit");
     if (rc)
-        sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+        run_once(ss->rollback);
     return rc;
 }
 
@@ -448,6 +457,9 @@ static void sqlite_close(struct ig_store *s)
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
     sqlite3_finalize(ss->image_insert);
+    sqlite3_finalize(ss->begin);
+    sqlite3_finalize(ss->commit);
+    sqlite3_finalize(ss->rollback);
     sqlite3_close(ss->db);
     pthread_mutex_destroy(&ss->lock);
     pthread_mutex_destroy(&ss->queue_lock);
@@ -553,7 +565,13 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
          sqlite3_prepare_v3(ss->db,
                             "INSERT INTO images (generation_id, idx, sha256, seed) "
                             "VALUES (?,?,?,?)",
-                            -1, SQLITE_PREPARE_PERSISTENT, &ss->image_insert, NULL) != SQLITE_OK))
+                            -1, SQLITE_PREPARE_PERSISTENT, &ss->image_insert, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v3(ss->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &ss->begin,
+                            NULL) != SQLITE_OK ||
+         sqlite3_prepare_v3(ss->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &ss->commit, NULL) !=
+             SQLITE_OK ||
+         sqlite3_prepare_v3(ss->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &ss->rollback,
+                            NULL) != SQLITE_OK))
         rc = db_fail(ss->db, "prepare generation insert");
     if (rc) {
         sqlite_close(&ss->base);

@@ -13,7 +13,7 @@ struct item {
     pthread_t thread; /* where run() saw it */
 };
 
-#define ITEM(it) ((struct item *)((char *)(it) - offsetof(struct item, link)))
+#define ITEM(it) ((struct item *)((char *)(it)-offsetof(struct item, link)))
 
 struct state {
     pthread_mutex_t lock;
