@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Fixtures for bench/provider.sh: the fixed OpenAI-shaped answer (about 2 KB
-of base64 PNG), and an asyncio upstream that holds every request DELAY
-seconds before answering it (for the held-requests run).
+"""Fixtures for bench/provider.sh: the fixed OpenAI-shaped answer (2 KB of
+base64, as issue 3 asks: a 22x22 PNG stored without compression), and an
+asyncio upstream that holds every request DELAY seconds before answering it
+(for the held-requests run).
 
 usage: upstream.py body            → prints the JSON answer
        upstream.py serve PORT DELAY → serves until killed"""
@@ -14,7 +15,7 @@ import sys
 import zlib
 
 
-def png(side=24):
+def png(side=22):
     rows = b"".join(b"\x00" + bytes([(x * 37 + y * 11) % 256 for x in range(side * 3)])
                     for y in range(side))
 
@@ -23,7 +24,7 @@ def png(side=24):
                 struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b""))
 
 
 def body():

@@ -6,7 +6,7 @@ set -eu
 
 packages=(
   build-essential pkg-config meson ninja-build clang-format
-  libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libjansson-dev
+  libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libjansson-dev libyajl-dev
   libsqlite3-dev libssl-dev libyaml-dev libpcre2-dev
   libpng-dev libwebp-dev libjpeg62-turbo-dev
   libgmime-3.0-dev libcriterion-dev python3 curl

@@ -8,6 +8,7 @@
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -126,8 +127,8 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     if (!c)
         return;
     json_error_t jerr;
-    json_t *j = json_loadb(req->body.data ? req->body.data : "", req->body.len,
-                           JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = ig_json_loadb(req->body.data ? req->body.data : "", req->body.len,
+                              JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
         bad(req, c, j, "invalid_json", NULL, "The body must be a JSON object.");
         return;

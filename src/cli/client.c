@@ -1,6 +1,7 @@
 /* client.c — the CLI's HTTP client (libcurl easy interface; the CLI is not
  * an event loop) and its shared argument parsing and error reporting. */
 #include "cli/cli.h"
+#include "util/json.h"
 #include "util/err.h"
 
 #include <curl/curl.h>
@@ -159,7 +160,7 @@ int cli_report_error(const char *what, const struct cli_response *r)
         fprintf(stderr, "imagegate: %s: cannot reach the gateway: %s\n", what, r->error);
         return CLI_CONNECT;
     }
-    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+    json_t *j = ig_json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     json_t *e = j ? json_object_get(j, "error") : NULL;
     const char *msg = e ? json_string_value(json_object_get(e, "message")) : NULL;
     const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;

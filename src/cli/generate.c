@@ -2,6 +2,7 @@
  * images (as base64, so nothing depends on URL reachability), writes each
  * to DIR/<generation id>-<index>.<format>, and prints the paths. */
 #include "cli/cli.h"
+#include "util/json.h"
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/num.h"
@@ -105,7 +106,7 @@ int cli_generate(int argc, char **argv)
         ig_buf_release(&r.body);
         return rc;
     }
-    json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+    json_t *j = ig_json_loadb(r.body.data, r.body.len, 0, NULL);
     ig_buf_release(&r.body);
     json_t *data = j ? json_object_get(j, "data") : NULL;
     const char *fmt = j ? json_string_value(json_object_get(j, "output_format")) : NULL;

@@ -2,6 +2,7 @@
  * through a running gateway's /admin/keys (so revocation reaches the
  * gateway's key cache at once). Needs an admin-scoped key. */
 #include "cli/cli.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@ int cli_keys(int argc, char **argv)
         ig_buf_release(&r.body);
         return rc;
     }
-    json_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+    json_t *j = ig_json_loadb(r.body.data, r.body.len, 0, NULL);
     if (a.values[O_JSON] || !j) {
         printf("%s\n", r.body.data ? r.body.data : "");
     } else if (strcmp(verb, "create") == 0) {

@@ -13,6 +13,7 @@
 #include "core/request.h"
 #include "util/err.h"
 #include "util/num.h"
+#include "util/json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -507,7 +508,7 @@ int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *m
     memset(req, 0, sizeof *req);
     memset(err, 0, sizeof *err);
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = ig_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return fail(err, 400, "invalid_json", NULL,
                     "We could not parse the JSON body of your request: %s (line %d, column %d).",
@@ -547,7 +548,7 @@ static int form_to_json(const struct ig_form *form, json_t *root, struct ig_api_
                         f->name);
         json_t *v;
         if (one_of(f->name, scalar_fields)) {
-            v = json_loadb((const char *)f->data, f->len, JSON_DECODE_ANY, NULL);
+            v = ig_json_loadb((const char *)f->data, f->len, JSON_DECODE_ANY, NULL);
             if (!v || json_is_object(v) || json_is_array(v)) {
                 json_decref(v);
                 return fail(err, 400, "invalid_type", f->name,

@@ -13,6 +13,7 @@
 #include "util/crypto.h"
 #include "image/codec.h"
 #include "util/err.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -140,10 +141,10 @@ static void a1111_parse(const struct ig_deployment *d, const struct ig_upstream_
         return;
     }
     /* info is a JSON document inside a string. */
-    json_t *info = json_loads(json_string_value(json_object_get(root, "info"))
-                                  ? json_string_value(json_object_get(root, "info"))
-                                  : "{}",
-                              0, NULL);
+    json_t *info_text = json_object_get(root, "info");
+    json_t *info =
+        ig_json_loadb(json_string_value(info_text) ? json_string_value(info_text) : "{}",
+                      json_string_value(info_text) ? json_string_length(info_text) : 2, 0, NULL);
     json_t *seeds = json_object_get(info, "all_seeds");
     size_t i;
     json_t *img;

@@ -4,6 +4,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/multipart.h"
+#include "util/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_prov
     ig_classify_failure(res, out);
     if (res->transport_error)
         return 0;
-    *root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+    *root = ig_json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
     if (res->status >= 200 && res->status < 300) {
         out->error_class = IG_ERRC_RETRYABLE; /* what a malformed success would be */
         return 1;

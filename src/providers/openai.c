@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/multipart.h"
 #include "util/sse.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -119,7 +120,7 @@ static void parse_stream(const struct ig_upstream_result *res, struct ig_provide
         int error = ev.name_len == 5 && memcmp(ev.name, "error", 5) == 0;
         if (!done && !error)
             continue;
-        json_t *doc = json_loadb(ev.data, ev.data_len, 0, NULL);
+        json_t *doc = ig_json_loadb(ev.data, ev.data_len, 0, NULL);
         json_t *e = json_object_get(doc, "error");
         const char *b64 = json_string_value(json_object_get(doc, "b64_json"));
         if (done && b64 && ig_provider_b64_image(&out->images[0], b64) == 0) {

@@ -159,6 +159,29 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
     return len;
 }
 
+int ig_utf8_valid(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i = 0;
+    while (i < n) {
+        /* Runs of ASCII (all of base64) go eight bytes at a time. */
+        uint64_t w;
+        while (i + 8 <= n && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0))
+            i += 8;
+        if (i == n)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = utf8_sequence(s + i, n - i);
+        if (!len)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -36,6 +36,9 @@ int ig_buf_vprintf(struct ig_buf *b, const char *fmt, va_list ap)
 /* Appends s as the body of a JSON string (without quotes), escaped; bytes
  * that are not well-formed UTF-8 become \ufffd. */
 int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n);
+/* 1 when the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), else 0. */
+int ig_utf8_valid(const void *s, size_t n);
 /* Hands the data to the caller (to free()) and leaves the buffer empty. */
 char *ig_buf_detach(struct ig_buf *b, size_t *len);
 void ig_buf_reset(struct ig_buf *b);

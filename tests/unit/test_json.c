@@ -1,0 +1,194 @@
+/* ig_json_loadb must accept exactly what json_loadb accepts and build the
+ * same values: held to it on a corpus of edge cases, on random documents,
+ * and on random damage to them. */
+#include "util/json.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static const size_t flag_sets[] = {0, JSON_REJECT_DUPLICATES, JSON_DECODE_ANY,
+                                   JSON_REJECT_DUPLICATES | JSON_DECODE_ANY};
+
+/* Both parsers on the same bytes, under each flag set: both fail, or both
+ * give equal values. Returns how many flag sets accepted the text. */
+static int same(const char *text, size_t len)
+{
+    int accepted = 0;
+    for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        json_error_t e1, e2;
+        json_t *a = json_loadb(text, len, flag_sets[i], &e1);
+        json_t *b = ig_json_loadb(text, len, flag_sets[i], &e2);
+        cr_assert_eq(a == NULL, b == NULL, "flags %zu, %.*s: jansson %s, ours %s", flag_sets[i],
+                     (int)(len > 200 ? 200 : len), text, a ? "accepts" : e1.text,
+                     b ? "accepts" : e2.text);
+        if (a) {
+            cr_assert(json_equal(a, b), "flags %zu: different values for %.*s", flag_sets[i],
+                      (int)(len > 200 ? 200 : len), text);
+            accepted++;
+        } else {
+            cr_assert_neq(e2.text[0], '\0', "a failure says why");
+        }
+        json_decref(a);
+        json_decref(b);
+    }
+    return accepted;
+}
+
+static int same_str(const char *text)
+{
+    return same(text, strlen(text));
+}
+
+Test(json, edge_cases_match_jansson)
+{
+    static const char *const corpus[] = {
+        "{}", "[]", " [ ] ", "{\"a\":1}", "{\"a\":{\"b\":[1,2,{\"c\":null}]}}",
+        "[true,false,null]", "[0,-0,1,-1,9223372036854775807,-9223372036854775808]",
+        "[9223372036854775808]", "[-9223372036854775809]", "[1.5,-0.0,1e10,1E-5,2.5e+3]",
+        "[1e400]", "[-1e400]", "[1e-400]", "[01]", "[1.]", "[.5]", "[-]", "[+1]", "[0x10]",
+        "[\"\\u00e9\\u4e2d\\ud83d\\ude00\"]", "[\"\\ud83d\"]", "[\"\\ude00\"]",
+        "[\"\\ud83dx\"]", "[\"\\u0000\"]", "[\"a\\u0000b\"]", "{\"\\u0000\":1}",
+        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\x\"]", "[\"tab\there\"]", "[\"\xc3\xa9\"]",
+        "[\"\xff\"]", "[\"\xc3\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xc0\xaf\"]", "{\"a\":1,\"a\":2}", "{\"a\":1,\"b\":2,\"a\":3}", "{\"\":0}",
+        "{\"a\" 1}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "[1,]", "[1 2]", "", " ", "\n",
+        "nul", "null", "true", "1", "\"s\"", "[] []", "[]x", "{}\n\n ", "[1]\0", "/*c*/[]",
+        "[\"unterminated", "{\"a\":[1,2", "[[[[[[[[[[]]]]]]]]]]", "\xef\xbb\xbf[]",
+        "[1e5, 1.0e+5, 100000.0]", "{\"k\":\"v\",\"n\":{\"m\":[[],{}]}}",
+    };
+    int accepted = 0;
+    for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
+        accepted += same_str(corpus[i]);
+    cr_assert_gt(accepted, 40, "the corpus has valid documents too");
+    same("[1]\0", 4); /* a NUL after the value */
+}
+
+Test(json, nesting_limit_matches)
+{
+    static char deep[2 * 3000 + 1];
+    for (int depth = 2040; depth <= 2060; depth += 4) {
+        memset(deep, '[', (size_t)depth);
+        memset(deep + depth, ']', (size_t)depth);
+        same(deep, 2 * (size_t)depth);
+    }
+}
+
+/* A small deterministic PRNG (xorshift), so failures reproduce. */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static json_t *random_string(void)
+{
+    static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\x01",
+                                         "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
+                                         "iVBORw0KGgo", "+/=", "\x7f"};
+    char s[256];
+    size_t len = 0, n = next() % 12;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = pieces[next() % (sizeof pieces / sizeof pieces[0])];
+        size_t pl = strlen(p);
+        if (len + pl >= sizeof s)
+            break;
+        memcpy(s + len, p, pl);
+        len += pl;
+    }
+    return json_stringn(s, len);
+}
+
+static json_t *random_value(int depth)
+{
+    switch (next() % (depth > 4 ? 5 : 7)) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(next() & 1);
+    case 2: {
+        static const json_int_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1 << 30};
+        return json_integer(next() & 1 ? ints[next() % 7] : (json_int_t)next());
+    }
+    case 3:
+        return json_real((double)(int64_t)next() / (double)(1 + next() % 1000000));
+    case 4:
+        return random_string();
+    case 5: {
+        json_t *a = json_array();
+        for (uint64_t i = next() % 5; i > 0; i--)
+            json_array_append_new(a, random_value(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (uint64_t i = next() % 5; i > 0; i--) {
+            json_t *k = random_string();
+            json_object_set_new(o, json_string_value(k), random_value(depth + 1));
+            json_decref(k);
+        }
+        return o;
+    }
+    }
+}
+
+Test(json, random_documents_and_damage_to_them_match_jansson)
+{
+    static const size_t dump_flags[] = {JSON_COMPACT, JSON_INDENT(2), JSON_ENSURE_ASCII,
+                                        JSON_COMPACT | JSON_ENSURE_ASCII};
+    int damaged_accepted = 0;
+    for (int doc = 0; doc < 600; doc++) {
+        json_t *v = json_object();
+        json_object_set_new(v, "data", random_value(0));
+        char *text = json_dumps(v, dump_flags[doc % 4]);
+        cr_assert_not_null(text);
+        size_t len = strlen(text);
+        json_t *back = ig_json_loadb(text, len, 0, NULL);
+        cr_assert(json_equal(v, back), "round trip of %s", text);
+        json_decref(back);
+        same(text, len);
+        /* Damage: drop, replace or insert one byte, eight times over. */
+        for (int m = 0; m < 8; m++) {
+            char bad[4096];
+            if (len + 2 > sizeof bad)
+                break;
+            memcpy(bad, text, len);
+            size_t n = len, at = next() % len;
+            static const char bytes[] = "{}[]\",:\\u0e1-. \xc3\xff\n";
+            char c = bytes[next() % (sizeof bytes - 1)];
+            switch (next() % 3) {
+            case 0:
+                memmove(bad + at, bad + at + 1, n - at - 1);
+                n--;
+                break;
+            case 1:
+                bad[at] = c;
+                break;
+            default:
+                memmove(bad + at + 1, bad + at, n - at);
+                bad[at] = c;
+                n++;
+            }
+            damaged_accepted += same(bad, n) > 0;
+        }
+        free(text);
+        json_decref(v);
+    }
+    cr_assert_gt(damaged_accepted, 0, "some damage still leaves valid JSON");
+}
+
+Test(json, errors_say_where)
+{
+    json_error_t e;
+    cr_assert_null(ig_json_loadb("{\n  \"a\": 1,\n  \"b\": ]\n}", 22, 0, &e));
+    cr_assert_eq(e.line, 3);
+    cr_assert_gt(e.column, 0);
+    cr_assert_null(ig_json_loadb("{\"a\":1,\"a\":2}", 13, JSON_REJECT_DUPLICATES, &e));
+    cr_assert_str_eq(e.text, "duplicate object key");
+    cr_assert_null(ig_json_loadb("[\"\\u0000\"]", 10, 0, &e));
+    cr_assert(strstr(e.text, "\\u0000"), "%s", e.text);
+}
