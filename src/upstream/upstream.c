@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -31,6 +32,10 @@ struct ig_upstream {
     int nidle;
     long ncalls; /* in flight */
     const struct ig_networks *allow;
+    /* Poll handles by socket, kept while the socket is open (see
+     * socket_cb): socks[fd], nsocks slots. */
+    struct sock_ctx **socks;
+    size_t nsocks;
 };
 
 /* Above this many calls in flight, new calls open their own connection and
@@ -324,6 +329,39 @@ static void sock_close_cb(uv_handle_t *h)
     free(h->data);
 }
 
+static struct sock_ctx *sock_lookup(const struct ig_upstream *u, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < u->nsocks ? u->socks[fd] : NULL;
+}
+
+static int sock_remember(struct ig_upstream *u, struct sock_ctx *ctx)
+{
+    size_t fd = (size_t)ctx->fd;
+    if (fd >= u->nsocks) {
+        size_t n = u->nsocks ? u->nsocks : 64;
+        while (n <= fd)
+            n *= 2;
+        struct sock_ctx **t = realloc(u->socks, n * sizeof *t);
+        if (!t)
+            return IG_ENOMEM;
+        memset(t + u->nsocks, 0, (n - u->nsocks) * sizeof *t);
+        u->socks = t;
+        u->nsocks = n;
+    }
+    u->socks[fd] = ctx;
+    return 0;
+}
+
+static void sock_forget(struct ig_upstream *u, struct sock_ctx *ctx)
+{
+    u->socks[ctx->fd] = NULL;
+    uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
+}
+
+/* curl says which sockets to watch. A keep-alive connection is watched only
+ * while a transfer uses it (curl says REMOVE in between), but its poll
+ * handle is kept until the socket closes (close_socket_cb): making one per
+ * transfer cost an ioctl and three epoll_ctl calls each time. */
 static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp)
 {
     (void)easy;
@@ -332,11 +370,12 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void
     if (action == CURL_POLL_REMOVE) {
         if (ctx) {
             uv_poll_stop(&ctx->poll);
-            uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
             curl_multi_assign(u->multi, fd, NULL);
         }
         return 0;
     }
+    if (!ctx)
+        ctx = sock_lookup(u, fd);
     if (!ctx) {
         ctx = calloc(1, sizeof *ctx);
         if (!ctx)
@@ -348,8 +387,12 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void
             return -1;
         }
         ctx->poll.data = ctx;
-        curl_multi_assign(u->multi, fd, ctx);
+        if (sock_remember(u, ctx)) {
+            uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
+            return -1;
+        }
     }
+    curl_multi_assign(u->multi, fd, ctx);
     int events = 0;
     if (action & CURL_POLL_IN)
         events |= UV_READABLE;
@@ -357,6 +400,17 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void
         events |= UV_WRITABLE;
     uv_poll_start(&ctx->poll, events, poll_cb);
     return 0;
+}
+
+/* curl closes a socket it opened through open_socket_cb: its poll handle
+ * goes first (uv_close takes it out of epoll at once). */
+static int close_socket_cb(void *ud, curl_socket_t fd)
+{
+    struct ig_upstream *u = ud;
+    struct sock_ctx *ctx = sock_lookup(u, fd);
+    if (ctx)
+        sock_forget(u, ctx);
+    return close(fd);
 }
 
 static void timer_fire_cb(uv_timer_t *t)
@@ -406,7 +460,11 @@ int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop, const struct i
 static void upstream_timer_close_cb(uv_handle_t *h)
 {
     struct ig_upstream *u = h->data;
-    curl_multi_cleanup(u->multi);
+    curl_multi_cleanup(u->multi); /* closes the kept connections */
+    for (size_t fd = 0; fd < u->nsocks; fd++) /* sockets curl closed itself */
+        if (u->socks[fd])
+            sock_forget(u, u->socks[fd]);
+    free(u->socks);
     free(u);
 }
 
@@ -511,6 +569,8 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, call);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, call->u);
     curl_easy_setopt(e, CURLOPT_PRIVATE, call);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->res.error);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
