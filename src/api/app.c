@@ -12,6 +12,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "upstream/upstream.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -260,7 +261,7 @@ int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, vo
 
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? ig_json_dumps(body, NULL) : NULL;
     json_decref(body);
     if (!text) {
         ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot encode response");

@@ -33,6 +33,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/sse.h"
+#include "util/json.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -318,7 +319,7 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         json_object_set(meta, "metadata", r->metadata);
     if (meta && r->op != IG_OP_GENERATE)
         json_object_set_new(meta, "operation", json_string(ig_operation_name(r->op)));
-    char *meta_json = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    char *meta_json = meta ? ig_json_dumps(meta, NULL) : NULL;
     json_decref(meta);
     const char *format = f->made ? f->images[0].format : "png";
     struct ig_buf out;
@@ -441,7 +442,7 @@ static void finish_network(struct ig_http_req *req, struct gen_ctx *c)
 
 static char *sse_event(const char *name, json_t *data)
 {
-    char *json = json_dumps(data, JSON_COMPACT);
+    char *json = ig_json_dumps(data, NULL);
     json_decref(data);
     if (!json)
         return NULL;

@@ -725,7 +725,7 @@ char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
         json_object_set_new(o, "user", json_string(req->user));
     if (req->metadata)
         json_object_set(o, "metadata", req->metadata);
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = ig_json_dumps(o, NULL);
     json_decref(o);
     return s;
 }

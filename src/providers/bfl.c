@@ -12,6 +12,7 @@
 #include "core/classify.h"
 #include "providers/common.h"
 #include "util/err.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static int bfl_prepare(const struct ig_gen_request *req, const struct ig_deploym
         json_object_set_new(b, "steps", json_integer(req->steps));
     if (req->guidance >= 0)
         json_object_set_new(b, "guidance", json_real(req->guidance));
-    out->body = json_dumps(b, JSON_COMPACT);
+    out->body = ig_json_dumps(b, NULL);
     json_decref(b);
     if (!out->body)
         goto fail;

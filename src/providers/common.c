@@ -50,11 +50,10 @@ void ig_provider_pending(struct ig_provider_result *out, long after_ms)
 
 int ig_provider_json_body(struct ig_upstream_request *out, json_t *body)
 {
-    out->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    out->body = body ? ig_json_dumps(body, &out->body_len) : NULL;
     json_decref(body);
     if (!out->body)
         return IG_ENOMEM;
-    out->body_len = strlen(out->body);
     return ig_upstream_request_header(out, "Content-Type", "application/json");
 }
 

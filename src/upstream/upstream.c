@@ -460,7 +460,7 @@ int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop, const struct i
 static void upstream_timer_close_cb(uv_handle_t *h)
 {
     struct ig_upstream *u = h->data;
-    curl_multi_cleanup(u->multi); /* closes the kept connections */
+    curl_multi_cleanup(u->multi);             /* closes the kept connections */
     for (size_t fd = 0; fd < u->nsocks; fd++) /* sockets curl closed itself */
         if (u->socks[fd])
             sock_forget(u, u->socks[fd]);

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
 struct frame {
@@ -312,4 +314,87 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
         return NULL;
     }
     return b.root;
+}
+
+/* ---- writing ---- */
+
+struct dump {
+    struct ig_buf text;
+    int failed; /* an append failed: the text is incomplete */
+};
+
+static void print_cb(void *ctx, const char *str, size_t len)
+{
+    struct dump *d = ctx;
+    if (!d->failed && ig_buf_append(&d->text, str, len))
+        d->failed = 1;
+}
+
+static yajl_gen_status gen_value(yajl_gen g, const json_t *v)
+{
+    json_t *m = ig_mutable(v); /* jansson's iterators take non-const */
+    yajl_gen_status st = yajl_gen_status_ok;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *item;
+        st = yajl_gen_map_open(g);
+        json_object_foreach(m, key, item)
+        {
+            if (st == yajl_gen_status_ok)
+                st = yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+            if (st == yajl_gen_status_ok)
+                st = gen_value(g, item);
+        }
+        return st == yajl_gen_status_ok ? yajl_gen_map_close(g) : st;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *item;
+        st = yajl_gen_array_open(g);
+        json_array_foreach(m, i, item) if (st == yajl_gen_status_ok) st = gen_value(g, item);
+        return st == yajl_gen_status_ok ? yajl_gen_array_close(g) : st;
+    }
+    case JSON_STRING:
+        return yajl_gen_string(g, (const unsigned char *)json_string_value(v),
+                               json_string_length(v));
+    case JSON_INTEGER:
+        return yajl_gen_integer(g, (long long)json_integer_value(v));
+    case JSON_REAL: {
+        /* As jansson writes them: 17 digits, and always a fraction or an
+         * exponent, so the text reads back as a real. */
+        char num[40];
+        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        if (!strpbrk(num, ".eE") && n + 2 < (int)sizeof num) {
+            memcpy(num + n, ".0", 3);
+            n += 2;
+        }
+        return yajl_gen_number(g, num, (size_t)n);
+    }
+    case JSON_TRUE:
+        return yajl_gen_bool(g, 1);
+    case JSON_FALSE:
+        return yajl_gen_bool(g, 0);
+    default:
+        return yajl_gen_null(g);
+    }
+}
+
+char *ig_json_dumps(const json_t *v, size_t *len)
+{
+    if (!v)
+        return NULL;
+    struct dump d = {.failed = 0};
+    ig_buf_init(&d.text, SIZE_MAX / 2);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return NULL;
+    yajl_gen_config(g, yajl_gen_print_callback, print_cb, &d);
+    yajl_gen_status st = gen_value(g, v);
+    yajl_gen_free(g);
+    char *out = NULL;
+    if (st == yajl_gen_status_ok && !d.failed && d.text.data)
+        out = ig_buf_detach(&d.text, len);
+    ig_buf_release(&d.text);
+    return out;
 }

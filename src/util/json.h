@@ -25,4 +25,16 @@
  * is not NULL. */
 json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *error);
 
+/* The compact JSON text of v, written by yajl's generator (jansson's
+ * json_dumps spends about 20 ns a byte escaping: 3.5 us for a small
+ * request body, tens of milliseconds for a streamed image). malloc'd and
+ * NUL-terminated, its length in *len when len is not NULL. Reals are
+ * written with 17 significant digits, so they read back exactly. NULL when
+ * out of memory, or when v nests deeper than IG_JSON_MAX_DUMP_DEPTH
+ * levels (yajl's generator's limit; the gateway's values are a few deep).
+ * Strings are written as they are, so they must be UTF-8, which every
+ * jansson string made with checks (or parsed by ig_json_loadb) is. */
+#define IG_JSON_MAX_DUMP_DEPTH 128
+char *ig_json_dumps(const json_t *v, size_t *len);
+
 #endif

@@ -44,19 +44,69 @@ static int same_str(const char *text)
 Test(json, edge_cases_match_jansson)
 {
     static const char *const corpus[] = {
-        "{}", "[]", " [ ] ", "{\"a\":1}", "{\"a\":{\"b\":[1,2,{\"c\":null}]}}",
-        "[true,false,null]", "[0,-0,1,-1,9223372036854775807,-9223372036854775808]",
-        "[9223372036854775808]", "[-9223372036854775809]", "[1.5,-0.0,1e10,1E-5,2.5e+3]",
-        "[1e400]", "[-1e400]", "[1e-400]", "[01]", "[1.]", "[.5]", "[-]", "[+1]", "[0x10]",
-        "[\"\\u00e9\\u4e2d\\ud83d\\ude00\"]", "[\"\\ud83d\"]", "[\"\\ude00\"]",
-        "[\"\\ud83dx\"]", "[\"\\u0000\"]", "[\"a\\u0000b\"]", "{\"\\u0000\":1}",
-        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\x\"]", "[\"tab\there\"]", "[\"\xc3\xa9\"]",
-        "[\"\xff\"]", "[\"\xc3\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]",
-        "[\"\xc0\xaf\"]", "{\"a\":1,\"a\":2}", "{\"a\":1,\"b\":2,\"a\":3}", "{\"\":0}",
-        "{\"a\" 1}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "[1,]", "[1 2]", "", " ", "\n",
-        "nul", "null", "true", "1", "\"s\"", "[] []", "[]x", "{}\n\n ", "[1]\0", "/*c*/[]",
-        "[\"unterminated", "{\"a\":[1,2", "[[[[[[[[[[]]]]]]]]]]", "\xef\xbb\xbf[]",
-        "[1e5, 1.0e+5, 100000.0]", "{\"k\":\"v\",\"n\":{\"m\":[[],{}]}}",
+        "{}",
+        "[]",
+        " [ ] ",
+        "{\"a\":1}",
+        "{\"a\":{\"b\":[1,2,{\"c\":null}]}}",
+        "[true,false,null]",
+        "[0,-0,1,-1,9223372036854775807,-9223372036854775808]",
+        "[9223372036854775808]",
+        "[-9223372036854775809]",
+        "[1.5,-0.0,1e10,1E-5,2.5e+3]",
+        "[1e400]",
+        "[-1e400]",
+        "[1e-400]",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[-]",
+        "[+1]",
+        "[0x10]",
+        "[\"\\u00e9\\u4e2d\\ud83d\\ude00\"]",
+        "[\"\\ud83d\"]",
+        "[\"\\ude00\"]",
+        "[\"\\ud83dx\"]",
+        "[\"\\u0000\"]",
+        "[\"a\\u0000b\"]",
+        "{\"\\u0000\":1}",
+        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+        "[\"\\x\"]",
+        "[\"tab\there\"]",
+        "[\"\xc3\xa9\"]",
+        "[\"\xff\"]",
+        "[\"\xc3\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xc0\xaf\"]",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"b\":2,\"a\":3}",
+        "{\"\":0}",
+        "{\"a\" 1}",
+        "{\"a\":}",
+        "{a:1}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "",
+        " ",
+        "\n",
+        "nul",
+        "null",
+        "true",
+        "1",
+        "\"s\"",
+        "[] []",
+        "[]x",
+        "{}\n\n ",
+        "[1]\0",
+        "/*c*/[]",
+        "[\"unterminated",
+        "{\"a\":[1,2",
+        "[[[[[[[[[[]]]]]]]]]]",
+        "\xef\xbb\xbf[]",
+        "[1e5, 1.0e+5, 100000.0]",
+        "{\"k\":\"v\",\"n\":{\"m\":[[],{}]}}",
     };
     int accepted = 0;
     for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
@@ -87,9 +137,10 @@ static uint64_t next(void)
 
 static json_t *random_string(void)
 {
-    static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\x01",
-                                         "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
-                                         "iVBORw0KGgo", "+/=", "\x7f"};
+    static const char *const pieces[] = {
+        "a",           "Z",   " ",    "\"",       "\\",           "/",
+        "\n",          "\t",  "\x01", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
+        "iVBORw0KGgo", "+/=", "\x7f"};
     char s[256];
     size_t len = 0, n = next() % 12;
     for (size_t i = 0; i < n; i++) {
@@ -179,6 +230,51 @@ Test(json, random_documents_and_damage_to_them_match_jansson)
         json_decref(v);
     }
     cr_assert_gt(damaged_accepted, 0, "some damage still leaves valid JSON");
+}
+
+/* ig_json_dumps writes text that jansson reads back as the same value. */
+static void dumps_round_trip(json_t *v)
+{
+    size_t len = 0;
+    char *text = ig_json_dumps(v, &len);
+    cr_assert_not_null(text);
+    cr_assert_eq(len, strlen(text));
+    json_error_t e;
+    json_t *back = json_loadb(text, len, JSON_DECODE_ANY, &e);
+    cr_assert_not_null(back, "%s: %s", text, e.text);
+    cr_assert(json_equal(v, back), "round trip of %s", text);
+    json_decref(back);
+    free(text);
+}
+
+Test(json, dumps_reads_back_the_same)
+{
+    for (int doc = 0; doc < 600; doc++) {
+        json_t *v = random_value(0);
+        dumps_round_trip(v);
+        json_decref(v);
+    }
+    json_t *edge = json_pack("[f, f, f, f, I, I, s, s#]", 0.1, 1e300, -2.5e-300, 3.0,
+                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN,
+                             "\x01\x1f\"\\/\x7f\xc3\xa9\xf0\x9f\x98\x80", "", (size_t)0);
+    dumps_round_trip(edge);
+    char *text = ig_json_dumps(edge, NULL);
+    cr_assert(strstr(text, "3.0"), "a whole real keeps its fraction: %s", text);
+    free(text);
+    json_decref(edge);
+}
+
+Test(json, dumps_refuses_what_it_cannot_write)
+{
+    cr_assert_null(ig_json_dumps(NULL, NULL));
+    json_t *deep = json_array(), *at = deep;
+    for (int i = 0; i < IG_JSON_MAX_DUMP_DEPTH + 5; i++) {
+        json_t *next = json_array();
+        json_array_append_new(at, next);
+        at = next;
+    }
+    cr_assert_null(ig_json_dumps(deep, NULL), "deeper than the generator goes");
+    json_decref(deep);
 }
 
 Test(json, errors_say_where)
