@@ -46,16 +46,30 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applic
 run() { wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate.lua "$1"; }
 run "http://127.0.0.1:$px/v1/images/generations" >/dev/null   # warm-up
 run "http://127.0.0.1:$ig/v1/images/generations" >/dev/null
-n_all=() i_all=() np=() ip=() d_all=()
+n_all=() i_all=() np=() ip=() d_all=() n_cpu=() i_cpu=()
+ngx=$(cat "$tmp/nginx.pid") igp=$(cat "$tmp/ig.pid")
+# CPU per request from process times: nginx's share as a proxy is its CPU
+# in the proxy run less what it spends serving the fake upstream (measured
+# in the imagegate run, where it does only that). Steadier than req/s on a
+# shared machine, where the other tenants take cores, not cycles.
+hz=$(getconf CLK_TCK)
+per_req_us() { awk -v t="$1" -v r="$2" -v s="${duration%s}" -v hz="$hz" 'BEGIN { printf "%.1f", t * 1e6 / hz / (r * s) }'; }
 for r in 1 2 3; do
+    n0=$(cpu_ticks "$ngx")
     run "http://127.0.0.1:$px/v1/images/generations" >"$tmp/n"
+    n1=$(cpu_ticks "$ngx") i1=$(cpu_ticks "$igp")
     run "http://127.0.0.1:$ig/v1/images/generations" >"$tmp/i"
+    n2=$(cpu_ticks "$ngx") i2=$(cpu_ticks "$igp")
+    upstream_us=$(per_req_us $((n2 - n1)) "$(rps <"$tmp/i")")
+    n_cpu+=("$(awk -v a="$(per_req_us $((n1 - n0)) "$(rps <"$tmp/n")")" -v b="$upstream_us" 'BEGIN { printf "%.1f", a - b }')")
+    i_cpu+=("$(per_req_us $((i2 - i1)) "$(rps <"$tmp/i")")")
     wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate.lua \
         "http://127.0.0.1:$up/v1/images/generations" >"$tmp/d"
     n_all+=("$(rps <"$tmp/n")"); i_all+=("$(rps <"$tmp/i")")
     np+=("$(p99 <"$tmp/n")"); ip+=("$(p99 <"$tmp/i")"); d_all+=("$(p99 <"$tmp/d")")
 done
 nginx_rps=$(median "${n_all[@]}"); ig_rps=$(median "${i_all[@]}")
+nginx_cpu=$(median "${n_cpu[@]}"); ig_cpu=$(median "${i_cpu[@]}")
 # Latency at the same offered load for all three (no server saturated):
 # each connection waits 20 ms between requests (bench/generate_paced.lua).
 paced() { wrk -t1 -c"$conns" -d"$duration" --latency -s bench/generate_paced.lua "$1"; }
@@ -100,6 +114,7 @@ cat <<MD
 |---|---|---|
 | nginx \`proxy_pass\` (upstream keep-alive) to the fake | $nginx_rps req/s (of: ${n_all[*]}) | baseline |
 | imagegate \`POST /v1/images/generations\` (auth, validation, dispatch, parse, blob store, history) | $ig_rps req/s (of: ${i_all[*]}) = **$(ratio "$ig_rps" "$nginx_rps")× nginx**; errors: $errors; $gens generations recorded | ≥ 0.5× |
+| CPU per request (process times; nginx's serving of the fake subtracted) | nginx as proxy $nginx_cpu us (of: ${n_cpu[*]}), imagegate $ig_cpu us (of: ${i_cpu[*]}) = $(ratio "$ig_cpu" "$nginx_cpu")× nginx's | |
 | p99 latency at full speed: direct to the fake / through nginx / through imagegate | ${d_all[*]} / ${np[*]} / ${ip[*]} (per round; queueing at saturation) | imagegate adds ≤ 2 ms at 64 connections |
 | p50 / p99 at a fixed offered load (64 connections, 20 ms between requests): direct, nginx, imagegate | $paced_line | |
 | $held concurrent requests held against a 5-second upstream$([ "$held" = "$held_goal" ] || echo " (open-files limit $(ulimit -n): $held_goal would need $((2 * held_goal + 500)))") | $held_done completed in 12 s; errors: $held_err | zero errors |

@@ -14,6 +14,9 @@ struct ig_batcher {
     const struct ig_batch_ops *ops;
     void *ud;
     int max_jobs, max_items;
+    int running;   /* jobs on the pool */
+    int finishing; /* inside finish(): done() callbacks are running */
+    int closing;   /* ig_batcher_free was called: free once idle */
     struct ig_batch_item *queue, **queue_tail;
     struct batch_job jobs[];
 };
@@ -49,17 +52,27 @@ static void job_run_cb(uv_work_t *w)
 
 static void kick(struct ig_batcher *b);
 
+static void free_if_done(struct ig_batcher *b)
+{
+    if (b->closing && !b->running && !b->finishing && !b->queue)
+        free(b);
+}
+
 static void finish(struct batch_job *j)
 {
     struct ig_batcher *b = j->b;
     struct ig_batch_item *it = j->first;
     j->first = NULL;
+    b->running--;
+    b->finishing++;
     kick(b); /* the pool works on the next batch while these are answered */
     while (it) {
         struct ig_batch_item *next = it->next;
         b->ops->done(it, b->ud);
         it = next;
     }
+    b->finishing--;
+    free_if_done(b);
 }
 
 static void job_done_cb(uv_work_t *w, int status)
@@ -87,6 +100,7 @@ static void kick(struct ig_batcher *b)
         b->queue_tail = &b->queue;
     last->next = NULL;
     j->first = first;
+    b->running++;
     if (uv_queue_work(b->loop, &j->work, job_run_cb, job_done_cb) != 0) {
         /* Only fails on bad arguments; run it here rather than lose it. */
         b->ops->run(first, b->ud);
@@ -104,5 +118,8 @@ void ig_batcher_submit(struct ig_batcher *b, struct ig_batch_item *item)
 
 void ig_batcher_free(struct ig_batcher *b)
 {
-    free(b);
+    if (!b)
+        return;
+    b->closing = 1;
+    free_if_done(b);
 }

@@ -34,7 +34,10 @@ struct ig_batcher;
 struct ig_batcher *ig_batcher_new(uv_loop_t *loop, const struct ig_batch_ops *ops, void *ud,
                                   int max_jobs, int max_items);
 void ig_batcher_submit(struct ig_batcher *b, struct ig_batch_item *item);
-/* Only once nothing is queued or running (the loop has run dry). */
+/* Frees b now, or, when jobs are still on the pool (a worker stops while
+ * requests whose clients left are still being stored), once they and
+ * what is queued behind them are done: their done() callbacks still run,
+ * so every item is finished. The loop must keep running until then. */
 void ig_batcher_free(struct ig_batcher *b);
 
 #endif

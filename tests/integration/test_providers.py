@@ -4,6 +4,7 @@ address policy, the deadline."""
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -675,6 +676,50 @@ models:
         self.assertEqual(row[0], "failed")
         self.assertIn("client closed", row[1])
         self.assertEqual(self.gw.request("GET", "/healthz")[0], 200)
+
+
+class ShutdownWithAbandonedRequests(unittest.TestCase):
+    def test_sigterm_while_abandoned_generations_are_being_stored(self):
+        """Clients leave while their generations wait on the provider, and
+        SIGTERM follows at once: the worker has no connections left, but the
+        store step of every abandoned generation is still on the thread pool.
+        The process must wait for it, record every one, and exit 0."""
+        import socket
+        import sqlite3
+        fake = Fake()
+        gw = Gateway(config=CONFIG + "threadpool_size: 1\n", workers=1,
+                     env={"OPENAI_API_KEY": "sk-test-123", "OPENAI_BASE_URL": fake.base + "/v1"})
+        try:
+            n = 40
+            fake.script([{"delay": 5}] * n)
+            body = json.dumps({"prompt": "left behind", "model": "dall-e-2"}).encode()
+            head = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + gw.admin_key.encode() + b"\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+            socks = []
+            for _ in range(n):
+                s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+                s.sendall(head + body)
+                socks.append(s)
+            deadline = time.monotonic() + 10
+            while len(fake.requests()) < n and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len(fake.requests()), n, "every request reached the provider")
+            for s in socks:
+                s.close()
+            gw.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(gw.proc.wait(20), 0, gw.log()[-3000:])
+            self.assertIn("stopped cleanly", gw.log())
+            db = sqlite3.connect(os.path.join(gw.data_dir, "imagegate.db"))
+            rows = db.execute("SELECT status, error FROM generations").fetchall()
+            db.close()
+            self.assertEqual(len(rows), n, "every abandoned generation is recorded")
+            for status, error in rows:
+                self.assertEqual(status, "failed")
+                self.assertIn("client closed", error)
+        finally:
+            fake.stop()
+            gw.cleanup()
 
 
 class BlackForestLabs(unittest.TestCase):

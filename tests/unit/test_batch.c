@@ -24,6 +24,7 @@ struct state {
     int running, max_running; /* run() calls at once */
     struct ig_batcher *b;
     struct item *extra; /* submitted from done() of item 0 */
+    int free_early;     /* free the batcher from done() of item 0 */
 };
 
 static void run(struct ig_batch_item *first, void *ud)
@@ -53,16 +54,19 @@ static void done(struct ig_batch_item *it, void *ud)
     s->done_order[s->ndone++] = ITEM(it)->id;
     if (ITEM(it)->id == 0 && s->extra)
         ig_batcher_submit(s->b, &s->extra->link); /* from a completion: allowed */
+    if (ITEM(it)->id == 0 && s->free_early)
+        ig_batcher_free(s->b); /* a worker stopping with work still out */
 }
 
 static const struct ig_batch_ops ops = {.run = run, .done = done};
 
 static void run_batches(int max_jobs, int max_items, int nitems, struct state *s,
-                        struct item *items)
+                        struct item *items, int free_early)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
     memset(s, 0, sizeof *s);
+    s->free_early = free_early;
     pthread_mutex_init(&s->lock, NULL);
     s->b = ig_batcher_new(&loop, &ops, s, max_jobs, max_items);
     cr_assert_not_null(s->b);
@@ -74,7 +78,8 @@ static void run_batches(int max_jobs, int max_items, int nitems, struct state *s
         ig_batcher_submit(s->b, &items[i].link);
     s->extra = &items[nitems - 1];
     uv_run(&loop, UV_RUN_DEFAULT);
-    ig_batcher_free(s->b);
+    if (!free_early)
+        ig_batcher_free(s->b);
     uv_loop_close(&loop);
     pthread_mutex_destroy(&s->lock);
 }
@@ -83,7 +88,7 @@ Test(batch, one_job_at_a_time_takes_what_queued_meanwhile)
 {
     struct state s;
     struct item items[8];
-    run_batches(1, 3, 8, &s, items);
+    run_batches(1, 3, 8, &s, items, 0);
     /* Item 0 leaves at once, alone; 1..6 queue meanwhile and leave three at a
      * time; 7, submitted from item 0's completion, queues behind them. */
     cr_assert_eq(s.batches, 4);
@@ -106,7 +111,7 @@ Test(batch, two_jobs_run_at_once)
 {
     struct state s;
     struct item items[6];
-    run_batches(2, 32, 6, &s, items);
+    run_batches(2, 32, 6, &s, items, 0);
     /* 0 and 1 each leave at once in their own job, side by side; 2..4 wait
      * for a free job and leave together; 5 follows item 0's completion. */
     cr_assert_eq(s.max_running, 2);
@@ -115,5 +120,18 @@ Test(batch, two_jobs_run_at_once)
     cr_assert_eq(items[2].batch, items[4].batch, "the waiting items share a job");
     cr_assert_eq(s.ndone, 6);
     for (int i = 0; i < 6; i++)
+        cr_assert_eq(items[i].ran, 1, "item %d ran once", i);
+}
+
+Test(batch, freed_with_work_out_finishes_it_first)
+{
+    struct state s;
+    struct item items[8];
+    /* Freed from item 0's completion, with 1..6 queued or running and 7
+     * submitted just before: every item still runs and completes, and the
+     * batcher goes away after the last (ASan would see it otherwise). */
+    run_batches(1, 3, 8, &s, items, 1);
+    cr_assert_eq(s.ndone, 8);
+    for (int i = 0; i < 8; i++)
         cr_assert_eq(items[i].ran, 1, "item %d ran once", i);
 }
