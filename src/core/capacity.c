@@ -12,6 +12,7 @@ struct entry {
     const void *key;
     int in_use;
     int waiting;
+    struct ig_capacity_waiter *head, *tail; /* oldest first */
 };
 
 struct ig_capacity {
@@ -54,15 +55,33 @@ static struct entry *find(struct ig_capacity *c, const void *key)
     return NULL;
 }
 
-int ig_capacity_acquire(struct ig_capacity *c, const void *key, int max)
+static void unlink_waiter(struct entry *e, struct ig_capacity_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        e->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        e->tail = w->prev;
+    w->prev = w->next = NULL;
+    e->waiting--;
+}
+
+int ig_capacity_acquire(struct ig_capacity *c, const void *key, int max,
+                        struct ig_capacity_waiter *w)
 {
     if (!c || max <= 0)
         return 1;
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);
-    int ok = !e || e->in_use < max;
-    if (ok && e)
+    int ok = !e || (e->in_use < max && e->head == w); /* NULL w: no one waits */
+    if (ok && e) {
         e->in_use++;
+        if (w)
+            unlink_waiter(e, w);
+    }
     pthread_mutex_unlock(&c->lock);
     return ok;
 }
@@ -78,27 +97,35 @@ void ig_capacity_release(struct ig_capacity *c, const void *key)
     pthread_mutex_unlock(&c->lock);
 }
 
-int ig_capacity_wait_enter(struct ig_capacity *c, const void *key)
+int ig_capacity_wait_enter(struct ig_capacity *c, const void *key, struct ig_capacity_waiter *w)
 {
     if (!c)
         return 0;
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);
     int ok = e && e->waiting < c->max_queue;
-    if (ok)
+    if (ok) {
+        w->next = NULL;
+        w->prev = e->tail;
+        if (e->tail)
+            e->tail->next = w;
+        else
+            e->head = w;
+        e->tail = w;
         e->waiting++;
+    }
     pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
-void ig_capacity_wait_leave(struct ig_capacity *c, const void *key)
+void ig_capacity_wait_leave(struct ig_capacity *c, const void *key, struct ig_capacity_waiter *w)
 {
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, key);
-    if (e && e->waiting > 0)
-        e->waiting--;
+    if (e && (e->head == w || w->prev)) /* still queued */
+        unlink_waiter(e, w);
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -55,10 +55,11 @@ struct ig_dispatch {
     struct ig_upstream_request cancel; /* the job at the provider, while it runs */
     int polls;
     int poll_failures;
-    /* Concurrency: the deployment whose slot is held, and whether this
-     * dispatch counts as waiting for one. */
+    /* Concurrency: the deployment whose slot is held, and the one whose
+     * queue this dispatch waits in (its place: waiter). */
     const struct ig_deployment *holding;
     const struct ig_deployment *waiting_for;
+    struct ig_capacity_waiter waiter;
     int queue_full_skips;
 };
 
@@ -147,7 +148,7 @@ static void release_slot(struct ig_dispatch *d)
         d->holding = NULL;
     }
     if (d->waiting_for) {
-        ig_capacity_wait_leave(d->opt.capacity, d->waiting_for);
+        ig_capacity_wait_leave(d->opt.capacity, d->waiting_for, &d->waiter);
         d->waiting_for = NULL;
     }
 }
@@ -605,9 +606,10 @@ static void attempt(struct ig_dispatch *d)
         return;
     }
     if (dep->max_concurrency > 0 && !d->holding) {
-        if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency)) {
+        if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency,
+                                 d->waiting_for ? &d->waiter : NULL)) {
             if (!d->waiting_for) {
-                if (!ig_capacity_wait_enter(d->opt.capacity, dep)) {
+                if (!ig_capacity_wait_enter(d->opt.capacity, dep, &d->waiter)) {
                     ig_info("deployment %s (%s): at capacity and its queue is full", dep->provider,
                             dep->model);
                     d->queue_full_skips++;
@@ -619,10 +621,7 @@ static void attempt(struct ig_dispatch *d)
             uv_timer_start(&d->backoff, backoff_cb, 20, 0); /* look again shortly */
             return;
         }
-        if (d->waiting_for) {
-            ig_capacity_wait_leave(d->opt.capacity, d->waiting_for);
-            d->waiting_for = NULL;
-        }
+        d->waiting_for = NULL; /* acquiring took it out of the queue */
         d->holding = dep;
     }
     if (p->prepare(d->req, dep, &r)) {

@@ -1143,6 +1143,42 @@ models:
             fake.stop()
 
 
+    def test_waiters_reach_the_provider_in_the_order_they_came(self):
+        import threading
+        fake = Fake()
+        try:
+            cfg = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
+  max_queue: 8
+models:
+  - name: capped
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
+""" % fake.base
+            with Gateway(config=cfg, env={"OPENAI_API_KEY": "sk"}, workers=2) as gw:
+                fake.script([{"delay": 0.3}] * 5)
+                results = {}
+
+                def one(name):
+                    results[name] = gw.json("POST", "/v1/images/generations",
+                                            {"prompt": name, "model": "capped"},
+                                            key=gw.admin_key)[0]
+
+                names = ["first", "second", "third", "fourth", "fifth"]
+                threads = []
+                for name in names:  # each joins the queue behind the one before
+                    t = threading.Thread(target=one, args=(name,))
+                    t.start()
+                    threads.append(t)
+                    time.sleep(0.1)
+                for t in threads:
+                    t.join()
+                self.assertEqual(results, {n: 200 for n in names})
+                order = [json.loads(r["body"])["prompt"] for r in fake.requests()]
+                self.assertEqual(order, names, "a freed slot goes to the oldest waiter")
+        finally:
+            fake.stop()
+
+
 class Leonardo(unittest.TestCase):
     def test_create_poll_and_nsfw(self):
         fake = Fake()
