@@ -1099,6 +1099,17 @@ class FieldsPassed(unittest.TestCase):
 
 
 class ConcurrencyCap(unittest.TestCase):
+    @staticmethod
+    def capped_config(fake, max_queue):
+        """A model "capped" on one deployment that runs one job at a time."""
+        return CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
+  max_queue: %d
+models:
+  - name: capped
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
+""" % (max_queue, fake.base)
+
     def run_parallel(self, gw, n, model):
         import threading
         results = []
@@ -1117,13 +1128,7 @@ class ConcurrencyCap(unittest.TestCase):
     def test_cap_holds_and_queue_bounds(self):
         fake = Fake()
         try:
-            cfg = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
-  max_queue: 2
-models:
-  - name: capped
-    deployments:
-      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
-""" % fake.base
+            cfg = self.capped_config(fake, max_queue=2)
             with Gateway(config=cfg, env={"OPENAI_API_KEY": "sk"}) as gw:
                 fake.script([{"delay": 0.4}] * 3)
                 results = self.run_parallel(gw, 3, "capped")
@@ -1147,13 +1152,7 @@ models:
         import threading
         fake = Fake()
         try:
-            cfg = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
-  max_queue: 8
-models:
-  - name: capped
-    deployments:
-      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
-""" % fake.base
+            cfg = self.capped_config(fake, max_queue=8)
             with Gateway(config=cfg, env={"OPENAI_API_KEY": "sk"}, workers=2) as gw:
                 fake.script([{"delay": 0.3}] * 5)
                 results = {}
