@@ -687,11 +687,14 @@ class ShutdownWithAbandonedRequests(unittest.TestCase):
         import socket
         import sqlite3
         fake = Fake()
-        gw = Gateway(config=CONFIG + "threadpool_size: 1\n", workers=1,
+        # A deadline far beyond the test, so every generation ends because
+        # its client left (the provider holds each one for 30 s).
+        config = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 60000")
+        gw = Gateway(config=config + "threadpool_size: 1\n", workers=1,
                      env={"OPENAI_API_KEY": "sk-test-123", "OPENAI_BASE_URL": fake.base + "/v1"})
         try:
             n = 40
-            fake.script([{"delay": 5}] * n)
+            fake.script([{"delay": 30}] * n)
             body = json.dumps({"prompt": "left behind", "model": "dall-e-2"}).encode()
             head = (b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
                     + gw.admin_key.encode() + b"\r\nContent-Type: application/json\r\n"
