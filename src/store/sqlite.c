@@ -342,15 +342,18 @@ static int run_once(sqlite3_stmt *st)
     return rc;
 }
 
-/* Records the writes in one transaction; 0 or IG_EDB (then rolled back).
- * Under the store lock. */
-static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *const *w, size_t n)
+/* Records the writes in one transaction; 0 or IG_EDB (then rolled back),
+ * with *row_failed set when a row was refused (rather than the transaction
+ * itself: a busy or full database). Under the store lock. */
+static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *const *w, size_t n,
+                         int *row_failed)
 {
+    *row_failed = 0;
     if (run_once(ss->begin) != SQLITE_DONE)
         return db_fail(ss->db, "begin");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages);
+        *row_failed = (rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages)) != 0;
     if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
         rc = db_fail(ss->db, "commit");
     if (rc)
@@ -359,9 +362,10 @@ static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *co
 }
 
 /* Commits every write of a batch of callers in one transaction, setting
- * each write's rc. When the transaction fails as a whole (one bad row rolls
- * back the rest), each write is tried again on its own, so a bad one fails
- * alone. */
+ * each write's rc. When a row is refused (one bad row rolls back the rest),
+ * each write is tried again on its own, so a bad one fails alone; when the
+ * transaction itself fails (busy past busy_timeout, disk full), all fail
+ * at once rather than each waiting in turn. */
 static void commit_batch(struct sqlite_store *ss, struct gen_pending *batch)
 {
     size_t n = 0, k = 0;
@@ -378,9 +382,10 @@ static void commit_batch(struct sqlite_store *ss, struct gen_pending *batch)
         for (size_t i = 0; i < p->n; i++)
             all[k++] = &p->w[i];
     lock(&ss->base);
-    int rc = n ? commit_writes(ss, all, n) : 0;
+    int row_failed = 0, alone;
+    int rc = n ? commit_writes(ss, all, n, &row_failed) : 0;
     for (size_t i = 0; i < n; i++)
-        all[i]->rc = rc && n > 1 ? commit_writes(ss, &all[i], 1) : rc;
+        all[i]->rc = row_failed && n > 1 ? commit_writes(ss, &all[i], 1, &alone) : rc;
     unlock(&ss->base);
     if (all != one)
         free(all);

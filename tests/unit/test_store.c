@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char path[96];
 
@@ -159,6 +160,30 @@ Test(store, a_bad_write_in_a_batch_fails_alone)
     int64_t n;
     cr_assert_eq(ig_store_generation_count(s, &n), 0);
     cr_assert_eq(n, 3, "gen_dup once, gen_a and gen_b");
+    ig_store_close(s);
+}
+
+Test(store, a_busy_database_fails_a_batch_at_once, .timeout = 60)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    /* Another connection holds the write lock past busy_timeout (5 s). */
+    sqlite3 *other;
+    cr_assert_eq(sqlite3_open(path, &other), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct gen x[3];
+    gen_init(&x[0], "gen_x");
+    gen_init(&x[1], "gen_y");
+    gen_init(&x[2], "gen_z");
+    struct ig_generation_write w[3] = {x[0].w, x[1].w, x[2].w};
+    time_t t0 = time(NULL);
+    cr_assert_eq(ig_store_generation_insert(s, w, 3), IG_EDB);
+    cr_assert_lt(time(NULL) - t0, 12, "one wait for the lock, not one per write");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(w[i].rc, IG_EDB);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    cr_assert_eq(ig_store_generation_insert(s, w, 3), 0, "recorded once the lock is free");
     ig_store_close(s);
 }
 
