@@ -19,8 +19,12 @@
 
 struct frame {
     json_t *container;
-    char *key; /* objects: the key read, waiting for its value */
+    /* Objects: the key read, waiting for its value: in short_key, or in
+     * long_key (malloc'd) when it does not fit. No pointer into the frame
+     * itself: the stack moves when it grows. */
+    char *long_key;
     size_t key_len;
+    char short_key[48];
 };
 
 struct builder {
@@ -57,9 +61,10 @@ static int add(struct builder *b, json_t *v)
     if (json_is_array(f->container)) {
         rc = json_array_append_new(f->container, v);
     } else {
-        rc = json_object_setn_new_nocheck(f->container, f->key, f->key_len, v);
-        free(f->key);
-        f->key = NULL;
+        rc = json_object_setn_new_nocheck(f->container, f->long_key ? f->long_key : f->short_key,
+                                          f->key_len, v);
+        free(f->long_key);
+        f->long_key = NULL;
     }
     return rc == 0 ? 1 : stop(b, "out of memory");
 }
@@ -167,11 +172,11 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
     if ((b->flags & JSON_REJECT_DUPLICATES) &&
         json_object_getn(f->container, (const char *)key, len))
         return stop(b, "duplicate object key");
-    f->key = malloc(len + 1);
-    if (!f->key)
+    char *to = f->short_key;
+    if (len >= sizeof f->short_key && !(to = f->long_key = malloc(len + 1)))
         return stop(b, "out of memory");
-    memcpy(f->key, key, len);
-    f->key[len] = '\0';
+    memcpy(to, key, len);
+    to[len] = '\0';
     f->key_len = len;
     return 1;
 }
@@ -305,7 +310,7 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
     else if (!(flags & JSON_DECODE_ANY) && !json_is_object(b.root) && !json_is_array(b.root))
         snprintf(why, sizeof why, "'[' or '{' expected");
     for (size_t i = 0; i < b.depth; i++)
-        free(b.stack[i].key);
+        free(b.stack[i].long_key);
     free(b.stack);
     yajl_free(h);
     if (why[0]) {

@@ -125,6 +125,22 @@ Test(json, nesting_limit_matches)
     }
 }
 
+Test(json, keys_survive_the_stack_growing_under_them)
+{
+    /* Objects nested past the builder's first stack sizes (16, 32), each
+     * with a key pending while its child is opened: short keys and keys too
+     * long for the inline buffer. */
+    static char text[64 * 1024];
+    size_t len = 0;
+    for (int i = 0; i < 70; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "{\"%s%d\":",
+                                i % 3 ? "k" : "a-key-long-enough-not-to-fit-the-inline-buffer-", i);
+    len += (size_t)snprintf(text + len, sizeof text - len, "[1,\"x\"]");
+    for (int i = 0; i < 70; i++)
+        text[len++] = '}';
+    cr_assert_eq(same(text, len), 4, "valid under every flag set");
+}
+
 /* A small deterministic PRNG (xorshift), so failures reproduce. */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next(void)
