@@ -220,6 +220,14 @@ static int store_image(struct gen_ctx *c, struct finish *f, const uint8_t *bytes
 
 static char *sse_event(const char *name, json_t *data);
 
+/* An event's framing: sse_begin, then the data (JSON on one line), then
+ * SSE_END. */
+#define SSE_END "\n\n"
+static int sse_begin(struct ig_buf *b, const char *name)
+{
+    return ig_buf_printf(b, "event: %s\ndata: ", name);
+}
+
 /* OpenAI's event names: image_generation.* for generations, image_edit.*
  * for edits. */
 static const char *event_name(const struct gen_ctx *c, int completed)
@@ -328,9 +336,8 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
     if (c->streaming) {
         /* The stream's last event carries the answer, as OpenAI's does. */
         const char *name = event_name(c, 1);
-        rc = rc ? rc
-                : ig_buf_printf(&out, "event: %s\ndata: {\"type\":\"%s\",\"b64_json\":\"", name,
-                                name);
+        rc = rc ? rc : sse_begin(&out, name);
+        rc = rc ? rc : ig_buf_printf(&out, "{\"type\":\"%s\",\"b64_json\":\"", name);
         rc = rc ? rc : ig_buf_append(&out, f->items.data + f->first_b64, f->first_b64_len);
         rc = rc ? rc : ig_buf_printf(&out, "\",\"created_at\":%lld,", (long long)c->created);
     } else {
@@ -346,8 +353,8 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         rc = rc ? rc
                 : ig_buf_puts(&out, "\"background\":\"opaque\",\"usage\":{\"input_tokens\":0,"
                                     "\"output_tokens\":0,\"total_tokens\":0},");
-    rc =
-        rc ? rc : ig_buf_printf(&out, "\"_metadata\":%s}%s", meta_json, c->streaming ? "\n\n" : "");
+    rc = rc ? rc
+            : ig_buf_printf(&out, "\"_metadata\":%s}%s", meta_json, c->streaming ? SSE_END : "");
     free(meta_json);
     if (rc || (c->streaming && !f->made)) {
         ig_buf_release(&out);
@@ -442,14 +449,16 @@ static void finish_network(struct ig_http_req *req, struct gen_ctx *c)
 
 static char *sse_event(const char *name, json_t *data)
 {
-    char *json = ig_json_dumps(data, NULL);
+    size_t len;
+    char *json = ig_json_dumps(data, &len);
     json_decref(data);
     if (!json)
         return NULL;
     struct ig_buf b;
-    ig_buf_init(&b, strlen(json) + 256);
+    ig_buf_init(&b, len + 256);
     char *out = NULL;
-    if (ig_buf_printf(&b, "event: %s\ndata: %s\n\n", name, json) == 0)
+    if (sse_begin(&b, name) == 0 && ig_buf_append(&b, json, len) == 0 &&
+        ig_buf_puts(&b, SSE_END) == 0)
         out = ig_buf_detach(&b, NULL);
     ig_buf_release(&b);
     free(json);

@@ -12,7 +12,6 @@
 #include "core/classify.h"
 #include "providers/common.h"
 #include "util/err.h"
-#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -52,12 +51,7 @@ static int bfl_prepare(const struct ig_gen_request *req, const struct ig_deploym
         json_object_set_new(b, "steps", json_integer(req->steps));
     if (req->guidance >= 0)
         json_object_set_new(b, "guidance", json_real(req->guidance));
-    out->body = ig_json_dumps(b, NULL);
-    json_decref(b);
-    if (!out->body)
-        goto fail;
-    out->body_len = strlen(out->body);
-    if (ig_upstream_request_header(out, "Content-Type", "application/json") ||
+    if (ig_provider_json_body(out, b) ||
         ig_upstream_request_header(out, "Accept", "application/json") || add_key(out, d))
         goto fail;
     return 0;

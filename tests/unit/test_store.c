@@ -21,6 +21,21 @@ static void setup(void)
 
 TestSuite(store, .init = setup);
 
+/* The answer of a count query, read from the file through a connection of
+ * its own (what another process would see). */
+static int file_count(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 static struct ig_key_record key(const char *id, uint8_t fill)
 {
     struct ig_key_record k;
@@ -107,13 +122,10 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 1);
     sqlite3 *db;
     sqlite3_open(path, &db);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st, NULL);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 1);
-    sqlite3_finalize(st);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
     sqlite3_step(st);
     cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
@@ -230,14 +242,7 @@ Test(store, concurrent_writers_share_commits_and_lose_nothing)
     ig_store_close(s);
 
     /* Every row and its image row are really in the file. */
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM images", -1, &st, NULL);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), THREADS * PER_THREAD);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    cr_assert_eq(file_count("SELECT count(*) FROM images"), THREADS * PER_THREAD);
 }
 
 Test(store, scopes_text)
