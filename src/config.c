@@ -76,6 +76,10 @@ static const struct setting settings[] = {
     {"upstream.allow_networks", SET_STRING, F(upstream_allow_networks), 0, 0, "",
      "private networks the gateway may fetch from besides each deployment's own api_base host, "
      "as comma-separated CIDRs (\"10.0.0.0/8, fd00::/8\"); metadata addresses never"},
+    {"upstream.builtin_http", SET_BOOL, F(upstream_builtin_http), 0, 1, "true",
+     "plain http:// upstreams (self-hosted servers) through the built-in keep-alive HTTP/1.1 "
+     "client; false: through libcurl, as https always is (libcurl is also used when "
+     "http_proxy or ALL_PROXY is set)"},
     {"upstream.max_queue", SET_INT, F(upstream_max_queue), 0, 100000, "64",
      "generations that may wait for a deployment at its max_concurrency; more move on "
      "(next deployment, or 503 with Retry-After)"},

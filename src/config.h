@@ -37,6 +37,7 @@ struct ig_config {
     int64_t upstream_deadline_ms;
     int64_t upstream_max_queue;
     char *upstream_allow_networks;
+    int upstream_builtin_http;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
     char *models_file; /* the YAML file whose `models:` section defines routing; NULL: none */

@@ -138,6 +138,10 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         if (rc)
             ig_error("upstream.allow_networks: %s", why);
     }
+    app->upstream_options.allow = &app->allow_networks;
+    /* An operator's proxy for plain http is honoured by libcurl alone. */
+    app->upstream_options.builtin_http = cfg->upstream_builtin_http && !getenv("http_proxy") &&
+                                         !getenv("all_proxy") && !getenv("ALL_PROXY");
     if (rc == 0)
         rc = ig_models_create(&app->models);
     if (rc == 0)
@@ -191,7 +195,7 @@ void ig_app_worker_start(struct ig_http_worker *w, void *ud)
     struct ig_app_worker *aw = calloc(1, sizeof *aw);
     if (aw)
         aw->finish = ig_batcher_new(loop, &ig_images_finish_ops, app, FINISH_JOBS, FINISH_ITEMS);
-    if (!aw || !aw->finish || ig_upstream_create(&aw->upstream, loop, &app->allow_networks)) {
+    if (!aw || !aw->finish || ig_upstream_create(&aw->upstream, loop, &app->upstream_options)) {
         /* A worker without its state cannot serve: stop the start. */
         ig_error("cannot create the state of a worker");
         abort();

@@ -35,6 +35,7 @@ struct ig_app {
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
+    struct ig_upstream_options upstream_options;
     struct ig_http_server *server;
     atomic_long pending_renders;
     char listen_host[256];

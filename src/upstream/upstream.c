@@ -6,7 +6,7 @@
  * from curl_multi_info_read and their callbacks run. A poll handle is
  * freed only in its close callback. Calls are tracked in a list so that
  * freeing the upstream can cancel them. */
-#include "upstream/upstream.h"
+#include "upstream/internal.h"
 #include "util/err.h"
 #include "util/num.h"
 
@@ -32,6 +32,7 @@ struct ig_upstream {
     int nidle;
     long ncalls; /* in flight */
     const struct ig_networks *allow;
+    struct ig_h1 *h1; /* plain http://, when enabled; else NULL */
     /* Poll handles by socket, kept while the socket is open (see
      * socket_cb): socks[fd], nsocks slots. */
     struct sock_ctx **socks;
@@ -45,16 +46,6 @@ struct ig_upstream {
  * new call costs O(calls) and the loop goes quadratic. At that concurrency
  * there is no idle connection to find anyway. */
 #define REUSE_MAX_CALLS 256
-
-struct ig_upstream_call {
-    struct ig_upstream *u;
-    CURL *easy;
-    struct ig_upstream_request req;
-    struct ig_upstream_result res;
-    ig_upstream_cb cb;
-    void *ud;
-    struct ig_upstream_call *prev, *next;
-};
 
 struct sock_ctx {
     uv_poll_t poll;
@@ -195,18 +186,21 @@ int ig_networks_contain(const struct ig_networks *nets, const struct sockaddr *s
     return 0;
 }
 
+/* A deployment's own api_base host may be anything the operator wrote;
+ * anywhere else, private addresses only in allow-listed networks, and the
+ * metadata services never. */
+int ig_upstream_refuses(const struct ig_upstream_call *call, const struct sockaddr *sa)
+{
+    return !call->req.allow_private &&
+           (ig_address_is_metadata(sa) ||
+            (ig_address_is_private(sa) && !ig_networks_contain(call->u->allow, sa)));
+}
+
 static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct ig_upstream_call *call = ud;
     (void)purpose;
-    /* A deployment's own api_base host may be anything the operator wrote;
-     * anywhere else, private addresses only in allow-listed networks, and
-     * the metadata services never. */
-    int refused =
-        !call->req.allow_private &&
-        (ig_address_is_metadata(&addr->addr) ||
-         (ig_address_is_private(&addr->addr) && !ig_networks_contain(call->u->allow, &addr->addr)));
-    if (refused) {
+    if (ig_upstream_refuses(call, &addr->addr)) {
         call->res.blocked = 1;
         return CURL_SOCKET_BAD;
     }
@@ -246,6 +240,17 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud)
 
 /* ---- the multi loop ---- */
 
+static void call_link(struct ig_upstream_call *call)
+{
+    struct ig_upstream *u = call->u;
+    u->ncalls++;
+    call->prev = NULL;
+    call->next = u->calls;
+    if (u->calls)
+        u->calls->prev = call;
+    u->calls = call;
+}
+
 static void call_unlink(struct ig_upstream_call *call)
 {
     struct ig_upstream *u = call->u;
@@ -272,8 +277,11 @@ static void easy_release(struct ig_upstream *u, CURL *e)
 
 static void call_free(struct ig_upstream_call *call)
 {
-    curl_multi_remove_handle(call->u->multi, call->easy);
-    easy_release(call->u, call->easy);
+    if (call->easy) {
+        curl_multi_remove_handle(call->u->multi, call->easy);
+        easy_release(call->u, call->easy);
+    }
+    free(call->addrs);
     ig_upstream_request_release(&call->req);
     ig_buf_release(&call->res.body);
     ig_buf_release(&call->res.headers);
@@ -290,7 +298,6 @@ static void check_done(struct ig_upstream *u)
         struct ig_upstream_call *call = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)(void *)&call);
         CURLcode code = msg->data.result;
-        call_unlink(call);
         if (code == CURLE_OK) {
             curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->res.status);
         } else {
@@ -304,9 +311,15 @@ static void check_done(struct ig_upstream *u)
                 snprintf(call->res.error, sizeof call->res.error,
                          "refused to connect to a private or loopback address");
         }
-        call->cb(call, &call->res, call->ud);
-        call_free(call);
+        ig_upstream_call_done(call);
     }
+}
+
+void ig_upstream_call_done(struct ig_upstream_call *call)
+{
+    call_unlink(call);
+    call->cb(call, &call->res, call->ud);
+    call_free(call);
 }
 
 static void poll_cb(uv_poll_t *poll, int status, int events)
@@ -432,15 +445,18 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop, const struct ig_networks *allow)
+int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop,
+                       const struct ig_upstream_options *opt)
 {
     struct ig_upstream *u = calloc(1, sizeof *u);
     if (!u)
         return IG_ENOMEM;
     u->loop = loop;
-    u->allow = allow;
+    u->allow = opt->allow;
     u->multi = curl_multi_init();
-    if (!u->multi) {
+    if (!u->multi || (opt->builtin_http && ig_h1_create(&u->h1, loop))) {
+        if (u->multi)
+            curl_multi_cleanup(u->multi);
         free(u);
         return IG_ENOMEM;
     }
@@ -476,6 +492,7 @@ void ig_upstream_free(struct ig_upstream *u)
         ig_upstream_cancel(u->calls);
     while (u->nidle)
         curl_easy_cleanup(u->idle[--u->nidle]);
+    ig_h1_free(u->h1);
     uv_close((uv_handle_t *)&u->timer, upstream_timer_close_cb);
 }
 
@@ -546,6 +563,18 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     ig_buf_init(&call->res.body,
                 call->req.max_response_bytes ? call->req.max_response_bytes : (size_t)64 << 20);
     ig_buf_init(&call->res.headers, 64 * 1024);
+    if (u->h1 && ig_h1_accepts(call->req.url)) {
+        call_link(call);
+        int rc = ig_h1_start(u->h1, call);
+        if (rc) {
+            call_unlink(call);
+            call_free(call);
+            return rc;
+        }
+        if (out)
+            *out = call;
+        return 0;
+    }
     CURL *e = call->easy = u->nidle ? u->idle[--u->nidle] : curl_easy_init();
     if (!e)
         goto fail;
@@ -592,11 +621,7 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     }
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK)
         goto fail;
-    u->ncalls++;
-    call->next = u->calls;
-    if (u->calls)
-        u->calls->prev = call;
-    u->calls = call;
+    call_link(call);
     if (out)
         *out = call;
     return 0;
@@ -612,6 +637,8 @@ fail:
 
 void ig_upstream_cancel(struct ig_upstream_call *call)
 {
+    if (!call->easy)
+        ig_h1_cancel(call->u->h1, call);
     call_unlink(call);
     call_free(call);
 }

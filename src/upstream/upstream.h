@@ -1,5 +1,7 @@
-/* upstream.h — outgoing HTTP(S) on a worker's libuv loop, through libcurl's
- * multi_socket interface (never curl_easy_perform on a loop thread).
+/* upstream.h — outgoing HTTP(S) on a worker's libuv loop: https (and
+ * http when so configured) through libcurl's multi_socket interface (never
+ * curl_easy_perform on a loop thread), plain http through the built-in
+ * HTTP/1.1 client of h1.c. Callers see one interface and one result.
  *
  * One struct ig_upstream per worker loop. A call is started with a request
  * the caller builds (method, URL, headers, body, limits) and ends in
@@ -76,9 +78,17 @@ struct ig_networks {
 int ig_networks_parse(const char *text, struct ig_networks *out, char *err, size_t err_size);
 int ig_networks_contain(const struct ig_networks *nets, const struct sockaddr *sa);
 
-/* allow (may be NULL; it must outlive the client) lists private networks
- * the address policy lets through. */
-int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop, const struct ig_networks *allow);
+struct ig_upstream_options {
+    /* Private networks the address policy lets through; may be NULL, and
+     * must outlive the client. */
+    const struct ig_networks *allow;
+    /* Plain http:// URLs (without credentials) go through the built-in
+     * HTTP/1.1 client (h1.c) instead of libcurl; https always uses curl. */
+    int builtin_http;
+};
+
+int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop,
+                       const struct ig_upstream_options *opt);
 /* Cancels every call (no callbacks) and frees once the loop has closed
  * the handles; call from the loop's thread. */
 void ig_upstream_free(struct ig_upstream *u);

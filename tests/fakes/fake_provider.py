@@ -8,11 +8,14 @@ replies, so a test can make it misbehave on command:
     POST /__script   [{"status": 500}, {"status": 429, "headers": {"Retry-After": "1"}},
                       {"delay": 2}, {"reset": true}, {"raw": "not json"},
                       {"urls": true}, {"url": "http://10.0.0.1/x.png"}, {"status": 200}]
-    GET  /__requests  → [{"method", "path", "headers", "body"}, ...]
+    GET  /__requests  → [{"method", "path", "headers", "body", "peer"}, ...]
     POST /__reset     forget requests and script
 
 With no script left, a generation succeeds with n base64 PNGs (or URLs to
-its own /img/<n>.png when the planned reply says "urls").
+its own /img/<n>.png when the planned reply says "urls"). /img/<n>.png?side=S
+serves a noisy S×S PNG (large, incompressible), and &chunked=1 sends it with
+chunked transfer encoding. "peer" is the client's port: requests that share
+it came over one kept-alive connection.
 
 usage: fake_provider.py  (prints "listening on PORT" and serves until killed)"""
 import base64
@@ -23,6 +26,7 @@ import hashlib
 import random
 import struct
 import sys
+import urllib.parse
 import threading
 import time
 import zlib
@@ -108,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, method, body=b""):
         entry = {"method": method, "path": self.path,
                  "headers": {k.lower(): v for k, v in self.headers.items()},
-                 "body": body.decode(errors="replace")}
+                 "body": body.decode(errors="replace"), "peer": self.client_address[1]}
         ctype = self.headers.get("Content-Type", "")
         if ctype.startswith("multipart/form-data"):
             entry["form"] = parse_form(ctype, body)
@@ -355,7 +359,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {"max_inflight": State.max_inflight})
         if self.path.startswith("/img/"):
             shade = int(self.path.split("/")[-1].split("?")[0].split(".")[0] or 0)
-            return self.send(200, png(16, 16, shade), "image/png")
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            if "side" not in query:
+                return self.send(200, png(16, 16, shade), "image/png")
+            side = int(query["side"][0])
+            data = png(side, side, shade, noise=True)
+            if "chunked" not in query:
+                return self.send(200, data, "image/png")
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(data), 5000):
+                piece = data[i:i + 5000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if self.path.startswith("/redirect/"):
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")

@@ -439,6 +439,116 @@ class OpenAIProvider(unittest.TestCase):
         self.assertIn("credentials", row[2])
 
 
+class OpenAIProviderThroughLibcurl(OpenAIProvider):
+    """Every test above again, with plain http through libcurl
+    (upstream.builtin_http: false): the path https providers always take."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG + "  builtin_http: false\n",
+                         env={"OPENAI_API_KEY": "sk-test-123",
+                              "OPENAI_BASE_URL": cls.fake.base + "/v1"})
+
+    def test_requests_went_through_libcurl(self):
+        self.fake.script([])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 200, doc)
+        # libcurl offers compressed answers; the built-in client does not.
+        self.assertIn("accept-encoding", self.fake.requests()[0]["headers"])
+
+
+class BuiltinHttpClient(unittest.TestCase):
+    """The built-in HTTP/1.1 client, the default for plain http upstreams:
+    kept-alive connections, a dead kept connection replaced once, chunked
+    answers, the size cap before and while a body comes, names resolved.
+    One worker, so one connection pool; one attempt per deployment, so
+    only the client itself can have sent a request twice."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        config = CONFIG.replace("max_attempts: 3", "max_attempts: 1") + \
+            "images:\n  max_image_bytes: 65536\n"
+        cls.gw = Gateway(config=config, workers=1,
+                         env={"OPENAI_API_KEY": "sk-test-123",
+                              "OPENAI_BASE_URL": cls.fake.base + "/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, gw=None, **fields):
+        fields.setdefault("prompt", "a harbour at night")
+        fields.setdefault("model", "dall-e-2")
+        gw = gw or self.gw
+        return gw.json("POST", "/v1/images/generations", fields, key=gw.admin_key)
+
+    def test_one_connection_carries_sequential_calls(self):
+        self.fake.script([])
+        for _ in range(4):
+            status, _, doc = self.gen()
+            self.assertEqual(status, 200, doc)
+        reqs = self.fake.requests()
+        self.assertEqual(len(reqs), 4)
+        self.assertEqual(len({r["peer"] for r in reqs}), 1, reqs)
+        h = reqs[0]["headers"]
+        self.assertEqual(h["host"], "127.0.0.1:%d" % self.fake.port)
+        self.assertEqual(h["user-agent"], "imagegate/0.1")
+        self.assertEqual(int(h["content-length"]), len(reqs[0]["body"].encode()))
+        self.assertNotIn("accept-encoding", h)
+
+    def test_dead_kept_connection_is_replaced_once(self):
+        self.fake.script([])
+        self.assertEqual(self.gen()[0], 200)  # a connection is now kept
+        # The next request finds it reset before any answer: sent again on a
+        # new connection, not counted as a failed attempt (max_attempts 1).
+        self.fake.script([{"reset": True}, {}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 200, doc)
+        reqs = self.fake.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertNotEqual(reqs[0]["peer"], reqs[1]["peer"])
+        # A reset on a connection made for the call is the call's failure.
+        self.fake.script([{"reset": True}, {"reset": True}, {}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(len(self.fake.requests()), 2)
+
+    def test_chunked_download_and_the_size_cap(self):
+        for chunked in ("", "&chunked=1"):
+            with self.subTest(chunked=bool(chunked)):
+                # 100x100 noisy PNG: about 30 KB, under the 64 KiB cap.
+                self.fake.script([{"url": self.fake.base + "/img/3.png?side=100" + chunked}])
+                status, _, doc = self.gen(response_format="b64_json")
+                self.assertEqual(status, 200, doc)
+                w, h, _, _ = decode_png(base64.b64decode(doc["data"][0]["b64_json"]))
+                self.assertEqual((w, h), (100, 100))
+                # 200x200: about 120 KB, refused by Content-Length before the
+                # body, or while a chunked body arrives.
+                self.fake.script([{"url": self.fake.base + "/img/3.png?side=200" + chunked}])
+                status, _, doc = self.gen()
+                self.assertEqual(status, 502, doc)
+                self.assertIn("could not be downloaded", doc["error"]["message"])
+                self.assertIn("larger than 65536 bytes", self.gw.log())
+
+    def test_host_names_are_resolved(self):
+        # "localhost" goes through the resolver; if it names ::1 first, the
+        # fake (127.0.0.1 only) refuses that and the next address is tried.
+        gw = Gateway(config=CONFIG, workers=1,
+                     env={"OPENAI_API_KEY": "sk-test-123",
+                          "OPENAI_BASE_URL": "http://localhost:%d/v1" % self.fake.port})
+        try:
+            self.fake.script([])
+            status, _, doc = self.gen(gw)
+            self.assertEqual(status, 200, doc)
+            self.assertEqual(self.fake.requests()[0]["headers"]["host"],
+                             "localhost:%d" % self.fake.port)
+        finally:
+            gw.cleanup()
+
+
 class Unconfigured(unittest.TestCase):
     def test_no_provider_503_names_the_setting(self):
         env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}

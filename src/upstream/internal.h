@@ -1,0 +1,58 @@
+/* internal.h — what the two transports of upstream.h share: the call
+ * record, how a call ends, and the address policy. Not for other modules.
+ *
+ * A call runs on exactly one transport: libcurl (upstream.c; easy is set)
+ * or the built-in HTTP/1.1 client (h1.c; easy is NULL). */
+#ifndef IG_UPSTREAM_INTERNAL_H
+#define IG_UPSTREAM_INTERNAL_H
+
+#include "upstream/upstream.h"
+
+struct ig_h1;
+struct ig_h1_conn;
+struct ig_h1_resolve;
+
+struct ig_upstream_call {
+    struct ig_upstream *u;
+    CURL *easy; /* libcurl transport, else NULL */
+    /* Built-in transport: the connection carrying the call (or NULL while
+     * resolving), the resolution in flight, the addresses still to try,
+     * and whether a dead kept-alive connection was already replaced. */
+    struct ig_h1_conn *conn;
+    struct ig_h1_resolve *resolve;
+    struct sockaddr_storage *addrs;
+    int naddrs, next_addr, refused_addrs;
+    int retried_stale;
+    int deferred; /* ended inside the start; ends on the next loop turn */
+    struct ig_upstream_call *deferred_next;
+    uint64_t deadline; /* uv_now() ms */
+    struct ig_upstream_request req;
+    struct ig_upstream_result res;
+    ig_upstream_cb cb;
+    void *ud;
+    struct ig_upstream_call *prev, *next;
+};
+
+/* Ends a call that has its result: takes it out of the client's list, runs
+ * its callback, frees it. */
+void ig_upstream_call_done(struct ig_upstream_call *call);
+
+/* 1 when the address policy refuses a connection to sa for this call. */
+int ig_upstream_refuses(const struct ig_upstream_call *call, const struct sockaddr *sa);
+
+/* ---- h1.c: plain http:// over kept-alive connections on the loop ---- */
+
+int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop);
+/* Closes the idle connections and frees once every handle has closed.
+ * Every call must have been cancelled or finished first. */
+void ig_h1_free(struct ig_h1 *h);
+/* 1 when the built-in client speaks url: http://, no credentials. */
+int ig_h1_accepts(const char *url);
+/* Starts call (its request and result are set up). 0, or IG_E* with
+ * nothing started. */
+int ig_h1_start(struct ig_h1 *h, struct ig_upstream_call *call);
+/* Detaches call from its connection or resolution (no callback), closing
+ * the connection it was using. */
+void ig_h1_cancel(struct ig_h1 *h, struct ig_upstream_call *call);
+
+#endif
