@@ -559,9 +559,25 @@ static void conn_send(struct ig_h1_conn *c, struct ig_upstream_call *call)
     }
     uv_buf_t bufs[2] = {uv_buf_init(c->head.data, (unsigned)c->head.len),
                         uv_buf_init(call->req.body, (unsigned)call->req.body_len)};
+    unsigned nbufs = call->req.body ? 2 : 1, first = 0;
+    /* Most requests fit the socket buffer: written at once, they need no
+     * write request (whose completion costs libuv an epoll_ctl). */
+    int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+    if (rc == UV_EAGAIN)
+        rc = 0;
+    if (rc < 0) {
+        conn_fail(c, uv_strerror(rc), 0);
+        return;
+    }
+    size_t skip = (size_t)rc;
+    while (first < nbufs && skip >= bufs[first].len)
+        skip -= bufs[first++].len;
+    if (first == nbufs)
+        return;
+    bufs[first].base += skip;
+    bufs[first].len -= skip;
     c->write_req.data = c;
-    int rc =
-        uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, call->req.body ? 2 : 1, write_cb);
+    rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs + first, nbufs - first, write_cb);
     if (rc < 0) {
         conn_fail(c, uv_strerror(rc), 0);
         return;

@@ -186,6 +186,20 @@ int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
+        /* A run of bytes that need no escape (base64, most text) goes in
+         * one append. */
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
+               s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            int rc = ig_buf_append(b, s + i, run - i);
+            if (rc)
+                return rc;
+            i = run;
+            if (i == n)
+                break;
+        }
         unsigned char c = (unsigned char)s[i];
         char esc[6];
         int rc;

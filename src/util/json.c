@@ -5,6 +5,7 @@
  * json_decref() frees it on any failure. The stack holds the open
  * containers (borrowed) and, for objects, the key waiting for its value. */
 #include "util/json.h"
+#include "util/err.h"
 #include "util/buf.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
 struct frame {
@@ -323,48 +323,62 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
 
 /* ---- writing ---- */
 
-struct dump {
-    struct ig_buf text;
-    int failed; /* an append failed: the text is incomplete */
-};
+/* ---- writing ---- */
 
-static void print_cb(void *ctx, const char *str, size_t len)
+static int dump_value(struct ig_buf *b, const json_t *v, int depth);
+
+static int dump_string(struct ig_buf *b, const char *s, size_t n)
 {
-    struct dump *d = ctx;
-    if (!d->failed && ig_buf_append(&d->text, str, len))
-        d->failed = 1;
+    int rc = ig_buf_append(b, "\"", 1);
+    rc = rc ? rc : ig_buf_json_escape(b, s, n);
+    return rc ? rc : ig_buf_append(b, "\"", 1);
 }
 
-static yajl_gen_status gen_value(yajl_gen g, const json_t *v)
+static int dump_container(struct ig_buf *b, const json_t *v, int depth)
 {
     json_t *m = ig_mutable(v); /* jansson's iterators take non-const */
-    yajl_gen_status st = yajl_gen_status_ok;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
+    int object = json_is_object(v), rc = 0, first = 1;
+    if (depth >= IG_JSON_MAX_DUMP_DEPTH)
+        return IG_EINVAL;
+    rc = ig_buf_append(b, object ? "{" : "[", 1);
+    if (object) {
         const char *key;
         json_t *item;
-        st = yajl_gen_map_open(g);
         json_object_foreach(m, key, item)
         {
-            if (st == yajl_gen_status_ok)
-                st = yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-            if (st == yajl_gen_status_ok)
-                st = gen_value(g, item);
+            rc = rc || first ? rc : ig_buf_append(b, ",", 1);
+            first = 0;
+            rc = rc ? rc : dump_string(b, key, strlen(key));
+            rc = rc ? rc : ig_buf_append(b, ":", 1);
+            rc = rc ? rc : dump_value(b, item, depth + 1);
+            if (rc)
+                break;
         }
-        return st == yajl_gen_status_ok ? yajl_gen_map_close(g) : st;
-    }
-    case JSON_ARRAY: {
+    } else {
         size_t i;
         json_t *item;
-        st = yajl_gen_array_open(g);
-        json_array_foreach(m, i, item) if (st == yajl_gen_status_ok) st = gen_value(g, item);
-        return st == yajl_gen_status_ok ? yajl_gen_array_close(g) : st;
+        json_array_foreach(m, i, item)
+        {
+            rc = rc || first ? rc : ig_buf_append(b, ",", 1);
+            first = 0;
+            rc = rc ? rc : dump_value(b, item, depth + 1);
+            if (rc)
+                break;
+        }
     }
+    return rc ? rc : ig_buf_append(b, object ? "}" : "]", 1);
+}
+
+static int dump_value(struct ig_buf *b, const json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        return dump_container(b, v, depth);
     case JSON_STRING:
-        return yajl_gen_string(g, (const unsigned char *)json_string_value(v),
-                               json_string_length(v));
+        return dump_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return yajl_gen_integer(g, (long long)json_integer_value(v));
+        return ig_buf_printf(b, "%lld", (long long)json_integer_value(v));
     case JSON_REAL: {
         /* As jansson writes them: 17 digits, and always a fraction or an
          * exponent, so the text reads back as a real. */
@@ -374,14 +388,14 @@ static yajl_gen_status gen_value(yajl_gen g, const json_t *v)
             memcpy(num + n, ".0", 3);
             n += 2;
         }
-        return yajl_gen_number(g, num, (size_t)n);
+        return ig_buf_append(b, num, (size_t)n);
     }
     case JSON_TRUE:
-        return yajl_gen_bool(g, 1);
+        return ig_buf_append(b, "true", 4);
     case JSON_FALSE:
-        return yajl_gen_bool(g, 0);
+        return ig_buf_append(b, "false", 5);
     default:
-        return yajl_gen_null(g);
+        return ig_buf_append(b, "null", 4);
     }
 }
 
@@ -389,17 +403,13 @@ char *ig_json_dumps(const json_t *v, size_t *len)
 {
     if (!v)
         return NULL;
-    struct dump d = {.failed = 0};
-    ig_buf_init(&d.text, SIZE_MAX / 2);
-    yajl_gen g = yajl_gen_alloc(NULL);
-    if (!g)
+    struct ig_buf text;
+    ig_buf_init(&text, SIZE_MAX / 2);
+    /* Most values here are small request bodies and records: one
+     * allocation holds them. */
+    if (ig_buf_reserve(&text, 512) || dump_value(&text, v, 0)) {
+        ig_buf_release(&text);
         return NULL;
-    yajl_gen_config(g, yajl_gen_print_callback, print_cb, &d);
-    yajl_gen_status st = gen_value(g, v);
-    yajl_gen_free(g);
-    char *out = NULL;
-    if (st == yajl_gen_status_ok && !d.failed && d.text.data)
-        out = ig_buf_detach(&d.text, len);
-    ig_buf_release(&d.text);
-    return out;
+    }
+    return ig_buf_detach(&text, len);
 }

@@ -48,6 +48,22 @@ Test(buf, json_escape)
     ig_buf_release(&b);
 }
 
+Test(buf, json_escape_copies_runs_and_stops_at_the_bound)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 100);
+    const char in[] = "abcdef\x7fghi\"";
+    cr_assert_eq(ig_buf_json_escape(&b, in, sizeof in - 1), 0);
+    cr_assert_str_eq(b.data, "abcdef\\u007fghi\\\"");
+    cr_assert_eq(ig_buf_json_escape(&b, "", 0), 0);
+    cr_assert_eq(b.len, strlen("abcdef\\u007fghi\\\""));
+    ig_buf_release(&b);
+    ig_buf_init(&b, 4);
+    cr_assert_eq(ig_buf_json_escape(&b, "abcdef", 6), IG_ETOOBIG);
+    cr_assert_eq(b.len, 0, "a run that does not fit is not cut");
+    ig_buf_release(&b);
+}
+
 Test(buf, detach_hands_over)
 {
     struct ig_buf b;
