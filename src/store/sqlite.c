@@ -8,6 +8,7 @@
  * transaction and is recorded in schema_migrations, so a restart applies
  * only what is new. busy_timeout lets a second process (the CLI, another
  * instance on the same data dir) wait instead of failing. */
+#include "store/checkpoint.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/embed.h"
@@ -32,6 +33,7 @@ struct sqlite_store {
     pthread_cond_t queue_cond;
     struct gen_pending *queue, **queue_tail;
     int committing;
+    struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
 };
 
 /* A caller's generation writes waiting for the group commit
@@ -44,6 +46,10 @@ struct gen_pending {
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
+
+/* WAL pages that wake the background checkpointer: SQLite's own default
+ * threshold (about 4 MB of WAL at 4 KiB pages). */
+#define CHECKPOINT_PAGES 1000
 
 static int db_fail(sqlite3 *db, const char *what)
 {
@@ -459,6 +465,7 @@ static int ping(struct ig_store *s)
 static void sqlite_close(struct ig_store *s)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
+    ig_checkpointer_stop(ss->checkpointer);
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
     sqlite3_finalize(ss->image_insert);
@@ -578,6 +585,8 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
          sqlite3_prepare_v3(ss->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &ss->rollback,
                             NULL) != SQLITE_OK))
         rc = db_fail(ss->db, "prepare generation insert");
+    if (rc == 0)
+        rc = ig_checkpointer_start(&ss->checkpointer, ss->db, &ss->lock, path, CHECKPOINT_PAGES);
     if (rc) {
         sqlite_close(&ss->base);
         return rc;
