@@ -377,8 +377,13 @@ static int dump_value(struct ig_buf *b, const json_t *v, int depth)
         return dump_container(b, v, depth);
     case JSON_STRING:
         return dump_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return ig_buf_printf(b, "%lld", (long long)json_integer_value(v));
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(v);
+        /* The magnitude as unsigned, so INT64_MIN has one too. */
+        unsigned long long mag = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+        int rc = i < 0 ? ig_buf_append(b, "-", 1) : 0;
+        return rc ? rc : ig_buf_put_u64(b, mag);
+    }
     case JSON_REAL: {
         /* As jansson writes them: 17 digits, and always a fraction or an
          * exponent, so the text reads back as a real. */
