@@ -257,6 +257,14 @@ static void store_images(struct gen_ctx *c, struct finish *f)
             c->rc = c->outcome ? IG_EIO : IG_ENOMEM;
             f->error = c->outcome ? o->message : "out of memory";
         }
+        /* The answer's items in one allocation (a failure here shows at
+         * the first append). */
+        size_t need = 0;
+        for (size_t i = 0; i < o->result.nimages; i++)
+            need +=
+                (r->response_format == IG_RESP_B64 ? ig_base64_len(o->result.images[i].len) : 0) +
+                1024;
+        ig_buf_reserve(&f->items, need);
         for (size_t i = 0; !f->error && i < o->result.nimages; i++) {
             const struct ig_provider_image *pi = &o->result.images[i];
             c->rc = store_image(c, f, pi->bytes, pi->len, pi->format, pi->width, pi->height,

@@ -17,8 +17,8 @@ struct ig_checkpointer {
     pthread_mutex_t *writers; /* held by every user of writer */
     sqlite3 *db;              /* the thread's own connection */
     int pages;
-    int wal_pages;     /* under lock: the WAL's size after the last commit that woke us */
-    int woken_at;      /* under lock: the WAL's size when we were last woken */
+    int wal_pages; /* under lock: the WAL's size after the last commit that woke us */
+    int woken_at;  /* under lock: the WAL's size when we were last woken */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -87,8 +87,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-int ig_checkpointer_start(struct ig_checkpointer **out, sqlite3 *writer,
-                          pthread_mutex_t *writers, const char *path, int pages)
+int ig_checkpointer_start(struct ig_checkpointer **out, sqlite3 *writer, pthread_mutex_t *writers,
+                          const char *path, int pages)
 {
     struct ig_checkpointer *c = calloc(1, sizeof *c);
     if (!c)
@@ -105,8 +105,7 @@ int ig_checkpointer_start(struct ig_checkpointer **out, sqlite3 *writer,
     }
     /* A connection learns that the database is in WAL mode when it first
      * reads it; until then a checkpoint on it does nothing. */
-    if (sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
         ig_error("sqlite: checkpointer cannot read '%s': %s", path, sqlite3_errmsg(c->db));
         sqlite3_close(c->db);
         free(c);

@@ -31,8 +31,8 @@ struct ig_checkpointer;
  * automatic checkpoint) and starts the thread, which opens path itself.
  * writers is the mutex every user of writer holds (the hook runs under
  * it). 0, or IG_E*. */
-int ig_checkpointer_start(struct ig_checkpointer **out, sqlite3 *writer,
-                          pthread_mutex_t *writers, const char *path, int pages);
+int ig_checkpointer_start(struct ig_checkpointer **out, sqlite3 *writer, pthread_mutex_t *writers,
+                          const char *path, int pages);
 /* Stops the thread (a checkpoint under way finishes first), closes its
  * connection and removes the hook. Call before closing writer. NULL is
  * allowed. */

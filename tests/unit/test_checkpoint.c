@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PAGES 8
-#define COMMITS 500
+#define PAGES       8
+#define COMMITS     500
 #define FRAME_BYTES (4096 + 24)
 
 static long file_size(const char *path)
@@ -39,9 +39,9 @@ Test(checkpoint, copies_the_wal_off_the_commit_path_and_keeps_it_bounded)
     struct ig_checkpointer *c;
     cr_assert_eq(ig_checkpointer_start(&c, db, &writers, path, PAGES), 0);
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (randomblob(1500))", -1, &st,
-                                    NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (randomblob(1500))", -1, &st, NULL),
+        SQLITE_OK);
     long wal_max = 0;
     for (int i = 0; i < COMMITS; i++) { /* each its own transaction */
         pthread_mutex_lock(&writers);
