@@ -32,6 +32,9 @@ static const struct setting settings[] = {
     {"workers", SET_INT, F(workers), 0, 256, "0", "I/O worker threads; 0 means one per core"},
     {"threadpool_size", SET_INT, F(threadpool_size), 0, 128, "0",
      "threads for blocking work (rendering, SQLite, disk); 0 means max(4, cores)"},
+    {"threadpool_nice", SET_INT, F(threadpool_nice), 0, 19, "10",
+     "how far thread-pool threads (storing, rendering) run below the I/O loops: a nice value, "
+     "with SCHED_BATCH when above 0; 0 runs them as equals"},
     {"data_dir", SET_STRING, F(data_dir), 0, 0, "./data", "SQLite database, blobs and secret"},
     {"public_url", SET_STRING, F(public_url), 0, 0, "",
      "base of image URLs (e.g. https://img.example.com); empty: taken from the Host header"},

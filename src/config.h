@@ -15,6 +15,7 @@ struct ig_config {
     char *listen;    /* HOST:PORT */
     int64_t workers; /* 0: one per core */
     int64_t threadpool_size;
+    int64_t threadpool_nice;
     char *data_dir;
     char *public_url; /* base for image URLs; empty: from the Host header */
     int64_t max_header_bytes;

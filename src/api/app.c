@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "upstream/upstream.h"
 #include "util/json.h"
+#include "util/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +233,7 @@ struct offload {
 
 static void offload_work_cb(uv_work_t *w)
 {
+    ig_pool_thread_enter();
     struct offload *o = w->data;
     o->fn(o->ctx);
 }

@@ -10,6 +10,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/num.h"
+#include "util/pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,7 @@ int cli_serve(int argc, char **argv)
     long pool_size = cfg.threadpool_size ? cfg.threadpool_size : (cores > 4 ? cores : 4);
     snprintf(pool, sizeof pool, "%ld", pool_size);
     setenv("UV_THREADPOOL_SIZE", pool, 1);
+    ig_pool_set_nice((int)cfg.threadpool_nice);
     raise_fd_limit();
 
     struct ig_app app;

@@ -1,5 +1,6 @@
 /* batch.c — see batch.h. */
 #include "core/batch.h"
+#include "util/pool.h"
 
 #include <stdlib.h>
 
@@ -46,6 +47,7 @@ struct ig_batcher *ig_batcher_new(uv_loop_t *loop, const struct ig_batch_ops *op
 
 static void job_run_cb(uv_work_t *w)
 {
+    ig_pool_thread_enter();
     struct batch_job *j = w->data;
     j->b->ops->run(j->first, j->b->ud);
 }

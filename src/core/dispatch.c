@@ -14,6 +14,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/pool.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,6 +395,7 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp);
 
 static void parse_work_cb(uv_work_t *w)
 {
+    ig_pool_thread_enter();
     struct parse_job *j = w->data;
     j->p->parse(j->dep, &j->res, j->poll, &j->out);
 }

@@ -103,6 +103,43 @@ class Restart(unittest.TestCase):
             shutil.rmtree(data, ignore_errors=True)
 
 
+def thread_scheduling(pid):
+    """{tid: (nice, policy)} of a process's threads, from /proc."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = (int(fields[16]), int(fields[38]))  # stat fields 19 and 41
+    return out
+
+
+class PoolPriority(unittest.TestCase):
+    """threadpool_nice: the threads that run jobs sit below the I/O loops."""
+
+    def generate_and_look(self, gw):
+        status, _, doc = gw.json("POST", "/v1/images/generations",
+                                 {"prompt": "a lighthouse", "size": "256x256"},
+                                 key=gw.admin_key)
+        self.assertEqual(status, 200, doc)
+        return thread_scheduling(gw.proc.pid)
+
+    def test_pool_threads_lowered_loops_not(self):
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        with Gateway() as gw:
+            threads = self.generate_and_look(gw)
+        want = min(base + 10, 19)
+        lowered = [t for t, (nice, policy) in threads.items() if nice == want and policy == 3]
+        self.assertTrue(lowered, threads)  # 3: SCHED_BATCH
+        self.assertEqual(threads[gw.proc.pid], (base, 0), "the main thread stays")
+        self.assertGreater(len(threads) - len(lowered), 2, "the loops stay")
+
+    def test_zero_leaves_every_thread(self):
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        with Gateway(config="threadpool_nice: 0\n") as gw:
+            threads = self.generate_and_look(gw)
+        self.assertEqual({v for v in threads.values()}, {(base, 0)}, threads)
+
+
 class Startup(unittest.TestCase):
     def test_admin_key_from_environment(self):
         key = "operator-chosen-admin-key-0123456789"
