@@ -485,12 +485,16 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- the request ---- */
 
-static int has_header(const struct curl_slist *l, const char *name)
+static int has_header(const struct ig_buf *lines, const char *name)
 {
     size_t n = strlen(name);
-    for (; l; l = l->next)
-        if (strncasecmp(l->data, name, n) == 0 && l->data[n] == ':')
+    const char *p = lines->data, *end = p ? p + lines->len : NULL;
+    while (p && p < end) { /* every line ends "\r\n" (ig_upstream_request_header) */
+        if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':')
             return 1;
+        p = memchr(p, '\n', (size_t)(end - p));
+        p = p ? p + 1 : NULL;
+    }
     return 0;
 }
 
@@ -520,12 +524,10 @@ static int build_head(struct ig_h1_conn *c, const struct ig_upstream_call *call)
     rc = rc ? rc : ig_buf_puts(b, " HTTP/1.1\r\nHost: ");
     rc = rc ? rc : ig_buf_puts(b, c->pool->authority);
     rc = rc ? rc : ig_buf_puts(b, "\r\nUser-Agent: imagegate/0.1\r\n");
-    if (!has_header(req->headers, "Accept"))
+    if (!has_header(&req->headers, "Accept"))
         rc = rc ? rc : ig_buf_puts(b, "Accept: */*\r\n");
-    for (const struct curl_slist *l = req->headers; l && !rc; l = l->next) {
-        rc = ig_buf_puts(b, l->data);
-        rc = rc ? rc : ig_buf_append(b, "\r\n", 2);
-    }
+    if (req->headers.len)
+        rc = rc ? rc : ig_buf_append(b, req->headers.data, req->headers.len);
     if (req->body || strcmp(req->method, "GET") != 0) {
         rc = rc ? rc : ig_buf_puts(b, "Content-Length: ");
         rc = rc ? rc : ig_buf_put_u64(b, req->body ? req->body_len : 0);

@@ -14,7 +14,8 @@ struct ig_h1_resolve;
 
 struct ig_upstream_call {
     struct ig_upstream *u;
-    CURL *easy; /* libcurl transport, else NULL */
+    CURL *easy;                      /* libcurl transport, else NULL */
+    struct curl_slist *curl_headers; /* its copy of req.headers */
     /* Built-in transport: the connection carrying the call (or NULL while
      * resolving), the resolution in flight, the addresses still to try,
      * and whether a dead kept-alive connection was already replaced. */

@@ -23,6 +23,9 @@
  * cleanup cost more than a reset (curl's own advice is to reuse them). */
 #define IDLE_EASY_MAX 64
 
+/* One request header line, name and value, at most. */
+#define HEADER_LINE_MAX 8192
+
 struct ig_upstream {
     uv_loop_t *loop;
     CURLM *multi;
@@ -282,6 +285,7 @@ static void call_free(struct ig_upstream_call *call)
         easy_release(call->u, call->easy);
     }
     free(call->addrs);
+    curl_slist_free_all(call->curl_headers);
     ig_upstream_request_release(&call->req);
     ig_buf_release(&call->res.body);
     ig_buf_release(&call->res.headers);
@@ -500,10 +504,9 @@ void ig_upstream_request_release(struct ig_upstream_request *req)
 {
     free(req->url);
     free(req->body);
-    curl_slist_free_all(req->headers);
+    ig_buf_release(&req->headers);
     req->url = NULL;
     req->body = NULL;
-    req->headers = NULL;
 }
 
 int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_upstream_request *src)
@@ -511,7 +514,7 @@ int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_ups
     *dst = *src;
     dst->url = NULL;
     dst->body = NULL;
-    dst->headers = NULL;
+    ig_buf_init(&dst->headers, src->headers.max);
     dst->url = src->url ? strdup(src->url) : NULL;
     if (src->url && !dst->url)
         goto fail;
@@ -522,12 +525,8 @@ int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_ups
         memcpy(dst->body, src->body, src->body_len);
         dst->body[src->body_len] = '\0';
     }
-    for (const struct curl_slist *h = src->headers; h; h = h->next) {
-        struct curl_slist *l = curl_slist_append(dst->headers, h->data);
-        if (!l)
-            goto fail;
-        dst->headers = l;
-    }
+    if (src->headers.len && ig_buf_append(&dst->headers, src->headers.data, src->headers.len))
+        goto fail;
     return 0;
 fail:
     ig_upstream_request_release(dst);
@@ -536,15 +535,49 @@ fail:
 
 int ig_upstream_request_header(struct ig_upstream_request *req, const char *name, const char *value)
 {
-    char line[8192];
-    int n = snprintf(line, sizeof line, "%s: %s", name, value);
-    if (n < 0 || (size_t)n >= sizeof line || strpbrk(line, "\r\n"))
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl + vl + 2 >= HEADER_LINE_MAX || strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
         return IG_EINVAL;
-    struct curl_slist *l = curl_slist_append(req->headers, line);
-    if (!l)
-        return IG_ENOMEM;
-    req->headers = l;
+    struct ig_buf *b = &req->headers;
+    if (b->max == 0)
+        ig_buf_init(b, 64 * 1024);
+    size_t mark = b->len;
+    int rc = ig_buf_reserve(b, nl + vl + 4 > 256 ? nl + vl + 4 : 256);
+    rc = rc ? rc : ig_buf_append(b, name, nl);
+    rc = rc ? rc : ig_buf_append(b, ": ", 2);
+    rc = rc ? rc : ig_buf_append(b, value, vl);
+    rc = rc ? rc : ig_buf_append(b, "\r\n", 2);
+    if (rc) {
+        b->len = mark; /* no half line */
+        if (b->data)
+            b->data[mark] = '\0';
+        return rc == IG_ETOOBIG ? IG_EINVAL : IG_ENOMEM;
+    }
     return 0;
+}
+
+/* The request's header lines as libcurl's list, with "Expect:" (which
+ * stops curl waiting for 100 Continue on large bodies). NULL when out of
+ * memory. */
+static struct curl_slist *curl_headers(const struct ig_buf *headers)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+    const char *p = headers->data, *end = p ? p + headers->len : NULL;
+    while (list && p && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        char line[HEADER_LINE_MAX];
+        memcpy(line, p, n);
+        line[n] = '\0';
+        struct curl_slist *l = curl_slist_append(list, line);
+        if (!l) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+        list = l;
+        p += n + 2;
+    }
+    return list;
 }
 
 int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig_upstream_cb cb,
@@ -578,11 +611,9 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     CURL *e = call->easy = u->nidle ? u->idle[--u->nidle] : curl_easy_init();
     if (!e)
         goto fail;
-    /* "Expect:" stops curl from waiting for 100 Continue on large bodies. */
-    struct curl_slist *l = curl_slist_append(call->req.headers, "Expect:");
-    if (!l)
+    call->curl_headers = curl_headers(&call->req.headers);
+    if (!call->curl_headers)
         goto fail;
-    call->req.headers = l;
     curl_easy_setopt(e, CURLOPT_URL, call->req.url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->req.method);
     if (strcmp(call->req.method, "GET") == 0)
@@ -591,7 +622,7 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->req.body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->req.body_len);
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->req.headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->curl_headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);

@@ -29,9 +29,11 @@ struct ig_upstream_call;
 
 struct ig_upstream_request {
     char method[8];
-    char *url;                  /* owned */
-    struct curl_slist *headers; /* owned */
-    char *body;                 /* owned; may be NULL */
+    char *url; /* owned */
+    /* "Name: value\r\n" lines, added by ig_upstream_request_header (a
+     * zeroed request has none); owned. */
+    struct ig_buf headers;
+    char *body; /* owned; may be NULL */
     size_t body_len;
     long timeout_ms;
     size_t max_response_bytes;
@@ -104,7 +106,8 @@ void ig_upstream_cancel(struct ig_upstream_call *call);
 int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_upstream_request *src);
 /* Frees what a request owns (for requests never started). */
 void ig_upstream_request_release(struct ig_upstream_request *req);
-/* Appends "Name: value" to req's headers. */
+/* Appends "Name: value" to req's headers: 0, IG_EINVAL for a CR or LF in
+ * either or a line past 8 KiB, IG_ENOMEM. */
 int ig_upstream_request_header(struct ig_upstream_request *req, const char *name,
                                const char *value);
 /* A header of the final response (case-insensitive); NULL when absent.

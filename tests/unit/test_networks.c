@@ -1,5 +1,6 @@
-/* The address policy's pieces: private and metadata addresses, and the
- * operator's allow-list of networks. */
+/* The address policy's pieces (private and metadata addresses, the
+ * operator's allow-list of networks) and the checks on a request's header
+ * lines. */
 #include "upstream/upstream.h"
 #include "util/err.h"
 
@@ -77,4 +78,26 @@ Test(networks, metadata_addresses)
     cr_assert(ig_address_is_private(SA("::1")));
     cr_assert(ig_address_is_private(SA("fe80::1")));
     cr_assert_not(ig_address_is_private(SA("2001:db8::1")));
+}
+
+Test(upstream_request, header_lines_are_checked_and_copied)
+{
+    struct ig_upstream_request r;
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(ig_upstream_request_header(&r, "Accept", "image/*"), 0);
+    cr_assert_eq(ig_upstream_request_header(&r, "X-Bad", "a\r\nInjected: 1"), IG_EINVAL);
+    cr_assert_eq(ig_upstream_request_header(&r, "X\nBad", "v"), IG_EINVAL);
+    static char big[9000];
+    memset(big, 'a', sizeof big - 1);
+    cr_assert_eq(ig_upstream_request_header(&r, "X-Big", big), IG_EINVAL);
+    cr_assert_eq(ig_upstream_request_header(&r, "Authorization", "Bearer k"), 0);
+    cr_assert_str_eq(r.headers.data, "Accept: image/*\r\nAuthorization: Bearer k\r\n",
+                     "refused lines leave nothing behind");
+    struct ig_upstream_request d;
+    cr_assert_eq(ig_upstream_request_dup(&d, &r), 0);
+    cr_assert_str_eq(d.headers.data, r.headers.data);
+    cr_assert_neq(d.headers.data, r.headers.data, "a copy, not a share");
+    ig_upstream_request_release(&d);
+    ig_upstream_request_release(&r);
+    cr_assert_null(r.headers.data);
 }

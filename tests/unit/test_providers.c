@@ -46,11 +46,17 @@ static void parse_req(const char *body, struct ig_gen_request *r)
     cr_assert_eq(ig_gen_request_parse(body, strlen(body), models, r, &e), 0, "%s", e.message);
 }
 
-static int has_header(const struct curl_slist *h, const char *line)
+/* line is one whole "Name: value" line of the request's headers. */
+static int has_header(const struct ig_buf *h, const char *line)
 {
-    for (; h; h = h->next)
-        if (strcmp(h->data, line) == 0)
+    size_t n = strlen(line);
+    const char *p = h->data;
+    while (p && *p) {
+        if (strncmp(p, line, n) == 0 && p[n] == '\r' && p[n + 1] == '\n')
             return 1;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
     return 0;
 }
 
@@ -75,8 +81,8 @@ Test(openai, prepare_dalle3)
     cr_assert_eq(ig_provider_openai.prepare(&r, &dep, &up), 0);
     cr_assert_str_eq(up.method, "POST");
     cr_assert_str_eq(up.url, "http://up.example/v1/images/generations");
-    cr_assert(has_header(up.headers, "Authorization: Bearer sk-abc"));
-    cr_assert(has_header(up.headers, "Content-Type: application/json"));
+    cr_assert(has_header(&up.headers, "Authorization: Bearer sk-abc"));
+    cr_assert(has_header(&up.headers, "Content-Type: application/json"));
     json_t *b = json_loadb(up.body, up.body_len, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(b, "model")), "dall-e-3");
     cr_assert_str_eq(json_string_value(json_object_get(b, "size")), "1024x1792");
@@ -298,7 +304,7 @@ Test(openai, bfl_protocol)
     struct ig_upstream_request up;
     cr_assert_eq(ig_provider_bfl.prepare(&r, &bfl, &up), 0);
     cr_assert_str_eq(up.url, "http://bfl.example/v1/flux-dev");
-    cr_assert(has_header(up.headers, "x-key: bfl_k"));
+    cr_assert(has_header(&up.headers, "x-key: bfl_k"));
     json_t *b = json_loadb(up.body, up.body_len, 0, NULL);
     cr_assert_eq(json_integer_value(json_object_get(b, "width")), 1024);
     cr_assert_eq(json_integer_value(json_object_get(b, "height")), 768);
@@ -320,7 +326,7 @@ Test(openai, bfl_protocol)
     cr_assert_eq(out.outcome, IG_OUTCOME_PENDING);
     cr_assert_str_eq(out.poll.url, "https://eu.bfl.example/v1/get_result?id=j1");
     cr_assert_str_eq(out.poll.method, "GET");
-    cr_assert(has_header(out.poll.headers, "x-key: bfl_k"));
+    cr_assert(has_header(&out.poll.headers, "x-key: bfl_k"));
     ig_provider_result_release(&out);
 
     struct {
