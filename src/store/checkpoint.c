@@ -2,6 +2,7 @@
 #include "store/checkpoint.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/pool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ static int passive(struct ig_checkpointer *c)
 static void *run(void *arg)
 {
     struct ig_checkpointer *c = arg;
+    ig_pool_thread_enter(); /* background work, below the loops like the pool */
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->wanted && !c->stopping)
