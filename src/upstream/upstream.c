@@ -34,6 +34,7 @@ struct ig_upstream {
     CURL *idle[IDLE_EASY_MAX];
     int nidle;
     long ncalls; /* in flight */
+    long ncurl;  /* of which on libcurl */
     const struct ig_networks *allow;
     struct ig_h1 *h1; /* plain http://, when enabled; else NULL */
     /* Poll handles by socket, kept while the socket is open (see
@@ -283,6 +284,7 @@ static void call_free(struct ig_upstream_call *call)
     if (call->easy) {
         curl_multi_remove_handle(call->u->multi, call->easy);
         easy_release(call->u, call->easy);
+        call->u->ncurl--;
     }
     free(call->addrs);
     curl_slist_free_all(call->curl_headers);
@@ -646,12 +648,13 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     if (call->req.max_response_bytes)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)call->req.max_response_bytes);
-    if (u->ncalls >= REUSE_MAX_CALLS) {
+    if (u->ncurl >= REUSE_MAX_CALLS) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK)
         goto fail;
+    u->ncurl++;
     call_link(call);
     if (out)
         *out = call;
@@ -660,6 +663,7 @@ fail:
     ig_upstream_request_release(&call->req);
     ig_buf_release(&call->res.body);
     ig_buf_release(&call->res.headers);
+    curl_slist_free_all(call->curl_headers);
     if (call->easy)
         easy_release(u, call->easy);
     free(call);
