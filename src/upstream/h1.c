@@ -137,13 +137,7 @@ static void free_if_done(struct ig_h1 *h)
 
 /* ---- URLs ---- */
 
-struct target {
-    struct http_parser_url parts;
-    const char *url;
-    uint16_t port;
-};
-
-static int split_url(const char *url, struct target *t)
+static int split_url(const char *url, struct ig_h1_target *t)
 {
     size_t len = strlen(url);
     http_parser_url_init(&t->parts);
@@ -157,23 +151,18 @@ static int split_url(const char *url, struct target *t)
         return IG_EINVAL;
     if (p->field_data[UF_HOST].len == 0 || p->field_data[UF_HOST].len >= HOST_MAX)
         return IG_EINVAL;
-    t->url = url;
     t->port = (p->field_set & (1 << UF_PORT)) ? p->port : 80;
     return t->port ? 0 : IG_EINVAL;
 }
 
-int ig_h1_accepts(const char *url)
-{
-    struct target t;
-    return url && split_url(url, &t) == 0;
-}
-
 /* ---- pools ---- */
 
-static struct h1_pool *pool_for(struct ig_h1 *h, const struct target *t, int allow_private)
+static struct h1_pool *pool_for(struct ig_h1 *h, const struct ig_upstream_call *call)
 {
+    const struct ig_h1_target *t = &call->target;
     const struct http_parser_url *p = &t->parts;
-    const char *host = t->url + p->field_data[UF_HOST].off;
+    int allow_private = call->req.allow_private;
+    const char *host = call->req.url + p->field_data[UF_HOST].off;
     size_t host_len = p->field_data[UF_HOST].len;
     for (struct h1_pool *pool = h->pools; pool; pool = pool->next)
         if (pool->port == t->port && pool->allow_private == allow_private &&
@@ -501,10 +490,7 @@ static int has_header(const struct ig_buf *lines, const char *name)
 static int build_head(struct ig_h1_conn *c, const struct ig_upstream_call *call)
 {
     const struct ig_upstream_request *req = &call->req;
-    struct target t;
-    if (split_url(req->url, &t))
-        return IG_EINVAL;
-    const struct http_parser_url *p = &t.parts;
+    const struct http_parser_url *p = &call->target.parts;
     struct ig_buf *b = &c->head;
     ig_buf_reset(b);
     int rc = ig_buf_puts(b, req->method);
@@ -672,9 +658,7 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         if (status < 0)
             snprintf(call->res.error, sizeof call->res.error, "resolving the upstream host: %s",
                      uv_strerror(status));
-        struct target t;
-        split_url(call->req.url, &t);
-        struct h1_pool *pool = pool_for(r->h, &t, call->req.allow_private);
+        struct h1_pool *pool = pool_for(r->h, call);
         if (pool) {
             connect_next(r->h, pool, call);
         } else {
@@ -745,12 +729,11 @@ int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop)
 
 int ig_h1_start(struct ig_h1 *h, struct ig_upstream_call *call)
 {
-    struct target t;
-    if (split_url(call->req.url, &t))
-        return IG_EINVAL;
+    if (!call->req.url || split_url(call->req.url, &call->target))
+        return IG_ENOTFOUND;
     long timeout = call->req.timeout_ms > 0 ? call->req.timeout_ms : DEFAULT_TIMEOUT_MS;
     call->deadline = uv_now(h->loop) + (uint64_t)timeout;
-    struct h1_pool *pool = pool_for(h, &t, call->req.allow_private);
+    struct h1_pool *pool = pool_for(h, call);
     if (!pool)
         return IG_ENOMEM;
     struct ig_h1_conn *c = pool->idle;

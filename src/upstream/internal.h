@@ -8,9 +8,17 @@
 
 #include "upstream/upstream.h"
 
+#include <http_parser.h>
+
 struct ig_h1;
 struct ig_h1_conn;
 struct ig_h1_resolve;
+
+/* A call's URL as the built-in client split it, once. */
+struct ig_h1_target {
+    struct http_parser_url parts; /* offsets into req.url */
+    uint16_t port;
+};
 
 struct ig_upstream_call {
     struct ig_upstream *u;
@@ -19,6 +27,7 @@ struct ig_upstream_call {
     /* Built-in transport: the connection carrying the call (or NULL while
      * resolving), the resolution in flight, the addresses still to try,
      * and whether a dead kept-alive connection was already replaced. */
+    struct ig_h1_target target;
     struct ig_h1_conn *conn;
     struct ig_h1_resolve *resolve;
     struct sockaddr_storage *addrs;
@@ -47,10 +56,10 @@ int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop);
 /* Closes the idle connections and frees once every handle has closed.
  * Every call must have been cancelled or finished first. */
 void ig_h1_free(struct ig_h1 *h);
-/* 1 when the built-in client speaks url: http://, no credentials. */
-int ig_h1_accepts(const char *url);
-/* Starts call (its request and result are set up). 0, or IG_E* with
- * nothing started. */
+/* Starts call (its request and result are set up). 0; IG_ENOTFOUND when
+ * the built-in client does not speak its URL (it speaks http:// without
+ * credentials), the call untouched; or another IG_E* with nothing
+ * started. */
 int ig_h1_start(struct ig_h1 *h, struct ig_upstream_call *call);
 /* Detaches call from its connection or resolution (no callback), closing
  * the connection it was using. */

@@ -598,17 +598,19 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     ig_buf_init(&call->res.body,
                 call->req.max_response_bytes ? call->req.max_response_bytes : (size_t)64 << 20);
     ig_buf_init(&call->res.headers, 64 * 1024);
-    if (u->h1 && ig_h1_accepts(call->req.url)) {
+    if (u->h1) {
         call_link(call);
         int rc = ig_h1_start(u->h1, call);
-        if (rc) {
-            call_unlink(call);
+        if (rc == 0) {
+            if (out)
+                *out = call;
+            return 0;
+        }
+        call_unlink(call);
+        if (rc != IG_ENOTFOUND) {
             call_free(call);
             return rc;
         }
-        if (out)
-            *out = call;
-        return 0;
     }
     CURL *e = call->easy = u->nidle ? u->idle[--u->nidle] : curl_easy_init();
     if (!e)
