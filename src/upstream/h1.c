@@ -288,9 +288,11 @@ static void conn_fail(struct ig_h1_conn *c, const char *why, int timed_out)
         return;
     if (stale && !call->retried_stale) {
         call->retried_stale = 1;
-        if (start_connect(h, c->pool, call) == 0)
+        int rc = start_connect(h, c->pool, call);
+        if (rc == 0)
             return;
-        snprintf(call->res.error, sizeof call->res.error, "out of memory");
+        snprintf(call->res.error, sizeof call->res.error, "reconnecting to the upstream: %s",
+                 ig_strerror(rc));
     }
     call->res.transport_error = call->res.too_large ? IG_ETOOBIG : IG_EIO;
     call->res.timed_out = timed_out;
@@ -474,19 +476,6 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- the request ---- */
 
-static int has_header(const struct ig_buf *lines, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = lines->data, *end = p ? p + lines->len : NULL;
-    while (p && p < end) { /* every line ends "\r\n" (ig_upstream_request_header) */
-        if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':')
-            return 1;
-        p = memchr(p, '\n', (size_t)(end - p));
-        p = p ? p + 1 : NULL;
-    }
-    return 0;
-}
-
 static int build_head(struct ig_h1_conn *c, const struct ig_upstream_call *call)
 {
     const struct ig_upstream_request *req = &call->req;
@@ -510,7 +499,8 @@ static int build_head(struct ig_h1_conn *c, const struct ig_upstream_call *call)
     rc = rc ? rc : ig_buf_puts(b, " HTTP/1.1\r\nHost: ");
     rc = rc ? rc : ig_buf_puts(b, c->pool->authority);
     rc = rc ? rc : ig_buf_puts(b, "\r\nUser-Agent: imagegate/0.1\r\n");
-    if (!has_header(&req->headers, "Accept"))
+    size_t accept_len;
+    if (!ig_header_lines_find(&req->headers, "Accept", &accept_len))
         rc = rc ? rc : ig_buf_puts(b, "Accept: */*\r\n");
     if (req->headers.len)
         rc = rc ? rc : ig_buf_append(b, req->headers.data, req->headers.len);
@@ -627,8 +617,7 @@ static void connect_next(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
     call->res.transport_error = IG_EIO;
     if (call->naddrs && call->refused_addrs == call->naddrs) {
         call->res.blocked = 1;
-        snprintf(call->res.error, sizeof call->res.error,
-                 "refused to connect to a private or loopback address");
+        snprintf(call->res.error, sizeof call->res.error, "%s", IG_UPSTREAM_BLOCKED);
     } else if (!call->res.error[0]) {
         snprintf(call->res.error, sizeof call->res.error, "could not connect to the upstream");
     }

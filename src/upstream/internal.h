@@ -47,6 +47,14 @@ struct ig_upstream_call {
  * its callback, frees it. */
 void ig_upstream_call_done(struct ig_upstream_call *call);
 
+/* The value of the first "Name: value" line of lines whose name is name
+ * (case-insensitive), trimmed, its length in *len; NULL when absent. For
+ * a request's header lines and an answer's alike. */
+const char *ig_header_lines_find(const struct ig_buf *lines, const char *name, size_t *len);
+
+/* The error of a call the address policy refused everywhere. */
+#define IG_UPSTREAM_BLOCKED "refused to connect to a private or loopback address"
+
 /* 1 when the address policy refuses a connection to sa for this call. */
 int ig_upstream_refuses(const struct ig_upstream_call *call, const struct sockaddr *sa);
 

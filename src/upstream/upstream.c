@@ -314,8 +314,7 @@ static void check_done(struct ig_upstream *u)
             if (!call->res.error[0])
                 snprintf(call->res.error, sizeof call->res.error, "%s", curl_easy_strerror(code));
             if (call->res.blocked)
-                snprintf(call->res.error, sizeof call->res.error,
-                         "refused to connect to a private or loopback address");
+                snprintf(call->res.error, sizeof call->res.error, "%s", IG_UPSTREAM_BLOCKED);
         }
         ig_upstream_call_done(call);
     }
@@ -680,11 +679,10 @@ void ig_upstream_cancel(struct ig_upstream_call *call)
     call_free(call);
 }
 
-const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
-                                      char *out, size_t out_size)
+const char *ig_header_lines_find(const struct ig_buf *lines, const char *name, size_t *len)
 {
     size_t n = strlen(name);
-    const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
+    const char *p = lines->data, *end = p ? p + lines->len : NULL;
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = eol ? eol : end;
@@ -695,10 +693,21 @@ const char *ig_upstream_result_header(const struct ig_upstream_result *r, const 
             const char *ve = line_end;
             while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
                 ve--;
-            snprintf(out, out_size, "%.*s", (int)(ve - v), v);
-            return out;
+            *len = (size_t)(ve - v);
+            return v;
         }
         p = eol ? eol + 1 : end;
     }
     return NULL;
+}
+
+const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
+                                      char *out, size_t out_size)
+{
+    size_t len;
+    const char *v = ig_header_lines_find(&r->headers, name, &len);
+    if (!v)
+        return NULL;
+    snprintf(out, out_size, "%.*s", (int)len, v);
+    return out;
 }
