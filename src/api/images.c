@@ -27,6 +27,7 @@
 #include "core/dispatch.h"
 #include "core/signing.h"
 #include "image/codec.h"
+#include "providers/common.h"
 #include "providers/provider.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -155,7 +156,7 @@ static void finish_release(struct finish *f)
 /* Appends one stored image to the answer's items: its base64 or signed
  * URL, and the revised prompt when there is one. */
 static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, size_t len,
-                    const struct ig_image_record *im, const char *revised_prompt)
+                    const char *b64, const struct ig_image_record *im, const char *revised_prompt)
 {
     struct ig_buf *b = &f->items;
     int rc = ig_buf_puts(b, b->len ? ",{" : "{");
@@ -168,7 +169,11 @@ static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, s
                 f->first_b64 = b->len;
                 f->first_b64_len = n;
             }
-            ig_base64_encode(bytes, len, b->data + b->len); /* the alphabet needs no escapes */
+            /* The alphabet needs no escapes. */
+            if (b64)
+                memcpy(b->data + b->len, b64, n);
+            else
+                ig_base64_encode(bytes, len, b->data + b->len);
             b->len += n;
         }
         rc = rc ? rc : ig_buf_puts(b, "\"");
@@ -191,18 +196,17 @@ static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, s
     return rc ? IG_ENOMEM : 0;
 }
 
-/* Stores one encoded image and adds it to the answer. fmt, w and h are
- * what dispatch already read from its header, or IG_FMT_UNKNOWN to read
- * them here. */
+/* Stores one encoded image (its format and size read from its header) and
+ * adds it to the answer; b64, when not NULL, is its base64 exactly as
+ * ig_base64_encode would write it, handed out instead of encoding again. */
 static int store_image(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, size_t len,
-                       enum ig_format fmt, int w, int h, int64_t seed, const char *revised_prompt)
+                       const char *b64, int64_t seed, const char *revised_prompt)
 {
     struct ig_image_record *im = &f->images[f->made];
     memset(im, 0, sizeof *im);
     im->index = f->made;
-    im->width = w;
-    im->height = h;
-    if (fmt == IG_FMT_UNKNOWN && ig_probe(bytes, len, &fmt, &im->width, &im->height))
+    enum ig_format fmt;
+    if (ig_probe(bytes, len, &fmt, &im->width, &im->height))
         return IG_ECODEC;
     int created = 0;
     int rc = ig_blobs_put(&c->app->blobs, bytes, len, im->sha256, &created);
@@ -215,7 +219,24 @@ static int store_image(struct gen_ctx *c, struct finish *f, const uint8_t *bytes
         c->blobs_created++;
         c->bytes_created += len;
     }
-    return add_item(c, f, bytes, len, im, revised_prompt);
+    return add_item(c, f, bytes, len, b64, im, revised_prompt);
+}
+
+/* A provider's image that is not one after all (its base64 or its header
+ * is broken; dispatch only checked its first bytes): the provider's fault,
+ * answered as dispatch answers a failed provider. */
+static void provider_image_failed(struct gen_ctx *c, struct finish *f, int rc)
+{
+    struct ig_dispatch_outcome *o = c->outcome;
+    o->ok = 0;
+    o->status = 502;
+    o->type = "server_error";
+    o->code = "provider_error";
+    o->retry_after_s = -1;
+    snprintf(o->message, sizeof o->message, "The provider's image cannot be read: %s",
+             rc == IG_EINVAL ? "its base64 is malformed" : "it is not a PNG, JPEG or WebP image");
+    f->error = o->message;
+    ig_warn("generation %s: %s", c->id, o->message);
 }
 
 static char *sse_event(const char *name, json_t *data);
@@ -266,13 +287,16 @@ static void store_images(struct gen_ctx *c, struct finish *f)
                 1024;
         ig_buf_reserve(&f->items, need);
         for (size_t i = 0; !f->error && i < o->result.nimages; i++) {
-            const struct ig_provider_image *pi = &o->result.images[i];
-            c->rc = store_image(c, f, pi->bytes, pi->len, pi->format, pi->width, pi->height,
-                                pi->seed, pi->revised_prompt);
-            if (c->rc)
-                f->error = c->rc == IG_ECODEC
-                               ? "the provider returned something that is not an image"
-                               : "cannot store the image";
+            struct ig_provider_image *pi = &c->outcome->result.images[i];
+            c->rc = ig_provider_image_decode(pi);
+            if (c->rc == 0)
+                c->rc = store_image(c, f, pi->bytes, pi->len,
+                                    ig_provider_image_b64_canonical(pi) ? pi->b64 : NULL, pi->seed,
+                                    pi->revised_prompt);
+            if (c->rc == IG_EINVAL || c->rc == IG_ECODEC)
+                provider_image_failed(c, f, c->rc);
+            else if (c->rc)
+                f->error = "cannot store the image";
             else
                 f->made++;
         }
@@ -289,8 +313,8 @@ static void store_images(struct gen_ctx *c, struct finish *f)
             uint64_t seed = (c->seed + (uint64_t)i) & 0xffffffffu;
             c->rc = prov->generate(r, i, seed, c->id, (size_t)c->app->cfg->max_image_bytes, &out);
             if (c->rc == 0)
-                c->rc = store_image(c, f, (const uint8_t *)out.data.data, out.data.len,
-                                    IG_FMT_UNKNOWN, 0, 0, out.seed, NULL);
+                c->rc = store_image(c, f, (const uint8_t *)out.data.data, out.data.len, NULL,
+                                    out.seed, NULL);
             ig_buf_release(&out.data);
             if (c->rc)
                 f->error = "image generation failed";

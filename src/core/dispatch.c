@@ -6,6 +6,7 @@
  * DONE. Its two timers (backoff, deadline) are freed in their close
  * callbacks, and the struct with the last of them. */
 #include "core/dispatch.h"
+#include "providers/common.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
 #include "core/classify.h"
@@ -300,7 +301,7 @@ static void start_downloads(struct ig_dispatch *d)
     const struct ig_deployment *dep = d->order[d->current];
     for (size_t i = 0; i < d->result.nimages; i++) {
         struct ig_provider_image *im = &d->result.images[i];
-        if (im->bytes)
+        if (im->bytes || im->b64)
             continue;
         if (strncmp(im->url, "https://", 8) != 0 && strncmp(im->url, "http://", 7) != 0) {
             ig_provider_result_release(&d->last);
@@ -330,16 +331,19 @@ static void start_downloads(struct ig_dispatch *d)
 static void downloads_finished(struct ig_dispatch *d)
 {
     for (size_t i = 0; i < d->result.nimages; i++) {
+        /* The magic bytes only: enough to tell an image from an error page
+         * and treat the answer as malformed here, where it can still be
+         * retried. The store step reads the header and the rest. */
         struct ig_provider_image *im = &d->result.images[i];
-        if (!im->bytes || ig_probe(im->bytes, im->len, &im->format, &im->width, &im->height)) {
+        if ((!im->bytes && !im->b64) || ig_provider_image_sniff(im) == IG_FMT_UNKNOWN) {
             /* Not an image: treat the provider's answer as malformed. */
             ig_provider_result_release(&d->last);
             d->last.outcome = IG_OUTCOME_ERROR;
             d->last.error_class = IG_ERRC_RETRYABLE;
             d->last.retry_after_ms = -1;
             snprintf(d->last.message, sizeof d->last.message, "%s",
-                     im->bytes ? "an image from the provider is not PNG, JPEG or WebP"
-                               : "an image from the provider could not be downloaded");
+                     im->bytes || im->b64 ? "an image from the provider is not PNG, JPEG or WebP"
+                                          : "an image from the provider could not be downloaded");
             ig_provider_result_release(&d->result);
             next_deployment(d);
             return;

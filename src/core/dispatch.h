@@ -44,7 +44,9 @@ struct ig_dispatch_options {
 
 struct ig_dispatch_outcome {
     int ok;
-    struct ig_provider_result result; /* on success: every image has bytes */
+    /* On success: every image has bytes or base64 text whose leading
+     * bytes are an image's signature (ig_sniff); nothing more is checked. */
+    struct ig_provider_result result;
     const struct ig_deployment *deployment;
     int attempts;
     /* On failure: the answer to give the client. */

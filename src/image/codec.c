@@ -400,22 +400,38 @@ static int webp_decode(const void *data, size_t len, int header_only, size_t max
     return *rgb ? 0 : IG_ENOMEM;
 }
 
+enum ig_format ig_sniff(const void *data, size_t len)
+{
+    const uint8_t *b = data;
+    if (len >= 8 && png_sig_cmp((png_const_bytep)data, 0, 8) == 0)
+        return IG_FMT_PNG;
+    if (len >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+        return IG_FMT_JPEG;
+    if (len >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
+        return IG_FMT_WEBP;
+    return IG_FMT_UNKNOWN;
+}
+
 int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h)
 {
-    if (png_decode(data, len, 1, 0, NULL, w, h) == 0) {
-        *fmt = IG_FMT_PNG;
-        return 0;
+    int rc = IG_ECODEC;
+    *fmt = ig_sniff(data, len);
+    switch (*fmt) {
+    case IG_FMT_PNG:
+        rc = png_decode(data, len, 1, 0, NULL, w, h);
+        break;
+    case IG_FMT_JPEG:
+        rc = jpeg_decode(data, len, 1, 0, NULL, w, h);
+        break;
+    case IG_FMT_WEBP:
+        rc = webp_decode(data, len, 1, 0, NULL, w, h);
+        break;
+    default:
+        break;
     }
-    if (jpeg_decode(data, len, 1, 0, NULL, w, h) == 0) {
-        *fmt = IG_FMT_JPEG;
-        return 0;
-    }
-    if (webp_decode(data, len, 1, 0, NULL, w, h) == 0) {
-        *fmt = IG_FMT_WEBP;
-        return 0;
-    }
-    *fmt = IG_FMT_UNKNOWN;
-    return IG_ECODEC;
+    if (rc)
+        *fmt = IG_FMT_UNKNOWN;
+    return rc ? IG_ECODEC : 0;
 }
 
 int ig_image_decodes(const void *data, size_t len, size_t max_pixels)

@@ -30,6 +30,12 @@ enum ig_format ig_format_parse(const char *name, size_t n);
 int ig_encode(const uint8_t *rgb, int w, int h, enum ig_format fmt, int quality,
               const struct ig_provenance *prov, size_t max, struct ig_buf *out);
 
+/* The format an encoded image's magic bytes claim (PNG's signature, JPEG's
+ * SOI marker, WebP's RIFF header), without reading further: a cheap first
+ * check. IG_FMT_UNKNOWN for anything else. */
+#define IG_SNIFF_BYTES 12 /* enough leading bytes for every signature */
+enum ig_format ig_sniff(const void *data, size_t len);
+
 /* Reads the format and dimensions from an encoded image's header.
  * IG_ECODEC when the bytes are not a complete PNG, JPEG or WebP header. */
 int ig_probe(const void *data, size_t len, enum ig_format *fmt, int *w, int *h);

@@ -1,6 +1,7 @@
 /* common.c — helpers shared by the network adapters; see common.h. */
 #include "providers/common.h"
 #include "core/classify.h"
+#include "image/codec.h"
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/multipart.h"
@@ -153,15 +154,60 @@ int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_prov
 int ig_provider_b64_image(struct ig_provider_image *im, const char *b64)
 {
     size_t n = strlen(b64);
-    im->bytes = malloc(n / 4 * 3 + 3);
-    long got = im->bytes ? ig_base64_decode(b64, n, im->bytes) : IG_ENOMEM;
+    if (n == 0 || n % 4)
+        return IG_EINVAL;
+    im->b64 = malloc(n + 1);
+    if (!im->b64)
+        return IG_ENOMEM;
+    memcpy(im->b64, b64, n + 1);
+    im->b64_len = n;
+    return 0;
+}
+
+enum ig_format ig_provider_image_sniff(const struct ig_provider_image *im)
+{
+    if (im->bytes)
+        return ig_sniff(im->bytes, im->len);
+    if (!im->b64)
+        return IG_FMT_UNKNOWN;
+    /* 16 characters are 12 bytes: every signature ig_sniff knows. */
+    uint8_t head[IG_SNIFF_BYTES + 3];
+    size_t chars = im->b64_len < 16 ? im->b64_len : 16;
+    long got = ig_base64_decode(im->b64, chars, head);
+    return got > 0 ? ig_sniff(head, (size_t)got) : IG_FMT_UNKNOWN;
+}
+
+int ig_provider_image_decode(struct ig_provider_image *im)
+{
+    if (im->bytes)
+        return 0;
+    if (!im->b64)
+        return IG_EINVAL;
+    im->bytes = malloc(im->b64_len / 4 * 3 + 1);
+    long got = im->bytes ? ig_base64_decode(im->b64, im->b64_len, im->bytes) : IG_ENOMEM;
     if (got <= 0) {
         free(im->bytes);
         im->bytes = NULL;
-        return IG_EINVAL;
+        return got == IG_ENOMEM ? IG_ENOMEM : IG_EINVAL;
     }
     im->len = (size_t)got;
     return 0;
+}
+
+int ig_provider_image_b64_canonical(const struct ig_provider_image *im)
+{
+    if (!im->b64 || !im->bytes || im->len == 0 || im->b64_len != ig_base64_len(im->len))
+        return 0;
+    /* The decoder takes '=' anywhere (as zero bits) and nothing else
+     * outside the alphabet, and any space it trimmed would show in the
+     * length. So with no '=' before the last group, every group before it
+     * stands for exactly its 3 bytes; only the last can carry stray bits. */
+    if (memchr(im->b64, '=', im->b64_len - 4))
+        return 0;
+    size_t tail = im->len % 3 ? im->len % 3 : 3;
+    char last[5];
+    ig_base64_encode(im->bytes + im->len - tail, tail, last);
+    return memcmp(last, im->b64 + im->b64_len - 4, 4) == 0;
 }
 
 void ig_provider_malformed(struct ig_provider_result *out, const char *message)

@@ -43,8 +43,21 @@ int ig_provider_form_fields(struct ig_multipart *mp, json_t *fields);
 int ig_provider_form_uploads(struct ig_multipart *mp, const struct ig_gen_request *req,
                              const char *image_name);
 int ig_provider_form_body(struct ig_upstream_request *out, struct ig_multipart *mp);
-/* Decodes base64 into a new image of out; 0 or IG_EINVAL. */
+/* Keeps a base64 image's text in im (a copy) for the store step to
+ * decode; 0, or IG_EINVAL when it cannot be base64 (empty, or a length
+ * that is not a multiple of 4), or IG_ENOMEM. */
 int ig_provider_b64_image(struct ig_provider_image *im, const char *b64);
+/* The format im's leading bytes claim (ig_sniff), from its bytes or by
+ * decoding only the first characters of its base64; IG_FMT_UNKNOWN when it
+ * has neither or they are not an image's. */
+enum ig_format ig_provider_image_sniff(const struct ig_provider_image *im);
+/* Decodes im's base64 into im->bytes (keeping the text); 0 when im has
+ * bytes already or now, IG_EINVAL when the text is not base64, IG_ENOMEM. */
+int ig_provider_image_decode(struct ig_provider_image *im);
+/* Whether im's base64 text is exactly what ig_base64_encode makes of its
+ * bytes (padded, no line breaks, zero bits after the last byte), so it can
+ * be handed to a client as it came instead of being encoded again. */
+int ig_provider_image_b64_canonical(const struct ig_provider_image *im);
 /* Marks out as a retryable "malformed answer" with message. */
 void ig_provider_malformed(struct ig_provider_result *out, const char *message);
 

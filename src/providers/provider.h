@@ -51,16 +51,21 @@ enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };
 
 #define IG_MAX_IMAGES 16
 
+/* An image an adapter found in an answer, as exactly one of: bytes (the
+ * encoded image), b64 (the provider's base64 text, not yet decoded) or url
+ * (to download at once). Dispatch downloads every url into bytes and
+ * checks each image's magic bytes before it calls the answer good; the
+ * store step, on the thread pool, decodes b64, reads the header and stores
+ * the image, so the loop never spends time on a large image's bytes. All
+ * strings are malloc'd and owned. */
 struct ig_provider_image {
-    uint8_t *bytes; /* decoded image, malloc'd; NULL when only url is set */
+    uint8_t *bytes;
     size_t len;
-    char *url; /* to download at once; NULL when bytes are set */
+    char *b64; /* NUL-terminated; b64_len a multiple of 4 */
+    size_t b64_len;
+    char *url;
     char *revised_prompt;
     int64_t seed; /* -1 when unknown */
-    /* Read from the header by dispatch once the bytes are in (adapters
-     * leave them alone), so the store step need not read it again. */
-    enum ig_format format;
-    int width, height;
 };
 
 struct ig_provider_result {

@@ -20,6 +20,7 @@ void ig_provider_result_release(struct ig_provider_result *r)
 {
     for (size_t i = 0; i < r->nimages; i++) {
         free(r->images[i].bytes);
+        free(r->images[i].b64);
         free(r->images[i].url);
         free(r->images[i].revised_prompt);
     }

@@ -535,8 +535,18 @@ static int migrate(sqlite3 *db)
     return 0;
 }
 
+/* SQLite's allocation statistics take a global mutex on every allocation
+ * it makes; nothing here reads them. Only possible before SQLite starts
+ * (ignored afterwards). */
+static pthread_once_t sqlite_config_once = PTHREAD_ONCE_INIT;
+static void sqlite_config(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int ig_store_open_sqlite(struct ig_store **out, const char *path)
 {
+    pthread_once(&sqlite_config_once, sqlite_config);
     struct sqlite_store *ss = calloc(1, sizeof *ss);
     if (!ss)
         return IG_ENOMEM;
@@ -545,7 +555,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     pthread_mutex_init(&ss->queue_lock, NULL);
     pthread_cond_init(&ss->queue_cond, NULL);
     ss->queue_tail = &ss->queue;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &ss->db, flags, NULL) != SQLITE_OK) {
         ig_error("cannot open database '%s': %s", path, sqlite3_errmsg(ss->db));
         sqlite3_close(ss->db);

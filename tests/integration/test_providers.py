@@ -328,6 +328,48 @@ class OpenAIProvider(unittest.TestCase):
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["_metadata"]["attempts"], 3)
 
+    def test_base64_images_sniffed_then_read_in_the_store_step(self):
+        def answer(text):
+            return {"raw": json.dumps({"created": 1, "data": [{"b64_json": text}]})}
+
+        # Base64 whose first bytes are no image's signature is caught before
+        # the answer counts, as a non-image download is: the next deployment
+        # is asked (there is none here), not this one again.
+        page = base64.b64encode(b"<html>not an image</html>").decode()
+        self.fake.script([answer(page)])
+        status, _, doc = self.gen(model="dall-e-2")
+        self.assertEqual(status, 502, doc)
+        self.assertIn("not PNG, JPEG or WebP", doc["error"]["message"])
+        self.assertEqual(len(self.fake.requests()), 1)
+        # A PNG signature over a broken header, or over base64 that breaks
+        # further on, gets past that check; the store step finds it out. The
+        # provider has delivered (and charged), so it is not asked again
+        # either, and the answer says whose image it was.
+        good = base64.b64encode(SQUARE).decode()
+        for text in (base64.b64encode(SQUARE[:20]).decode(),
+                     good[:40] + "!!!!" + good[44:]):
+            with self.subTest(text=text[:24]):
+                self.fake.script([answer(text)])
+                status, _, doc = self.gen(model="dall-e-2", response_format="b64_json")
+                self.assertEqual(status, 502, doc)
+                self.assertEqual(doc["error"]["code"], "provider_error")
+                self.assertIn("The provider's image cannot be read", doc["error"]["message"])
+                self.assertEqual(len(self.fake.requests()), 1)
+        # Canonical base64 is handed on as it came. Stray bits after the last
+        # byte decode to the same bytes but are not passed on: the client
+        # gets the canonical text of what was stored.
+        img = SQUARE + b"\0" * ((1 - len(SQUARE)) % 3)  # len % 3 == 1: "xx==" at the end
+        canonical = base64.b64encode(img).decode()
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        stray = canonical[:-3] + alphabet[alphabet.index(canonical[-3]) | 1] + "=="
+        self.assertNotEqual(stray, canonical)
+        self.assertEqual(base64.b64decode(stray), img)
+        for text in (canonical, stray):
+            self.fake.script([answer(text)])
+            status, _, doc = self.gen(model="dall-e-2", response_format="b64_json")
+            self.assertEqual(status, 200, doc)
+            self.assertEqual(doc["data"][0]["b64_json"], canonical)
+
     def test_connection_reset_is_retried(self):
         # curl may itself re-send once on a fresh connection after a reset of
         # a reused one; either way the client gets its image.

@@ -49,6 +49,7 @@ Test(codec, jpeg_and_webp_probe_and_decode)
         int w, h;
         cr_assert_eq(ig_probe(out.data, out.len, &f, &w, &h), 0);
         cr_assert_eq(f, fmts[i]);
+        cr_assert_eq(ig_sniff(out.data, IG_SNIFF_BYTES), fmts[i]);
         cr_assert_eq(w, 80);
         cr_assert_eq(h, 64);
         uint8_t *back;
@@ -78,6 +79,24 @@ Test(codec, probe_rejects_garbage_and_truncation)
     cr_assert_eq(ig_probe("\xff\xd8\xff", 3, &f, &w, &h), IG_ECODEC);
     cr_assert_eq(ig_probe("RIFF\0\0\0\0WEBP", 12, &f, &w, &h), IG_ECODEC);
     cr_assert_eq(ig_probe("", 0, &f, &w, &h), IG_ECODEC);
+}
+
+Test(codec, sniff_reads_magic_bytes_only)
+{
+    cr_assert_eq(ig_sniff("\x89PNG\r\n\x1a\n", 8), IG_FMT_PNG);
+    cr_assert_eq(ig_sniff("\x89PNG\r\n\x1a", 7), IG_FMT_UNKNOWN); /* one byte short */
+    cr_assert_eq(ig_sniff("\x89PNG\r\n\x1a\r", 8), IG_FMT_UNKNOWN);
+    cr_assert_eq(ig_sniff("\xff\xd8\xff", 3), IG_FMT_JPEG);
+    cr_assert_eq(ig_sniff("\xff\xd8\xfe", 3), IG_FMT_UNKNOWN);
+    cr_assert_eq(ig_sniff("RIFF\x10\0\0\0WEBP", 12), IG_FMT_WEBP);
+    cr_assert_eq(ig_sniff("RIFF\x10\0\0\0WAVE", 12), IG_FMT_UNKNOWN);
+    cr_assert_eq(ig_sniff("<html>", 6), IG_FMT_UNKNOWN);
+    cr_assert_eq(ig_sniff("", 0), IG_FMT_UNKNOWN);
+    /* A signature alone sniffs as the format but does not probe. */
+    enum ig_format f;
+    int w, h;
+    cr_assert_eq(ig_probe("\x89PNG\r\n\x1a\n", 8, &f, &w, &h), IG_ECODEC);
+    cr_assert_eq(f, IG_FMT_UNKNOWN);
 }
 
 Test(codec, decode_refuses_too_many_pixels_before_allocating)

@@ -7,6 +7,7 @@
 #include "core/request.h"
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "util/crypto.h"
 #include "util/err.h"
 
 #include <criterion/criterion.h>
@@ -124,8 +125,15 @@ Test(openai, parse_images)
                 NULL, &out);
     cr_assert_eq(out.outcome, IG_OUTCOME_IMAGES);
     cr_assert_eq(out.nimages, 2);
+    /* The base64 is kept as it came, for the store step to decode. */
+    cr_assert_null(out.images[0].bytes);
+    cr_assert_str_eq(out.images[0].b64, "iVBORw0K");
+    cr_assert_eq(out.images[0].b64_len, 8);
+    cr_assert_eq(ig_provider_image_sniff(&out.images[0]), IG_FMT_UNKNOWN); /* 6 bytes: too few */
+    cr_assert_eq(ig_provider_image_decode(&out.images[0]), 0);
     cr_assert_eq(out.images[0].len, 6);
     cr_assert_eq(memcmp(out.images[0].bytes, "\x89PNG\r\n", 6), 0);
+    cr_assert(ig_provider_image_b64_canonical(&out.images[0]));
     cr_assert_str_eq(out.images[0].revised_prompt, "rp");
     cr_assert_str_eq(out.images[1].url, "https://cdn.example/a.png");
     ig_provider_result_release(&out);
@@ -394,4 +402,90 @@ Test(openai, every_provider_has_an_adapter)
     }
     cr_assert_not_null(ig_provider_find("local")->generate);
     cr_assert_null(ig_provider_find("midjourney"));
+}
+
+/* A provider image from base64 text, as an adapter makes it. */
+static void b64_image(struct ig_provider_image *im, const char *text)
+{
+    memset(im, 0, sizeof *im);
+    cr_assert_eq(ig_provider_b64_image(im, text), 0, "%s", text);
+}
+
+Test(provider_image, b64_kept_then_sniffed_and_decoded)
+{
+    struct ig_provider_image im;
+    memset(&im, 0, sizeof im);
+    cr_assert_eq(ig_provider_b64_image(&im, ""), IG_EINVAL);
+    cr_assert_eq(ig_provider_b64_image(&im, "iVBORw0KG"), IG_EINVAL); /* not a multiple of 4 */
+    cr_assert_null(im.b64);
+
+    /* A PNG signature and more: sniffed from the first 16 characters. */
+    const uint8_t png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    char text[64];
+    ig_base64_encode(png, sizeof png - 1, text);
+    b64_image(&im, text);
+    cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_PNG);
+    cr_assert_null(im.bytes, "sniffing decodes nothing for keeps");
+    cr_assert_eq(ig_provider_image_decode(&im), 0);
+    cr_assert_eq(im.len, sizeof png - 1);
+    cr_assert_eq(memcmp(im.bytes, png, im.len), 0);
+    cr_assert_eq(ig_provider_image_decode(&im), 0, "decoding twice keeps the bytes");
+    cr_assert(ig_provider_image_b64_canonical(&im));
+    free(im.b64);
+    free(im.bytes);
+
+    /* An error page is no image; broken base64 sniffs as nothing. */
+    b64_image(&im, "PGh0bWw+bm90IGFuIGltYWdlPC9odG1sPg==");
+    cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_UNKNOWN);
+    free(im.b64);
+    b64_image(&im, "!!!!iVBORw0KGgo=");
+    cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_UNKNOWN);
+    cr_assert_eq(ig_provider_image_decode(&im), IG_EINVAL);
+    cr_assert_null(im.bytes);
+    free(im.b64);
+    /* Past the first 16 characters the text is not looked at until decoding. */
+    b64_image(&im, "iVBORw0KGgoAAAANSUhEUg!!");
+    cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_PNG);
+    cr_assert_eq(ig_provider_image_decode(&im), IG_EINVAL);
+    free(im.b64);
+    /* Bytes from a download are sniffed as they are. */
+    memset(&im, 0, sizeof im);
+    im.bytes = (uint8_t *)"\xff\xd8\xff\xe0";
+    im.len = 4;
+    cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_JPEG);
+    cr_assert_not(ig_provider_image_b64_canonical(&im), "no text to hand out");
+}
+
+Test(provider_image, only_canonical_base64_is_reused)
+{
+    struct {
+        const char *text;
+        int canonical;
+    } cases[] = {
+        {"QUJD", 1},     /* "ABC" */
+        {"QUI=", 1},     /* "AB" */
+        {"QQ==", 1},     /* "A" */
+        {"QUJDRA==", 1}, /* "ABCD" */
+        {"QUJ=", 0},     /* "AB" with stray bits in the last character */
+        {"QR==", 0},     /* "A" with stray bits */
+        {"QQ==QUJD", 0}, /* padding in the middle decodes, as zero bits */
+        {"QUJDRA=A", 0}, /* '=' where a character belongs */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ig_provider_image im;
+        b64_image(&im, cases[i].text);
+        int rc = ig_provider_image_decode(&im);
+        if (rc == 0)
+            cr_assert_eq(ig_provider_image_b64_canonical(&im), cases[i].canonical, "%s",
+                         cases[i].text);
+        else
+            cr_assert_not(cases[i].canonical, "%s does not decode", cases[i].text);
+        if (rc == 0 && cases[i].canonical) {
+            char again[16];
+            ig_base64_encode(im.bytes, im.len, again);
+            cr_assert_str_eq(again, cases[i].text, "canonical means re-encoding gives it back");
+        }
+        free(im.b64);
+        free(im.bytes);
+    }
 }
