@@ -298,20 +298,27 @@ static int plain_host(const char *h, size_t n)
 void ig_app_base_url(const struct ig_app *app, const struct ig_http_req *req, char *out,
                      size_t size)
 {
+    /* Built by copies, not printf: every generation asks. */
+    if (size == 0)
+        return;
+    size_t n, used = 0;
+    const char *host = NULL;
     if (app->cfg->public_url[0]) {
-        size_t n = strlen(app->cfg->public_url);
+        n = strlen(app->cfg->public_url);
         while (n && app->cfg->public_url[n - 1] == '/')
             n--;
-        snprintf(out, size, "%.*s", (int)n, app->cfg->public_url);
+        host = app->cfg->public_url;
+    } else if ((host = ig_http_header(req, "host", &n)) && plain_host(host, n)) {
+        used = size > 7 ? 7 : size - 1;
+        memcpy(out, "http://", used);
+    } else {
+        snprintf(out, size, "http://%s:%d", app->listen_host, app->listen_port);
         return;
     }
-    size_t n;
-    const char *host = ig_http_header(req, "host", &n);
-    if (host && plain_host(host, n)) {
-        snprintf(out, size, "http://%.*s", (int)n, host);
-        return;
-    }
-    snprintf(out, size, "http://%s:%d", app->listen_host, app->listen_port);
+    if (n > size - 1 - used)
+        n = size - 1 - used;
+    memcpy(out + used, host, n);
+    out[used + n] = '\0';
 }
 
 /* ---- the per-request log line and metrics ---- */

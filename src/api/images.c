@@ -23,6 +23,7 @@
  * transaction) between them. Local renders are CPU-heavy and go one by one,
  * so they run side by side on the pool. */
 #include "api/app.h"
+#include "util/buf.h"
 #include "core/batch.h"
 #include "core/dispatch.h"
 #include "core/signing.h"
@@ -117,7 +118,6 @@ struct finish {
      * it. first_b64 is where the first image's base64 starts in it. */
     struct ig_buf items;
     size_t first_b64, first_b64_len;
-    json_t *seeds;
     char *params; /* the normalized request, for the record */
     struct ig_generation_record g;
 };
@@ -128,11 +128,11 @@ static void fill_record(struct gen_ctx *c, struct finish *f)
     struct ig_gen_request *r = &c->greq;
     struct ig_generation_record *g = &f->g;
     memset(g, 0, sizeof *g);
-    snprintf(g->id, sizeof g->id, "%s", c->id);
-    snprintf(g->key_id, sizeof g->key_id, "%s", c->key_id);
-    snprintf(g->request_id, sizeof g->request_id, "%s", c->request_id);
-    snprintf(g->model, sizeof g->model, "%s", r->model->id);
-    snprintf(g->provider, sizeof g->provider, "%s", r->model->provider);
+    ig_strlcpy(g->id, c->id, sizeof g->id);
+    ig_strlcpy(g->key_id, c->key_id, sizeof g->key_id);
+    ig_strlcpy(g->request_id, c->request_id, sizeof g->request_id);
+    ig_strlcpy(g->model, r->model->id, sizeof g->model);
+    ig_strlcpy(g->provider, r->model->provider, sizeof g->provider);
     f->params = ig_gen_request_normalized_json(r);
     g->prompt = r->prompt;
     g->params_json = f->params;
@@ -150,7 +150,6 @@ static void finish_release(struct finish *f)
 {
     free(f->params);
     ig_buf_release(&f->items);
-    json_decref(f->seeds);
 }
 
 /* Appends one stored image to the answer's items: its base64 or signed
@@ -190,9 +189,6 @@ static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, s
         rc = rc ? rc : ig_buf_puts(b, "\"");
     }
     rc = rc ? rc : ig_buf_puts(b, "}");
-    if (rc == 0 &&
-        json_array_append_new(f->seeds, im->seed >= 0 ? json_integer(im->seed) : json_null()))
-        rc = IG_ENOMEM;
     return rc ? IG_ENOMEM : 0;
 }
 
@@ -212,7 +208,7 @@ static int store_image(struct gen_ctx *c, struct finish *f, const uint8_t *bytes
     int rc = ig_blobs_put(&c->app->blobs, bytes, len, im->sha256, &created);
     if (rc)
         return rc;
-    snprintf(im->format, sizeof im->format, "%s", ig_format_name(fmt));
+    ig_strlcpy(im->format, ig_format_name(fmt), sizeof im->format);
     im->bytes = (int64_t)len;
     im->seed = seed;
     if (created) {
@@ -268,11 +264,7 @@ static void store_images(struct gen_ctx *c, struct finish *f)
     const struct ig_dispatch_outcome *o = outcome_of(c);
     /* Bounded by what the images can be: base64 of each, plus room. */
     ig_buf_init(&f->items, IG_MAX_IMAGES * ((size_t)c->app->cfg->max_image_bytes / 3 * 4 + 8192));
-    f->seeds = json_array();
-    if (!f->seeds) {
-        c->rc = IG_ENOMEM;
-        f->error = "out of memory";
-    } else if (r->model->ndeployments) {
+    if (r->model->ndeployments) {
         /* Network model: dispatch already brought the bytes (or failed). */
         if (!o->ok) {
             c->rc = c->outcome ? IG_EIO : IG_ENOMEM;
@@ -345,26 +337,10 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
     const struct ig_dispatch_outcome *o = outcome_of(c);
     const char *provider_used =
         r->model->ndeployments ? o->deployment->provider : r->model->provider;
-    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O, s:s}", "provider_used", provider_used,
-                             "model", r->model->id, "images_generated", f->made, "size", r->size,
-                             "quality", r->quality, "seeds", f->seeds, "generation_id", c->id);
-    if (meta && r->model->ndeployments) {
-        json_object_set_new(meta, "attempts", json_integer(o->attempts));
-        json_object_set_new(meta, "upstream_model", json_string(o->deployment->model));
-    } else if (meta) {
-        json_object_set_new(meta, "seed", json_integer((json_int_t)c->seed));
-        json_object_set_new(meta, "renderer", json_string("procedural (not a diffusion model)"));
-    }
-    if (meta && r->metadata)
-        json_object_set(meta, "metadata", r->metadata);
-    if (meta && r->op != IG_OP_GENERATE)
-        json_object_set_new(meta, "operation", json_string(ig_operation_name(r->op)));
-    char *meta_json = meta ? ig_json_dumps(meta, NULL) : NULL;
-    json_decref(meta);
     const char *format = f->made ? f->images[0].format : "png";
     struct ig_buf out;
-    ig_buf_init(&out, f->items.len + strlen(meta_json ? meta_json : "") + 4096);
-    int rc = meta_json ? 0 : IG_ENOMEM;
+    ig_buf_init(&out, SIZE_MAX / 2);
+    int rc = ig_buf_reserve(&out, f->items.len + 4096);
     if (c->streaming) {
         /* The stream's last event carries the answer, as OpenAI's does. */
         const char *name = event_name(c, 1);
@@ -373,21 +349,55 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         rc = rc ? rc : ig_buf_append(&out, f->items.data + f->first_b64, f->first_b64_len);
         rc = rc ? rc : ig_buf_printf(&out, "\",\"created_at\":%lld,", (long long)c->created);
     } else {
-        rc = rc ? rc : ig_buf_printf(&out, "{\"created\":%lld,\"data\":[", (long long)c->created);
+        rc = rc ? rc : ig_buf_puts(&out, "{\"created\":");
+        rc = rc ? rc : ig_buf_put_u64(&out, (unsigned long long)c->created);
+        rc = rc ? rc : ig_buf_puts(&out, ",\"data\":[");
         rc = rc ? rc : ig_buf_append(&out, f->items.data, f->items.len);
         rc = rc ? rc : ig_buf_puts(&out, "],");
     }
     /* size and quality are validated words, format a fixed name: no escapes. */
-    rc = rc ? rc
-            : ig_buf_printf(&out, "\"size\":\"%s\",\"quality\":\"%s\",\"output_format\":\"%s\",",
-                            r->size, r->quality, format);
+    rc = rc ? rc : ig_buf_puts(&out, "\"size\":\"");
+    rc = rc ? rc : ig_buf_puts(&out, r->size);
+    rc = rc ? rc : ig_buf_puts(&out, "\",\"quality\":\"");
+    rc = rc ? rc : ig_buf_puts(&out, r->quality);
+    rc = rc ? rc : ig_buf_puts(&out, "\",\"output_format\":\"");
+    rc = rc ? rc : ig_buf_puts(&out, format);
+    rc = rc ? rc : ig_buf_puts(&out, "\",");
     if (c->streaming)
         rc = rc ? rc
                 : ig_buf_puts(&out, "\"background\":\"opaque\",\"usage\":{\"input_tokens\":0,"
                                     "\"output_tokens\":0,\"total_tokens\":0},");
-    rc = rc ? rc
-            : ig_buf_printf(&out, "\"_metadata\":%s}%s", meta_json, c->streaming ? SSE_END : "");
-    free(meta_json);
+    rc = rc ? rc : ig_buf_puts(&out, "\"_metadata\":");
+    if (rc == 0) {
+        struct ig_jw meta;
+        ig_jw_begin(&meta, &out);
+        ig_jw_str(&meta, "provider_used", provider_used);
+        ig_jw_str(&meta, "model", r->model->id);
+        ig_jw_int(&meta, "images_generated", f->made);
+        ig_jw_str(&meta, "size", r->size);
+        ig_jw_str(&meta, "quality", r->quality);
+        ig_jw_open(&meta, "seeds", '[');
+        for (int i = 0; i < f->made; i++)
+            if (f->images[i].seed >= 0)
+                ig_jw_int(&meta, NULL, f->images[i].seed);
+            else
+                ig_jw_value(&meta, NULL, NULL);
+        ig_jw_close(&meta, ']');
+        ig_jw_str(&meta, "generation_id", c->id);
+        if (r->model->ndeployments) {
+            ig_jw_int(&meta, "attempts", o->attempts);
+            ig_jw_str(&meta, "upstream_model", o->deployment->model);
+        } else {
+            ig_jw_int(&meta, "seed", (long long)c->seed);
+            ig_jw_str(&meta, "renderer", "procedural (not a diffusion model)");
+        }
+        if (r->metadata)
+            ig_jw_value(&meta, "metadata", r->metadata);
+        if (r->op != IG_OP_GENERATE)
+            ig_jw_str(&meta, "operation", ig_operation_name(r->op));
+        rc = ig_jw_end(&meta);
+    }
+    rc = rc ? rc : ig_buf_puts(&out, c->streaming ? "}" SSE_END : "}");
     if (rc || (c->streaming && !f->made)) {
         ig_buf_release(&out);
         c->rc = IG_ENOMEM;
@@ -727,8 +737,8 @@ static void begin(struct ig_app *app, struct ig_http_req *req, struct gen_ctx *c
     c->app = app;
     c->created = ig_unix_time();
     c->start_us = req->start_us;
-    snprintf(c->key_id, sizeof c->key_id, "%s", req->key_id);
-    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    ig_strlcpy(c->key_id, req->key_id, sizeof c->key_id);
+    ig_strlcpy(c->request_id, req->request_id, sizeof c->request_id);
     ig_app_base_url(app, req, c->base_url, sizeof c->base_url);
     if (c->greq.seed >= 0) {
         c->seed = (uint64_t)c->greq.seed;

@@ -5,6 +5,7 @@
  * Revocation drops this instance's whole key cache, so the key fails on the
  * very next request. Store calls run on the thread pool. */
 #include "api/app.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -154,7 +155,7 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
             "'name' is required: a string of 1 to 127 characters.");
         return;
     }
-    snprintf(c->rec.name, sizeof c->rec.name, "%s", json_string_value(name));
+    ig_strlcpy(c->rec.name, json_string_value(name), sizeof c->rec.name);
     json_t *scopes = json_object_get(j, "scopes");
     unsigned bits = IG_SCOPE_GENERATE;
     if (scopes && !json_is_null(scopes)) {
@@ -188,7 +189,7 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     ig_sha256(c->secret_key, strlen(c->secret_key), c->rec.hash);
     snprintf(c->rec.prefix, sizeof c->rec.prefix, "%.7s", c->secret_key);
     c->rec.created_at = ig_unix_time();
-    snprintf(c->id, sizeof c->id, "%s", c->rec.id);
+    ig_strlcpy(c->id, c->rec.id, sizeof c->id);
     start(req, c);
 }
 
@@ -211,6 +212,6 @@ void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char 
     struct key_ctx *c = new_ctx(app, req, KEY_REVOKE);
     if (!c)
         return;
-    snprintf(c->id, sizeof c->id, "%s", param);
+    ig_strlcpy(c->id, param, sizeof c->id);
     start(req, c);
 }

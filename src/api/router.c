@@ -12,6 +12,7 @@
  * memory). Missing, unknown, revoked and malformed keys all get the same
  * 401 text, so the answer never says which part was wrong. */
 #include "api/app.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -178,10 +179,10 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
     uint64_t now = ig_now_us() / 1000;
     if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
         struct ig_key_identity who;
-        snprintf(who.id, sizeof who.id, "%s", rc->found.id);
+        ig_strlcpy(who.id, rc->found.id, sizeof who.id);
         who.scopes = rc->found.scopes;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
-        snprintf(req->key_id, sizeof req->key_id, "%s", who.id);
+        ig_strlcpy(req->key_id, who.id, sizeof req->key_id);
         req->key_scopes = who.scopes;
         run_handler(app, req, rc);
         return;
@@ -326,7 +327,7 @@ void ig_app_handle(struct ig_http_req *req, void *ud)
     struct ig_key_identity who;
     switch (ig_keycache_get(app->keys, rc->key_hash, ig_now_us() / 1000, &who)) {
     case IG_KEY_LIVE:
-        snprintf(req->key_id, sizeof req->key_id, "%s", who.id);
+        ig_strlcpy(req->key_id, who.id, sizeof req->key_id);
         req->key_scopes = who.scopes;
         run_handler(app, req, rc);
         return;

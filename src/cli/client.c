@@ -1,6 +1,7 @@
 /* client.c — the CLI's HTTP client (libcurl easy interface; the CLI is not
  * an event loop) and its shared argument parsing and error reporting. */
 #include "cli/cli.h"
+#include "util/buf.h"
 #include "util/json.h"
 #include "util/err.h"
 
@@ -144,7 +145,7 @@ int cli_http(const char *method, const char *url, const char *key, const char *j
     CURLcode cc = curl_easy_perform(curl);
     int rc = 0;
     if (cc != CURLE_OK) {
-        snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(cc));
+        ig_strlcpy(out->error, curl_easy_strerror(cc), sizeof out->error);
         rc = IG_EIO;
     } else {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);

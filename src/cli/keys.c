@@ -2,6 +2,7 @@
  * through a running gateway's /admin/keys (so revocation reaches the
  * gateway's key cache at once). Needs an admin-scoped key. */
 #include "cli/cli.h"
+#include "util/buf.h"
 #include "util/json.h"
 
 #include <jansson.h>
@@ -51,7 +52,7 @@ int cli_keys(int argc, char **argv)
         if (a.values[O_SCOPES]) {
             json_t *sc = json_array();
             char tmp[256];
-            snprintf(tmp, sizeof tmp, "%s", a.values[O_SCOPES]);
+            ig_strlcpy(tmp, a.values[O_SCOPES], sizeof tmp);
             for (char *p = tmp; *p;) {
                 char *comma = strchr(p, ',');
                 if (comma)

@@ -5,6 +5,7 @@
  * uses it; the descriptor limit is raised to its hard maximum so the
  * connection limit, not the kernel, is what bounds clients. */
 #include "api/app.h"
+#include "util/buf.h"
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -146,7 +147,7 @@ int cli_serve(int argc, char **argv)
         ig_config_release(&cfg);
         return CLI_FAILURE;
     }
-    snprintf(app.listen_host, sizeof app.listen_host, "%s", host);
+    ig_strlcpy(app.listen_host, host, sizeof app.listen_host);
     struct ig_http_server_options o = {
         .host = host,
         .port = port,

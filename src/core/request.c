@@ -11,6 +11,7 @@
  * text), which then goes through the same validate(); the image parts are
  * checked against the model's limits afterwards. */
 #include "core/request.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/num.h"
 #include "util/json.h"
@@ -76,7 +77,7 @@ static int fail(struct ig_api_error *err, int status, const char *code, const ch
     err->status = status;
     err->type = "invalid_request_error";
     err->code = code;
-    snprintf(err->param, sizeof err->param, "%s", param ? param : "");
+    ig_strlcpy(err->param, param ? param : "", sizeof err->param);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -692,40 +693,44 @@ const char *ig_operation_name(enum ig_operation op)
 
 char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
 {
-    json_t *o = json_object();
-    if (!o)
+    struct ig_buf text;
+    struct ig_jw w;
+    ig_buf_init(&text, SIZE_MAX / 2);
+    if (ig_buf_reserve(&text, 512)) /* one allocation for most */
         return NULL;
-    json_object_set_new(o, "model", json_string(req->model->id));
+    ig_jw_begin(&w, &text);
+    ig_jw_str(&w, "model", req->model->id);
     if (req->op != IG_OP_GENERATE) {
-        json_object_set_new(o, "operation", json_string(ig_operation_name(req->op)));
-        json_object_set_new(o, "input_images", json_integer((json_int_t)req->ninputs));
-        json_object_set_new(o, "mask", json_boolean(req->mask.bytes != NULL));
+        ig_jw_str(&w, "operation", ig_operation_name(req->op));
+        ig_jw_int(&w, "input_images", (long long)req->ninputs);
+        ig_jw_bool(&w, "mask", req->mask.bytes != NULL);
         if (req->strength >= 0)
-            json_object_set_new(o, "strength", json_real(req->strength));
+            ig_jw_real(&w, "strength", req->strength);
     }
-    json_object_set_new(o, "n", json_integer(req->n));
-    json_object_set_new(o, "size", json_string(req->size));
-    json_object_set_new(o, "quality", json_string(req->quality));
+    ig_jw_int(&w, "n", req->n);
+    ig_jw_str(&w, "size", req->size);
+    ig_jw_str(&w, "quality", req->quality);
     if (req->style)
-        json_object_set_new(o, "style", json_string(req->style));
-    json_object_set_new(o, "response_format",
-                        json_string(req->response_format == IG_RESP_B64 ? "b64_json" : "url"));
-    json_object_set_new(o, "output_format", json_string(ig_format_name(req->output_format)));
+        ig_jw_str(&w, "style", req->style);
+    ig_jw_str(&w, "response_format", req->response_format == IG_RESP_B64 ? "b64_json" : "url");
+    ig_jw_str(&w, "output_format", ig_format_name(req->output_format));
     if (req->output_compression >= 0)
-        json_object_set_new(o, "output_compression", json_integer(req->output_compression));
+        ig_jw_int(&w, "output_compression", req->output_compression);
     if (req->negative_prompt)
-        json_object_set_new(o, "negative_prompt", json_string(req->negative_prompt));
+        ig_jw_str(&w, "negative_prompt", req->negative_prompt);
     if (req->seed >= 0)
-        json_object_set_new(o, "seed", json_integer(req->seed));
+        ig_jw_int(&w, "seed", req->seed);
     if (req->steps)
-        json_object_set_new(o, "steps", json_integer(req->steps));
+        ig_jw_int(&w, "steps", req->steps);
     if (req->guidance >= 0)
-        json_object_set_new(o, "guidance", json_real(req->guidance));
+        ig_jw_real(&w, "guidance", req->guidance);
     if (req->user)
-        json_object_set_new(o, "user", json_string(req->user));
+        ig_jw_str(&w, "user", req->user);
     if (req->metadata)
-        json_object_set(o, "metadata", req->metadata);
-    char *s = ig_json_dumps(o, NULL);
-    json_decref(o);
-    return s;
+        ig_jw_value(&w, "metadata", req->metadata);
+    if (ig_jw_end(&w)) {
+        ig_buf_release(&text);
+        return NULL;
+    }
+    return ig_buf_detach(&text, NULL);
 }

@@ -1,6 +1,7 @@
 /* routes.c — the `models:` section of the config; see routes.h. Read with
  * libyaml's document API (the section is a tree, not flat settings). */
 #include "core/routes.h"
+#include "util/buf.h"
 #include "providers/provider.h"
 #include "util/err.h"
 #include "util/num.h"
@@ -137,7 +138,7 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             key = v && *v ? v : NULL;
         }
         if (key)
-            snprintf(keys[n], sizeof keys[n], "%s", key);
+            ig_strlcpy(keys[n], key, sizeof keys[n]);
         d->api_key = key ? keys[n] : NULL;
         int64_t prio, weight, timeout, conc;
         if ((rc = int_field(doc, dn, "priority", 0, 1000, 0, &prio, path, err, err_size)) ||

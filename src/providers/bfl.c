@@ -10,6 +10,7 @@
  * → a failed job (retryable: a new submit). Errors are FastAPI-style
  * {"detail": "…" | [{"msg": …}]}. */
 #include "core/classify.h"
+#include "util/buf.h"
 #include "providers/common.h"
 #include "util/err.h"
 
@@ -109,7 +110,7 @@ static void bfl_parse(const struct ig_deployment *d, const struct ig_upstream_re
         }
     } else if (!strcmp(status, "Request Moderated") || !strcmp(status, "Content Moderated")) {
         out->error_class = IG_ERRC_CONTENT_POLICY;
-        snprintf(out->message, sizeof out->message, "%s", status);
+        ig_strlcpy(out->message, status, sizeof out->message);
     } else if (!strcmp(status, "Error") || !strcmp(status, "Failed") ||
                !strcmp(status, "Task not found")) {
         snprintf(out->message, sizeof out->message, "the job ended with status '%s'", status);

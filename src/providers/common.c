@@ -1,5 +1,6 @@
 /* common.c — helpers shared by the network adapters; see common.h. */
 #include "providers/common.h"
+#include "util/buf.h"
 #include "core/classify.h"
 #include "image/codec.h"
 #include "util/crypto.h"
@@ -18,12 +19,15 @@ int ig_provider_request(struct ig_upstream_request *out, const char *method,
     size_t blen = strlen(d->api_base);
     while (blen && d->api_base[blen - 1] == '/')
         blen--;
-    size_t ulen = blen + strlen(path) + 1;
-    out->url = malloc(ulen);
+    size_t plen = strlen(path), mlen = strlen(method);
+    if (mlen >= sizeof out->method)
+        return IG_EINVAL;
+    out->url = malloc(blen + plen + 1);
     if (!out->url)
         return IG_ENOMEM;
-    snprintf(out->url, ulen, "%.*s%s", (int)blen, d->api_base, path);
-    snprintf(out->method, sizeof out->method, "%s", method);
+    memcpy(out->url, d->api_base, blen);
+    memcpy(out->url + blen, path, plen + 1);
+    memcpy(out->method, method, mlen + 1);
     out->timeout_ms = d->timeout_ms;
     out->max_response_bytes = max_answer;
     return 0;
@@ -35,7 +39,7 @@ int ig_provider_url_request(struct ig_upstream_request *r, const char *method, c
     memset(r, 0, sizeof *r);
     if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
         return IG_EINVAL;
-    snprintf(r->method, sizeof r->method, "%s", method);
+    ig_strlcpy(r->method, method, sizeof r->method);
     r->url = strdup(url);
     r->timeout_ms = 30000;
     r->max_response_bytes = max_answer;
@@ -114,9 +118,14 @@ int ig_provider_auth(struct ig_upstream_request *r, const char *scheme, const ch
     if (!key || !key[0])
         return 0;
     char v[4200];
-    snprintf(v, sizeof v, "%s %s", scheme, key);
+    size_t sl = strlen(scheme), kl = strlen(key);
+    if (sl + 1 + kl >= sizeof v)
+        return IG_EINVAL;
+    memcpy(v, scheme, sl);
+    v[sl] = ' ';
+    memcpy(v + sl + 1, key, kl + 1);
     int rc = ig_upstream_request_header(r, "Authorization", v);
-    explicit_bzero(v, sizeof v);
+    explicit_bzero(v, sl + 1 + kl); /* what held the key, not all of v */
     return rc;
 }
 
@@ -125,14 +134,20 @@ int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_prov
 {
     memset(out, 0, sizeof *out);
     *root = NULL;
+    if (!res->transport_error && res->status >= 200 && res->status < 300) {
+        /* What a malformed success would be, until the adapter reads it. */
+        out->outcome = IG_OUTCOME_ERROR;
+        out->error_class = IG_ERRC_RETRYABLE;
+        out->upstream_status = res->status;
+        out->retry_after_ms = -1;
+        ig_strlcpy(out->message, "the provider's answer is malformed", sizeof out->message);
+        *root = ig_json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+        return 1;
+    }
     ig_classify_failure(res, out);
     if (res->transport_error)
         return 0;
     *root = ig_json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
-    if (res->status >= 200 && res->status < 300) {
-        out->error_class = IG_ERRC_RETRYABLE; /* what a malformed success would be */
-        return 1;
-    }
     json_t *err = json_object_get(*root, "error");
     json_t *det = json_object_get(*root, "detail");
     const char *msg = json_string_value(json_object_get(err, "message"));
@@ -216,5 +231,5 @@ void ig_provider_malformed(struct ig_provider_result *out, const char *message)
     out->outcome = IG_OUTCOME_ERROR;
     out->error_class = IG_ERRC_RETRYABLE;
     out->retry_after_ms = -1;
-    snprintf(out->message, sizeof out->message, "%s", message);
+    ig_strlcpy(out->message, message, sizeof out->message);
 }

@@ -29,41 +29,68 @@ static int gpt_image(const char *model)
     return strncmp(model, "gpt-image", 9) == 0 || strncmp(model, "chatgpt-image", 13) == 0;
 }
 
-/* The fields of the request, as OpenAI names them for this model. */
-static json_t *openai_fields(const struct ig_gen_request *req, const struct ig_deployment *d)
+/* The fields of the request, as OpenAI names them for this model, as a
+ * JSON object written into body. */
+static int openai_fields(const struct ig_gen_request *req, const struct ig_deployment *d,
+                         struct ig_buf *body)
 {
-    json_t *b = json_pack("{s:s, s:i}", "model", d->model, "n", req->n);
-    if (!b)
-        return NULL;
+    struct ig_jw w;
+    ig_jw_begin(&w, body);
+    ig_jw_str(&w, "model", d->model);
+    ig_jw_int(&w, "n", req->n);
     if (req->op != IG_OP_VARIATION)
-        json_object_set_new(b, "prompt", json_string(req->prompt));
+        ig_jw_str(&w, "prompt", req->prompt);
     /* An edit whose size was left open leaves it to OpenAI (the input's). */
     if (req->op == IG_OP_GENERATE || !req->size_auto)
-        json_object_set_new(b, "size", json_string(req->size));
+        ig_jw_str(&w, "size", req->size);
     if (strcmp(req->quality, "auto") != 0)
-        json_object_set_new(b, "quality", json_string(req->quality));
+        ig_jw_str(&w, "quality", req->quality);
     if (req->style)
-        json_object_set_new(b, "style", json_string(req->style));
+        ig_jw_str(&w, "style", req->style);
     if (req->user)
-        json_object_set_new(b, "user", json_string(req->user));
+        ig_jw_str(&w, "user", req->user);
     if (gpt_image(d->model)) {
-        json_object_set_new(b, "output_format", json_string(ig_format_name(req->output_format)));
+        ig_jw_str(&w, "output_format", ig_format_name(req->output_format));
         if (req->output_compression >= 0)
-            json_object_set_new(b, "output_compression", json_integer(req->output_compression));
+            ig_jw_int(&w, "output_compression", req->output_compression);
         if (req->background)
-            json_object_set_new(b, "background", json_string(req->background));
+            ig_jw_str(&w, "background", req->background);
         if (req->moderation && req->op == IG_OP_GENERATE)
-            json_object_set_new(b, "moderation", json_string(req->moderation));
+            ig_jw_str(&w, "moderation", req->moderation);
         if (req->input_fidelity)
-            json_object_set_new(b, "input_fidelity", json_string(req->input_fidelity));
+            ig_jw_str(&w, "input_fidelity", req->input_fidelity);
         if (req->stream) {
-            json_object_set_new(b, "stream", json_true());
-            json_object_set_new(b, "partial_images", json_integer(req->partial_images));
+            ig_jw_bool(&w, "stream", 1);
+            ig_jw_int(&w, "partial_images", req->partial_images);
         }
     } else {
-        json_object_set_new(b, "response_format", json_string("b64_json"));
+        ig_jw_str(&w, "response_format", "b64_json");
     }
-    return b;
+    return ig_jw_end(&w);
+}
+
+/* Edits and variations: the same fields as multipart/form-data, with the
+ * uploads as file parts. */
+static int openai_form(const struct ig_gen_request *req, const struct ig_buf *fields,
+                       struct ig_upstream_request *out)
+{
+    json_t *f = ig_json_loadb(fields->data, fields->len, 0, NULL);
+    struct ig_multipart mp;
+    size_t bytes = 1 << 20;
+    for (size_t i = 0; i < req->ninputs; i++)
+        bytes += req->inputs[i].len + 512;
+    bytes += req->mask.len + 512;
+    int rc = f ? ig_multipart_init(&mp, bytes) : IG_ENOMEM;
+    if (rc == 0) {
+        rc = ig_provider_form_fields(&mp, f);
+        /* Several images (GPT image models) go as "image[]", as the SDK
+         * sends them; one image as "image", which every server takes. */
+        rc = rc ? rc : ig_provider_form_uploads(&mp, req, req->ninputs > 1 ? "image[]" : "image");
+        rc = rc ? rc : ig_provider_form_body(out, &mp);
+        ig_multipart_release(&mp);
+    }
+    json_decref(f);
+    return rc;
 }
 
 static int openai_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
@@ -73,26 +100,17 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
                                         "/images/variations"};
     if (ig_provider_request(out, "POST", d, paths[req->op], (size_t)256 << 20))
         return IG_ENOMEM;
-    json_t *b = openai_fields(req, d);
-    int rc = b ? 0 : IG_ENOMEM;
+    struct ig_buf fields;
+    ig_buf_init(&fields, (size_t)1 << 20);
+    int rc = ig_buf_reserve(&fields, 512 + strlen(req->prompt ? req->prompt : ""));
+    rc = rc ? rc : openai_fields(req, d, &fields);
     if (rc == 0 && req->op == IG_OP_GENERATE) {
-        rc = ig_provider_json_body(out, b);
-        b = NULL;
+        out->body = ig_buf_detach(&fields, &out->body_len);
+        rc = ig_upstream_request_header(out, "Content-Type", "application/json");
     } else if (rc == 0) {
-        /* Several images (GPT image models) go as "image[]", as the SDK
-         * sends them; one image as "image", which every server takes. */
-        struct ig_multipart mp;
-        size_t bytes = 1 << 20;
-        for (size_t i = 0; i < req->ninputs; i++)
-            bytes += req->inputs[i].len + 512;
-        bytes += req->mask.len + 512;
-        rc = ig_multipart_init(&mp, bytes);
-        rc = rc ? rc : ig_provider_form_fields(&mp, b);
-        rc = rc ? rc : ig_provider_form_uploads(&mp, req, req->ninputs > 1 ? "image[]" : "image");
-        rc = rc ? rc : ig_provider_form_body(out, &mp);
-        ig_multipart_release(&mp);
+        rc = openai_form(req, &fields, out);
     }
-    json_decref(b);
+    ig_buf_release(&fields);
     rc = rc ? rc
             : ig_upstream_request_header(out, "Accept",
                                          req->stream ? "text/event-stream" : "application/json");

@@ -10,6 +10,7 @@
  * refusal), or the JSON form {image, finish_reason, seed}; errors
  * {"name", "errors": [...]}, 403 content_moderation a refusal too. */
 #include "core/classify.h"
+#include "util/buf.h"
 #include "providers/common.h"
 #include "util/err.h"
 #include "util/multipart.h"
@@ -123,7 +124,7 @@ static void stability_parse(const struct ig_deployment *d, const struct ig_upstr
         const char *b64 = json_string_value(json_object_get(root, "image"));
         const char *fr = json_string_value(json_object_get(root, "finish_reason"));
         json_t *s = json_object_get(root, "seed");
-        snprintf(finish, sizeof finish, "%s", fr ? fr : "");
+        ig_strlcpy(finish, fr ? fr : "", sizeof finish);
         if (json_is_integer(s))
             im->seed = json_integer_value(s);
         int bad = !b64 || ig_provider_b64_image(im, b64);

@@ -413,9 +413,15 @@ static void assign_request_id(struct ig_http_req *req)
         return;
     }
     uint64_t count = atomic_fetch_add_explicit(&request_id_counter, 1, memory_order_relaxed);
-    snprintf(req->request_id, sizeof req->request_id, "req_%016llx%08llx",
-             (unsigned long long)mix64(request_id_prefix + count),
-             (unsigned long long)(count & 0xffffffffu));
+    /* "req_", then 16 and 8 hex digits: the mixed and the plain count. */
+    uint64_t mixed = mix64(request_id_prefix + count);
+    uint8_t raw[12];
+    for (int i = 0; i < 8; i++)
+        raw[i] = (uint8_t)(mixed >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        raw[8 + i] = (uint8_t)(count >> (24 - 8 * i));
+    memcpy(req->request_id, "req_", 4);
+    ig_hex(raw, sizeof raw, req->request_id + 4);
 }
 
 /* ---- responses ---- */

@@ -1,5 +1,6 @@
 /* blobs.c — content-addressed files; see blobs.h for the guarantees. */
 #include "store/blobs.h"
+#include "util/buf.h"
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -14,7 +15,7 @@
 static int mkdir_p(const char *path)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    ig_strlcpy(tmp, path, sizeof tmp);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/')
             continue;

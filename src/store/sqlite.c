@@ -9,6 +9,7 @@
  * only what is new. busy_timeout lets a second process (the CLI, another
  * instance on the same data dir) wait instead of failing. */
 #include "store/checkpoint.h"
+#include "util/buf.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/embed.h"
@@ -70,7 +71,7 @@ static void unlock(struct ig_store *s)
 static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, size, "%s", t ? (const char *)t : "");
+    ig_strlcpy(dst, t ? (const char *)t : "", size);
 }
 
 static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)

@@ -29,6 +29,7 @@
  * handle; the client is freed when it was asked to be and no connection
  * is left. Reads land in one buffer per client (the loop is one thread). */
 #include "upstream/internal.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #include <http_parser.h>
@@ -297,7 +298,7 @@ static void conn_fail(struct ig_h1_conn *c, const char *why, int timed_out)
     call->res.transport_error = call->res.too_large ? IG_ETOOBIG : IG_EIO;
     call->res.timed_out = timed_out;
     if (!call->res.error[0])
-        snprintf(call->res.error, sizeof call->res.error, "%s", why);
+        ig_strlcpy(call->res.error, why, sizeof call->res.error);
     finish_call(h, call);
 }
 
@@ -617,7 +618,7 @@ static void connect_next(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
     call->res.transport_error = IG_EIO;
     if (call->naddrs && call->refused_addrs == call->naddrs) {
         call->res.blocked = 1;
-        snprintf(call->res.error, sizeof call->res.error, "%s", IG_UPSTREAM_BLOCKED);
+        ig_strlcpy(call->res.error, IG_UPSTREAM_BLOCKED, sizeof call->res.error);
     } else if (!call->res.error[0]) {
         snprintf(call->res.error, sizeof call->res.error, "could not connect to the upstream");
     }

@@ -7,6 +7,7 @@
  * freed only in its close callback. Calls are tracked in a list so that
  * freeing the upstream can cancel them. */
 #include "upstream/internal.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/num.h"
 
@@ -312,9 +313,9 @@ static void check_done(struct ig_upstream *u)
             if (call->res.too_large)
                 call->res.transport_error = IG_ETOOBIG;
             if (!call->res.error[0])
-                snprintf(call->res.error, sizeof call->res.error, "%s", curl_easy_strerror(code));
+                ig_strlcpy(call->res.error, curl_easy_strerror(code), sizeof call->res.error);
             if (call->res.blocked)
-                snprintf(call->res.error, sizeof call->res.error, "%s", IG_UPSTREAM_BLOCKED);
+                ig_strlcpy(call->res.error, IG_UPSTREAM_BLOCKED, sizeof call->res.error);
         }
         ig_upstream_call_done(call);
     }

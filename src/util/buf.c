@@ -242,3 +242,14 @@ char *ig_buf_detach(struct ig_buf *b, size_t *len)
     b->cap = 0;
     return p;
 }
+
+size_t ig_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t n = strlen(src);
+    if (size) {
+        size_t take = n < size ? n : size - 1;
+        memcpy(dst, src, take);
+        dst[take] = '\0';
+    }
+    return n;
+}

@@ -39,6 +39,10 @@ int ig_buf_json_escape(struct ig_buf *b, const char *s, size_t n);
 /* 1 when the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing past U+10FFFF), else 0. */
 int ig_utf8_valid(const void *s, size_t n);
+/* Copies the string src into dst (size bytes), cut to fit and always
+ * NUL-terminated when size > 0, as BSD's strlcpy; returns strlen(src), so
+ * a result >= size means it was cut. */
+size_t ig_strlcpy(char *dst, const char *src, size_t size);
 /* Hands the data to the caller (to free()) and leaves the buffer empty. */
 char *ig_buf_detach(struct ig_buf *b, size_t *len);
 void ig_buf_reset(struct ig_buf *b);

@@ -86,7 +86,7 @@ static int read_part(GMimeObject *obj, size_t index, struct ig_form_field *f, ch
     if (strlen(name) >= sizeof f->name)
         return refuse(why, why_size, "part %zu has a name longer than %d characters", index + 1,
                       IG_FORM_NAME_MAX - 1);
-    snprintf(f->name, sizeof f->name, "%s", name);
+    ig_strlcpy(f->name, name, sizeof f->name);
     const char *filename = g_mime_content_disposition_get_parameter(disp, "filename");
     GMimeContentType *ct = g_mime_object_get_content_type(obj);
     char *type = ct ? g_mime_content_type_get_mime_type(ct) : NULL;

@@ -212,14 +212,14 @@ static void set_error(json_error_t *error, const char *data, size_t at, const ch
     error->column = column;
     error->position = (int)at;
     snprintf(error->source, sizeof error->source, "<buffer>");
-    snprintf(error->text, sizeof error->text, "%s", text);
+    ig_strlcpy(error->text, text, sizeof error->text);
 }
 
 /* yajl's message without its trailing newline and excerpt. */
 static void yajl_reason(yajl_handle h, const char *data, size_t len, char *out, size_t size)
 {
     unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)data, len);
-    snprintf(out, size, "%s", msg ? (const char *)msg : "invalid JSON");
+    ig_strlcpy(out, msg ? (const char *)msg : "invalid JSON", size);
     out[strcspn(out, "\n")] = '\0';
     if (msg)
         yajl_free_error(h, msg);
@@ -302,7 +302,7 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
     }
     char why[160] = "";
     if (st == yajl_status_client_canceled)
-        snprintf(why, sizeof why, "%s", b.why);
+        ig_strlcpy(why, b.why, sizeof why);
     else if (st != yajl_status_ok)
         yajl_reason(h, data, len, why, sizeof why);
     else if (!b.root)
@@ -320,8 +320,6 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
     }
     return b.root;
 }
-
-/* ---- writing ---- */
 
 /* ---- writing ---- */
 
@@ -369,6 +367,27 @@ static int dump_container(struct ig_buf *b, const json_t *v, int depth)
     return rc ? rc : ig_buf_append(b, object ? "}" : "]", 1);
 }
 
+static int dump_integer(struct ig_buf *b, long long i)
+{
+    /* The magnitude as unsigned, so LLONG_MIN has one too. */
+    unsigned long long mag = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+    int rc = i < 0 ? ig_buf_append(b, "-", 1) : 0;
+    return rc ? rc : ig_buf_put_u64(b, mag);
+}
+
+static int dump_real(struct ig_buf *b, double v)
+{
+    /* As jansson writes them: 17 digits, and always a fraction or an
+     * exponent, so the text reads back as a real. */
+    char num[40];
+    int n = snprintf(num, sizeof num, "%.17g", v);
+    if (!strpbrk(num, ".eE") && n + 2 < (int)sizeof num) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    return ig_buf_append(b, num, (size_t)n);
+}
+
 static int dump_value(struct ig_buf *b, const json_t *v, int depth)
 {
     switch (json_typeof(v)) {
@@ -377,24 +396,10 @@ static int dump_value(struct ig_buf *b, const json_t *v, int depth)
         return dump_container(b, v, depth);
     case JSON_STRING:
         return dump_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER: {
-        json_int_t i = json_integer_value(v);
-        /* The magnitude as unsigned, so INT64_MIN has one too. */
-        unsigned long long mag = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
-        int rc = i < 0 ? ig_buf_append(b, "-", 1) : 0;
-        return rc ? rc : ig_buf_put_u64(b, mag);
-    }
-    case JSON_REAL: {
-        /* As jansson writes them: 17 digits, and always a fraction or an
-         * exponent, so the text reads back as a real. */
-        char num[40];
-        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
-        if (!strpbrk(num, ".eE") && n + 2 < (int)sizeof num) {
-            memcpy(num + n, ".0", 3);
-            n += 2;
-        }
-        return ig_buf_append(b, num, (size_t)n);
-    }
+    case JSON_INTEGER:
+        return dump_integer(b, json_integer_value(v));
+    case JSON_REAL:
+        return dump_real(b, json_real_value(v));
     case JSON_TRUE:
         return ig_buf_append(b, "true", 4);
     case JSON_FALSE:
@@ -417,4 +422,87 @@ char *ig_json_dumps(const json_t *v, size_t *len)
         return NULL;
     }
     return ig_buf_detach(&text, len);
+}
+
+/* ---- writing member by member ---- */
+
+void ig_jw_begin(struct ig_jw *w, struct ig_buf *b)
+{
+    w->b = b;
+    w->comma = 0;
+    w->rc = ig_buf_append(b, "{", 1);
+}
+
+/* The separator and key of the next member; 0 to go on writing it. */
+static int member(struct ig_jw *w, const char *key)
+{
+    if (w->rc)
+        return w->rc;
+    if (w->comma)
+        w->rc = ig_buf_append(w->b, ",", 1);
+    w->comma = 1;
+    if (key && w->rc == 0) {
+        size_t n = strlen(key);
+        w->rc = ig_buf_reserve(w->b, n + 3);
+        if (w->rc == 0) {
+            char *p = w->b->data + w->b->len;
+            p[0] = '"';
+            memcpy(p + 1, key, n);
+            p[n + 1] = '"';
+            p[n + 2] = ':';
+            w->b->len += n + 3;
+            w->b->data[w->b->len] = '\0';
+        }
+    }
+    return w->rc;
+}
+
+void ig_jw_str(struct ig_jw *w, const char *key, const char *v)
+{
+    if (member(w, key) == 0)
+        w->rc = v ? dump_string(w->b, v, strlen(v)) : ig_buf_append(w->b, "null", 4);
+}
+
+void ig_jw_int(struct ig_jw *w, const char *key, long long v)
+{
+    if (member(w, key) == 0)
+        w->rc = dump_integer(w->b, v);
+}
+
+void ig_jw_real(struct ig_jw *w, const char *key, double v)
+{
+    if (member(w, key) == 0)
+        w->rc = dump_real(w->b, v);
+}
+
+void ig_jw_bool(struct ig_jw *w, const char *key, int v)
+{
+    if (member(w, key) == 0)
+        w->rc = v ? ig_buf_append(w->b, "true", 4) : ig_buf_append(w->b, "false", 5);
+}
+
+void ig_jw_value(struct ig_jw *w, const char *key, const json_t *v)
+{
+    if (member(w, key) == 0)
+        w->rc = v ? dump_value(w->b, v, 0) : ig_buf_append(w->b, "null", 4);
+}
+
+void ig_jw_open(struct ig_jw *w, const char *key, char bracket)
+{
+    if (member(w, key) == 0)
+        w->rc = ig_buf_append(w->b, &bracket, 1);
+    w->comma = 0;
+}
+
+void ig_jw_close(struct ig_jw *w, char bracket)
+{
+    if (w->rc == 0)
+        w->rc = ig_buf_append(w->b, &bracket, 1);
+    w->comma = 1;
+}
+
+int ig_jw_end(struct ig_jw *w)
+{
+    ig_jw_close(w, '}');
+    return w->rc;
 }

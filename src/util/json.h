@@ -15,6 +15,8 @@
 #ifndef IG_JSON_H
 #define IG_JSON_H
 
+#include "util/buf.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -37,5 +39,27 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
  * jansson string made with checks (or parsed by ig_json_loadb) is UTF-8. */
 #define IG_JSON_MAX_DUMP_DEPTH 128
 char *ig_json_dumps(const json_t *v, size_t *len);
+
+/* Writing JSON straight into a buffer, member by member, for the records
+ * and bodies built on every request (no jansson values made and freed on
+ * the way). The first failure sticks: every later call does nothing and
+ * ig_jw_end returns it. key is written as given (the caller's literal: no
+ * escapes needed) and is NULL for array items; string values are escaped;
+ * a NULL string or value is written as null. Nesting (ig_jw_open and
+ * ig_jw_close) is the caller's to balance. */
+struct ig_jw {
+    struct ig_buf *b;
+    int rc;
+    int comma; /* the level being written has a member: the next needs a comma */
+};
+void ig_jw_begin(struct ig_jw *w, struct ig_buf *b); /* the outer "{" */
+void ig_jw_str(struct ig_jw *w, const char *key, const char *v);
+void ig_jw_int(struct ig_jw *w, const char *key, long long v);
+void ig_jw_real(struct ig_jw *w, const char *key, double v);
+void ig_jw_bool(struct ig_jw *w, const char *key, int v);
+void ig_jw_value(struct ig_jw *w, const char *key, const json_t *v);
+void ig_jw_open(struct ig_jw *w, const char *key, char bracket); /* '{' or '[' */
+void ig_jw_close(struct ig_jw *w, char bracket);                 /* '}' or ']' */
+int ig_jw_end(struct ig_jw *w); /* the outer "}"; 0 or the first IG_E* */
 
 #endif

@@ -102,3 +102,17 @@ Test(buf, json_escape_keeps_utf8_and_replaces_what_is_not)
                              "\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd");
     ig_buf_release(&b);
 }
+
+Test(buf, strlcpy_cuts_to_fit_and_says_how_long)
+{
+    char small[4];
+    cr_assert_eq(ig_strlcpy(small, "abcdef", sizeof small), 6);
+    cr_assert_str_eq(small, "abc");
+    cr_assert_eq(ig_strlcpy(small, "ab", sizeof small), 2);
+    cr_assert_str_eq(small, "ab");
+    cr_assert_eq(ig_strlcpy(small, "", sizeof small), 0);
+    cr_assert_str_eq(small, "");
+    small[0] = 'x';
+    cr_assert_eq(ig_strlcpy(small, "abc", 0), 3, "size 0 writes nothing");
+    cr_assert_eq(small[0], 'x');
+}

@@ -1,6 +1,7 @@
 /* ig_json_loadb must accept exactly what json_loadb accepts and build the
  * same values: held to it on a corpus of edge cases, on random documents,
  * and on random damage to them. */
+#include "util/err.h"
 #include "util/json.h"
 
 #include <criterion/criterion.h>
@@ -303,4 +304,58 @@ Test(json, errors_say_where)
     cr_assert_str_eq(e.text, "duplicate object key");
     cr_assert_null(ig_json_loadb("[\"\\u0000\"]", 10, 0, &e));
     cr_assert(strstr(e.text, "\\u0000"), "%s", e.text);
+}
+
+Test(json, writer_builds_members_in_order)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 1 << 16);
+    json_t *extra = json_pack("{s:[i,s]}", "k", 1, "v");
+    struct ig_jw w;
+    ig_jw_begin(&w, &b);
+    ig_jw_str(&w, "s", "quote \" and \xc3\xa9 and \n");
+    ig_jw_str(&w, "none", NULL);
+    ig_jw_int(&w, "neg", -42);
+    ig_jw_int(&w, "min", INT64_MIN);
+    ig_jw_real(&w, "real", 0.5);
+    ig_jw_real(&w, "whole", 2.0);
+    ig_jw_bool(&w, "yes", 1);
+    ig_jw_bool(&w, "no", 0);
+    ig_jw_open(&w, "list", '[');
+    ig_jw_int(&w, NULL, 1);
+    ig_jw_value(&w, NULL, NULL);
+    ig_jw_open(&w, NULL, '{');
+    ig_jw_close(&w, '}');
+    ig_jw_close(&w, ']');
+    ig_jw_open(&w, "empty", '[');
+    ig_jw_close(&w, ']');
+    ig_jw_value(&w, "extra", extra);
+    cr_assert_eq(ig_jw_end(&w), 0);
+    cr_assert_str_eq(b.data,
+                     "{\"s\":\"quote \\\" and \xc3\xa9 and \\u000a\",\"none\":null,\"neg\":-42,"
+                     "\"min\":-9223372036854775808,\"real\":0.5,\"whole\":2.0,"
+                     "\"yes\":true,\"no\":false,\"list\":[1,null,{}],\"empty\":[],"
+                     "\"extra\":{\"k\":[1,\"v\"]}}");
+    json_t *back = ig_json_loadb(b.data, b.len, 0, NULL);
+    cr_assert_not_null(back);
+    cr_assert_eq(json_integer_value(json_object_get(back, "min")), INT64_MIN);
+    cr_assert(json_equal(json_object_get(back, "extra"), extra));
+    json_decref(back);
+    json_decref(extra);
+    ig_buf_release(&b);
+}
+
+Test(json, writer_failure_sticks)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 16);
+    struct ig_jw w;
+    ig_jw_begin(&w, &b);
+    ig_jw_str(&w, "a", "b");
+    ig_jw_str(&w, "long", "more than sixteen bytes");
+    size_t at = b.len;
+    ig_jw_int(&w, "c", 1); /* would fit, but the writer has failed */
+    cr_assert_eq(b.len, at);
+    cr_assert_eq(ig_jw_end(&w), IG_ETOOBIG);
+    ig_buf_release(&b);
 }
