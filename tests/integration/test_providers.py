@@ -13,7 +13,8 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from harness import Gateway, decode_png, encode_png, multipart, post_form, recv_all
+from harness import (Gateway, decode_png, encode_png, multipart, post_form, recv_all,
+                     split_responses)
 
 SQUARE = encode_png(64, 64, lambda x, y: (x * 4, y * 4, 90))
 WIDE = encode_png(96, 64, lambda x, y: (x * 2, y * 4, 30))
@@ -500,19 +501,16 @@ class OpenAIProviderThroughLibcurl(OpenAIProvider):
         self.assertIn("accept-encoding", self.fake.requests()[0]["headers"])
 
 
-class BuiltinHttpClient(unittest.TestCase):
-    """The built-in HTTP/1.1 client, the default for plain http upstreams:
-    kept-alive connections, a dead kept connection replaced once, chunked
-    answers, the size cap before and while a body comes, names resolved.
-    One worker, so one connection pool; one attempt per deployment, so
-    only the client itself can have sent a request twice."""
+class OneWorkerBeforeFake(unittest.TestCase):
+    """Base: a gateway of one worker (config) in front of one fake OpenAI
+    server."""
+
+    config = CONFIG
 
     @classmethod
     def setUpClass(cls):
         cls.fake = Fake()
-        config = CONFIG.replace("max_attempts: 3", "max_attempts: 1") + \
-            "images:\n  max_image_bytes: 65536\n"
-        cls.gw = Gateway(config=config, workers=1,
+        cls.gw = Gateway(config=cls.config, workers=1,
                          env={"OPENAI_API_KEY": "sk-test-123",
                               "OPENAI_BASE_URL": cls.fake.base + "/v1"})
 
@@ -520,6 +518,73 @@ class BuiltinHttpClient(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.cleanup()
         cls.fake.stop()
+
+
+class AnswersWrittenOnThePool(OneWorkerBeforeFake):
+    """A generation's answer is written by its store step on the thread
+    pool: the loop lends it the client's socket. Clients that leave at any
+    moment must never get, or cause, a wrong answer: every answer that
+    arrives is its own request's, whole, and the gateway goes on serving."""
+
+    def test_clients_leaving_at_any_moment_never_cross_answers(self):
+        import random
+        import threading
+        self.fake.script([])
+        body = json.dumps({"model": "dall-e-2", "prompt": "p",
+                           "response_format": "b64_json"}).encode()
+        answers, errors = {}, []
+
+        def client(i):
+            rid = "lend-%04d" % i
+            try:
+                s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=20)
+                s.sendall(("POST /v1/images/generations HTTP/1.1\r\nHost: t\r\n"
+                           "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                           "x-request-id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                           % (self.gw.admin_key, rid, len(body))).encode() + body)
+                if i % 2:  # leaves somewhere between sending and the answer
+                    time.sleep(random.uniform(0, 0.03))
+                    s.close()
+                    return
+                answers[rid] = split_responses(recv_all(s))
+                s.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        for start in range(0, 240, 48):
+            threads = [threading.Thread(target=client, args=(i,))
+                       for i in range(start, start + 48)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(answers), 120)
+        for rid, got in answers.items():
+            self.assertEqual(len(got), 1, rid)
+            status, hdrs, data = got[0]
+            self.assertEqual(status, 200, (rid, data[:200]))
+            self.assertEqual(hdrs["x-request-id"], rid)
+            self.assertEqual(hdrs.get("connection"), "close")
+            doc = json.loads(data)
+            self.assertTrue(base64.b64decode(doc["data"][0]["b64_json"]).startswith(b"\x89PNG"))
+        # Still serving, and every generation was recorded once.
+        status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                      {"model": "dall-e-2", "prompt": "after"},
+                                      key=self.gw.admin_key)
+        self.assertEqual(status, 200, doc)
+        self.assertNotIn("AddressSanitizer", self.gw.log())
+
+
+class BuiltinHttpClient(OneWorkerBeforeFake):
+    """The built-in HTTP/1.1 client, the default for plain http upstreams:
+    kept-alive connections, a dead kept connection replaced once, chunked
+    answers, the size cap before and while a body comes, names resolved.
+    One worker, so one connection pool; one attempt per deployment, so
+    only the client itself can have sent a request twice."""
+
+    config = CONFIG.replace("max_attempts: 3", "max_attempts: 1") + \
+        "images:\n  max_image_bytes: 65536\n"
 
     def gen(self, gw=None, **fields):
         fields.setdefault("prompt", "a harbour at night")
