@@ -54,9 +54,6 @@ struct gen_ctx {
     uint64_t start_us;
     struct ig_dispatch *dispatch;
     struct ig_batch_item finish_item; /* in the worker's store-step batcher */
-    /* Set when the store step may write the answer itself (ig_http_lend). */
-    int lent;
-    struct ig_http_lent socket;
     /* Streaming (stream=true): the next partial to render and its event. */
     int streaming;
     int partial_next;
@@ -462,16 +459,8 @@ static void finish_batch_run(struct ig_batch_item *first, void *ud)
     ig_store_generation_insert(app->store, ws, n);
     i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
-        struct gen_ctx *c = CTX_OF_ITEM(it);
-        encode_answer(c, &fs[i], ws[i].rc);
+        encode_answer(CTX_OF_ITEM(it), &fs[i], ws[i].rc);
         finish_release(&fs[i]);
-        /* The answer goes out from here when the socket was lent: the
-         * loop then only finishes the request. */
-        if (c->lent && c->rc == 0 && c->body) {
-            ig_http_lent_respond(&c->socket, "application/json", c->body, c->body_len);
-            if (c->socket.responded)
-                c->body = NULL;
-        }
     }
     free(fs);
     free(ws);
@@ -495,7 +484,6 @@ const struct ig_batch_ops ig_images_finish_ops = {
  * store-step batcher. */
 static void finish_network(struct ig_http_req *req, struct gen_ctx *c)
 {
-    c->lent = !c->streaming && ig_http_lend(req, &c->socket) == 0;
     ig_batcher_submit(ig_app_worker_of(req)->finish, &c->finish_item);
 }
 
@@ -604,13 +592,6 @@ static void generate_done(struct ig_http_req *req, void *p)
     struct gen_ctx *c = p;
     struct ig_app *app = c->app;
     atomic_fetch_sub(&app->pending_renders, 1);
-    int written = 0; /* the store step wrote the answer: only finish it */
-    if (c->lent) {
-        written = c->socket.responded;
-        if (!written)
-            ig_http_lent_return(req, &c->socket);
-        c->lent = 0;
-    }
     if (c->streaming) {
         if (c->rc)
             atomic_fetch_add_explicit(&app->metrics.generations_failed, 1, memory_order_relaxed);
@@ -644,10 +625,7 @@ static void generate_done(struct ig_http_req *req, void *p)
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&app->metrics.blobs_created, (unsigned long long)c->blobs_created,
                                   memory_order_relaxed);
-        if (written)
-            ig_http_lent_return(req, &c->socket);
-        else
-            ig_http_respond(req, 200, "application/json", c->body, c->body_len, IG_BODY_FREE);
+        ig_http_respond(req, 200, "application/json", c->body, c->body_len, IG_BODY_FREE);
         c->body = NULL;
     }
     ctx_free(c);

@@ -48,7 +48,6 @@ static void conn_resume(struct ig_conn *c);
 static void conn_arm(struct ig_conn *c, uint64_t ms);
 static void finish_request(struct ig_http_req *req);
 static void conn_finish_close(struct ig_conn *c);
-static void conn_free_cb(uv_handle_t *h);
 
 /* ---- status texts and small helpers ---- */
 
@@ -447,120 +446,6 @@ static void write_cb(uv_write_t *w, int status)
     write_done(wc);
 }
 
-/* What a response's head is made of, gathered on the loop (the request and
- * its connection) so that the head can be written on another thread too. */
-struct head_parts {
-    int http_minor;
-    int close; /* "Connection: close" */
-    const char *date;
-    const char *request_id;
-    const struct ig_buf *extra; /* more "Name: value\r\n" lines */
-};
-
-static struct head_parts head_parts_of(struct ig_http_req *req, struct ig_conn *c)
-{
-    if (req->request_id[0] == '\0')
-        assign_request_id(req);
-    return (struct head_parts){.http_minor = req->http_minor,
-                               .close = c->close_after,
-                               .date = ig_http__worker_date(c->w),
-                               .request_id = req->request_id,
-                               .extra = &req->resp_headers};
-}
-
-/* The status line and headers, ending with the blank line. Built from
- * appends, not printf: this runs for every response. */
-static int build_head(struct ig_buf *head, const struct head_parts *hp, int status,
-                      const char *content_type, size_t len)
-{
-    ig_buf_init(head, 65536);
-    int rc = ig_buf_reserve(head, 384 + hp->extra->len);
-    rc = rc ? rc : ig_buf_puts(head, hp->http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    rc = rc ? rc : ig_buf_put_u64(head, (unsigned)status);
-    rc = rc ? rc : ig_buf_puts(head, " ");
-    rc = rc ? rc : ig_buf_puts(head, ig_http_status_text(status));
-    rc = rc ? rc : ig_buf_puts(head, "\r\nServer: imagegate\r\nDate: ");
-    rc = rc ? rc : ig_buf_puts(head, hp->date);
-    rc = rc ? rc : ig_buf_puts(head, "\r\nContent-Length: ");
-    rc = rc ? rc : ig_buf_put_u64(head, len);
-    rc = rc ? rc : ig_buf_puts(head, "\r\nx-request-id: ");
-    rc = rc ? rc : ig_buf_puts(head, hp->request_id);
-    rc = rc ? rc : ig_buf_puts(head, "\r\n");
-    if (rc == 0 && content_type) {
-        rc = ig_buf_puts(head, "Content-Type: ");
-        rc = rc ? rc : ig_buf_puts(head, content_type);
-        rc = rc ? rc : ig_buf_puts(head, "\r\n");
-    }
-    if (rc == 0 && hp->extra->len)
-        rc = ig_buf_append(head, hp->extra->data, hp->extra->len);
-    if (rc == 0) {
-        if (hp->close)
-            rc = ig_buf_puts(head, "Connection: close\r\n\r\n");
-        else if (hp->http_minor == 0)
-            rc = ig_buf_puts(head, "Connection: keep-alive\r\n\r\n");
-        else
-            rc = ig_buf_puts(head, "\r\n");
-    }
-    if (rc)
-        ig_buf_release(head);
-    return rc;
-}
-
-/* Marks the response of req as given and decides whether the connection
- * closes after it. */
-static void respond_begin(struct ig_http_req *req, struct ig_conn *c, int status, size_t len)
-{
-    req->responded = 1;
-    req->status = status;
-    req->bytes_out = len;
-    struct ig_http_server *s = c->w->server;
-    if (!req->keep_alive || atomic_load(&s->draining) || status == 408 || status == 413 ||
-        status == 414 || status == 431 || status == 505 || (status == 400 && c->error_status))
-        c->close_after = 1;
-}
-
-/* Sends what is left of head and body after the first done bytes (written
- * already, by uv_try_write or on another thread), then finishes req. Takes
- * head (malloc'd) and, when owned, body. */
-static void send_rest(struct ig_http_req *req, struct ig_conn *c, char *head, size_t head_len,
-                      const char *body, size_t send_len, int owned, size_t done)
-{
-    if (done == head_len + send_len) {
-        free(head);
-        if (owned)
-            free(ig_mutable(body));
-        finish_request(req);
-        return;
-    }
-    struct write_ctx *wc = calloc(1, sizeof *wc);
-    if (!wc) {
-        free(head);
-        if (owned)
-            free(ig_mutable(body));
-        c->close_after = 1;
-        finish_request(req);
-        return;
-    }
-    wc->req = req;
-    wc->head = head;
-    wc->body = body;
-    wc->body_owned = owned;
-    uv_buf_t rest[2];
-    int nrest = 0;
-    if (done < head_len) {
-        rest[nrest++] = uv_buf_init(head + done, (unsigned)(head_len - done));
-        if (send_len)
-            rest[nrest++] = uv_buf_init(ig_mutable(body), (unsigned)send_len);
-    } else {
-        size_t off = done - head_len;
-        rest[nrest++] = uv_buf_init((char *)ig_mutable(body) + off, (unsigned)(send_len - off));
-    }
-    if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, rest, (unsigned)nrest, write_cb) < 0) {
-        c->close_after = 1;
-        write_done(wc);
-    }
-}
-
 void ig_http_respond(struct ig_http_req *req, int status, const char *content_type,
                      const char *body, size_t len, enum ig_body_owner owner)
 {
@@ -573,21 +458,56 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
             ig_http_stream_end(req);
         return;
     }
+    req->responded = 1;
+    req->status = status;
+    req->bytes_out = len;
     struct ig_conn *c = req->conn;
     if (!c) {
         /* The client is gone: nothing to write, just account and free. */
-        req->responded = 1;
-        req->status = status;
-        req->bytes_out = len;
         if (owner == IG_BODY_FREE)
             free(ig_mutable(body));
         finish_request(req);
         return;
     }
-    respond_begin(req, c, status, len);
-    struct head_parts hp = head_parts_of(req, c);
+    struct ig_http_server *s = c->w->server;
+    if (!req->keep_alive || atomic_load(&s->draining) || status == 408 || status == 413 ||
+        status == 414 || status == 431 || status == 505 || (status == 400 && c->error_status))
+        c->close_after = 1;
+    if (req->request_id[0] == '\0')
+        assign_request_id(req);
+
     struct ig_buf head;
-    if (build_head(&head, &hp, status, content_type, len)) {
+    ig_buf_init(&head, 65536);
+    /* Built from appends, not printf: this runs for every response. */
+    int rc = ig_buf_reserve(&head, 384 + req->resp_headers.len);
+    rc = rc ? rc : ig_buf_puts(&head, req->http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    rc = rc ? rc : ig_buf_put_u64(&head, (unsigned)status);
+    rc = rc ? rc : ig_buf_puts(&head, " ");
+    rc = rc ? rc : ig_buf_puts(&head, ig_http_status_text(status));
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nServer: imagegate\r\nDate: ");
+    rc = rc ? rc : ig_buf_puts(&head, ig_http__worker_date(c->w));
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nContent-Length: ");
+    rc = rc ? rc : ig_buf_put_u64(&head, len);
+    rc = rc ? rc : ig_buf_puts(&head, "\r\nx-request-id: ");
+    rc = rc ? rc : ig_buf_puts(&head, req->request_id);
+    rc = rc ? rc : ig_buf_puts(&head, "\r\n");
+    if (rc == 0 && content_type) {
+        rc = ig_buf_puts(&head, "Content-Type: ");
+        rc = rc ? rc : ig_buf_puts(&head, content_type);
+        rc = rc ? rc : ig_buf_puts(&head, "\r\n");
+    }
+    if (rc == 0 && req->resp_headers.len)
+        rc = ig_buf_append(&head, req->resp_headers.data, req->resp_headers.len);
+    if (rc == 0) {
+        if (c->close_after)
+            rc = ig_buf_puts(&head, "Connection: close\r\n\r\n");
+        else if (req->http_minor == 0)
+            rc = ig_buf_puts(&head, "Connection: keep-alive\r\n\r\n");
+        else
+            rc = ig_buf_puts(&head, "\r\n");
+    }
+    if (rc) {
+        ig_buf_release(&head);
         if (owner == IG_BODY_FREE)
             free(ig_mutable(body));
         c->close_after = 1;
@@ -599,89 +519,44 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     size_t send_len = req->method == HTTP_HEAD ? 0 : len;
     uv_buf_t bufs[2] = {uv_buf_init(head.data, (unsigned)head.len),
                         uv_buf_init(ig_mutable(body), (unsigned)send_len)};
-    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, send_len ? 2 : 1);
-    size_t head_len = head.len;
-    send_rest(req, c, ig_buf_detach(&head, NULL), head_len, body, send_len, owner == IG_BODY_FREE,
-              n > 0 ? (size_t)n : 0);
-}
-
-/* ---- answering from another thread ---- */
-
-int ig_http_lend(struct ig_http_req *req, struct ig_http_lent *lent)
-{
-    memset(lent, 0, sizeof *lent);
-    struct ig_conn *c = req->conn;
-    uv_os_fd_t fd;
-    if (!c || c->closing || c->lent || req->responded || req->streaming ||
-        c->tcp.write_queue_size || uv_fileno((uv_handle_t *)&c->tcp, &fd))
-        return IG_EBUSY;
-    c->lent = 1;
-    lent->conn = c;
-    lent->fd = fd;
-    lent->head_only = req->method == HTTP_HEAD;
-    lent->keep_alive = req->keep_alive && !atomic_load(&c->w->server->draining);
-    lent->http_minor = req->http_minor;
-    if (req->request_id[0] == '\0')
-        assign_request_id(req);
-    ig_strlcpy(lent->request_id, req->request_id, sizeof lent->request_id);
-    ig_strlcpy(lent->date, ig_http__worker_date(c->w), sizeof lent->date);
-    lent->extra = &req->resp_headers;
-    return 0;
-}
-
-void ig_http_lent_respond(struct ig_http_lent *lent, const char *content_type, char *body,
-                          size_t len)
-{
-    struct head_parts hp = {.http_minor = lent->http_minor,
-                            .close = !lent->keep_alive,
-                            .date = lent->date,
-                            .request_id = lent->request_id,
-                            .extra = lent->extra};
-    struct ig_buf head;
-    if (build_head(&head, &hp, 200, content_type, len))
-        return; /* not responded: the loop answers */
-    lent->responded = 1;
-    lent->body = body;
-    lent->body_len = len;
-    size_t send_len = lent->head_only ? 0 : len;
-    struct iovec iov[2] = {{head.data, head.len}, {body, send_len}};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = send_len ? 2 : 1};
-    ssize_t n;
-    do
-        n = sendmsg(lent->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    lent->written = n > 0 ? (size_t)n : 0; /* an error shows again on the loop's write */
-    lent->head_len = head.len;
-    lent->head = ig_buf_detach(&head, NULL);
-}
-
-void ig_http_lent_return(struct ig_http_req *req, struct ig_http_lent *lent)
-{
-    struct ig_conn *c = lent->conn;
-    if (!c)
-        return;
-    lent->conn = NULL;
-    c->lent = 0;
-    if (c->closing) {
-        /* The client left while the socket was lent: close it now. */
-        uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
-    }
-    if (!lent->responded)
-        return; /* the caller answers as usual */
-    if (!req->conn) {
-        req->responded = 1;
-        req->status = 200;
-        req->bytes_out = lent->body_len;
-        free(lent->head);
-        free(lent->body);
+    int nbufs = send_len ? 2 : 1;
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs);
+    size_t total = head.len + send_len;
+    if (n >= 0 && (size_t)n == total) {
+        ig_buf_release(&head);
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
         finish_request(req);
         return;
     }
-    respond_begin(req, c, 200, lent->body_len);
-    if (!lent->keep_alive)
+    size_t done = n > 0 ? (size_t)n : 0;
+    struct write_ctx *wc = calloc(1, sizeof *wc);
+    if (!wc) {
+        ig_buf_release(&head);
+        if (owner == IG_BODY_FREE)
+            free(ig_mutable(body));
         c->close_after = 1;
-    send_rest(req, c, lent->head, lent->head_len, lent->body, lent->head_only ? 0 : lent->body_len,
-              1, lent->written);
+        finish_request(req);
+        return;
+    }
+    wc->req = req;
+    wc->head = ig_buf_detach(&head, NULL);
+    wc->body = body;
+    wc->body_owned = owner == IG_BODY_FREE;
+    uv_buf_t rest[2];
+    int nrest = 0;
+    if (done < bufs[0].len) {
+        rest[nrest++] = uv_buf_init(wc->head + done, (unsigned)(bufs[0].len - done));
+        if (send_len)
+            rest[nrest++] = uv_buf_init(ig_mutable(body), (unsigned)send_len);
+    } else {
+        size_t off = done - bufs[0].len;
+        rest[nrest++] = uv_buf_init((char *)ig_mutable(body) + off, (unsigned)(send_len - off));
+    }
+    if (uv_write(&wc->w, (uv_stream_t *)&c->tcp, rest, (unsigned)nrest, write_cb) < 0) {
+        c->close_after = 1;
+        write_done(wc);
+    }
 }
 
 void ig_http_respond_error(struct ig_http_req *req, int status, const char *type, const char *code,
@@ -900,14 +775,6 @@ void ig_http__conn_close(struct ig_conn *c)
         c->req = NULL;
     }
     uv_close((uv_handle_t *)&c->timer, conn_free_cb);
-    if (c->lent) {
-        /* Another thread may be writing to the socket: it is closed when
-         * it comes back (ig_http_lent_return), so its descriptor cannot be
-         * reused by a new connection meanwhile. */
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-        return;
-    }
     uv_close((uv_handle_t *)&c->tcp, conn_free_cb);
 }
 

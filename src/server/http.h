@@ -157,44 +157,6 @@ void ig_http_respond_error(struct ig_http_req *req, int status, const char *type
     __attribute__((format(printf, 6, 7)));
 const char *ig_http_status_text(int status);
 
-/* Answering from another thread. When a handler's answer is made on the
- * thread pool, it can be written there too, so the loop does not spend its
- * time in the kernel's send path:
- *   on the loop, ig_http_lend(): 0 when the socket is lent (else answer as
- *     usual);
- *   on the other thread, ig_http_lent_respond(): a 200 with this body,
- *     written as far as the socket takes it at once;
- *   on the loop, ig_http_lent_return(): always, once; when the other thread
- *     responded, this finishes the request (the loop writes the rest);
- *     otherwise the caller answers as usual.
- * While lent, nothing on the loop writes to the socket or closes it: a
- * client that leaves is noticed as usual (req->conn becomes NULL and
- * on_client_gone is called), but its socket is closed at the return, so
- * the descriptor cannot be reused under the other thread's write. The
- * other thread reads nothing of req but what lent holds; req must not
- * change its response headers meanwhile. */
-struct ig_http_lent {
-    struct ig_conn *conn; /* NULL once returned */
-    int fd;
-    int head_only, keep_alive, http_minor;
-    char request_id[72];
-    char date[40];
-    const struct ig_buf *extra; /* the request's extra response headers */
-    /* Set by ig_http_lent_respond. */
-    int responded;
-    char *head;
-    size_t head_len;
-    char *body; /* malloc'd; the server frees it */
-    size_t body_len;
-    size_t written; /* bytes of head and body the socket took */
-};
-int ig_http_lend(struct ig_http_req *req, struct ig_http_lent *lent);
-/* Takes body (malloc'd) when it sets lent->responded; leaves it to the
- * caller otherwise (out of memory for the head). */
-void ig_http_lent_respond(struct ig_http_lent *lent, const char *content_type, char *body,
-                          size_t len);
-void ig_http_lent_return(struct ig_http_req *req, struct ig_http_lent *lent);
-
 /* Streaming responses (SSE and the like): the head goes out with
  * Transfer-Encoding: chunked (HTTP/1.0 clients get the body until close),
  * then any number of chunks, then the end, which finishes the request like

@@ -70,7 +70,6 @@ struct ig_conn {
     int reading;
     int open_handles;
     int error_status; /* set by a callback that rejects the request */
-    int lent;         /* the socket is lent to another thread (ig_http_lend) */
     unsigned served;
     struct ig_conn *prev, *next;
 };

@@ -520,11 +520,11 @@ class OneWorkerBeforeFake(unittest.TestCase):
         cls.fake.stop()
 
 
-class AnswersWrittenOnThePool(OneWorkerBeforeFake):
-    """A generation's answer is written by its store step on the thread
-    pool: the loop lends it the client's socket. Clients that leave at any
-    moment must never get, or cause, a wrong answer: every answer that
-    arrives is its own request's, whole, and the gateway goes on serving."""
+class ClientsLeavingMidway(OneWorkerBeforeFake):
+    """Clients that leave at any moment (while the provider is asked, while
+    the store step runs, while the answer is written) must never get, or
+    cause, a wrong answer: every answer that arrives is its own request's,
+    whole, and the gateway goes on serving."""
 
     def test_clients_leaving_at_any_moment_never_cross_answers(self):
         import random
