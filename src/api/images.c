@@ -23,13 +23,13 @@
  * transaction) between them. Local renders are CPU-heavy and go one by one,
  * so they run side by side on the pool. */
 #include "api/app.h"
-#include "util/buf.h"
 #include "core/batch.h"
 #include "core/dispatch.h"
 #include "core/signing.h"
 #include "image/codec.h"
 #include "providers/common.h"
 #include "providers/provider.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"

@@ -5,8 +5,8 @@
  * uses it; the descriptor limit is raised to its hard maximum so the
  * connection limit, not the kernel, is what bounds clients. */
 #include "api/app.h"
-#include "util/buf.h"
 #include "cli/cli.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"

@@ -1,8 +1,8 @@
 /* routes.c — the `models:` section of the config; see routes.h. Read with
  * libyaml's document API (the section is a tree, not flat settings). */
 #include "core/routes.h"
-#include "util/buf.h"
 #include "providers/provider.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/num.h"
 

@@ -10,8 +10,8 @@
  * → a failed job (retryable: a new submit). Errors are FastAPI-style
  * {"detail": "…" | [{"msg": …}]}. */
 #include "core/classify.h"
-#include "util/buf.h"
 #include "providers/common.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #include <jansson.h>

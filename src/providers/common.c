@@ -1,8 +1,8 @@
 /* common.c — helpers shared by the network adapters; see common.h. */
 #include "providers/common.h"
-#include "util/buf.h"
 #include "core/classify.h"
 #include "image/codec.h"
+#include "util/buf.h"
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/multipart.h"

@@ -10,8 +10,8 @@
  * refusal), or the JSON form {image, finish_reason, seed}; errors
  * {"name", "errors": [...]}, 403 content_moderation a refusal too. */
 #include "core/classify.h"
-#include "util/buf.h"
 #include "providers/common.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/multipart.h"
 #include "util/num.h"

@@ -9,8 +9,8 @@
  * only what is new. busy_timeout lets a second process (the CLI, another
  * instance on the same data dir) wait instead of failing. */
 #include "store/checkpoint.h"
-#include "util/buf.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/embed.h"
 #include "util/err.h"

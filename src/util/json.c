@@ -5,8 +5,8 @@
  * json_decref() frees it on any failure. The stack holds the open
  * containers (borrowed) and, for objects, the key waiting for its value. */
 #include "util/json.h"
-#include "util/err.h"
 #include "util/buf.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <math.h>
@@ -442,17 +442,9 @@ static int member(struct ig_jw *w, const char *key)
         w->rc = ig_buf_append(w->b, ",", 1);
     w->comma = 1;
     if (key && w->rc == 0) {
-        size_t n = strlen(key);
-        w->rc = ig_buf_reserve(w->b, n + 3);
-        if (w->rc == 0) {
-            char *p = w->b->data + w->b->len;
-            p[0] = '"';
-            memcpy(p + 1, key, n);
-            p[n + 1] = '"';
-            p[n + 2] = ':';
-            w->b->len += n + 3;
-            w->b->data[w->b->len] = '\0';
-        }
+        w->rc = ig_buf_append(w->b, "\"", 1);
+        w->rc = w->rc ? w->rc : ig_buf_puts(w->b, key);
+        w->rc = w->rc ? w->rc : ig_buf_append(w->b, "\":", 2);
     }
     return w->rc;
 }
