@@ -14,6 +14,7 @@
 #include "util/clock.h"
 #include "util/embed.h"
 #include "util/err.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -27,7 +28,8 @@ struct sqlite_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     /* The statements of the hottest write, prepared once (under lock). */
-    sqlite3_stmt *gen_insert, *blob_insert, *image_insert;
+    sqlite3_stmt *gen_insert, *blob_insert;
+    struct ig_buf images_json;               /* a row's images column, rebuilt per row */
     sqlite3_stmt *begin, *commit, *rollback; /* parsed once, not per transaction */
     /* The group commit's queue (generation_insert), under queue_lock. */
     pthread_mutex_t queue_lock;
@@ -290,11 +292,34 @@ out:
     return rc;
 }
 
-/* Inserts one generation and its images inside the open transaction. */
+/* The images column of a generation (migration 0002): its images in
+ * order, [{"sha256":"...","seed":42},...], seed null when unknown. */
+static int images_json(struct ig_buf *b, const struct ig_image_record *images, size_t nimages)
+{
+    b->len = 0;
+    struct ig_jw w = {.b = b};
+    ig_jw_open(&w, NULL, '[');
+    for (size_t i = 0; i < nimages; i++) {
+        ig_jw_open(&w, NULL, '{');
+        ig_jw_str(&w, "sha256", images[i].sha256);
+        if (images[i].seed >= 0)
+            ig_jw_int(&w, "seed", images[i].seed);
+        else
+            ig_jw_value(&w, "seed", NULL);
+        ig_jw_close(&w, '}');
+    }
+    ig_jw_close(&w, ']');
+    return w.rc;
+}
+
+/* Inserts one generation and its images (their blobs, and the list in
+ * the generation's row) inside the open transaction. */
 static int insert_one(struct sqlite_store *ss, const struct ig_generation_record *g,
                       const struct ig_image_record *images, size_t nimages)
 {
-    sqlite3_stmt *gen = ss->gen_insert, *blob = ss->blob_insert, *img = ss->image_insert;
+    sqlite3_stmt *gen = ss->gen_insert, *blob = ss->blob_insert;
+    if (images_json(&ss->images_json, images, nimages))
+        return IG_ENOMEM;
     int rc = 0;
     sqlite3_bind_text(gen, 1, g->id, -1, SQLITE_STATIC);
     if (g->key_id[0])
@@ -313,6 +338,7 @@ static int insert_one(struct sqlite_store *ss, const struct ig_generation_record
     sqlite3_bind_int64(gen, 13, g->created_ms);
     sqlite3_bind_int64(gen, 14, g->completed_ms);
     sqlite3_bind_int64(gen, 15, g->latency_us);
+    sqlite3_bind_text(gen, 16, ss->images_json.data, (int)ss->images_json.len, SQLITE_STATIC);
     if (sqlite3_step(gen) != SQLITE_DONE)
         rc = db_fail(ss->db, "generation insert");
     for (size_t i = 0; rc == 0 && i < nimages; i++) {
@@ -324,17 +350,12 @@ static int insert_one(struct sqlite_store *ss, const struct ig_generation_record
         sqlite3_bind_int(blob, 4, im->width);
         sqlite3_bind_int(blob, 5, im->height);
         sqlite3_bind_int64(blob, 6, g->completed_ms / 1000);
-        sqlite3_reset(img);
-        sqlite3_bind_text(img, 1, g->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(img, 2, im->index);
-        sqlite3_bind_text(img, 3, im->sha256, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(img, 4, im->seed);
-        if (sqlite3_step(blob) != SQLITE_DONE || sqlite3_step(img) != SQLITE_DONE)
-            rc = db_fail(ss->db, "image insert");
+        if (sqlite3_step(blob) != SQLITE_DONE)
+            rc = db_fail(ss->db, "blob insert");
     }
     /* Ready for the next row: no result pending, no values kept. */
-    sqlite3_stmt *const all[] = {gen, blob, img};
-    for (size_t i = 0; i < 3; i++) {
+    sqlite3_stmt *const all[] = {gen, blob};
+    for (size_t i = 0; i < 2; i++) {
         sqlite3_reset(all[i]);
         sqlite3_clear_bindings(all[i]);
     }
@@ -469,7 +490,7 @@ static void sqlite_close(struct ig_store *s)
     ig_checkpointer_stop(ss->checkpointer);
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
-    sqlite3_finalize(ss->image_insert);
+    ig_buf_release(&ss->images_json);
     sqlite3_finalize(ss->begin);
     sqlite3_finalize(ss->commit);
     sqlite3_finalize(ss->rollback);
@@ -552,6 +573,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     if (!ss)
         return IG_ENOMEM;
     ss->base.ops = &sqlite_ops;
+    ig_buf_init(&ss->images_json, 1 << 20);
     pthread_mutex_init(&ss->lock, NULL);
     pthread_mutex_init(&ss->queue_lock, NULL);
     pthread_cond_init(&ss->queue_cond, NULL);
@@ -579,16 +601,13 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         (sqlite3_prepare_v3(ss->db,
                             "INSERT INTO generations (id, key_id, request_id, model, provider, "
                             "prompt, params, n, width, height, status, error, created_at, "
-                            "completed_at, latency_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            "completed_at, latency_us, images) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             -1, SQLITE_PREPARE_PERSISTENT, &ss->gen_insert, NULL) != SQLITE_OK ||
          sqlite3_prepare_v3(ss->db,
                             "INSERT OR IGNORE INTO blobs (sha256, format, bytes, width, height, "
                             "created_at) VALUES (?,?,?,?,?,?)",
                             -1, SQLITE_PREPARE_PERSISTENT, &ss->blob_insert, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v3(ss->db,
-                            "INSERT INTO images (generation_id, idx, sha256, seed) "
-                            "VALUES (?,?,?,?)",
-                            -1, SQLITE_PREPARE_PERSISTENT, &ss->image_insert, NULL) != SQLITE_OK ||
          sqlite3_prepare_v3(ss->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &ss->begin,
                             NULL) != SQLITE_OK ||
          sqlite3_prepare_v3(ss->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &ss->commit, NULL) !=

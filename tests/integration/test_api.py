@@ -147,9 +147,11 @@ class Generations(GatewayTest):
                          "WHERE id = ?", (gen,)).fetchone()
         self.assertEqual(row[:5], ("succeeded", 2, 128, "local/procedural", "key_admin"))
         self.assertGreater(row[5], 0)
-        imgs = db.execute("SELECT i.idx, i.seed, b.bytes FROM images i JOIN blobs b "
-                          "USING (sha256) WHERE generation_id = ? ORDER BY idx", (gen,)).fetchall()
+        imgs = db.execute("SELECT j.key, j.value ->> 'seed', b.bytes FROM generations g, "
+                          "json_each(g.images) j JOIN blobs b ON b.sha256 = j.value ->> 'sha256' "
+                          "WHERE g.id = ? ORDER BY j.key", (gen,)).fetchall()
         self.assertEqual([(i, s) for i, s, _ in imgs], [(0, 3), (1, 4)])
+        self.assertTrue(all(n > 0 for _, _, n in imgs), imgs)
         db.close()
 
 

@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "util/embed.h"
 #include "util/err.h"
 
 #include <criterion/criterion.h>
@@ -34,6 +35,21 @@ static int file_count(const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+/* The first column of the first row of a query, as text, through a
+ * connection of its own; "" for NULL. */
+static void file_text(const char *sql, char *out, size_t size)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static struct ig_key_record key(const char *id, uint8_t fill)
@@ -105,6 +121,8 @@ Test(store, generations_and_reopen_keeps_data)
         snprintf(im[i].format, sizeof im[i].format, "png");
         im[i].bytes = 10;
     }
+    im[0].seed = 5;
+    im[1].seed = -1; /* none */
     struct ig_generation_write w = {.g = &g, .images = im, .nimages = 2};
     cr_assert_eq(ig_store_generation_insert(s, &w, 1), 0);
     cr_assert_eq(w.rc, 0);
@@ -122,7 +140,13 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
-    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 1);
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 2);
+    /* The images in the generation's row, in order (migration 0002). */
+    char images[512], want[512];
+    file_text("SELECT images FROM generations WHERE id = 'gen_1'", images, sizeof images);
+    snprintf(want, sizeof want,
+             "[{\"sha256\":\"%064d\",\"seed\":5},{\"sha256\":\"%064d\",\"seed\":null}]", 0, 0);
+    cr_assert_str_eq(images, want);
     sqlite3 *db;
     sqlite3_open(path, &db);
     sqlite3_stmt *st;
@@ -241,8 +265,45 @@ Test(store, concurrent_writers_share_commits_and_lose_nothing)
     cr_assert_eq(n, THREADS * PER_THREAD);
     ig_store_close(s);
 
-    /* Every row and its image row are really in the file. */
-    cr_assert_eq(file_count("SELECT count(*) FROM images"), THREADS * PER_THREAD);
+    /* Every row and its image are really in the file. */
+    cr_assert_eq(file_count("SELECT count(*) FROM generations, json_each(images)"),
+                 THREADS * PER_THREAD);
+}
+
+/* A database written before migration 0002 (images as rows of their own)
+ * keeps every image, in order, when the store opens it. */
+Test(store, images_rows_move_into_their_generation)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_str_eq(ig_migrations[0].name, "0001_init.sql");
+    cr_assert_eq(sqlite3_exec(db, ig_migrations[0].data, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at INTEGER NOT NULL);"
+            "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0);"
+            "INSERT INTO generations (id, model, provider, prompt, params, n, width, height, "
+            "status, created_at) VALUES ('gen_two', 'm', 'p', 'x', '{}', 2, 8, 8, 'succeeded', 1),"
+            "('gen_failed', 'm', 'p', 'x', '{}', 1, 8, 8, 'failed', 2);"
+            "INSERT INTO blobs VALUES ('aa', 'png', 1, 8, 8, 1), ('bb', 'png', 1, 8, 8, 1);"
+            "INSERT INTO images VALUES ('gen_two', 1, 'bb', -1), ('gen_two', 0, 'aa', 7);",
+            NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    ig_store_close(s);
+    char images[256];
+    file_text("SELECT images FROM generations WHERE id = 'gen_two'", images, sizeof images);
+    cr_assert_str_eq(images, "[{\"sha256\":\"aa\",\"seed\":7},{\"sha256\":\"bb\",\"seed\":null}]");
+    file_text("SELECT images FROM generations WHERE id = 'gen_failed'", images, sizeof images);
+    cr_assert_str_eq(images, "[]");
+    cr_assert_eq(file_count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'images%'"), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM blobs"), 2, "blobs are kept");
+    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 2);
 }
 
 Test(store, scopes_text)
