@@ -9,7 +9,7 @@ packages=(
   libuv1-dev libhttp-parser-dev libcurl4-openssl-dev libjansson-dev libyajl-dev
   libsqlite3-dev libssl-dev libyaml-dev libpcre2-dev
   libpng-dev libwebp-dev libjpeg62-turbo-dev
-  libgmime-3.0-dev libcriterion-dev python3 curl
+  libgmime-3.0-dev libmimalloc-dev libcriterion-dev python3 curl
 )
 if [ "${IMAGEGATE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk)

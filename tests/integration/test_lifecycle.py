@@ -140,6 +140,34 @@ class PoolPriority(unittest.TestCase):
         self.assertEqual({v for v in threads.values()}, {(base, 0)}, threads)
 
 
+def build_option(name):
+    """An option of the meson build the binary under test comes from."""
+    import json
+    path = os.path.join(os.path.dirname(BIN), "meson-info", "intro-buildoptions.json")
+    with open(path) as f:
+        return {o["name"]: o["value"] for o in json.load(f)}[name]
+
+
+class Allocator(unittest.TestCase):
+    def test_the_build_allocator_serves_malloc(self):
+        """The gateway names the malloc it runs on, having checked that a
+        fresh block is that allocator's: mimalloc's in a normal build (a
+        link that lost it would fall back to glibc's without a word),
+        glibc's when the build asked for it or uses sanitizers."""
+        with Gateway() as gw:
+            status, _, doc = gw.generate(prompt="allocated")
+            self.assertEqual(status, 200, doc)
+            named = [l["msg"] for l in gw.log_lines()
+                     if l.get("msg", "").startswith("allocator: ")]
+        mimalloc = build_option("allocator") == "mimalloc" and \
+            build_option("b_sanitize") == "none"
+        self.assertEqual(len(named), 1, named)
+        if mimalloc:
+            self.assertRegex(named[0], r"^allocator: mimalloc \d+\.\d+\.\d+$")
+        else:
+            self.assertEqual(named[0], "allocator: glibc")
+
+
 class Startup(unittest.TestCase):
     def test_admin_key_from_environment(self):
         key = "operator-chosen-admin-key-0123456789"
