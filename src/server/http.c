@@ -26,6 +26,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@ static http_parser_settings parser_settings;
 static void conn_input(struct ig_conn *c, const char *data, size_t len);
 static void conn_resume(struct ig_conn *c);
 static void conn_arm(struct ig_conn *c, uint64_t ms);
+static void conn_disarm(struct ig_conn *c);
 static void finish_request(struct ig_http_req *req);
 static void conn_finish_close(struct ig_conn *c);
 
@@ -362,7 +364,7 @@ static int on_message_complete(http_parser *p)
 {
     struct ig_conn *c = p->data;
     c->in_message = 0;
-    uv_timer_stop(&c->timer);
+    conn_disarm(c);
     http_parser_pause(p, 1);
     return 0;
 }
@@ -781,6 +783,8 @@ void ig_http__conn_close(struct ig_conn *c)
 static void timer_cb(uv_timer_t *t)
 {
     struct ig_conn *c = t->data;
+    if (!ig_timer_due(t, &c->deadline, timer_cb))
+        return;
     if (c->lingering || c->handling || !c->in_message || !c->req) {
         ig_http__conn_close(c);
         return;
@@ -794,9 +798,17 @@ static void timer_cb(uv_timer_t *t)
                           "the request was not received in time");
 }
 
+/* The connection's phases (headers, body, idle, linger) each end on a
+ * deadline of their own; the timer is armed lazily (util/timer.h). */
 static void conn_arm(struct ig_conn *c, uint64_t ms)
 {
-    uv_timer_start(&c->timer, timer_cb, ms, 0);
+    ig_timer_arm(&c->timer, &c->deadline, ms, timer_cb);
+}
+
+/* No deadline while a request is with the handler. */
+static void conn_disarm(struct ig_conn *c)
+{
+    ig_timer_disarm(&c->deadline);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -832,7 +844,7 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
     c->lingering = 1;
     c->handling = 1;
     c->in_message = 0;
-    uv_timer_stop(&c->timer);
+    conn_disarm(c);
     assign_request_id(req);
     switch (status) {
     case 413:

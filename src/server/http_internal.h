@@ -54,8 +54,9 @@ struct ig_http_server {
 };
 
 struct ig_conn {
-    uv_tcp_t tcp; /* first: handle->data is not needed to find the conn */
-    uv_timer_t timer;
+    uv_tcp_t tcp;      /* first: handle->data is not needed to find the conn */
+    uv_timer_t timer;  /* armed lazily: see conn_arm() in http.c */
+    uint64_t deadline; /* loop time when the current phase times out; 0: none */
     struct ig_http_worker *w;
     http_parser parser;
     struct ig_http_req *req; /* being parsed or handled */

@@ -31,6 +31,7 @@
 #include "upstream/internal.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/timer.h"
 
 #include <http_parser.h>
 #include <limits.h>
@@ -64,7 +65,8 @@ enum conn_state { CONN_CONNECTING, CONN_BUSY, CONN_IDLE, CONN_CLOSED };
 
 struct ig_h1_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    uv_timer_t timer;  /* connecting, the call, or idle: armed lazily (util/timer.h) */
+    uint64_t deadline; /* loop time; 0: none */
     uv_connect_t connect_req;
     uv_write_t write_req;
     http_parser parser;
@@ -247,7 +249,7 @@ static struct ig_upstream_call *conn_detach(struct ig_h1_conn *c)
     c->call = NULL;
     if (call)
         call->conn = NULL;
-    uv_timer_stop(&c->timer);
+    ig_timer_disarm(&c->deadline);
     return call;
 }
 
@@ -305,6 +307,8 @@ static void conn_fail(struct ig_h1_conn *c, const char *why, int timed_out)
 static void timer_cb(uv_timer_t *t)
 {
     struct ig_h1_conn *c = t->data;
+    if (!ig_timer_due(t, &c->deadline, timer_cb))
+        return;
     if (c->state == CONN_IDLE) {
         conn_close(c);
     } else if (c->call) {
@@ -414,7 +418,7 @@ static void conn_complete(struct ig_h1_conn *c, int leftover)
             pool->idle->idle_prev = c;
         pool->idle = c;
         pool->nidle++;
-        uv_timer_start(&c->timer, timer_cb, IDLE_MS, 0);
+        ig_timer_arm(&c->timer, &c->deadline, IDLE_MS, timer_cb);
     } else {
         conn_close(c);
     }
@@ -531,7 +535,7 @@ static void conn_send(struct ig_h1_conn *c, struct ig_upstream_call *call)
     c->got_bytes = c->complete = c->header_in_value = 0;
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
-    uv_timer_start(&c->timer, timer_cb, remaining_ms(h, call), 0);
+    ig_timer_arm(&c->timer, &c->deadline, remaining_ms(h, call), timer_cb);
     if (build_head(c, call)) {
         conn_fail(c, "the request could not be written (a header is too large)", 0);
         return;
@@ -606,7 +610,7 @@ static void connect_next(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
         call->conn = c;
         c->connect_req.data = c;
         uint64_t ms = remaining_ms(h, call);
-        uv_timer_start(&c->timer, timer_cb, ms < CONNECT_MS ? ms : CONNECT_MS, 0);
+        ig_timer_arm(&c->timer, &c->deadline, ms < CONNECT_MS ? ms : CONNECT_MS, timer_cb);
         int rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, connect_cb);
         if (rc == 0)
             return;

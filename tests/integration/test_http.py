@@ -173,6 +173,45 @@ class Timeouts(GatewayTest):
         self.assertLess(waited, 2)
 
 
+
+class PhaseDeadlines(GatewayTest):
+    """The connection's timer is armed lazily (started again only when it
+    would fire too late): each phase still ends on its own deadline."""
+    config = """
+limits:
+  header_timeout_ms: 300
+  idle_timeout_ms: 1200
+"""
+
+    def test_idle_counts_from_the_answer_not_the_first_deadline(self):
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = s.recv(4096)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:40])
+        t0 = time.monotonic()
+        self.assertEqual(recv_all(s), b"")
+        waited = time.monotonic() - t0
+        s.close()
+        self.assertGreater(waited, 1.0, "closed at the header deadline, not the idle one")
+        self.assertLess(waited, 3)
+
+    def test_a_busy_connection_outlives_every_single_deadline(self):
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
+        t0 = time.monotonic()
+        for i in range(8):  # 1.6 s in all: past the header deadline 5 times over
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = s.recv(4096)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), (i, data[:40]))
+            time.sleep(0.2)
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        # Then headers that never finish still get their 408 on time.
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        t1 = time.monotonic()
+        [(status, _, _)] = split_responses(recv_all(s))
+        s.close()
+        self.assertEqual(status, 408)
+        self.assertLess(time.monotonic() - t1, 1.0)
+
 class KeepAliveAndPipelining(GatewayTest):
     def test_keepalive_many_requests_one_connection(self):
         c = self.gw.conn()
