@@ -44,6 +44,14 @@ static void run(struct probe *p, void (*arm)(struct probe *))
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
+/* The deadline passed once, no sooner than ms after arming. */
+static void assert_due_once_after(const struct probe *p, uint64_t ms)
+{
+    cr_assert_eq(p->due, 1);
+    cr_assert_geq(p->due_at, ms);
+    cr_assert_lt(p->due_at, 1000);
+}
+
 static void later(struct probe *p)
 {
     ig_timer_arm(&p->timer, &p->deadline, 40, cb);
@@ -57,9 +65,7 @@ Test(timer, a_later_deadline_fires_early_then_at_its_time)
     struct probe p = {0};
     run(&p, later);
     cr_assert_eq(p.fired, 2, "once at the first deadline, once at the second");
-    cr_assert_eq(p.due, 1);
-    cr_assert_geq(p.due_at, 120);
-    cr_assert_lt(p.due_at, 1000);
+    assert_due_once_after(&p, 120);
 }
 
 static void earlier(struct probe *p)
@@ -74,9 +80,7 @@ Test(timer, an_earlier_deadline_restarts_the_timer)
     struct probe p = {0};
     run(&p, earlier);
     cr_assert_eq(p.fired, 1);
-    cr_assert_eq(p.due, 1);
-    cr_assert_geq(p.due_at, 30);
-    cr_assert_lt(p.due_at, 1000);
+    assert_due_once_after(&p, 30);
 }
 
 static void disarmed(struct probe *p)
@@ -111,7 +115,5 @@ Test(timer, set_again_after_a_callback_for_nothing)
 {
     struct probe p = {0};
     run(&p, disarmed_then_set);
-    cr_assert_eq(p.due, 1);
-    cr_assert_geq(p.due_at, 35, "10 ms for nothing, then 25 more");
-    cr_assert_lt(p.due_at, 1000);
+    assert_due_once_after(&p, 35); /* 10 ms for nothing, then 25 more */
 }
