@@ -12,7 +12,7 @@ duration=${DURATION:-5s}
 conns=${CONNS:-64}
 held=${HELD:-10000}
 tmp=$(mktemp -d)
-trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 ulimit -Hn 100000 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # A held request holds two descriptors in imagegate (client and upstream
