@@ -115,7 +115,9 @@ struct finish {
     const char *error; /* static or in c->outcome; NULL on success */
     /* The answer's "data" items as JSON text, written directly: jansson
      * would scan a megabyte of base64 character by character to escape
-     * it. first_b64 is where the first image's base64 starts in it. */
+     * it. first_b64 is where the first image's base64 starts in it. A
+     * plain (not streamed) answer begins here, before the items, and
+     * encode_answer finishes it in place rather than copying them. */
     struct ig_buf items;
     size_t first_b64, first_b64_len;
     char *params; /* the normalized request, for the record */
@@ -158,7 +160,7 @@ static int add_item(struct gen_ctx *c, struct finish *f, const uint8_t *bytes, s
                     const char *b64, const struct ig_image_record *im, const char *revised_prompt)
 {
     struct ig_buf *b = &f->items;
-    int rc = ig_buf_puts(b, b->len ? ",{" : "{");
+    int rc = ig_buf_puts(b, f->made ? ",{" : "{");
     if (c->greq.response_format == IG_RESP_B64) {
         size_t n = ig_base64_len(len);
         rc = rc ? rc : ig_buf_puts(b, "\"b64_json\":\"");
@@ -257,27 +259,39 @@ static const char *event_name(const struct gen_ctx *c, int completed)
 /* The store step's first half: the images (from dispatch, or rendered
  * here for the local provider) written to the blob store and added to the
  * answer, and the record filled. Sets c->rc and f->error on failure. */
+/* Room in the answer for what surrounds its items (_metadata included). */
+#define ANSWER_ROOM (64 * 1024)
+
 static void store_images(struct gen_ctx *c, struct finish *f)
 {
     struct ig_gen_request *r = &c->greq;
     const struct ig_provider *prov = ig_provider_find(r->model->provider);
     const struct ig_dispatch_outcome *o = outcome_of(c);
-    /* Bounded by what the images can be: base64 of each, plus room. */
-    ig_buf_init(&f->items, IG_MAX_IMAGES * ((size_t)c->app->cfg->max_image_bytes / 3 * 4 + 8192));
+    /* Bounded by what the images can be: base64 of each, plus room for
+     * the answer around them. */
+    ig_buf_init(&f->items, IG_MAX_IMAGES * ((size_t)c->app->cfg->max_image_bytes / 3 * 4 + 8192) +
+                               ANSWER_ROOM);
+    /* A network model's answer in one allocation. */
+    size_t need = 4096;
+    for (size_t i = 0; r->model->ndeployments && i < o->result.nimages; i++)
+        need +=
+            (r->response_format == IG_RESP_B64 ? ig_base64_len(o->result.images[i].len) : 0) + 1024;
+    int rc = ig_buf_reserve(&f->items, need);
+    if (!c->streaming) {
+        rc = rc ? rc : ig_buf_puts(&f->items, "{\"created\":");
+        rc = rc ? rc : ig_buf_put_u64(&f->items, (unsigned long long)c->created);
+        rc = rc ? rc : ig_buf_puts(&f->items, ",\"data\":[");
+    }
+    if (rc) {
+        c->rc = IG_ENOMEM;
+        f->error = "out of memory";
+    }
     if (r->model->ndeployments) {
         /* Network model: dispatch already brought the bytes (or failed). */
         if (!o->ok) {
             c->rc = c->outcome ? IG_EIO : IG_ENOMEM;
             f->error = c->outcome ? o->message : "out of memory";
         }
-        /* The answer's items in one allocation (a failure here shows at
-         * the first append). */
-        size_t need = 0;
-        for (size_t i = 0; i < o->result.nimages; i++)
-            need +=
-                (r->response_format == IG_RESP_B64 ? ig_base64_len(o->result.images[i].len) : 0) +
-                1024;
-        ig_buf_reserve(&f->items, need);
         for (size_t i = 0; !f->error && i < o->result.nimages; i++) {
             struct ig_provider_image *pi = &c->outcome->result.images[i];
             c->rc = ig_provider_image_decode(pi);
@@ -339,9 +353,10 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         r->model->ndeployments ? o->deployment->provider : r->model->provider;
     const char *format = f->made ? f->images[0].format : "png";
     struct ig_buf out;
-    ig_buf_init(&out, SIZE_MAX / 2);
-    int rc = ig_buf_reserve(&out, f->items.len + 4096);
+    int rc = 0;
     if (c->streaming) {
+        ig_buf_init(&out, SIZE_MAX / 2);
+        rc = ig_buf_reserve(&out, f->first_b64_len + 4096);
         /* The stream's last event carries the answer, as OpenAI's does. */
         const char *name = event_name(c, 1);
         rc = rc ? rc : sse_begin(&out, name);
@@ -349,11 +364,10 @@ static void encode_answer(struct gen_ctx *c, struct finish *f, int recorded)
         rc = rc ? rc : ig_buf_append(&out, f->items.data + f->first_b64, f->first_b64_len);
         rc = rc ? rc : ig_buf_printf(&out, "\",\"created_at\":%lld,", (long long)c->created);
     } else {
-        rc = rc ? rc : ig_buf_puts(&out, "{\"created\":");
-        rc = rc ? rc : ig_buf_put_u64(&out, (unsigned long long)c->created);
-        rc = rc ? rc : ig_buf_puts(&out, ",\"data\":[");
-        rc = rc ? rc : ig_buf_append(&out, f->items.data, f->items.len);
-        rc = rc ? rc : ig_buf_puts(&out, "],");
+        /* The answer's opening and items are already in f->items. */
+        out = f->items;
+        ig_buf_init(&f->items, 0);
+        rc = ig_buf_puts(&out, "],");
     }
     /* size and quality are validated words, format a fixed name: no escapes. */
     rc = rc ? rc : ig_buf_puts(&out, "\"size\":\"");

@@ -52,11 +52,27 @@ int ig_blobs_valid_name(const char *s, size_t n)
     return 1;
 }
 
-static void blob_path(const struct ig_blobs *b, const char *hex, char *dir, size_t dsize,
-                      char *file, size_t fsize)
+/* ROOT/ab/cd/abcd… in file and ROOT/ab/cd in dir (each at least
+ * BLOB_PATH_MAX bytes), by copying: formatting them was a visible part of
+ * storing a small image. hex is 64 hex digits. */
+#define BLOB_PATH_MAX (sizeof((struct ig_blobs *)0)->root + 96) /* tmp/<hex>.<16> too */
+static void blob_path(const struct ig_blobs *b, const char *hex, char *dir, char *file)
 {
-    snprintf(dir, dsize, "%s/%.2s/%.2s", b->root, hex, hex + 2);
-    snprintf(file, fsize, "%s/%.2s/%.2s/%s", b->root, hex, hex + 2, hex);
+    size_t n = strlen(b->root); /* below sizeof root: ig_blobs_init checked */
+    memcpy(file, b->root, n);
+    char *p = file + n;
+    *p++ = '/';
+    *p++ = hex[0];
+    *p++ = hex[1];
+    *p++ = '/';
+    *p++ = hex[2];
+    *p++ = hex[3];
+    size_t dir_len = (size_t)(p - file);
+    *p++ = '/';
+    memcpy(p, hex, 64);
+    p[64] = '\0';
+    memcpy(dir, file, dir_len);
+    dir[dir_len] = '\0';
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -88,10 +104,10 @@ int ig_blobs_put(struct ig_blobs *b, const void *data, size_t len, char sha256_h
                  int *created)
 {
     uint8_t digest[IG_SHA256_LEN];
-    char dir[4200], file[4300], tmp[4300];
+    char dir[BLOB_PATH_MAX], file[BLOB_PATH_MAX], tmp[BLOB_PATH_MAX];
     ig_sha256(data, len, digest);
     ig_hex(digest, sizeof digest, sha256_hex);
-    blob_path(b, sha256_hex, dir, sizeof dir, file, sizeof file);
+    blob_path(b, sha256_hex, dir, file);
     *created = 0;
     if (access(file, F_OK) == 0)
         return 0;
@@ -125,10 +141,10 @@ int ig_blobs_put(struct ig_blobs *b, const void *data, size_t len, char sha256_h
 
 int ig_blobs_read(struct ig_blobs *b, const char *hex, size_t max, struct ig_buf *out)
 {
-    char dir[4200], file[4300];
+    char dir[BLOB_PATH_MAX], file[BLOB_PATH_MAX];
     if (!ig_blobs_valid_name(hex, strlen(hex)))
         return IG_EINVAL;
-    blob_path(b, hex, dir, sizeof dir, file, sizeof file);
+    blob_path(b, hex, dir, file);
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? IG_ENOTFOUND : IG_EIO;
