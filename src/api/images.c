@@ -256,12 +256,12 @@ static const char *event_name(const struct gen_ctx *c, int completed)
     return completed ? "image_generation.completed" : "image_generation.partial_image";
 }
 
-/* The store step's first half: the images (from dispatch, or rendered
- * here for the local provider) written to the blob store and added to the
- * answer, and the record filled. Sets c->rc and f->error on failure. */
 /* Room in the answer for what surrounds its items (_metadata included). */
 #define ANSWER_ROOM (64 * 1024)
 
+/* The store step's first half: the images (from dispatch, or rendered
+ * here for the local provider) written to the blob store and added to the
+ * answer, and the record filled. Sets c->rc and f->error on failure. */
 static void store_images(struct gen_ctx *c, struct finish *f)
 {
     struct ig_gen_request *r = &c->greq;

@@ -296,8 +296,8 @@ out:
  * order, [{"sha256":"...","seed":42},...], seed null when unknown. */
 static int images_json(struct ig_buf *b, const struct ig_image_record *images, size_t nimages)
 {
-    b->len = 0;
-    struct ig_jw w = {.b = b};
+    ig_buf_reset(b);
+    struct ig_jw w = {.b = b}; /* a bare array: see ig_jw in util/json.h */
     ig_jw_open(&w, NULL, '[');
     for (size_t i = 0; i < nimages; i++) {
         ig_jw_open(&w, NULL, '{');

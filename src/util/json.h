@@ -46,7 +46,9 @@ char *ig_json_dumps(const json_t *v, size_t *len);
  * ig_jw_end returns it. key is written as given (the caller's literal: no
  * escapes needed) and is NULL for array items; string values are escaped;
  * a NULL string or value is written as null. Nesting (ig_jw_open and
- * ig_jw_close) is the caller's to balance. */
+ * ig_jw_close) is the caller's to balance. A value that is not an object
+ * is written by a writer zeroed but for b, starting with
+ * ig_jw_open(w, NULL, '[') and ending with ig_jw_close and a look at rc. */
 struct ig_jw {
     struct ig_buf *b;
     int rc;
