@@ -7,7 +7,8 @@
  * of a generation's work on the loop. This client costs one write and one
  * read per call on a kept connection, with no allocation besides the
  * response. Parsing is http-parser's (the same library as the server's);
- * URLs are split by http_parser_parse_url.
+ * URLs are split by http_parser_parse_url (the last URL split is
+ * remembered, since a deployment's calls all go to one).
  *
  * Connections are pooled by (host, port, address policy): a connection
  * opened for a deployment's own api_base (which may be private) is never
@@ -44,6 +45,7 @@
 
 #define IDLE_MS            30000
 #define IDLE_MAX           256
+#define URL_CACHE_MAX      512
 #define CONNECT_MS         10000
 #define DEFAULT_TIMEOUT_MS 120000
 #define MAX_ADDRS          8
@@ -94,6 +96,10 @@ struct ig_h1 {
     struct ig_upstream_call *deferred;
     uv_timer_t defer;
     int defer_open;
+    /* The last URL split, and how: a deployment's calls go to one URL,
+     * and comparing it costs a fraction of parsing it again. */
+    char last_url[URL_CACHE_MAX];
+    struct ig_h1_target last_target;
     char rbuf[64 * 1024];
 };
 
@@ -140,9 +146,13 @@ static void free_if_done(struct ig_h1 *h)
 
 /* ---- URLs ---- */
 
-static int split_url(const char *url, struct ig_h1_target *t)
+static int split_url(struct ig_h1 *h, const char *url, struct ig_h1_target *t)
 {
     size_t len = strlen(url);
+    if (len && len < sizeof h->last_url && memcmp(url, h->last_url, len + 1) == 0) {
+        *t = h->last_target; /* offsets into a text that is the same */
+        return 0;
+    }
     http_parser_url_init(&t->parts);
     if (http_parser_parse_url(url, len, 0, &t->parts))
         return IG_EINVAL;
@@ -155,7 +165,13 @@ static int split_url(const char *url, struct ig_h1_target *t)
     if (p->field_data[UF_HOST].len == 0 || p->field_data[UF_HOST].len >= HOST_MAX)
         return IG_EINVAL;
     t->port = (p->field_set & (1 << UF_PORT)) ? p->port : 80;
-    return t->port ? 0 : IG_EINVAL;
+    if (!t->port)
+        return IG_EINVAL;
+    if (len < sizeof h->last_url) {
+        memcpy(h->last_url, url, len + 1);
+        h->last_target = *t;
+    }
+    return 0;
 }
 
 /* ---- pools ---- */
@@ -723,7 +739,7 @@ int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop)
 
 int ig_h1_start(struct ig_h1 *h, struct ig_upstream_call *call)
 {
-    if (!call->req.url || split_url(call->req.url, &call->target))
+    if (!call->req.url || split_url(h, call->req.url, &call->target))
         return IG_ENOTFOUND;
     long timeout = call->req.timeout_ms > 0 ? call->req.timeout_ms : DEFAULT_TIMEOUT_MS;
     call->deadline = uv_now(h->loop) + (uint64_t)timeout;
