@@ -28,39 +28,74 @@
 #define OP_GEN  (1u << IG_OP_GENERATE)
 #define OP_EDIT (1u << IG_OP_EDIT)
 #define OP_VAR  (1u << IG_OP_VARIATION)
+enum field {
+    F_PROMPT,
+    F_MODEL,
+    F_N,
+    F_SIZE,
+    F_QUALITY,
+    F_STYLE,
+    F_RESPONSE_FORMAT,
+    F_OUTPUT_FORMAT,
+    F_OUTPUT_COMPRESSION,
+    F_BACKGROUND,
+    F_MODERATION,
+    F_STREAM,
+    F_PARTIAL_IMAGES,
+    F_USER,
+    F_NEGATIVE_PROMPT,
+    F_SEED,
+    F_STEPS,
+    F_GUIDANCE,
+    F_METADATA,
+    F_STRENGTH,
+    F_INPUT_FIDELITY,
+    NFIELDS
+};
 static const struct {
     const char *name;
+    size_t len;
     unsigned ops;
-} known_fields[] = {
-    {"prompt", OP_GEN | OP_EDIT},
-    {"model", OP_GEN | OP_EDIT | OP_VAR},
-    {"n", OP_GEN | OP_EDIT | OP_VAR},
-    {"size", OP_GEN | OP_EDIT | OP_VAR},
-    {"quality", OP_GEN | OP_EDIT},
-    {"style", OP_GEN | OP_EDIT},
-    {"response_format", OP_GEN | OP_EDIT | OP_VAR},
-    {"output_format", OP_GEN | OP_EDIT | OP_VAR},
-    {"output_compression", OP_GEN | OP_EDIT},
-    {"background", OP_GEN | OP_EDIT},
-    {"moderation", OP_GEN | OP_EDIT},
-    {"stream", OP_GEN | OP_EDIT},
-    {"partial_images", OP_GEN | OP_EDIT},
-    {"user", OP_GEN | OP_EDIT | OP_VAR},
-    {"negative_prompt", OP_GEN | OP_EDIT},
-    {"seed", OP_GEN | OP_EDIT | OP_VAR},
-    {"steps", OP_GEN | OP_EDIT},
-    {"guidance", OP_GEN | OP_EDIT},
-    {"metadata", OP_GEN},
-    {"strength", OP_EDIT},
-    {"input_fidelity", OP_EDIT},
+} known_fields[NFIELDS] = {
+#define KNOWN(f, name, ops) [f] = {name, sizeof name - 1, ops}
+    KNOWN(F_PROMPT, "prompt", OP_GEN | OP_EDIT),
+    KNOWN(F_MODEL, "model", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_N, "n", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_SIZE, "size", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_QUALITY, "quality", OP_GEN | OP_EDIT),
+    KNOWN(F_STYLE, "style", OP_GEN | OP_EDIT),
+    KNOWN(F_RESPONSE_FORMAT, "response_format", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_OUTPUT_FORMAT, "output_format", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_OUTPUT_COMPRESSION, "output_compression", OP_GEN | OP_EDIT),
+    KNOWN(F_BACKGROUND, "background", OP_GEN | OP_EDIT),
+    KNOWN(F_MODERATION, "moderation", OP_GEN | OP_EDIT),
+    KNOWN(F_STREAM, "stream", OP_GEN | OP_EDIT),
+    KNOWN(F_PARTIAL_IMAGES, "partial_images", OP_GEN | OP_EDIT),
+    KNOWN(F_USER, "user", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_NEGATIVE_PROMPT, "negative_prompt", OP_GEN | OP_EDIT),
+    KNOWN(F_SEED, "seed", OP_GEN | OP_EDIT | OP_VAR),
+    KNOWN(F_STEPS, "steps", OP_GEN | OP_EDIT),
+    KNOWN(F_GUIDANCE, "guidance", OP_GEN | OP_EDIT),
+    KNOWN(F_METADATA, "metadata", OP_GEN),
+    KNOWN(F_STRENGTH, "strength", OP_EDIT),
+    KNOWN(F_INPUT_FIDELITY, "input_fidelity", OP_EDIT),
+#undef KNOWN
 };
 
-static int field_known(const char *name, enum ig_operation op)
+/* The request's members by field, read in one pass over the object (a
+ * lookup by name per field would hash every name the request could have).
+ * NULL: absent. */
+struct fields {
+    json_t *v[NFIELDS];
+};
+
+/* The field a member's name is, for op; NFIELDS when op does not take it. */
+static enum field field_of(const char *name, size_t len, enum ig_operation op)
 {
-    for (size_t i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
-        if (strcmp(known_fields[i].name, name) == 0)
-            return (known_fields[i].ops & (1u << op)) != 0;
-    return 0;
+    for (int i = 0; i < NFIELDS; i++)
+        if (known_fields[i].len == len && memcmp(known_fields[i].name, name, len) == 0)
+            return (known_fields[i].ops & (1u << op)) ? (enum field)i : NFIELDS;
+    return NFIELDS;
 }
 
 #define METADATA_MAX_KEYS  16
@@ -114,9 +149,11 @@ static int wrong_type(struct ig_api_error *err, const char *param, const char *w
 }
 
 /* Optional string field: NULL when absent or null. */
-static int get_string(json_t *root, const char *name, const char **out, struct ig_api_error *err)
+static int get_string(const struct fields *f, enum field which, const char **out,
+                      struct ig_api_error *err)
 {
-    json_t *v = json_object_get(root, name);
+    const char *name = known_fields[which].name;
+    json_t *v = f->v[which];
     *out = NULL;
     if (!v || json_is_null(v))
         return 0;
@@ -130,10 +167,11 @@ static int get_string(json_t *root, const char *name, const char **out, struct i
 
 /* Optional integer: *present says whether it was given. Integral reals
  * (4.0) are accepted, as JSON does not distinguish them. */
-static int get_int(json_t *root, const char *name, int64_t min, int64_t max, int64_t *out,
+static int get_int(const struct fields *f, enum field which, int64_t min, int64_t max, int64_t *out,
                    int *present, struct ig_api_error *err)
 {
-    json_t *v = json_object_get(root, name);
+    const char *name = known_fields[which].name;
+    json_t *v = f->v[which];
     *present = 0;
     if (!v || json_is_null(v))
         return 0;
@@ -175,10 +213,11 @@ static void join_list(const char *const *list, char *out, size_t size)
     }
 }
 
-static int get_enum(json_t *root, const char *name, const char *const *allowed, const char **out,
-                    struct ig_api_error *err)
+static int get_enum(const struct fields *f, enum field which, const char *const *allowed,
+                    const char **out, struct ig_api_error *err)
 {
-    int rc = get_string(root, name, out, err);
+    const char *name = known_fields[which].name;
+    int rc = get_string(f, which, out, err);
     if (rc || !*out)
         return rc;
     if (!one_of(*out, allowed)) {
@@ -267,18 +306,22 @@ static int edit_size(const struct ig_model *m, struct ig_gen_request *req, int g
 static int validate(json_t *root, const struct ig_models *models, struct ig_gen_request *req,
                     struct ig_api_error *err)
 {
+    struct fields fs = {{NULL}};
+    const struct fields *f = &fs;
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
     {
-        if (!field_known(key, req->op))
+        enum field which = field_of(key, strlen(key), req->op);
+        if (which == NFIELDS)
             return fail(err, 400, "unknown_parameter", key,
                         "Unrecognized request argument supplied: %.64s", key);
+        fs.v[which] = val;
     }
 
     /* model first: the other checks depend on it. */
     const char *model_name;
-    int rc = get_string(root, "model", &model_name, err);
+    int rc = get_string(f, F_MODEL, &model_name, err);
     if (rc)
         return rc;
     req->model = model_name ? ig_models_find(models, model_name) : ig_models_default(models);
@@ -307,11 +350,11 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                     m->id);
 
     if (req->op != IG_OP_VARIATION) {
-        json_t *pv = json_object_get(root, "prompt");
+        json_t *pv = f->v[F_PROMPT];
         if (!pv || json_is_null(pv))
             return fail(err, 400, "missing_required_parameter", "prompt",
                         "Missing required parameter: 'prompt'.");
-        if ((rc = get_string(root, "prompt", &req->prompt, err)))
+        if ((rc = get_string(f, F_PROMPT, &req->prompt, err)))
             return rc;
         if (req->prompt[0] == '\0' || only_space(req->prompt))
             return fail(err, 400, "invalid_value", "prompt", "'prompt' must not be empty.");
@@ -326,7 +369,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
 
     int64_t v;
     int present;
-    if ((rc = get_int(root, "n", 1, m->max_n, &v, &present, err))) {
+    if ((rc = get_int(f, F_N, 1, m->max_n, &v, &present, err))) {
         if (strcmp(err->code, "invalid_value") == 0)
             snprintf(err->message, sizeof err->message,
                      "Invalid value for 'n': '%s' generates 1 to %d images per request.", m->id,
@@ -336,7 +379,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     req->n = present ? (int)v : 1;
 
     const char *size;
-    if ((rc = get_string(root, "size", &size, err)))
+    if ((rc = get_string(f, F_SIZE, &size, err)))
         return rc;
     req->size_auto = !size || strcmp(size, "auto") == 0;
     if (req->size_auto) {
@@ -366,31 +409,31 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     snprintf(req->size, sizeof req->size, "%dx%d", req->width, req->height);
 
     const char *quality;
-    if ((rc = get_enum(root, "quality", m->qualities, &quality, err)))
+    if ((rc = get_enum(f, F_QUALITY, m->qualities, &quality, err)))
         return rc;
     req->quality = quality ? quality : "auto";
 
-    json_t *sv = json_object_get(root, "style");
+    json_t *sv = f->v[F_STYLE];
     if (sv && !json_is_null(sv) && !m->styles)
         return fail(err, 400, "unsupported_parameter", "style", "'style' is not supported by '%s'.",
                     m->id);
-    if ((rc = get_enum(root, "style", m->styles, &req->style, err)))
+    if ((rc = get_enum(f, F_STYLE, m->styles, &req->style, err)))
         return rc;
 
     const char *rf;
-    if ((rc = get_enum(root, "response_format", response_formats, &rf, err)))
+    if ((rc = get_enum(f, F_RESPONSE_FORMAT, response_formats, &rf, err)))
         return rc;
     req->response_format = rf && strcmp(rf, "b64_json") == 0 ? IG_RESP_B64 : IG_RESP_URL;
 
     const char *of;
-    if ((rc = get_enum(root, "output_format", output_formats, &of, err)))
+    if ((rc = get_enum(f, F_OUTPUT_FORMAT, output_formats, &of, err)))
         return rc;
     req->output_format = of ? ig_format_parse(of, strlen(of)) : IG_FMT_PNG;
     if (!(m->formats & (1u << req->output_format)))
         return fail(err, 400, "invalid_value", "output_format", "'%s' cannot produce '%s' images.",
                     m->id, of);
 
-    if ((rc = get_int(root, "output_compression", 0, 100, &v, &present, err)))
+    if ((rc = get_int(f, F_OUTPUT_COMPRESSION, 0, 100, &v, &present, err)))
         return rc;
     req->output_compression = present ? (int)v : -1;
     if (present && !m->supports_compression)
@@ -398,19 +441,19 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                     "'output_compression' is not supported by '%s'.", m->id);
 
     const char *bg;
-    if ((rc = get_enum(root, "background", backgrounds, &bg, err)))
+    if ((rc = get_enum(f, F_BACKGROUND, backgrounds, &bg, err)))
         return rc;
     req->background = bg;
     if (bg && strcmp(bg, "transparent") == 0 && !m->supports_transparent)
         return fail(err, 400, "unsupported_value", "background",
                     "'%s' does not render transparent backgrounds.", m->id);
-    if ((rc = get_enum(root, "moderation", moderations, &req->moderation, err)))
+    if ((rc = get_enum(f, F_MODERATION, moderations, &req->moderation, err)))
         return rc;
     if (req->moderation && !m->supports_moderation && strcmp(req->moderation, "auto") != 0)
         return fail(err, 400, "unsupported_parameter", "moderation",
                     "'%s' has no moderation level to set.", m->id);
 
-    json_t *stream = json_object_get(root, "stream");
+    json_t *stream = f->v[F_STREAM];
     if (stream && !json_is_null(stream)) {
         if (!json_is_boolean(stream))
             return wrong_type(err, "stream", "a boolean", stream);
@@ -421,20 +464,20 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         if (req->stream && req->n != 1)
             return fail(err, 400, "invalid_value", "n", "Streaming generates one image (n: 1).");
     }
-    if ((rc = get_int(root, "partial_images", 0, 3, &v, &present, err)))
+    if ((rc = get_int(f, F_PARTIAL_IMAGES, 0, 3, &v, &present, err)))
         return rc;
     if (present && v > 0 && !req->stream)
         return fail(err, 400, "invalid_value", "partial_images",
                     "'partial_images' requires 'stream': true.");
     req->partial_images = present ? (int)v : 0;
 
-    if ((rc = get_string(root, "user", &req->user, err)))
+    if ((rc = get_string(f, F_USER, &req->user, err)))
         return rc;
     if (req->user && strlen(req->user) > USER_MAX)
         return fail(err, 400, "string_above_max_length", "user",
                     "'user' is longer than %d characters.", USER_MAX);
 
-    if ((rc = get_string(root, "negative_prompt", &req->negative_prompt, err)))
+    if ((rc = get_string(f, F_NEGATIVE_PROMPT, &req->negative_prompt, err)))
         return rc;
     if (req->negative_prompt) {
         if (!m->supports_negative_prompt)
@@ -445,14 +488,14 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                         "'negative_prompt' is longer than %d characters.", m->max_prompt_chars);
     }
 
-    if ((rc = get_int(root, "seed", 0, 4294967295LL, &v, &present, err)))
+    if ((rc = get_int(f, F_SEED, 0, 4294967295LL, &v, &present, err)))
         return rc;
     if (present && !m->supports_seed)
         return fail(err, 400, "unsupported_parameter", "seed", "'seed' is not supported by '%s'.",
                     m->id);
     req->seed = present ? v : -1;
 
-    if ((rc = get_int(root, "steps", 1, m->max_steps ? m->max_steps : 1, &v, &present, err)))
+    if ((rc = get_int(f, F_STEPS, 1, m->max_steps ? m->max_steps : 1, &v, &present, err)))
         return rc;
     if (present && !m->supports_steps)
         return fail(err, 400, "unsupported_parameter", "steps", "'steps' is not supported by '%s'.",
@@ -460,7 +503,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     req->steps = present ? (int)v : 0;
 
     req->guidance = -1.0;
-    json_t *gv = json_object_get(root, "guidance");
+    json_t *gv = f->v[F_GUIDANCE];
     if (gv && !json_is_null(gv)) {
         if (!json_is_number(gv))
             return wrong_type(err, "guidance", "a number", gv);
@@ -475,7 +518,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     }
 
     req->strength = -1.0;
-    json_t *st = json_object_get(root, "strength");
+    json_t *st = f->v[F_STRENGTH];
     if (st && !json_is_null(st)) {
         if (!json_is_number(st))
             return wrong_type(err, "strength", "a number", st);
@@ -488,13 +531,13 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
                         "Invalid value for 'strength': must be from 0 to 1.");
         req->strength = x;
     }
-    if ((rc = get_enum(root, "input_fidelity", fidelities, &req->input_fidelity, err)))
+    if ((rc = get_enum(f, F_INPUT_FIDELITY, fidelities, &req->input_fidelity, err)))
         return rc;
     if (req->input_fidelity && !m->supports_input_fidelity)
         return fail(err, 400, "unsupported_parameter", "input_fidelity",
                     "'input_fidelity' is not supported by '%s'.", m->id);
 
-    json_t *md = json_object_get(root, "metadata");
+    json_t *md = f->v[F_METADATA];
     if (md && !json_is_null(md)) {
         if ((rc = check_metadata(md, err)))
             return rc;
