@@ -151,8 +151,7 @@ static void a1111_parse(const struct ig_deployment *d, const struct ig_upstream_
     json_array_foreach(images, i, img)
     {
         struct ig_provider_image *im = &out->images[out->nimages];
-        const char *b64 = json_string_value(img);
-        if (!b64 || ig_provider_b64_image(im, b64)) {
+        if (ig_provider_b64_image(im, img)) {
             json_decref(info);
             json_decref(root);
             ig_provider_malformed(out, "an image in the server's answer is not base64");

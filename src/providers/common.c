@@ -166,15 +166,27 @@ int ig_provider_parse_begin(const struct ig_upstream_result *res, struct ig_prov
     return 0;
 }
 
-int ig_provider_b64_image(struct ig_provider_image *im, const char *b64)
+int ig_provider_b64_image(struct ig_provider_image *im, json_t *str)
+{
+    size_t n = json_string_length(str);
+    if (!json_is_string(str) || n == 0 || n % 4)
+        return IG_EINVAL;
+    im->b64_json = json_incref(str);
+    im->b64 = json_string_value(str);
+    im->b64_len = n;
+    return 0;
+}
+
+int ig_provider_b64_text(struct ig_provider_image *im, const char *b64)
 {
     size_t n = strlen(b64);
     if (n == 0 || n % 4)
         return IG_EINVAL;
-    im->b64 = malloc(n + 1);
-    if (!im->b64)
+    im->b64_copy = malloc(n + 1);
+    if (!im->b64_copy)
         return IG_ENOMEM;
-    memcpy(im->b64, b64, n + 1);
+    memcpy(im->b64_copy, b64, n + 1);
+    im->b64 = im->b64_copy;
     im->b64_len = n;
     return 0;
 }

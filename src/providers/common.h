@@ -43,10 +43,13 @@ int ig_provider_form_fields(struct ig_multipart *mp, json_t *fields);
 int ig_provider_form_uploads(struct ig_multipart *mp, const struct ig_gen_request *req,
                              const char *image_name);
 int ig_provider_form_body(struct ig_upstream_request *out, struct ig_multipart *mp);
-/* Keeps a base64 image's text in im (a copy) for the store step to
- * decode; 0, or IG_EINVAL when it cannot be base64 (empty, or a length
- * that is not a multiple of 4), or IG_ENOMEM. */
-int ig_provider_b64_image(struct ig_provider_image *im, const char *b64);
+/* Keeps a base64 image's text in im for the store step to decode: the
+ * JSON string itself (a reference: an answer's image is not copied), or a
+ * copy of text that is part of one (a data URI's). 0, or IG_EINVAL when it
+ * cannot be base64 (not a string, empty, or a length that is not a
+ * multiple of 4), or IG_ENOMEM. */
+int ig_provider_b64_image(struct ig_provider_image *im, json_t *str);
+int ig_provider_b64_text(struct ig_provider_image *im, const char *b64);
 /* The format im's leading bytes claim (ig_sniff), from its bytes or by
  * decoding only the first characters of its base64; IG_FMT_UNKNOWN when it
  * has neither or they are not an image's. */

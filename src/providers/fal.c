@@ -89,7 +89,7 @@ static void result_images(json_t *root, struct ig_provider_result *out)
         im->seed = json_is_integer(seed) ? json_integer_value(seed) + (json_int_t)i : -1;
         if (url && strncmp(url, "data:", 5) == 0) {
             const char *comma = strstr(url, ";base64,");
-            if (!comma || ig_provider_b64_image(im, comma + 8)) {
+            if (!comma || ig_provider_b64_text(im, comma + 8)) {
                 ig_provider_malformed(out, "an image data URI is not base64");
                 return;
             }

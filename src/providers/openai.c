@@ -140,8 +140,8 @@ static void parse_stream(const struct ig_upstream_result *res, struct ig_provide
             continue;
         json_t *doc = ig_json_loadb(ev.data, ev.data_len, 0, NULL);
         json_t *e = json_object_get(doc, "error");
-        const char *b64 = json_string_value(json_object_get(doc, "b64_json"));
-        if (done && b64 && ig_provider_b64_image(&out->images[0], b64) == 0) {
+        json_t *b64 = json_object_get(doc, "b64_json");
+        if (done && ig_provider_b64_image(&out->images[0], b64) == 0) {
             out->images[0].seed = -1;
             out->nimages = 1;
             out->outcome = IG_OUTCOME_IMAGES;
@@ -204,11 +204,11 @@ static void openai_parse(const struct ig_deployment *d, const struct ig_upstream
     json_array_foreach(data, i, item)
     {
         struct ig_provider_image *im = &out->images[out->nimages];
-        const char *b64 = json_string_value(json_object_get(item, "b64_json"));
+        json_t *b64 = json_object_get(item, "b64_json");
         const char *url = json_string_value(json_object_get(item, "url"));
         const char *rp = json_string_value(json_object_get(item, "revised_prompt"));
         im->seed = -1;
-        if (b64) {
+        if (json_is_string(b64)) {
             if (ig_provider_b64_image(im, b64))
                 goto malformed;
         } else if (url) {

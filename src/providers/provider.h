@@ -61,8 +61,12 @@ enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };
 struct ig_provider_image {
     uint8_t *bytes;
     size_t len;
-    char *b64; /* NUL-terminated; b64_len a multiple of 4 */
+    /* NUL-terminated; b64_len a multiple of 4. It is the text of the JSON
+     * string b64_json (a reference held) or the copy b64_copy (owned). */
+    const char *b64;
     size_t b64_len;
+    json_t *b64_json;
+    char *b64_copy;
     char *url;
     char *revised_prompt;
     int64_t seed; /* -1 when unknown */

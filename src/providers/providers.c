@@ -20,7 +20,8 @@ void ig_provider_result_release(struct ig_provider_result *r)
 {
     for (size_t i = 0; i < r->nimages; i++) {
         free(r->images[i].bytes);
-        free(r->images[i].b64);
+        json_decref(r->images[i].b64_json);
+        free(r->images[i].b64_copy);
         free(r->images[i].url);
         free(r->images[i].revised_prompt);
     }

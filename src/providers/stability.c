@@ -121,13 +121,13 @@ static void stability_parse(const struct ig_deployment *d, const struct ig_upstr
     struct ig_provider_image *im = &out->images[0];
     im->seed = -1;
     if (strncmp(ctype, "application/json", 16) == 0) {
-        const char *b64 = json_string_value(json_object_get(root, "image"));
+        json_t *b64 = json_object_get(root, "image");
         const char *fr = json_string_value(json_object_get(root, "finish_reason"));
         json_t *s = json_object_get(root, "seed");
         ig_strlcpy(finish, fr ? fr : "", sizeof finish);
         if (json_is_integer(s))
             im->seed = json_integer_value(s);
-        int bad = !b64 || ig_provider_b64_image(im, b64);
+        int bad = ig_provider_b64_image(im, b64) != 0;
         json_decref(root);
         if (bad) {
             ig_provider_malformed(out, "the provider's JSON answer holds no image");

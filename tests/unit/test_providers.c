@@ -404,20 +404,51 @@ Test(openai, every_provider_has_an_adapter)
     cr_assert_null(ig_provider_find("midjourney"));
 }
 
-/* A provider image from base64 text, as an adapter makes it. */
+/* A provider image from base64 in a JSON string, as an adapter makes it
+ * (the string is the answer's: only the image's reference keeps it). */
 static void b64_image(struct ig_provider_image *im, const char *text)
 {
     memset(im, 0, sizeof *im);
-    cr_assert_eq(ig_provider_b64_image(im, text), 0, "%s", text);
+    json_t *s = json_string(text);
+    cr_assert_eq(ig_provider_b64_image(im, s), 0, "%s", text);
+    json_decref(s);
+    cr_assert_str_eq(im->b64, text);
+    cr_assert_eq(im->b64_len, strlen(text));
+}
+
+static void image_free(struct ig_provider_image *im)
+{
+    json_decref(im->b64_json);
+    free(im->b64_copy);
+    free(im->bytes);
 }
 
 Test(provider_image, b64_kept_then_sniffed_and_decoded)
 {
     struct ig_provider_image im;
     memset(&im, 0, sizeof im);
-    cr_assert_eq(ig_provider_b64_image(&im, ""), IG_EINVAL);
-    cr_assert_eq(ig_provider_b64_image(&im, "iVBORw0KG"), IG_EINVAL); /* not a multiple of 4 */
+    const char *bad[] = {"", "iVBORw0KG" /* not a multiple of 4 */};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = json_string(bad[i]);
+        cr_assert_eq(ig_provider_b64_image(&im, s), IG_EINVAL, "%s", bad[i]);
+        cr_assert_eq(ig_provider_b64_text(&im, bad[i]), IG_EINVAL, "%s", bad[i]);
+        json_decref(s);
+    }
+    json_t *not_text[] = {json_null(), json_integer(1234), json_object(), NULL};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(ig_provider_b64_image(&im, not_text[i]), IG_EINVAL, "%zu", i);
+        json_decref(not_text[i]);
+    }
     cr_assert_null(im.b64);
+    cr_assert_null(im.b64_json);
+
+    /* Text that is part of a string (a data URI's) is copied. */
+    char uri[] = "data:image/png;base64,iVBORw0KGgo=";
+    cr_assert_eq(ig_provider_b64_text(&im, uri + 22), 0);
+    memset(uri, 'x', sizeof uri - 1);
+    cr_assert_str_eq(im.b64, "iVBORw0KGgo=");
+    cr_assert_eq(im.b64_len, 12);
+    image_free(&im);
 
     /* A PNG signature and more: sniffed from the first 16 characters. */
     const uint8_t png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
@@ -431,23 +462,22 @@ Test(provider_image, b64_kept_then_sniffed_and_decoded)
     cr_assert_eq(memcmp(im.bytes, png, im.len), 0);
     cr_assert_eq(ig_provider_image_decode(&im), 0, "decoding twice keeps the bytes");
     cr_assert(ig_provider_image_b64_canonical(&im));
-    free(im.b64);
-    free(im.bytes);
+    image_free(&im);
 
     /* An error page is no image; broken base64 sniffs as nothing. */
     b64_image(&im, "PGh0bWw+bm90IGFuIGltYWdlPC9odG1sPg==");
     cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_UNKNOWN);
-    free(im.b64);
+    image_free(&im);
     b64_image(&im, "!!!!iVBORw0KGgo=");
     cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_UNKNOWN);
     cr_assert_eq(ig_provider_image_decode(&im), IG_EINVAL);
     cr_assert_null(im.bytes);
-    free(im.b64);
+    image_free(&im);
     /* Past the first 16 characters the text is not looked at until decoding. */
     b64_image(&im, "iVBORw0KGgoAAAANSUhEUg!!");
     cr_assert_eq(ig_provider_image_sniff(&im), IG_FMT_PNG);
     cr_assert_eq(ig_provider_image_decode(&im), IG_EINVAL);
-    free(im.b64);
+    image_free(&im);
     /* Bytes from a download are sniffed as they are. */
     memset(&im, 0, sizeof im);
     im.bytes = (uint8_t *)"\xff\xd8\xff\xe0";
@@ -485,7 +515,6 @@ Test(provider_image, only_canonical_base64_is_reused)
             ig_base64_encode(im.bytes, im.len, again);
             cr_assert_str_eq(again, cases[i].text, "canonical means re-encoding gives it back");
         }
-        free(im.b64);
-        free(im.bytes);
+        image_free(&im);
     }
 }
