@@ -116,3 +116,25 @@ Test(buf, strlcpy_cuts_to_fit_and_says_how_long)
     cr_assert_eq(ig_strlcpy(small, "abc", 0), 3, "size 0 writes nothing");
     cr_assert_eq(small[0], 'x');
 }
+
+/* Long ASCII runs are checked a word at a time: a byte that is not ASCII
+ * is found wherever it falls in or after them. */
+Test(buf, utf8_valid_finds_a_bad_byte_anywhere_in_a_long_run)
+{
+    char s[100];
+    for (size_t at = 0; at < sizeof s; at++) {
+        memset(s, 'A', sizeof s);
+        s[at] = (char)0x80; /* a continuation byte with no lead */
+        cr_assert_not(ig_utf8_valid(s, sizeof s), "a lone continuation byte at %zu", at);
+        cr_assert(ig_utf8_valid(s, at), "the run before it, %zu bytes", at);
+        if (at + 2 <= sizeof s) {
+            memcpy(s + at, "\xc3\xa9", 2); /* é */
+            cr_assert(ig_utf8_valid(s, sizeof s), "a two-byte character at %zu", at);
+            cr_assert_not(ig_utf8_valid(s, at + 1), "cut after its first byte at %zu", at);
+        }
+    }
+    cr_assert_not(ig_utf8_valid("\xed\xa0\x80", 3), "a surrogate");
+    cr_assert_not(ig_utf8_valid("\xf4\x90\x80\x80", 4), "past U+10FFFF");
+    cr_assert_not(ig_utf8_valid("\xc0\xaf", 2), "an overlong form");
+    cr_assert(ig_utf8_valid("\xf0\x9f\x98\x80", 4), "an emoji");
+}
