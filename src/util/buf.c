@@ -61,7 +61,7 @@ int ig_buf_reserve(struct ig_buf *b, size_t extra)
     return 0;
 }
 
-int ig_buf_append(struct ig_buf *b, const void *p, size_t n)
+int ig_buf_append_grow(struct ig_buf *b, const void *p, size_t n)
 {
     int rc = ig_buf_reserve(b, n);
     if (rc)
@@ -71,11 +71,6 @@ int ig_buf_append(struct ig_buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int ig_buf_puts(struct ig_buf *b, const char *s)
-{
-    return ig_buf_append(b, s, strlen(s));
 }
 
 int ig_buf_put_u64(struct ig_buf *b, unsigned long long v)

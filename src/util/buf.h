@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct ig_buf {
     char *data;
@@ -26,8 +27,25 @@ void ig_buf_init_fixed(struct ig_buf *b, char *mem, size_t size);
 void ig_buf_release(struct ig_buf *b);
 /* Make room for extra more bytes; IG_ETOOBIG past max, IG_ENOMEM. */
 int ig_buf_reserve(struct ig_buf *b, size_t extra);
-int ig_buf_append(struct ig_buf *b, const void *p, size_t n);
-int ig_buf_puts(struct ig_buf *b, const char *s);
+/* ig_buf_append's growing half; call ig_buf_append. */
+int ig_buf_append_grow(struct ig_buf *b, const void *p, size_t n);
+/* Inline: an append that fits the room already there (most do: a buffer
+ * is reserved once for what it will hold) is a copy, and a literal's
+ * length is known where it is put. */
+static inline int ig_buf_append(struct ig_buf *b, const void *p, size_t n)
+{
+    if (n < b->cap - b->len && n <= b->max - b->len) { /* room for it and the NUL */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return ig_buf_append_grow(b, p, n);
+}
+static inline int ig_buf_puts(struct ig_buf *b, const char *s)
+{
+    return ig_buf_append(b, s, strlen(s));
+}
 /* Appends v in decimal. */
 int ig_buf_put_u64(struct ig_buf *b, unsigned long long v);
 int ig_buf_printf(struct ig_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

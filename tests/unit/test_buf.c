@@ -138,3 +138,25 @@ Test(buf, utf8_valid_finds_a_bad_byte_anywhere_in_a_long_run)
     cr_assert_not(ig_utf8_valid("\xc0\xaf", 2), "an overlong form");
     cr_assert(ig_utf8_valid("\xf0\x9f\x98\x80", 4), "an emoji");
 }
+
+/* Appends into room already reserved are bounded by max all the same,
+ * also when max is set after the room was made (the server sets a body's
+ * limit per request). */
+Test(buf, reserved_room_is_still_bounded_by_max)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 100);
+    cr_assert_eq(ig_buf_reserve(&b, 64), 0);
+    b.max = 4;
+    cr_assert_eq(ig_buf_append(&b, "abcde", 5), IG_ETOOBIG);
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(ig_buf_append(&b, "abcd", 4), 0);
+    cr_assert_eq(ig_buf_append(&b, "", 0), 0, "nothing always fits");
+    cr_assert_eq(ig_buf_puts(&b, "e"), IG_ETOOBIG);
+    cr_assert_str_eq(b.data, "abcd");
+    ig_buf_release(&b);
+    ig_buf_init(&b, 3);
+    cr_assert_eq(ig_buf_append(&b, "", 0), 0, "an empty append to an empty buffer");
+    cr_assert_str_eq(b.data, "");
+    ig_buf_release(&b);
+}
