@@ -2,6 +2,7 @@
 #include "util/err.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 
 Test(crypto, sha256_known_vector)
@@ -11,6 +12,45 @@ Test(crypto, sha256_known_vector)
     ig_sha256("abc", 3, d);
     ig_hex(d, 32, hex);
     cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* FIPS 180-2's vectors, over and over on one thread's reused context and
+ * on several threads at once. */
+static const struct {
+    const char *text;
+    const char *hex;
+} sha_vectors[] = {
+    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+};
+
+static void *hash_vectors(void *rounds)
+{
+    for (long r = 0; r < (long)(intptr_t)rounds; r++)
+        for (size_t i = 0; i < sizeof sha_vectors / sizeof sha_vectors[0]; i++) {
+            uint8_t d[32];
+            char hex[65];
+            ig_sha256(sha_vectors[i].text, strlen(sha_vectors[i].text), d);
+            ig_hex(d, 32, hex);
+            if (strcmp(hex, sha_vectors[i].hex) != 0)
+                return (void *)(intptr_t)(i + 1); /* which vector hashed wrong */
+        }
+    return NULL;
+}
+
+Test(crypto, sha256_context_reused_and_per_thread)
+{
+    cr_assert_null(hash_vectors((void *)(intptr_t)3), "one thread, one context, reused");
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, hash_vectors, (void *)(intptr_t)2000), 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad = t;
+        cr_assert_eq(pthread_join(t[i], &bad), 0);
+        cr_assert_null(bad, "thread %d hashed a vector wrong", i);
+    }
 }
 
 Test(crypto, hmac_known_vector)
