@@ -28,58 +28,44 @@
 #define OP_GEN  (1u << IG_OP_GENERATE)
 #define OP_EDIT (1u << IG_OP_EDIT)
 #define OP_VAR  (1u << IG_OP_VARIATION)
+/* X(the enum's suffix, the name, the operations that take it) */
+#define KNOWN_FIELDS(X)                                                                            \
+    X(PROMPT, "prompt", OP_GEN | OP_EDIT)                                                          \
+    X(MODEL, "model", OP_GEN | OP_EDIT | OP_VAR)                                                   \
+    X(N, "n", OP_GEN | OP_EDIT | OP_VAR)                                                           \
+    X(SIZE, "size", OP_GEN | OP_EDIT | OP_VAR)                                                     \
+    X(QUALITY, "quality", OP_GEN | OP_EDIT)                                                        \
+    X(STYLE, "style", OP_GEN | OP_EDIT)                                                            \
+    X(RESPONSE_FORMAT, "response_format", OP_GEN | OP_EDIT | OP_VAR)                               \
+    X(OUTPUT_FORMAT, "output_format", OP_GEN | OP_EDIT | OP_VAR)                                   \
+    X(OUTPUT_COMPRESSION, "output_compression", OP_GEN | OP_EDIT)                                  \
+    X(BACKGROUND, "background", OP_GEN | OP_EDIT)                                                  \
+    X(MODERATION, "moderation", OP_GEN | OP_EDIT)                                                  \
+    X(STREAM, "stream", OP_GEN | OP_EDIT)                                                          \
+    X(PARTIAL_IMAGES, "partial_images", OP_GEN | OP_EDIT)                                          \
+    X(USER, "user", OP_GEN | OP_EDIT | OP_VAR)                                                     \
+    X(NEGATIVE_PROMPT, "negative_prompt", OP_GEN | OP_EDIT)                                        \
+    X(SEED, "seed", OP_GEN | OP_EDIT | OP_VAR)                                                     \
+    X(STEPS, "steps", OP_GEN | OP_EDIT)                                                            \
+    X(GUIDANCE, "guidance", OP_GEN | OP_EDIT)                                                      \
+    X(METADATA, "metadata", OP_GEN)                                                                \
+    X(STRENGTH, "strength", OP_EDIT)                                                               \
+    X(INPUT_FIDELITY, "input_fidelity", OP_EDIT)
+
 enum field {
-    F_PROMPT,
-    F_MODEL,
-    F_N,
-    F_SIZE,
-    F_QUALITY,
-    F_STYLE,
-    F_RESPONSE_FORMAT,
-    F_OUTPUT_FORMAT,
-    F_OUTPUT_COMPRESSION,
-    F_BACKGROUND,
-    F_MODERATION,
-    F_STREAM,
-    F_PARTIAL_IMAGES,
-    F_USER,
-    F_NEGATIVE_PROMPT,
-    F_SEED,
-    F_STEPS,
-    F_GUIDANCE,
-    F_METADATA,
-    F_STRENGTH,
-    F_INPUT_FIDELITY,
-    NFIELDS
+#define FIELD_ENUM(id, name, ops) F_##id,
+    KNOWN_FIELDS(FIELD_ENUM)
+#undef FIELD_ENUM
+        NFIELDS
 };
 static const struct {
     const char *name;
     size_t len;
     unsigned ops;
 } known_fields[NFIELDS] = {
-#define KNOWN(f, name, ops) [f] = {name, sizeof name - 1, ops}
-    KNOWN(F_PROMPT, "prompt", OP_GEN | OP_EDIT),
-    KNOWN(F_MODEL, "model", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_N, "n", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_SIZE, "size", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_QUALITY, "quality", OP_GEN | OP_EDIT),
-    KNOWN(F_STYLE, "style", OP_GEN | OP_EDIT),
-    KNOWN(F_RESPONSE_FORMAT, "response_format", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_OUTPUT_FORMAT, "output_format", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_OUTPUT_COMPRESSION, "output_compression", OP_GEN | OP_EDIT),
-    KNOWN(F_BACKGROUND, "background", OP_GEN | OP_EDIT),
-    KNOWN(F_MODERATION, "moderation", OP_GEN | OP_EDIT),
-    KNOWN(F_STREAM, "stream", OP_GEN | OP_EDIT),
-    KNOWN(F_PARTIAL_IMAGES, "partial_images", OP_GEN | OP_EDIT),
-    KNOWN(F_USER, "user", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_NEGATIVE_PROMPT, "negative_prompt", OP_GEN | OP_EDIT),
-    KNOWN(F_SEED, "seed", OP_GEN | OP_EDIT | OP_VAR),
-    KNOWN(F_STEPS, "steps", OP_GEN | OP_EDIT),
-    KNOWN(F_GUIDANCE, "guidance", OP_GEN | OP_EDIT),
-    KNOWN(F_METADATA, "metadata", OP_GEN),
-    KNOWN(F_STRENGTH, "strength", OP_EDIT),
-    KNOWN(F_INPUT_FIDELITY, "input_fidelity", OP_EDIT),
-#undef KNOWN
+#define FIELD_ROW(id, name, ops) [F_##id] = {name, sizeof name - 1, ops},
+    KNOWN_FIELDS(FIELD_ROW)
+#undef FIELD_ROW
 };
 
 /* The request's members by field, read in one pass over the object (a
