@@ -63,14 +63,9 @@ int ig_buf_reserve(struct ig_buf *b, size_t extra)
 
 int ig_buf_append_grow(struct ig_buf *b, const void *p, size_t n)
 {
+    /* Once the room is made, the inline append's copy is taken. */
     int rc = ig_buf_reserve(b, n);
-    if (rc)
-        return rc;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
+    return rc ? rc : ig_buf_append(b, p, n);
 }
 
 int ig_buf_put_u64(struct ig_buf *b, unsigned long long v)
