@@ -42,7 +42,7 @@ int main(int argc, char **argv)
                                      .width = (int)w,
                                      .height = (int)h,
                                      .strength = -1.0f};
-        struct ig_provenance prov = {p.prompt, "local/procedural", "1", "gen_bench"};
+        struct ig_provenance prov = {p.prompt, "local/procedural", "1"};
         uint64_t t0 = ig_now_us();
         ig_render(&p, px);
         uint64_t t1 = ig_now_us();

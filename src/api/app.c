@@ -162,6 +162,18 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     size_t nroutes;
     const char *const *route_names = ig_app_route_names(&nroutes);
     ig_metrics_init(&app->metrics, route_names, nroutes);
+    app->pipeline = (struct ig_pipeline){
+        .cfg = cfg,
+        .store = app->store,
+        .blobs = &app->blobs,
+        .secret = app->secret,
+        .secret_len = sizeof app->secret,
+        .models = app->models,
+        .breakers = app->breakers,
+        .capacity = app->capacity,
+        .metrics = &app->metrics,
+    };
+    ig_pipeline_init(&app->pipeline);
     return 0;
 }
 
@@ -183,40 +195,27 @@ void ig_app_close(struct ig_app *app)
 
 /* ---- per-worker state ---- */
 
-/* Store-step batches: two on the pool at once per worker, so one is
- * stored while the next fills; at most 32 generations each, which bounds
- * the wait a batch adds to the last of them. */
-#define FINISH_JOBS  2
-#define FINISH_ITEMS 32
-
 void ig_app_worker_start(struct ig_http_worker *w, void *ud)
 {
     struct ig_app *app = ud;
-    uv_loop_t *loop = ig_http_worker_loop(w);
-    struct ig_app_worker *aw = calloc(1, sizeof *aw);
-    if (aw)
-        aw->finish = ig_batcher_new(loop, &ig_images_finish_ops, app, FINISH_JOBS, FINISH_ITEMS);
-    if (!aw || !aw->finish || ig_upstream_create(&aw->upstream, loop, &app->upstream_options)) {
+    struct ig_pipeline_worker *pw =
+        ig_pipeline_worker_new(&app->pipeline, ig_http_worker_loop(w), &app->upstream_options);
+    if (!pw) {
         /* A worker without its state cannot serve: stop the start. */
         ig_error("cannot create the state of a worker");
         abort();
     }
-    ig_http_worker_set_data(w, aw);
+    ig_http_worker_set_data(w, pw);
 }
 
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud)
 {
     (void)ud;
-    struct ig_app_worker *aw = ig_http_worker_data(w);
-    if (aw) {
-        ig_upstream_free(aw->upstream);
-        ig_batcher_free(aw->finish);
-        free(aw);
-    }
+    ig_pipeline_worker_free(ig_http_worker_data(w));
     ig_http_worker_set_data(w, NULL);
 }
 
-struct ig_app_worker *ig_app_worker_of(const struct ig_http_req *req)
+struct ig_pipeline_worker *ig_app_pipeline_worker(const struct ig_http_req *req)
 {
     return ig_http_worker_data(req->worker);
 }
@@ -270,16 +269,10 @@ void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body)
     char *text = body ? ig_json_dumps(body, NULL) : NULL;
     json_decref(body);
     if (!text) {
-        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot encode response");
+        ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot encode response");
         return;
     }
     ig_http_respond(req, status, "application/json", text, strlen(text), IG_BODY_FREE);
-}
-
-void ig_app_respond_api_error(struct ig_http_req *req, const struct ig_api_error *e)
-{
-    ig_http_respond_error(req, e->status, e->type ? e->type : "invalid_request_error", e->code,
-                          e->param[0] ? e->param : NULL, "%s", e->message);
 }
 
 static int plain_host(const char *h, size_t n)
@@ -326,10 +319,12 @@ void ig_app_base_url(const struct ig_app *app, const struct ig_http_req *req, ch
 void ig_app_complete(struct ig_http_req *req, void *ud)
 {
     struct ig_app *app = ud;
+    static const struct ig_api_req refused = {.route_id = -1};
+    const struct ig_api_req *ar = req->app ? ig_api_req_of(req) : &refused;
     uint64_t latency = ig_now_us() - req->start_us;
-    if (req->route_id >= 0)
+    if (ar->route_id >= 0)
         atomic_fetch_sub_explicit(&app->metrics.in_flight, 1, memory_order_relaxed);
-    ig_metrics_request(&app->metrics, req->route_id, req->status, latency);
+    ig_metrics_request(&app->metrics, ar->route_id, req->status, latency);
     if (!app->cfg->access_log || !ig_log_enabled(IG_LOG_INFO))
         return;
     char line[8192];
@@ -340,7 +335,7 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
             : ig_buf_printf(
                   &b, ",\"msg\":\"request\",\"request_id\":\"%s\",\"key_id\":", req->request_id);
     if (rc == 0)
-        rc = req->key_id[0] ? ig_buf_printf(&b, "\"%s\"", req->key_id) : ig_buf_puts(&b, "null");
+        rc = ar->key_id[0] ? ig_buf_printf(&b, "\"%s\"", ar->key_id) : ig_buf_puts(&b, "null");
     rc = rc ? rc : ig_buf_printf(&b, ",\"method\":\"%s\",\"path\":\"", ig_http_method_name(req));
     rc = rc ? rc
             : ig_buf_json_escape(&b, req->path ? req->path : "",
@@ -348,18 +343,18 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
     rc = rc ? rc
             : ig_buf_printf(&b, "\",\"status\":%d,\"latency_us\":%llu,\"model\":", req->status,
                             (unsigned long long)latency);
-    if (rc == 0 && req->model) {
+    if (rc == 0 && ar->model) {
         rc = ig_buf_puts(&b, "\"");
-        rc = rc ? rc : ig_buf_json_escape(&b, req->model, strlen(req->model));
+        rc = rc ? rc : ig_buf_json_escape(&b, ar->model, strlen(ar->model));
         rc = rc ? rc : ig_buf_puts(&b, "\"");
     } else if (rc == 0) {
         rc = ig_buf_puts(&b, "null");
     }
     rc = rc ? rc
-            : ig_buf_printf(&b, ",\"images\":%d,\"bytes\":%zu%s", req->images, req->bytes_out,
+            : ig_buf_printf(&b, ",\"images\":%d,\"bytes\":%zu%s", ar->images, req->bytes_out,
                             req->client_gone ? ",\"client_gone\":true" : "");
-    if (rc == 0 && req->log_extra)
-        rc = ig_buf_puts(&b, req->log_extra);
+    if (rc == 0 && ar->log_extra)
+        rc = ig_buf_puts(&b, ar->log_extra);
     rc = rc ? rc : ig_buf_puts(&b, "}");
     if (rc == 0) {
         ig_log_line(b.data, b.len);

@@ -7,14 +7,14 @@
 #ifndef IG_APP_H
 #define IG_APP_H
 
+#include "api/errors.h"
 #include "config.h"
-#include "core/batch.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
 #include "core/keycache.h"
 #include "core/metrics.h"
 #include "core/models.h"
-#include "core/request.h"
+#include "pipeline/pipeline.h"
 #include "server/http.h"
 #include "store/blobs.h"
 #include "store/store.h"
@@ -37,7 +37,7 @@ struct ig_app {
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;
-    atomic_long pending_renders;
+    struct ig_pipeline pipeline; /* what generations need, pointing at the above */
     char listen_host[256];
     int listen_port;
 };
@@ -52,17 +52,34 @@ void ig_app_close(struct ig_app *app);
 void ig_app_handle(struct ig_http_req *req, void *ud);
 void ig_app_complete(struct ig_http_req *req, void *ud);
 /* Per-worker state, made and freed by the server's worker hooks. */
-struct ig_app_worker {
-    struct ig_upstream *upstream;
-    /* The store step of network generations (images.c), in batches. */
-    struct ig_batcher *finish;
-};
 void ig_app_worker_start(struct ig_http_worker *w, void *ud);
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud);
-/* The state of the worker serving req (never NULL while it serves). */
-struct ig_app_worker *ig_app_worker_of(const struct ig_http_req *req);
-/* images.c's batched store step, for the worker's batcher. */
-extern const struct ig_batch_ops ig_images_finish_ops;
+/* The pipeline's part of the worker serving req (never NULL while it
+ * serves). */
+struct ig_pipeline_worker *ig_app_pipeline_worker(const struct ig_http_req *req);
+
+/* The application's state of one request (req->app), made by the router
+ * for every request it sees; NULL for requests the server refused itself. */
+struct ig_api_req {
+    struct ig_app *app;
+    int route_id;
+    char key_id[48];
+    unsigned key_scopes;
+    const char *model; /* static or owned by the registry */
+    int images;
+    char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
+    /* The router's own. */
+    const void *route;
+    char param[512];
+    uint8_t key_hash[32];
+    int store_rc;
+    struct ig_key_record found;
+};
+
+static inline struct ig_api_req *ig_api_req_of(const struct ig_http_req *req)
+{
+    return (struct ig_api_req *)req->app;
+}
 
 /* Runs work(ctx) on the thread pool, then done(req, ctx) on req's loop.
  * The request stays parked meanwhile. IG_ENOMEM when it cannot start. */
@@ -72,7 +89,6 @@ int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, vo
 
 /* Responds with a JSON value (the reference is stolen). */
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
-void ig_app_respond_api_error(struct ig_http_req *req, const struct ig_api_error *e);
 /* The scheme://host[:port] image URLs start with: public_url, else the
  * request's Host header when it is a plain host[:port], else the listen
  * address. */
@@ -91,7 +107,7 @@ void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *
 /* The body limit for a request (server option body_limit): uploads may
  * take limits.max_upload_bytes, everything else limits.max_body_bytes. */
 size_t ig_app_body_limit(const struct ig_http_req *req, void *ud);
-/* The routes' names for metrics, indexed by req->route_id. */
+/* The routes' names for metrics, indexed by ig_api_req.route_id. */
 const char *const *ig_app_route_names(size_t *n);
 void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);

@@ -32,10 +32,10 @@ static void read_done(struct ig_http_req *req, void *p)
 {
     struct file_ctx *c = p;
     if (c->rc == IG_ENOTFOUND) {
-        ig_http_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
-                              "No such file.");
+        ig_api_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
+                             "No such file.");
     } else if (c->rc) {
-        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot read the file");
+        ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot read the file");
     } else {
         char etag[80], cache[96];
         snprintf(etag, sizeof etag, "\"%s\"", c->sha);
@@ -57,18 +57,18 @@ void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *p
     enum ig_format fmt = dot ? ig_format_parse(dot + 1, strlen(dot + 1)) : IG_FMT_UNKNOWN;
     if (!dot || !ig_blobs_valid_name(param, (size_t)(dot - param)) || fmt == IG_FMT_UNKNOWN ||
         strcmp(dot + 1, ig_format_name(fmt)) != 0) {
-        ig_http_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
-                              "No such file.");
+        ig_api_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
+                             "No such file.");
         return;
     }
     int64_t now = ig_unix_time(), exp = 0;
     int v = ig_verify_signed(app->secret, sizeof app->secret, req->path, req->path_len, req->query,
                              req->query_len, now, &exp);
     if (v) {
-        ig_http_respond_error(req, 403, "permission_error",
-                              v == IG_ERANGE ? "url_expired" : "invalid_signature", NULL,
-                              v == IG_ERANGE ? "This link has expired."
-                                             : "This link's signature is not valid.");
+        ig_api_respond_error(req, 403, "permission_error",
+                             v == IG_ERANGE ? "url_expired" : "invalid_signature", NULL,
+                             v == IG_ERANGE ? "This link has expired."
+                                            : "This link's signature is not valid.");
         return;
     }
     size_t n;
@@ -82,7 +82,7 @@ void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *p
     }
     struct file_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
         return;
     }
     c->app = app;
@@ -93,6 +93,6 @@ void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *p
     ig_buf_init(&c->data, 0);
     if (ig_app_offload(req, read_work, read_done, c)) {
         free(c);
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }

@@ -31,11 +31,11 @@ static void ready_done(struct ig_http_req *req, void *p)
     int rc = c->rc;
     free(c);
     if (draining) {
-        ig_http_respond_error(req, 503, "server_error", "draining", NULL,
-                              "The server is shutting down.");
+        ig_api_respond_error(req, 503, "server_error", "draining", NULL,
+                             "The server is shutting down.");
     } else if (rc) {
-        ig_http_respond_error(req, 503, "server_error", "store_unavailable", NULL,
-                              "The store is not answering.");
+        ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                             "The store is not answering.");
     } else {
         static const char ok[] = "{\"status\":\"ready\"}";
         ig_http_respond(req, 200, "application/json", ok, sizeof ok - 1, IG_BODY_STATIC);
@@ -46,8 +46,8 @@ void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *para
 {
     (void)param;
     if (ig_http_server_draining(app->server)) {
-        ig_http_respond_error(req, 503, "server_error", "draining", NULL,
-                              "The server is shutting down.");
+        ig_api_respond_error(req, 503, "server_error", "draining", NULL,
+                             "The server is shutting down.");
         return;
     }
     struct ready_ctx *c = calloc(1, sizeof *c);
@@ -55,7 +55,7 @@ void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *para
         c->app = app;
     if (!c || ig_app_offload(req, ready_work, ready_done, c)) {
         free(c);
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 
@@ -66,7 +66,7 @@ void ig_api_metrics(struct ig_app *app, struct ig_http_req *req, const char *par
     ig_buf_init(&b, 1 << 20);
     if (ig_metrics_render(&app->metrics, ig_http_server_connections(app->server), &b)) {
         ig_buf_release(&b);
-        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot render metrics");
+        ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot render metrics");
         return;
     }
     size_t len;

@@ -71,11 +71,11 @@ static void key_done(struct ig_http_req *req, void *p)
 {
     struct key_ctx *c = p;
     if (c->rc == IG_ENOTFOUND) {
-        ig_http_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
-                              "No live API key has id '%.64s'.", c->id);
+        ig_api_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
+                             "No live API key has id '%.64s'.", c->id);
     } else if (c->rc) {
-        ig_http_respond_error(req, 503, "server_error", "store_unavailable", NULL,
-                              "The key store is unavailable; try again.");
+        ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                             "The key store is unavailable; try again.");
     } else if (c->op == KEY_CREATE) {
         json_t *o = key_json(&c->rec);
         json_object_set_new(o, "key", json_string(c->secret_key));
@@ -97,7 +97,7 @@ static struct key_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, enum
 {
     struct key_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
         return NULL;
     }
     c->app = app;
@@ -109,14 +109,14 @@ static void start(struct ig_http_req *req, struct key_ctx *c)
 {
     if (ig_app_offload(req, key_work, key_done, c)) {
         free(c);
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 
 static void bad(struct ig_http_req *req, struct key_ctx *c, json_t *j, const char *code,
                 const char *param, const char *msg)
 {
-    ig_http_respond_error(req, 400, "invalid_request_error", code, param, "%s", msg);
+    ig_api_respond_error(req, 400, "invalid_request_error", code, param, "%s", msg);
     json_decref(j);
     free(c);
 }
@@ -140,8 +140,8 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     {
         if (strcmp(k, "name") && strcmp(k, "scopes")) {
             /* k lives in j: answer before releasing it. */
-            ig_http_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
-                                  "Unrecognized request argument supplied: %.64s", k);
+            ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
+                                 "Unrecognized request argument supplied: %.64s", k);
             json_decref(j);
             free(c);
             return;
@@ -183,7 +183,7 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     c->rec.scopes = bits;
     if (ig_key_generate(c->secret_key) || ig_random_id("key_", 12, c->rec.id, sizeof c->rec.id)) {
         free(c);
-        ig_http_respond_error(req, 500, "server_error", NULL, NULL, "cannot make a key");
+        ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot make a key");
         return;
     }
     ig_sha256(c->secret_key, strlen(c->secret_key), c->rec.hash);
@@ -205,8 +205,8 @@ void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *p
 void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     if (strlen(param) >= IG_ID_MAX) {
-        ig_http_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
-                              "No live API key has that id.");
+        ig_api_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
+                             "No live API key has that id.");
         return;
     }
     struct key_ctx *c = new_ctx(app, req, KEY_REVOKE);

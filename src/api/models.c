@@ -63,8 +63,8 @@ void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *
 {
     const struct ig_model *m = ig_models_find(app->models, param);
     if (!m) {
-        ig_http_respond_error(req, 404, "invalid_request_error", "model_not_found", "model",
-                              "The model '%.128s' does not exist.", param);
+        ig_api_respond_error(req, 404, "invalid_request_error", "model_not_found", "model",
+                             "The model '%.128s' does not exist.", param);
         return;
     }
     ig_app_respond_json(req, 200, model_json(m));

@@ -83,16 +83,6 @@ static const struct route routes[] = {
 
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* The parsed path parameter lives with the request. */
-struct route_ctx {
-    const struct route *route;
-    char param[512];
-    uint8_t key_hash[32];
-    int store_rc;
-    struct ig_key_record found;
-    struct ig_app *app;
-};
-
 /* Percent-decodes a path parameter; refuses NUL and over-long input. */
 static int decode_param(const char *in, size_t n, char *out, size_t size)
 {
@@ -126,30 +116,30 @@ static int path_matches(const struct route *r, const struct ig_http_req *req)
 
 static void respond_not_found(struct ig_http_req *req)
 {
-    ig_http_respond_error(req, 404, "invalid_request_error", "not_found", NULL,
-                          "Unknown request URL: %s %.*s.", ig_http_method_name(req),
-                          (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
+    ig_api_respond_error(req, 404, "invalid_request_error", "not_found", NULL,
+                         "Unknown request URL: %s %.*s.", ig_http_method_name(req),
+                         (int)(req->path_len > 200 ? 200 : req->path_len), req->path);
 }
 
 static void respond_unauthorized(struct ig_http_req *req, int missing)
 {
     ig_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"imagegate\"");
     if (missing)
-        ig_http_respond_error(req, 401, "invalid_request_error", "missing_api_key", NULL,
-                              "You didn't provide an API key. Send it as 'Authorization: Bearer "
-                              "YOUR_KEY' or in the 'x-api-key' header.");
+        ig_api_respond_error(req, 401, "invalid_request_error", "missing_api_key", NULL,
+                             "You didn't provide an API key. Send it as 'Authorization: Bearer "
+                             "YOUR_KEY' or in the 'x-api-key' header.");
     else
-        ig_http_respond_error(req, 401, "invalid_request_error", "invalid_api_key", NULL,
-                              "Incorrect API key provided.");
+        ig_api_respond_error(req, 401, "invalid_request_error", "invalid_api_key", NULL,
+                             "Incorrect API key provided.");
 }
 
-static void run_handler(struct ig_app *app, struct ig_http_req *req, struct route_ctx *rc)
+static void run_handler(struct ig_app *app, struct ig_http_req *req, struct ig_api_req *rc)
 {
     const struct route *r = rc->route;
-    if (r->scope && !(req->key_scopes & r->scope)) {
-        ig_http_respond_error(req, 403, "permission_error", "insufficient_scope", NULL,
-                              "This API key is not allowed to use %s %s.", ig_http_method_name(req),
-                              r->path);
+    if (r->scope && !(rc->key_scopes & r->scope)) {
+        ig_api_respond_error(req, 403, "permission_error", "insufficient_scope", NULL,
+                             "This API key is not allowed to use %s %s.", ig_http_method_name(req),
+                             r->path);
         return;
     }
     if (r->body != BODY_NONE) {
@@ -158,8 +148,8 @@ static void run_handler(struct ig_app *app, struct ig_http_req *req, struct rout
         const char *ct = ig_http_header(req, "content-type", &n);
         if (!ct || n < wn || strncasecmp(ct, want, wn) != 0 ||
             (n > wn && ct[wn] != ';' && ct[wn] != ' ')) {
-            ig_http_respond_error(req, 415, "invalid_request_error", "unsupported_media_type", NULL,
-                                  "Content-Type must be %s.", want);
+            ig_api_respond_error(req, 415, "invalid_request_error", "unsupported_media_type", NULL,
+                                 "Content-Type must be %s.", want);
             return;
         }
     }
@@ -168,13 +158,13 @@ static void run_handler(struct ig_app *app, struct ig_http_req *req, struct rout
 
 static void key_lookup_work(void *ctx)
 {
-    struct route_ctx *rc = ctx;
+    struct ig_api_req *rc = ctx;
     rc->store_rc = ig_store_key_find_by_hash(rc->app->store, rc->key_hash, &rc->found);
 }
 
 static void key_lookup_done(struct ig_http_req *req, void *ctx)
 {
-    struct route_ctx *rc = ctx;
+    struct ig_api_req *rc = ctx;
     struct ig_app *app = rc->app;
     uint64_t now = ig_now_us() / 1000;
     if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
@@ -182,8 +172,8 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         ig_strlcpy(who.id, rc->found.id, sizeof who.id);
         who.scopes = rc->found.scopes;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
-        ig_strlcpy(req->key_id, who.id, sizeof req->key_id);
-        req->key_scopes = who.scopes;
+        ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
+        rc->key_scopes = who.scopes;
         run_handler(app, req, rc);
         return;
     }
@@ -192,8 +182,8 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         respond_unauthorized(req, 0);
         return;
     }
-    ig_http_respond_error(req, 503, "server_error", "store_unavailable", NULL,
-                          "The key store is unavailable; try again.");
+    ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                         "The key store is unavailable; try again.");
 }
 
 /* Extracts the presented key; NULL when there is none. */
@@ -252,15 +242,25 @@ size_t ig_app_body_limit(const struct ig_http_req *req, void *ud)
     return big;
 }
 
-static void route_ctx_free(void *p)
+static void api_req_free(void *p)
 {
-    free(p);
+    struct ig_api_req *ar = p;
+    free(ar->log_extra);
+    free(ar);
 }
 
 void ig_app_handle(struct ig_http_req *req, void *ud)
 {
     struct ig_app *app = ud;
-    req->route_id = ROUTE_UNMATCHED;
+    struct ig_api_req *rc = calloc(1, sizeof *rc);
+    if (!rc) {
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    rc->app = app;
+    rc->route_id = ROUTE_UNMATCHED;
+    req->app = rc;
+    req->app_free = api_req_free;
     atomic_fetch_add_explicit(&app->metrics.in_flight, 1, memory_order_relaxed);
 
     const struct route *r = NULL;
@@ -281,7 +281,7 @@ void ig_app_handle(struct ig_http_req *req, void *ud)
     if (!r) {
         if (path_known) {
             ig_http_add_header(req, "Allow", allow);
-            ig_http_respond_error(
+            ig_api_respond_error(
                 req, 405, "invalid_request_error", "method_not_allowed", NULL,
                 "Method %s is not allowed on %.*s; use %s.", ig_http_method_name(req),
                 (int)(req->path_len > 200 ? 200 : req->path_len), req->path, allow);
@@ -290,17 +290,8 @@ void ig_app_handle(struct ig_http_req *req, void *ud)
         }
         return;
     }
-    req->route_id = (int)r->id;
-
-    struct route_ctx *rc = calloc(1, sizeof *rc);
-    if (!rc) {
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
-        return;
-    }
+    rc->route_id = (int)r->id;
     rc->route = r;
-    rc->app = app;
-    req->app_data = rc;
-    req->app_data_free = route_ctx_free;
     if (r->prefix) {
         size_t n = strlen(r->path);
         if (decode_param(req->path + n, req->path_len - n, rc->param, sizeof rc->param)) {
@@ -327,8 +318,8 @@ void ig_app_handle(struct ig_http_req *req, void *ud)
     struct ig_key_identity who;
     switch (ig_keycache_get(app->keys, rc->key_hash, ig_now_us() / 1000, &who)) {
     case IG_KEY_LIVE:
-        ig_strlcpy(req->key_id, who.id, sizeof req->key_id);
-        req->key_scopes = who.scopes;
+        ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
+        rc->key_scopes = who.scopes;
         run_handler(app, req, rc);
         return;
     case IG_KEY_UNKNOWN:
@@ -338,6 +329,6 @@ void ig_app_handle(struct ig_http_req *req, void *ud)
         break;
     }
     if (ig_app_offload(req, key_lookup_work, key_lookup_done, rc))
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
-                              "The server is overloaded; try again.");
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
+                             "The server is overloaded; try again.");
 }

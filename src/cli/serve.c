@@ -209,6 +209,7 @@ int cli_serve(int argc, char **argv)
         .worker_start = ig_app_worker_start,
         .worker_stop = ig_app_worker_stop,
         .body_limit = ig_app_body_limit,
+        .refuse = ig_api_refuse,
         .ud = &app,
     };
     if (ig_http_server_create(&app.server, &o)) {

@@ -29,8 +29,8 @@ enum ig_error_class ig_classify_status(long status)
 
 const char *ig_error_class_name(enum ig_error_class c)
 {
-    static const char *const names[] = {"client",    "auth",           "quota",  "not_found",
-                                        "retryable", "content_policy", "refused"};
+    static const char *const names[] = {"client",    "auth",           "quota",   "not_found",
+                                        "retryable", "content_policy", "refused", "internal"};
     return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "unknown";
 }
 

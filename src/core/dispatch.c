@@ -63,6 +63,11 @@ struct ig_dispatch {
     const struct ig_deployment *waiting_for;
     struct ig_capacity_waiter waiter;
     int queue_full_skips;
+    /* In-process providers: a render on the thread pool reads req, so it
+     * cannot be abandoned; a deadline that passes meanwhile is acted on
+     * when it is back. */
+    int rendering;
+    int deadline_passed;
 };
 
 long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random)
@@ -204,21 +209,25 @@ static void finish(struct ig_dispatch *d, struct ig_dispatch_outcome *o)
     dispose(d);
 }
 
-static void fail(struct ig_dispatch *d, int status, const char *type, const char *code,
-                 long retry_after_ms, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void fail(struct ig_dispatch *d, enum ig_gen_error_kind kind, const char *code,
+                 const char *param, long retry_after_ms, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-static void fail(struct ig_dispatch *d, int status, const char *type, const char *code,
-                 long retry_after_ms, const char *fmt, ...)
+static void fail(struct ig_dispatch *d, enum ig_gen_error_kind kind, const char *code,
+                 const char *param, long retry_after_ms, const char *fmt, ...)
 {
     struct ig_dispatch_outcome o;
     memset(&o, 0, sizeof o);
-    o.status = status;
-    o.type = type;
-    o.code = code;
-    o.retry_after_s = retry_after_ms >= 0 ? (retry_after_ms + 999) / 1000 : -1;
+    ig_gen_error_clear(&o.error);
+    o.error.kind = kind;
+    o.error.code = code;
+    ig_strlcpy(o.error.param, param ? param : "", sizeof o.error.param);
+    o.error.retry_after_s = retry_after_ms >= 0 ? (retry_after_ms + 999) / 1000 : -1;
+    if (d->current < d->norder)
+        ig_strlcpy(o.error.provider, d->order[d->current]->provider, sizeof o.error.provider);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(o.message, sizeof o.message, fmt, ap);
+    vsnprintf(o.error.message, sizeof o.error.message, fmt, ap);
     va_end(ap);
     finish(d, &o);
 }
@@ -229,29 +238,36 @@ static void fail_exhausted(struct ig_dispatch *d)
     const struct ig_provider_result *l = &d->last;
     if (!d->any_attempted) {
         if (d->queue_full_skips)
-            fail(d, 503, "server_error", "deployment_busy", 1000, "%s",
+            fail(d, IG_GERR_UNAVAILABLE, "deployment_busy", NULL, 1000, "%s",
                  "Every deployment of this model is at its concurrency limit and its wait queue "
                  "is full; retry shortly.");
         else if (d->breaker_skips)
-            fail(d, 503, "server_error", "providers_unavailable", 5000, "%s",
+            fail(d, IG_GERR_UNAVAILABLE, "providers_unavailable", NULL, 5000, "%s",
                  "Every deployment of this model is failing (circuit breakers open); "
                  "retry shortly.");
         else
-            fail(d, 503, "server_error", "no_provider", -1, "%s",
+            fail(d, IG_GERR_UNAVAILABLE, "no_provider", NULL, -1, "%s",
                  "No deployment of this model is available.");
         return;
     }
+    d->current = d->norder - 1; /* the last one tried names the provider */
     if (l->error_class == IG_ERRC_AUTH) {
-        fail(d, 502, "server_error", "provider_auth_failed", -1,
+        fail(d, IG_GERR_UPSTREAM, "provider_auth_failed", NULL, -1,
              "Every provider failed; the last one refused the gateway's credentials: %s",
              l->message);
         return;
     }
-    fail(d, 502, "server_error", "provider_error", l->retry_after_ms,
+    if (l->error_class == IG_ERRC_INTERNAL) {
+        fail(d, IG_GERR_INTERNAL, "generation_failed", NULL, -1,
+             "The image could not be generated (%s).", l->message);
+        return;
+    }
+    fail(d, IG_GERR_UPSTREAM, "provider_error", NULL, l->retry_after_ms,
          "Every provider failed; the last reason: %s", l->message);
 }
 
 static void attempt(struct ig_dispatch *d);
+static void deadline_cb(uv_timer_t *t);
 static int same_host(const char *url, const char *base);
 
 static void next_deployment(struct ig_dispatch *d)
@@ -556,17 +572,17 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
     if (d->relayed && r.error_class != IG_ERRC_CONTENT_POLICY) {
         /* The client has seen part of this attempt: another one would show
          * a second, different picture. */
-        fail(d, 502, "server_error", "provider_error", -1,
+        fail(d, IG_GERR_UPSTREAM, "provider_error", NULL, -1,
              "The provider's stream failed after partial images were sent: %s", r.message);
         return;
     }
     switch (r.error_class) {
     case IG_ERRC_CLIENT:
-        fail(d, 400, "invalid_request_error", "provider_rejected_request", -1,
+        fail(d, IG_GERR_INVALID, "provider_rejected_request", "prompt", -1,
              "The provider rejected the request: %s", r.message);
         return;
     case IG_ERRC_CONTENT_POLICY:
-        fail(d, 400, "invalid_request_error", "content_policy_violation", -1,
+        fail(d, IG_GERR_REFUSED, "content_policy_violation", "prompt", -1,
              "The provider refused this content: %s", r.message);
         return;
     case IG_ERRC_RETRYABLE:
@@ -590,6 +606,119 @@ static void stream_data_cb(void *ud, const char *data, size_t len)
         d->relayed = 1;
 }
 
+/* ---- in-process providers ---- */
+
+/* One render on the thread pool: partial `partial`, or (partial < 0) the
+ * request's n images. The job reads d->req and d->opt while it runs; d
+ * stays alive until it is back (it holds one of d's references). */
+struct render_job {
+    uv_work_t work;
+    struct ig_dispatch *d;
+    const struct ig_provider *p;
+    int partial;
+    int rc;
+    struct ig_image_out partial_out;
+    struct ig_provider_result res;
+};
+
+static void render_work_cb(uv_work_t *w)
+{
+    ig_pool_thread_enter();
+    struct render_job *j = w->data;
+    const struct ig_gen_request *r = j->d->req;
+    size_t max = j->d->opt.max_image_bytes;
+    uint64_t seed = j->d->opt.seed;
+    if (j->partial >= 0) {
+        float progress = (float)(j->partial + 1) / (float)(r->partial_images + 1);
+        j->rc = j->p->generate(r, seed & 0xffffffffu, progress, max, &j->partial_out);
+        return;
+    }
+    j->res.retry_after_ms = -1;
+    j->rc = r->n > IG_MAX_IMAGES ? IG_ERANGE : 0;
+    for (int i = 0; j->rc == 0 && i < r->n; i++) {
+        struct ig_image_out out;
+        memset(&out, 0, sizeof out);
+        j->rc = j->p->generate(r, (seed + (uint64_t)i) & 0xffffffffu, 0.0f, max, &out);
+        if (j->rc == 0) {
+            struct ig_provider_image *im = &j->res.images[j->res.nimages++];
+            size_t len;
+            im->bytes = (uint8_t *)ig_buf_detach(&out.data, &len);
+            im->len = len;
+            im->seed = out.seed;
+            j->rc = im->bytes ? 0 : IG_ENOMEM;
+        }
+        ig_buf_release(&out.data);
+    }
+    if (j->rc) {
+        ig_provider_result_release(&j->res);
+        j->res.outcome = IG_OUTCOME_ERROR;
+        j->res.error_class = IG_ERRC_INTERNAL;
+        j->res.retry_after_ms = -1;
+        snprintf(j->res.message, sizeof j->res.message, "%s", ig_strerror(j->rc));
+    } else {
+        j->res.outcome = IG_OUTCOME_IMAGES;
+    }
+}
+
+static void render(struct ig_dispatch *d, const struct ig_provider *p, int partial);
+
+static void render_done_cb(uv_work_t *w, int status)
+{
+    (void)status;
+    struct render_job *j = w->data;
+    struct ig_dispatch *d = j->d;
+    const struct ig_provider *p = j->p;
+    int partial = j->partial;
+    struct ig_provider_result r = j->res;
+    if (partial >= 0 && j->rc == 0 && !d->finished && !d->deadline_passed && d->opt.on_partial)
+        d->opt.on_partial(d->opt.stream_ud, partial, &j->partial_out);
+    ig_buf_release(&j->partial_out.data);
+    free(j);
+    d->rendering = 0;
+    if (d->finished) {
+        ig_provider_result_release(&r);
+        unref(d);
+        return;
+    }
+    d->open_timers--; /* not the last: the timers are open while not finished */
+    if (d->deadline_passed) {
+        ig_provider_result_release(&r);
+        deadline_cb(&d->deadline);
+        return;
+    }
+    if (partial >= 0) {
+        render(d, p, partial + 1 < d->req->partial_images ? partial + 1 : -1);
+        return;
+    }
+    handle_parsed(d, &r);
+}
+
+static void render(struct ig_dispatch *d, const struct ig_provider *p, int partial)
+{
+    if (partial >= d->req->partial_images)
+        partial = -1;
+    struct render_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->work.data = j;
+        j->d = d;
+        j->p = p;
+        j->partial = partial;
+    }
+    if (!j || uv_queue_work(d->loop, &j->work, render_work_cb, render_done_cb)) {
+        free(j);
+        struct ig_provider_result r;
+        memset(&r, 0, sizeof r);
+        r.outcome = IG_OUTCOME_ERROR;
+        r.error_class = IG_ERRC_INTERNAL;
+        r.retry_after_ms = -1;
+        snprintf(r.message, sizeof r.message, "cannot queue the render");
+        handle_parsed(d, &r);
+        return;
+    }
+    d->rendering = 1;
+    d->open_timers++;
+}
+
 static void attempt(struct ig_dispatch *d)
 {
     if (d->finished)
@@ -601,7 +730,7 @@ static void attempt(struct ig_dispatch *d)
     const struct ig_deployment *dep = d->order[d->current];
     const struct ig_provider *p = ig_provider_find(dep->provider);
     struct ig_upstream_request r;
-    if (!p || !p->prepare) {
+    if (!p || (!p->prepare && !p->generate)) {
         next_deployment(d);
         return;
     }
@@ -630,6 +759,13 @@ static void attempt(struct ig_dispatch *d)
         d->waiting_for = NULL; /* acquiring took it out of the queue */
         d->holding = dep;
     }
+    if (p->generate) {
+        d->attempts_here++;
+        d->attempts_total++;
+        d->any_attempted = 1;
+        render(d, p, d->opt.on_partial && d->req->stream ? 0 : -1);
+        return;
+    }
     if (p->prepare(d->req, dep, &r)) {
         release_slot(d);
         next_deployment(d);
@@ -656,7 +792,11 @@ static void attempt(struct ig_dispatch *d)
 static void deadline_cb(uv_timer_t *t)
 {
     struct ig_dispatch *d = t->data;
-    fail(d, 504, "server_error", "deadline_exceeded", -1,
+    if (d->rendering) {
+        d->deadline_passed = 1; /* acted on when the render is back */
+        return;
+    }
+    fail(d, IG_GERR_TIMEOUT, "deadline_exceeded", NULL, -1,
          "No provider answered within the request deadline (%ld ms).", d->opt.deadline_ms);
 }
 
@@ -687,6 +827,11 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
     *out = d;
     attempt(d);
     return 0;
+}
+
+int ig_dispatch_rendering(const struct ig_dispatch *d)
+{
+    return d->rendering;
 }
 
 void ig_dispatch_cancel(struct ig_dispatch *d)

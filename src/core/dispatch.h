@@ -1,5 +1,5 @@
-/* dispatch.h — the dispatch stage: getting images for a request from a
- * network model's deployments.
+/* dispatch.h — getting images for a request from a model's deployments,
+ * in-process (the local renderer, on the thread pool) or over the network.
  *
  * Runs on one worker loop. Deployments are tried in priority order (a
  * weighted random order among equal priorities). Each failure is
@@ -10,12 +10,14 @@
  * and content refusals end at once. Image URLs in a result are downloaded
  * at once (size cap, http(s) only, magic bytes checked; private and
  * loopback addresses refused unless the URL's host is the deployment's own
- * api_base host). An overall deadline ends everything with 504.
+ * api_base host). An overall deadline ends everything (IG_GERR_TIMEOUT).
+ * Failures are domain errors (core/gen_error.h); no HTTP here.
  *
  * Exactly one callback, on the loop, unless cancelled first. */
 #ifndef IG_DISPATCH_H
 #define IG_DISPATCH_H
 
+#include "core/gen_error.h"
 #include "core/models.h"
 #include "core/request.h"
 #include "providers/provider.h"
@@ -40,6 +42,12 @@ struct ig_dispatch_options {
      * fallback), since the client has seen part of this attempt. */
     int (*on_stream)(void *ud, const char *data, size_t len);
     void *stream_ud;
+    /* In-process providers: image i uses seed + i (kept to 32 bits). */
+    uint64_t seed;
+    /* Optional, for stream=true on an in-process provider: each partial
+     * image (request's partial_images of them) as it is rendered, on the
+     * loop, before the final images; the data stays the dispatcher's. */
+    void (*on_partial)(void *ud, int index, const struct ig_image_out *img);
 };
 
 struct ig_dispatch_outcome {
@@ -49,12 +57,8 @@ struct ig_dispatch_outcome {
     struct ig_provider_result result;
     const struct ig_deployment *deployment;
     int attempts;
-    /* On failure: the answer to give the client. */
-    int status;
-    const char *type;
-    const char *code;
-    char message[700];
-    long retry_after_s; /* -1: none */
+    /* On failure: why (kind, code, message, retry hint). */
+    struct ig_gen_error error;
 };
 
 /* May run before ig_dispatch_start() returns (nothing to try). The
@@ -66,8 +70,12 @@ typedef void (*ig_dispatch_cb)(struct ig_dispatch *d, struct ig_dispatch_outcome
 int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_gen_request *req,
                       const struct ig_model *model, const struct ig_dispatch_options *opts,
                       ig_dispatch_cb cb, void *ud, struct ig_dispatch **out);
-/* Stops everything in flight; no callback afterwards. */
+/* Stops everything in flight; no callback afterwards. Not while
+ * ig_dispatch_rendering(): an in-process render on the thread pool reads
+ * the request until it is back, and cannot be stopped. */
 void ig_dispatch_cancel(struct ig_dispatch *d);
+/* 1 while an in-process provider renders for d on the thread pool. */
+int ig_dispatch_rendering(const struct ig_dispatch *d);
 
 /* The backoff before retry number `retry` (1 = first retry): a uniform
  * random delay in [0, min(max, base * 2^(retry-1))], or the upstream's hint

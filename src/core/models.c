@@ -21,6 +21,14 @@ static const char *const local_qualities[] = {"auto",   "standard", "hd", "low",
                                               "medium", "high",     NULL};
 static const char *const local_styles[] = {"vivid", "natural", NULL};
 
+/* The local renderer is served in-process, through the dispatcher like
+ * every provider. */
+static const struct ig_deployment local_deployment = {
+    .provider = "local",
+    .model = "procedural",
+    .weight = 1,
+};
+
 static const struct ig_model local_procedural = {
     .id = "local/procedural",
     .aliases = {"local", NULL},
@@ -51,6 +59,8 @@ static const struct ig_model local_procedural = {
     .supports_strength = 1,
     .edit_keeps_size = 1,
     .created = 1767225600,
+    .deployments = &local_deployment,
+    .ndeployments = 1,
 };
 
 /* OpenAI's models, from the SDK's types (shared/providers.md §1). */

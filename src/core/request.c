@@ -89,14 +89,14 @@ static enum field field_of(const char *name, size_t len, enum ig_operation op)
 #define METADATA_VALUE_MAX 512
 #define USER_MAX           256
 
-static int fail(struct ig_api_error *err, int status, const char *code, const char *param,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const char *code,
+                const char *param, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int fail(struct ig_api_error *err, int status, const char *code, const char *param,
-                const char *fmt, ...)
+static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const char *code,
+                const char *param, const char *fmt, ...)
 {
-    err->status = status;
-    err->type = "invalid_request_error";
+    ig_gen_error_clear(err);
+    err->kind = kind;
     err->code = code;
     ig_strlcpy(err->param, param ? param : "", sizeof err->param);
     va_list ap;
@@ -127,16 +127,17 @@ static const char *json_type_name(const json_t *v)
     }
 }
 
-static int wrong_type(struct ig_api_error *err, const char *param, const char *want,
+static int wrong_type(struct ig_gen_error *err, const char *param, const char *want,
                       const json_t *got)
 {
-    return fail(err, 400, "invalid_type", param, "Invalid type for '%s': expected %s, but got %s.",
-                param, want, json_type_name(got));
+    return fail(err, IG_GERR_INVALID, "invalid_type", param,
+                "Invalid type for '%s': expected %s, but got %s.", param, want,
+                json_type_name(got));
 }
 
 /* Optional string field: NULL when absent or null. */
 static int get_string(const struct fields *f, enum field which, const char **out,
-                      struct ig_api_error *err)
+                      struct ig_gen_error *err)
 {
     const char *name = known_fields[which].name;
     json_t *v = f->v[which];
@@ -147,14 +148,15 @@ static int get_string(const struct fields *f, enum field which, const char **out
         return wrong_type(err, name, "a string", v);
     *out = json_string_value(v);
     if (strlen(*out) != json_string_length(v))
-        return fail(err, 400, "invalid_value", name, "'%s' must not contain NUL characters.", name);
+        return fail(err, IG_GERR_INVALID, "invalid_value", name,
+                    "'%s' must not contain NUL characters.", name);
     return 0;
 }
 
 /* Optional integer: *present says whether it was given. Integral reals
  * (4.0) are accepted, as JSON does not distinguish them. */
 static int get_int(const struct fields *f, enum field which, int64_t min, int64_t max, int64_t *out,
-                   int *present, struct ig_api_error *err)
+                   int *present, struct ig_gen_error *err)
 {
     const char *name = known_fields[which].name;
     json_t *v = f->v[which];
@@ -171,7 +173,7 @@ static int get_int(const struct fields *f, enum field which, int64_t min, int64_
         return wrong_type(err, name, "an integer", v);
     }
     if (x < min || x > max)
-        return fail(err, 400, "invalid_value", name,
+        return fail(err, IG_GERR_INVALID, "invalid_value", name,
                     "Invalid value for '%s': %lld is outside the allowed range %lld to %lld.", name,
                     (long long)x, (long long)min, (long long)max);
     *out = x;
@@ -200,7 +202,7 @@ static void join_list(const char *const *list, char *out, size_t size)
 }
 
 static int get_enum(const struct fields *f, enum field which, const char *const *allowed,
-                    const char **out, struct ig_api_error *err)
+                    const char **out, struct ig_gen_error *err)
 {
     const char *name = known_fields[which].name;
     int rc = get_string(f, which, out, err);
@@ -209,7 +211,7 @@ static int get_enum(const struct fields *f, enum field which, const char *const 
     if (!one_of(*out, allowed)) {
         char list[256];
         join_list(allowed, list, sizeof list);
-        return fail(err, 400, "invalid_value", name,
+        return fail(err, IG_GERR_INVALID, "invalid_value", name,
                     "Invalid value for '%s': '%.100s'. Supported values are: %s.", name, *out,
                     list);
     }
@@ -234,26 +236,26 @@ static int only_space(const char *s)
     return 1;
 }
 
-static int check_metadata(json_t *v, struct ig_api_error *err)
+static int check_metadata(json_t *v, struct ig_gen_error *err)
 {
     if (!json_is_object(v))
         return wrong_type(err, "metadata", "an object of strings", v);
     if (json_object_size(v) > METADATA_MAX_KEYS)
-        return fail(err, 400, "invalid_value", "metadata", "'metadata' may have at most %d keys.",
-                    METADATA_MAX_KEYS);
+        return fail(err, IG_GERR_INVALID, "invalid_value", "metadata",
+                    "'metadata' may have at most %d keys.", METADATA_MAX_KEYS);
     const char *k;
     json_t *val;
     json_object_foreach(v, k, val)
     {
         if (strlen(k) == 0 || strlen(k) > METADATA_KEY_MAX)
-            return fail(err, 400, "invalid_value", "metadata",
+            return fail(err, IG_GERR_INVALID, "invalid_value", "metadata",
                         "metadata keys must be 1 to %d characters.", METADATA_KEY_MAX);
         if (!json_is_string(val))
-            return fail(err, 400, "invalid_type", "metadata",
+            return fail(err, IG_GERR_INVALID, "invalid_type", "metadata",
                         "metadata value for '%.64s' must be a string, not %s.", k,
                         json_type_name(val));
         if (json_string_length(val) > METADATA_VALUE_MAX)
-            return fail(err, 400, "invalid_value", "metadata",
+            return fail(err, IG_GERR_INVALID, "invalid_value", "metadata",
                         "metadata value for '%.64s' is longer than %d characters.", k,
                         METADATA_VALUE_MAX);
     }
@@ -270,18 +272,18 @@ static const char *const fidelities[] = {"high", "low", NULL};
 /* The size of an edit left to the model: the input's own where the model
  * edits at the input's size. */
 static int edit_size(const struct ig_model *m, struct ig_gen_request *req, int given_w, int given_h,
-                     struct ig_api_error *err)
+                     struct ig_gen_error *err)
 {
     const struct ig_upload *in = &req->inputs[0];
     if (req->op == IG_OP_GENERATE || !m->edit_keeps_size || !req->ninputs)
         return 0;
     if (in->width < m->min_side || in->height < m->min_side || in->width > m->max_side ||
         in->height > m->max_side)
-        return fail(err, 400, "invalid_value", "image",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "image",
                     "'%s' edits images from %d to %d pixels a side; this one is %dx%d.", m->id,
                     m->min_side, m->max_side, in->width, in->height);
     if (!req->size_auto && (given_w != in->width || given_h != in->height))
-        return fail(err, 400, "invalid_value", "size",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "size",
                     "'%s' edits at the input image's size (%dx%d); omit 'size' or give that.",
                     m->id, in->width, in->height);
     req->width = in->width;
@@ -290,7 +292,7 @@ static int edit_size(const struct ig_model *m, struct ig_gen_request *req, int g
 }
 
 static int validate(json_t *root, const struct ig_models *models, struct ig_gen_request *req,
-                    struct ig_api_error *err)
+                    struct ig_gen_error *err)
 {
     struct fields fs = {{NULL}};
     const struct fields *f = &fs;
@@ -300,7 +302,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     {
         enum field which = field_of(key, strlen(key), req->op);
         if (which == NFIELDS)
-            return fail(err, 400, "unknown_parameter", key,
+            return fail(err, IG_GERR_INVALID, "unknown_parameter", key,
                         "Unrecognized request argument supplied: %.64s", key);
         fs.v[which] = val;
     }
@@ -313,40 +315,40 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
     req->model = model_name ? ig_models_find(models, model_name) : ig_models_default(models);
     if (!req->model) {
         if (!model_name)
-            return fail(err, 503, "no_provider", "model", "No model is configured.");
+            return fail(err, IG_GERR_UNAVAILABLE, "no_provider", "model",
+                        "No model is configured.");
         const char *setting = ig_models_enabling_setting(model_name);
         if (setting) {
-            fail(err, 503, "no_provider", "model",
-                 "No provider is configured for '%.128s'. Set %s to enable it.", model_name,
-                 setting);
-            err->type = "server_error";
-            return IG_EINVAL;
+            return fail(err, IG_GERR_UNAVAILABLE, "no_provider", "model",
+                        "No provider is configured for '%.128s'. Set %s to enable it.", model_name,
+                        setting);
         }
-        return fail(err, 404, "model_not_found", "model",
+        return fail(err, IG_GERR_NOT_FOUND, "model_not_found", "model",
                     "The model '%.128s' does not exist or you do not have access to it.",
                     model_name);
     }
     const struct ig_model *m = req->model;
     if (req->op == IG_OP_EDIT && !(m->operations & IG_OPBIT_EDIT))
-        return fail(err, 400, "unsupported_operation", "model",
+        return fail(err, IG_GERR_INVALID, "unsupported_operation", "model",
                     "'%s' does not edit images; see GET /v1/models for the models that do.", m->id);
     if (req->op == IG_OP_VARIATION && !(m->operations & IG_OPBIT_VARIATION))
-        return fail(err, 400, "unsupported_operation", "model",
+        return fail(err, IG_GERR_INVALID, "unsupported_operation", "model",
                     "'%s' does not make variations; see GET /v1/models for the models that do.",
                     m->id);
 
     if (req->op != IG_OP_VARIATION) {
         json_t *pv = f->v[F_PROMPT];
         if (!pv || json_is_null(pv))
-            return fail(err, 400, "missing_required_parameter", "prompt",
+            return fail(err, IG_GERR_INVALID, "missing_required_parameter", "prompt",
                         "Missing required parameter: 'prompt'.");
         if ((rc = get_string(f, F_PROMPT, &req->prompt, err)))
             return rc;
         if (req->prompt[0] == '\0' || only_space(req->prompt))
-            return fail(err, 400, "invalid_value", "prompt", "'prompt' must not be empty.");
+            return fail(err, IG_GERR_INVALID, "invalid_value", "prompt",
+                        "'prompt' must not be empty.");
         size_t chars = utf8_chars(req->prompt);
         if (chars > (size_t)m->max_prompt_chars)
-            return fail(err, 400, "string_above_max_length", "prompt",
+            return fail(err, IG_GERR_INVALID, "string_above_max_length", "prompt",
                         "'prompt' is %zu characters; the maximum for '%s' is %d.", chars, m->id,
                         m->max_prompt_chars);
     } else {
@@ -375,19 +377,19 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         if (!one_of(size, m->sizes)) {
             char list[256];
             join_list(m->sizes, list, sizeof list);
-            return fail(err, 400, "invalid_value", "size",
+            return fail(err, IG_GERR_INVALID, "invalid_value", "size",
                         "Invalid value for 'size': '%.32s'. '%s' supports 'auto', %s.", size, m->id,
                         list);
         }
         ig_parse_size(size, 1, 100000, &req->width, &req->height);
     } else if (ig_parse_size(size, m->min_side, m->max_side, &req->width, &req->height)) {
-        return fail(err, 400, "invalid_value", "size",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "size",
                     "Invalid value for 'size': '%.32s'. '%s' supports 'auto' or WIDTHxHEIGHT "
                     "with each side from %d to %d.",
                     size, m->id, m->min_side, m->max_side);
     }
     if (m->size_step > 1 && (req->width % m->size_step || req->height % m->size_step))
-        return fail(err, 400, "invalid_value", "size",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "size",
                     "Invalid value for 'size': '%s' takes sides that are multiples of %d.", m->id,
                     m->size_step);
     if ((rc = edit_size(m, req, req->width, req->height, err)))
@@ -401,8 +403,8 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
 
     json_t *sv = f->v[F_STYLE];
     if (sv && !json_is_null(sv) && !m->styles)
-        return fail(err, 400, "unsupported_parameter", "style", "'style' is not supported by '%s'.",
-                    m->id);
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "style",
+                    "'style' is not supported by '%s'.", m->id);
     if ((rc = get_enum(f, F_STYLE, m->styles, &req->style, err)))
         return rc;
 
@@ -416,14 +418,14 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         return rc;
     req->output_format = of ? ig_format_parse(of, strlen(of)) : IG_FMT_PNG;
     if (!(m->formats & (1u << req->output_format)))
-        return fail(err, 400, "invalid_value", "output_format", "'%s' cannot produce '%s' images.",
-                    m->id, of);
+        return fail(err, IG_GERR_INVALID, "invalid_value", "output_format",
+                    "'%s' cannot produce '%s' images.", m->id, of);
 
     if ((rc = get_int(f, F_OUTPUT_COMPRESSION, 0, 100, &v, &present, err)))
         return rc;
     req->output_compression = present ? (int)v : -1;
     if (present && !m->supports_compression)
-        return fail(err, 400, "unsupported_parameter", "output_compression",
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "output_compression",
                     "'output_compression' is not supported by '%s'.", m->id);
 
     const char *bg;
@@ -431,12 +433,12 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         return rc;
     req->background = bg;
     if (bg && strcmp(bg, "transparent") == 0 && !m->supports_transparent)
-        return fail(err, 400, "unsupported_value", "background",
+        return fail(err, IG_GERR_INVALID, "unsupported_value", "background",
                     "'%s' does not render transparent backgrounds.", m->id);
     if ((rc = get_enum(f, F_MODERATION, moderations, &req->moderation, err)))
         return rc;
     if (req->moderation && !m->supports_moderation && strcmp(req->moderation, "auto") != 0)
-        return fail(err, 400, "unsupported_parameter", "moderation",
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "moderation",
                     "'%s' has no moderation level to set.", m->id);
 
     json_t *stream = f->v[F_STREAM];
@@ -445,47 +447,48 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
             return wrong_type(err, "stream", "a boolean", stream);
         req->stream = json_is_true(stream);
         if (req->stream && !m->supports_stream)
-            return fail(err, 400, "unsupported_value", "stream",
+            return fail(err, IG_GERR_INVALID, "unsupported_value", "stream",
                         "Streaming from '%s' is not available yet; omit 'stream'.", m->id);
         if (req->stream && req->n != 1)
-            return fail(err, 400, "invalid_value", "n", "Streaming generates one image (n: 1).");
+            return fail(err, IG_GERR_INVALID, "invalid_value", "n",
+                        "Streaming generates one image (n: 1).");
     }
     if ((rc = get_int(f, F_PARTIAL_IMAGES, 0, 3, &v, &present, err)))
         return rc;
     if (present && v > 0 && !req->stream)
-        return fail(err, 400, "invalid_value", "partial_images",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "partial_images",
                     "'partial_images' requires 'stream': true.");
     req->partial_images = present ? (int)v : 0;
 
     if ((rc = get_string(f, F_USER, &req->user, err)))
         return rc;
     if (req->user && strlen(req->user) > USER_MAX)
-        return fail(err, 400, "string_above_max_length", "user",
+        return fail(err, IG_GERR_INVALID, "string_above_max_length", "user",
                     "'user' is longer than %d characters.", USER_MAX);
 
     if ((rc = get_string(f, F_NEGATIVE_PROMPT, &req->negative_prompt, err)))
         return rc;
     if (req->negative_prompt) {
         if (!m->supports_negative_prompt)
-            return fail(err, 400, "unsupported_parameter", "negative_prompt",
+            return fail(err, IG_GERR_INVALID, "unsupported_parameter", "negative_prompt",
                         "'negative_prompt' is not supported by '%s'.", m->id);
         if (utf8_chars(req->negative_prompt) > (size_t)m->max_prompt_chars)
-            return fail(err, 400, "string_above_max_length", "negative_prompt",
+            return fail(err, IG_GERR_INVALID, "string_above_max_length", "negative_prompt",
                         "'negative_prompt' is longer than %d characters.", m->max_prompt_chars);
     }
 
     if ((rc = get_int(f, F_SEED, 0, 4294967295LL, &v, &present, err)))
         return rc;
     if (present && !m->supports_seed)
-        return fail(err, 400, "unsupported_parameter", "seed", "'seed' is not supported by '%s'.",
-                    m->id);
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "seed",
+                    "'seed' is not supported by '%s'.", m->id);
     req->seed = present ? v : -1;
 
     if ((rc = get_int(f, F_STEPS, 1, m->max_steps ? m->max_steps : 1, &v, &present, err)))
         return rc;
     if (present && !m->supports_steps)
-        return fail(err, 400, "unsupported_parameter", "steps", "'steps' is not supported by '%s'.",
-                    m->id);
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "steps",
+                    "'steps' is not supported by '%s'.", m->id);
     req->steps = present ? (int)v : 0;
 
     req->guidance = -1.0;
@@ -494,11 +497,11 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         if (!json_is_number(gv))
             return wrong_type(err, "guidance", "a number", gv);
         if (!m->supports_guidance)
-            return fail(err, 400, "unsupported_parameter", "guidance",
+            return fail(err, IG_GERR_INVALID, "unsupported_parameter", "guidance",
                         "'guidance' is not supported by '%s'.", m->id);
         double g = json_number_value(gv);
         if (!(g >= 0.0 && g <= m->max_guidance))
-            return fail(err, 400, "invalid_value", "guidance",
+            return fail(err, IG_GERR_INVALID, "invalid_value", "guidance",
                         "Invalid value for 'guidance': must be from 0 to %g.", m->max_guidance);
         req->guidance = g;
     }
@@ -509,18 +512,18 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         if (!json_is_number(st))
             return wrong_type(err, "strength", "a number", st);
         if (!m->supports_strength)
-            return fail(err, 400, "unsupported_parameter", "strength",
+            return fail(err, IG_GERR_INVALID, "unsupported_parameter", "strength",
                         "'strength' is not supported by '%s'.", m->id);
         double x = json_number_value(st);
         if (!(x >= 0.0 && x <= 1.0))
-            return fail(err, 400, "invalid_value", "strength",
+            return fail(err, IG_GERR_INVALID, "invalid_value", "strength",
                         "Invalid value for 'strength': must be from 0 to 1.");
         req->strength = x;
     }
     if ((rc = get_enum(f, F_INPUT_FIDELITY, fidelities, &req->input_fidelity, err)))
         return rc;
     if (req->input_fidelity && !m->supports_input_fidelity)
-        return fail(err, 400, "unsupported_parameter", "input_fidelity",
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "input_fidelity",
                     "'input_fidelity' is not supported by '%s'.", m->id);
 
     json_t *md = f->v[F_METADATA];
@@ -533,19 +536,20 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
 }
 
 int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *models,
-                         struct ig_gen_request *req, struct ig_api_error *err)
+                         struct ig_gen_request *req, struct ig_gen_error *err)
 {
     memset(req, 0, sizeof *req);
     memset(err, 0, sizeof *err);
     json_error_t jerr;
     json_t *root = ig_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return fail(err, 400, "invalid_json", NULL,
+        return fail(err, IG_GERR_INVALID, "invalid_json", NULL,
                     "We could not parse the JSON body of your request: %s (line %d, column %d).",
                     jerr.text, jerr.line, jerr.column);
     if (!json_is_object(root)) {
         json_decref(root);
-        return fail(err, 400, "invalid_json", NULL, "The request body must be a JSON object.");
+        return fail(err, IG_GERR_INVALID, "invalid_json", NULL,
+                    "The request body must be a JSON object.");
     }
     int rc = validate(root, models, req, err);
     if (rc) {
@@ -566,7 +570,7 @@ static const char *const scalar_fields[] = {
 };
 
 /* The text parts as a JSON object of the fields a JSON body would have. */
-static int form_to_json(const struct ig_form *form, json_t *root, struct ig_api_error *err)
+static int form_to_json(const struct ig_form *form, json_t *root, struct ig_gen_error *err)
 {
     for (size_t i = 0; i < form->n; i++) {
         const struct ig_form_field *f = &form->fields[i];
@@ -574,22 +578,22 @@ static int form_to_json(const struct ig_form *form, json_t *root, struct ig_api_
             !strcmp(f->name, "mask"))
             continue;
         if (json_object_get(root, f->name))
-            return fail(err, 400, "invalid_value", f->name, "'%s' is given more than once.",
-                        f->name);
+            return fail(err, IG_GERR_INVALID, "invalid_value", f->name,
+                        "'%s' is given more than once.", f->name);
         json_t *v;
         if (one_of(f->name, scalar_fields)) {
             v = ig_json_loadb((const char *)f->data, f->len, JSON_DECODE_ANY, NULL);
             if (!v || json_is_object(v) || json_is_array(v)) {
                 json_decref(v);
-                return fail(err, 400, "invalid_type", f->name,
+                return fail(err, IG_GERR_INVALID, "invalid_type", f->name,
                             "Invalid value for '%s': '%.32s' is not a number or boolean.", f->name,
                             (const char *)f->data);
             }
         } else {
             v = json_stringn((const char *)f->data, f->len);
             if (!v)
-                return fail(err, 400, "invalid_value", f->name, "'%s' is not valid UTF-8.",
-                            f->name);
+                return fail(err, IG_GERR_INVALID, "invalid_value", f->name,
+                            "'%s' is not valid UTF-8.", f->name);
         }
         json_object_set_new(root, f->name, v);
     }
@@ -598,7 +602,7 @@ static int form_to_json(const struct ig_form *form, json_t *root, struct ig_api_
 
 /* Moves the image parts into req, each probed and bounded. */
 static int take_images(struct ig_form *form, size_t max_pixels, struct ig_gen_request *req,
-                       struct ig_api_error *err)
+                       struct ig_gen_error *err)
 {
     for (size_t i = 0; i < form->n; i++) {
         struct ig_form_field *f = &form->fields[i];
@@ -606,30 +610,31 @@ static int take_images(struct ig_form *form, size_t max_pixels, struct ig_gen_re
         int is_image = !strcmp(f->name, "image") || !strcmp(f->name, "image[]");
         if (!is_mask && !is_image) {
             if (f->filename)
-                return fail(err, 400, "unknown_parameter", f->name,
+                return fail(err, IG_GERR_INVALID, "unknown_parameter", f->name,
                             "Unrecognized file part supplied: %.64s", f->name);
             continue;
         }
         if (is_mask && req->op != IG_OP_EDIT)
-            return fail(err, 400, "unknown_parameter", "mask",
+            return fail(err, IG_GERR_INVALID, "unknown_parameter", "mask",
                         "Unrecognized request argument supplied: mask");
         if (is_mask && req->mask.bytes)
-            return fail(err, 400, "invalid_value", "mask", "'mask' is given more than once.");
+            return fail(err, IG_GERR_INVALID, "invalid_value", "mask",
+                        "'mask' is given more than once.");
         if (is_image && req->ninputs == IG_MAX_INPUT_IMAGES)
-            return fail(err, 400, "invalid_value", "image", "At most %d images may be sent.",
-                        IG_MAX_INPUT_IMAGES);
+            return fail(err, IG_GERR_INVALID, "invalid_value", "image",
+                        "At most %d images may be sent.", IG_MAX_INPUT_IMAGES);
         const char *param = is_mask ? "mask" : "image";
         struct ig_upload *up = is_mask ? &req->mask : &req->inputs[req->ninputs];
         if (ig_probe(f->data, f->len, &up->format, &up->width, &up->height))
-            return fail(err, 400, "invalid_image_format", param,
+            return fail(err, IG_GERR_INVALID, "invalid_image_format", param,
                         "Invalid %s: the upload is not a PNG, JPEG or WebP image%s.", param,
                         f->len ? " (or its header is damaged)" : " (it is empty)");
         if ((size_t)up->width * (size_t)up->height > max_pixels)
-            return fail(err, 400, "image_too_large", param,
+            return fail(err, IG_GERR_INVALID, "image_too_large", param,
                         "The %s is %dx%d pixels; at most %zu pixels are accepted.", param,
                         up->width, up->height, max_pixels);
         if (!ig_image_decodes(f->data, f->len, max_pixels))
-            return fail(err, 400, "invalid_image_format", param,
+            return fail(err, IG_GERR_INVALID, "invalid_image_format", param,
                         "Invalid %s: its header reads as a %dx%d %s but the image data is "
                         "damaged or truncated.",
                         param, up->width, up->height, ig_format_name(up->format));
@@ -640,27 +645,27 @@ static int take_images(struct ig_form *form, size_t max_pixels, struct ig_gen_re
             req->ninputs++;
     }
     if (!req->ninputs)
-        return fail(err, 400, "missing_required_parameter", "image",
+        return fail(err, IG_GERR_INVALID, "missing_required_parameter", "image",
                     "Missing required parameter: 'image' (a file part).");
     return 0;
 }
 
 /* What the chosen model asks of the images. */
-static int check_images(const struct ig_gen_request *req, struct ig_api_error *err)
+static int check_images(const struct ig_gen_request *req, struct ig_gen_error *err)
 {
     const struct ig_model *m = req->model;
     if (req->ninputs > (size_t)m->max_input_images)
-        return fail(err, 400, "invalid_value", "image",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "image",
                     "'%s' takes at most %d image%s; %zu were sent.", m->id, m->max_input_images,
                     m->max_input_images == 1 ? "" : "s", req->ninputs);
     for (size_t i = 0; i < req->ninputs; i++) {
         const struct ig_upload *in = &req->inputs[i];
         if (m->input_square_png && (in->format != IG_FMT_PNG || in->width != in->height))
-            return fail(err, 400, "invalid_image_format", "image",
+            return fail(err, IG_GERR_INVALID, "invalid_image_format", "image",
                         "'%s' takes a square PNG image; this one is a %dx%d %s.", m->id, in->width,
                         in->height, ig_format_name(in->format));
         if (m->max_input_bytes && in->len > (size_t)m->max_input_bytes)
-            return fail(err, 400, "image_too_large", "image",
+            return fail(err, IG_GERR_INVALID, "image_too_large", "image",
                         "'%s' takes images of at most %ld bytes; this one has %zu.", m->id,
                         m->max_input_bytes, in->len);
     }
@@ -668,18 +673,18 @@ static int check_images(const struct ig_gen_request *req, struct ig_api_error *e
     if (!mask->bytes)
         return 0;
     if (!m->supports_mask)
-        return fail(err, 400, "unsupported_parameter", "mask", "'mask' is not supported by '%s'.",
-                    m->id);
+        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "mask",
+                    "'mask' is not supported by '%s'.", m->id);
     if (mask->format != IG_FMT_PNG || !ig_png_has_alpha(mask->bytes, mask->len))
-        return fail(err, 400, "invalid_image_format", "mask",
+        return fail(err, IG_GERR_INVALID, "invalid_image_format", "mask",
                     "The mask must be a PNG with an alpha channel: fully transparent pixels "
                     "mark the area to edit.");
     if (mask->width != req->inputs[0].width || mask->height != req->inputs[0].height)
-        return fail(err, 400, "invalid_value", "mask",
+        return fail(err, IG_GERR_INVALID, "invalid_value", "mask",
                     "The mask (%dx%d) must have the same dimensions as the image (%dx%d).",
                     mask->width, mask->height, req->inputs[0].width, req->inputs[0].height);
     if (m->max_input_bytes && mask->len > (size_t)m->max_input_bytes)
-        return fail(err, 400, "image_too_large", "mask",
+        return fail(err, IG_GERR_INVALID, "image_too_large", "mask",
                     "'%s' takes a mask of at most %ld bytes; this one has %zu.", m->id,
                     m->max_input_bytes, mask->len);
     return 0;
@@ -687,14 +692,14 @@ static int check_images(const struct ig_gen_request *req, struct ig_api_error *e
 
 int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max_pixels,
                           const struct ig_models *models, struct ig_gen_request *req,
-                          struct ig_api_error *err)
+                          struct ig_gen_error *err)
 {
     memset(req, 0, sizeof *req);
     memset(err, 0, sizeof *err);
     req->op = op;
     json_t *root = json_object();
     if (!root)
-        return fail(err, 503, "overloaded", NULL, "out of memory");
+        return fail(err, IG_GERR_UNAVAILABLE, "overloaded", NULL, "out of memory");
     req->json = root;
     int rc = form_to_json(form, root, err);
     rc = rc ? rc : take_images(form, max_pixels, req, err);

@@ -3,11 +3,13 @@
  * ig_gen_request_parse() turns the JSON body of POST /v1/images/generations
  * into struct ig_gen_request, the normalized request every later stage
  * reads; ig_edit_request_parse() does the same for the multipart forms of
- * /v1/images/edits and /v1/images/variations, through the same checks. Every rejection fills struct
- * ig_api_error with the HTTP status, OpenAI error type and code, and the param it is about. */
+ * /v1/images/edits and /v1/images/variations, through the same checks. Every
+ * rejection fills struct ig_gen_error (core/gen_error.h): its kind, code
+ * and the param it is about. */
 #ifndef IG_REQUEST_H
 #define IG_REQUEST_H
 
+#include "core/gen_error.h"
 #include "core/models.h"
 #include "image/codec.h"
 #include "util/formdata.h"
@@ -15,14 +17,6 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct ig_api_error {
-    int status;
-    const char *type; /* "invalid_request_error" */
-    const char *code; /* may be NULL */
-    char param[64];   /* empty: null */
-    char message[512];
-};
 
 enum ig_response_format { IG_RESP_URL, IG_RESP_B64 };
 
@@ -75,14 +69,14 @@ struct ig_gen_request {
  * req->json; release with ig_gen_request_release(). On failure err is
  * filled and nothing needs releasing. */
 int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *models,
-                         struct ig_gen_request *req, struct ig_api_error *err);
+                         struct ig_gen_request *req, struct ig_gen_error *err);
 /* Parses and validates the form of an edit or a variation. Image parts
  * ("image", "image[]", "mask") move out of form into req; text parts are
  * read as the JSON fields of a generation would be. max_pixels bounds each
  * upload. Same ownership and errors as ig_gen_request_parse(). */
 int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max_pixels,
                           const struct ig_models *models, struct ig_gen_request *req,
-                          struct ig_api_error *err);
+                          struct ig_gen_error *err);
 void ig_gen_request_release(struct ig_gen_request *req);
 /* "generation", "edit" or "variation". */
 const char *ig_operation_name(enum ig_operation op);

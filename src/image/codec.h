@@ -12,12 +12,14 @@
 
 enum ig_format { IG_FMT_PNG, IG_FMT_JPEG, IG_FMT_WEBP, IG_FMT_UNKNOWN };
 
-/* Text chunks written into PNGs (iTXt, UTF-8). Any field may be NULL. */
+/* Text chunks written into PNGs (iTXt, UTF-8). Any field may be NULL.
+ * Only what follows from the inputs: the same inputs give the same bytes,
+ * so identical images are stored once (the generation id is in the
+ * record and the answer, never in the file). */
 struct ig_provenance {
     const char *prompt;
     const char *model;
     const char *seed;
-    const char *generation_id;
 };
 
 const char *ig_format_name(enum ig_format f); /* "png" */

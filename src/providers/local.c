@@ -52,8 +52,8 @@ static int compose(const struct ig_gen_request *req, uint8_t *rgb)
     return rc;
 }
 
-int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progress,
-                    const char *generation_id, size_t max_bytes, struct ig_image_out *out)
+static int local_generate(const struct ig_gen_request *req, uint64_t seed, float progress,
+                          size_t max_bytes, struct ig_image_out *out)
 {
     size_t npx = (size_t)req->width * (size_t)req->height;
     uint8_t *rgb = malloc(npx * 3);
@@ -81,7 +81,6 @@ int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progr
             .prompt = req->prompt,
             .model = req->model->id,
             .seed = seed_text,
-            .generation_id = generation_id,
         };
         int quality = req->output_compression >= 0 ? req->output_compression : 90;
         rc = ig_encode(rgb, req->width, req->height, req->output_format, quality, &prov, max_bytes,
@@ -95,13 +94,6 @@ int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progr
         out->seed = (int64_t)seed;
     }
     return rc;
-}
-
-static int local_generate(const struct ig_gen_request *req, int index, uint64_t seed,
-                          const char *generation_id, size_t max_bytes, struct ig_image_out *out)
-{
-    (void)index;
-    return ig_local_render(req, seed, 0.0f, generation_id, max_bytes, out);
 }
 
 const struct ig_provider ig_provider_local = {

@@ -1,7 +1,9 @@
 /* provider.h — what a provider is to the rest of the gateway.
  *
- * Two kinds. An in-process provider (the built-in local renderer)
- * generates on the thread pool through generate(). A network provider is a
+ * Two kinds, both driven by the dispatcher (core/dispatch.h), so every
+ * generation takes the same path. An in-process provider (the built-in
+ * local renderer) renders through generate(), which the dispatcher runs on
+ * the thread pool. A network provider is a
  * pure translator: prepare() turns a normalized request and a deployment
  * into an upstream HTTP request, and parse() turns the upstream answer into
  * images, pending (poll later) or a classified error. Adapters never touch
@@ -45,6 +47,8 @@ enum ig_error_class {
     IG_ERRC_CONTENT_POLICY, /* refused content: our 400, never retried elsewhere */
     IG_ERRC_REFUSED,        /* the gateway refused the answer (a private address, too
                              * large): asking the same place again cannot help; next */
+    IG_ERRC_INTERNAL,       /* an in-process provider failed (out of memory, an encoder
+                             * error): the gateway's own fault; next */
 };
 
 enum ig_outcome { IG_OUTCOME_IMAGES, IG_OUTCOME_PENDING, IG_OUTCOME_ERROR };
@@ -93,10 +97,12 @@ void ig_provider_result_release(struct ig_provider_result *r);
 
 struct ig_provider {
     const char *name;
-    /* In-process generation of image `index` with the given seed. Blocking
-     * (thread pool); thread-safe. out->data is bounded by max_bytes. */
-    int (*generate)(const struct ig_gen_request *req, int index, uint64_t seed,
-                    const char *generation_id, size_t max_bytes, struct ig_image_out *out);
+    /* In-process providers: renders one image with the given seed; progress
+     * in (0, 1) renders a partial (that share of the picture) for
+     * streaming, 0 the whole. Blocking (the dispatcher runs it on the
+     * thread pool); thread-safe. out->data is bounded by max_bytes. */
+    int (*generate)(const struct ig_gen_request *req, uint64_t seed, float progress,
+                    size_t max_bytes, struct ig_image_out *out);
     /* Network providers: builds the upstream request. 0 or IG_E*. */
     int (*prepare)(const struct ig_gen_request *req, const struct ig_deployment *d,
                    struct ig_upstream_request *out);
@@ -108,11 +114,6 @@ struct ig_provider {
     void (*parse)(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
                   struct ig_provider_result *out);
 };
-
-/* The local renderer for one image; progress in (0, 1) renders a partial
- * (that share of the picture's shapes) for streaming, 0 the whole. */
-int ig_local_render(const struct ig_gen_request *req, uint64_t seed, float progress,
-                    const char *generation_id, size_t max_bytes, struct ig_image_out *out);
 
 /* By name ("local", "openai"); NULL when there is none. */
 const struct ig_provider *ig_provider_find(const char *name);

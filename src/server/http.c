@@ -167,7 +167,6 @@ static struct ig_http_req *req_new(struct ig_conn *c)
     req->worker = c->w;
     req->loop = &c->w->loop;
     req->start_us = ig_now_us();
-    req->route_id = -1;
     req->http_minor = 1;
     ig_buf_init(&req->raw, l->max_header_bytes + 2 * l->max_headers + 2);
     ig_buf_init(&req->marks, (2 * l->max_headers + 2) * sizeof(size_t));
@@ -178,13 +177,12 @@ static struct ig_http_req *req_new(struct ig_conn *c)
 
 static void req_free(struct ig_http_req *req)
 {
-    if (req->app_data_free)
-        req->app_data_free(req->app_data);
+    if (req->app_free)
+        req->app_free(req->app);
     ig_buf_release(&req->raw);
     ig_buf_release(&req->marks);
     ig_buf_release(&req->body);
     ig_buf_release(&req->resp_headers);
-    free(req->log_extra);
     free(req->headers);
     free(req);
 }
@@ -561,43 +559,32 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     }
 }
 
-void ig_http_respond_error(struct ig_http_req *req, int status, const char *type, const char *code,
-                           const char *param, const char *fmt, ...)
+/* The server's own refusals: the application's answer when it gave a
+ * hook, plain text otherwise. */
+static void refuse(struct ig_http_req *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void refuse(struct ig_http_req *req, int status, const char *code, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct ig_buf b;
-    ig_buf_init(&b, 8192);
-    int rc = ig_buf_puts(&b, "{\"error\":{\"message\":\"");
-    rc = rc ? rc : ig_buf_json_escape(&b, msg, strlen(msg));
-    rc = rc ? rc : ig_buf_printf(&b, "\",\"type\":\"%s\",\"param\":", type);
-    if (rc == 0 && param) {
-        rc = ig_buf_puts(&b, "\"");
-        rc = rc ? rc : ig_buf_json_escape(&b, param, strlen(param));
-        rc = rc ? rc : ig_buf_puts(&b, "\"");
-    } else if (rc == 0) {
-        rc = ig_buf_puts(&b, "null");
-    }
-    rc = rc ? rc : ig_buf_puts(&b, ",\"code\":");
-    if (rc == 0 && code)
-        rc = ig_buf_printf(&b, "\"%s\"", code);
-    else if (rc == 0)
-        rc = ig_buf_puts(&b, "null");
-    rc = rc ? rc : ig_buf_puts(&b, "}}");
-    if (rc) {
-        ig_buf_release(&b);
-        static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":"
-                                       "\"server_error\",\"param\":null,\"code\":null}}";
-        ig_http_respond(req, status, "application/json", fallback, sizeof fallback - 1,
-                        IG_BODY_STATIC);
+    const struct ig_http_server_options *o = &req->worker->server->opt;
+    if (o->refuse) {
+        o->refuse(req, status, code, msg, o->ud);
         return;
     }
-    size_t len;
-    char *body = ig_buf_detach(&b, &len);
-    ig_http_respond(req, status, "application/json", body, len, IG_BODY_FREE);
+    size_t len = strlen(msg);
+    msg[len < sizeof msg - 1 ? len++ : len - 1] = '\n';
+    char *body = malloc(len);
+    if (!body) {
+        ig_http_respond(req, status, "text/plain", "error\n", 6, IG_BODY_STATIC);
+        return;
+    }
+    memcpy(body, msg, len);
+    ig_http_respond(req, status, "text/plain", body, len, IG_BODY_FREE);
 }
 
 /* ---- streaming ---- */
@@ -794,8 +781,7 @@ static void timer_cb(uv_timer_t *t)
     c->handling = 1;
     c->close_after = 1;
     assign_request_id(c->req);
-    ig_http_respond_error(c->req, 408, "invalid_request_error", "request_timeout", NULL,
-                          "the request was not received in time");
+    refuse(c->req, 408, "request_timeout", "the request was not received in time");
 }
 
 /* The connection's phases (headers, body, idle, linger) each end on a
@@ -848,27 +834,25 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
     assign_request_id(req);
     switch (status) {
     case 413:
-        ig_http_respond_error(req, 413, "invalid_request_error", "request_too_large", NULL,
-                              "request body is larger than %zu bytes", req->body.max);
+        refuse(req, 413, "request_too_large", "request body is larger than %zu bytes",
+               req->body.max);
         break;
     case 414:
     case 431:
-        ig_http_respond_error(req, status, "invalid_request_error", "headers_too_large", NULL,
-                              "request line or headers exceed %zu bytes or %zu fields",
-                              c->w->server->limits.max_header_bytes,
-                              c->w->server->limits.max_headers);
+        refuse(req, status, "headers_too_large",
+               "request line or headers exceed %zu bytes or %zu fields",
+               c->w->server->limits.max_header_bytes, c->w->server->limits.max_headers);
         break;
     case 503:
-        ig_http_respond_error(req, 503, "server_error", "overloaded", NULL,
-                              "out of memory for this request");
+        refuse(req, 503, "overloaded", "out of memory for this request");
         break;
     case 505:
-        ig_http_respond_error(req, 505, "invalid_request_error", "http_version_not_supported", NULL,
-                              "only HTTP/1.0 and HTTP/1.1 are spoken here");
+        refuse(req, 505, "http_version_not_supported",
+               "only HTTP/1.0 and HTTP/1.1 are spoken here");
         break;
     default:
-        ig_http_respond_error(req, 400, "invalid_request_error", "malformed_http", NULL,
-                              "malformed HTTP request: %s", http_errno_description(err));
+        refuse(req, 400, "malformed_http", "malformed HTTP request: %s",
+               http_errno_description(err));
         break;
     }
 }
@@ -1075,4 +1059,18 @@ void ig_http__settings_init(void)
     parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
+}
+
+/* A draining worker with no connections left stops: the application's
+ * worker hook, then the notice to the main thread. */
+void ig_http__worker_maybe_done(struct ig_http_worker *w)
+{
+    if (!w->draining || w->stopped || w->nconns > 0)
+        return;
+    w->stopped = 1;
+    if (w->server->opt.worker_stop)
+        w->server->opt.worker_stop(w, w->server->opt.ud);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    atomic_fetch_add(&w->server->workers_done, 1);
+    uv_async_send(&w->server->control);
 }

@@ -1,5 +1,5 @@
 /* http.h — the HTTP/1.1 server: worker loops, listeners, connections,
- * requests and responses. It knows nothing of images: the application gives
+ * requests and responses. It knows nothing of the application: the application gives
  * it one handler that is called for every complete request, and one
  * completion hook called after the response's last byte is handed to the
  * kernel (for logs and metrics).
@@ -78,20 +78,15 @@ struct ig_http_req {
     size_t bytes_out;
     struct ig_buf resp_headers; /* extra "Name: value\r\n" lines */
 
-    /* Application state: the router and handlers store what they need. */
-    int route_id;
-    char key_id[48];
-    unsigned key_scopes;
-    const char *model; /* static or owned by app_data */
-    int images;
-    void *app_data;
-    void (*app_data_free)(void *);
+    /* The application's state for this request (opaque to the server),
+     * freed with app_free when the request is. */
+    void *app;
+    void (*app_free)(void *);
     /* Called once, on the loop, when the client goes away while the request
      * is parked: the handler can stop its work. It must still answer the
      * request (ig_http_respond frees it) now or when its work ends. */
     void (*on_client_gone)(struct ig_http_req *req, void *arg);
     void *on_client_gone_arg;
-    char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
 
     /* Private to the server. */
     struct ig_buf raw;   /* url and headers, bounded by max_header_bytes */
@@ -118,6 +113,12 @@ struct ig_http_server_options {
      * in (path and headers readable), so upload routes can take more than
      * limits.max_body_bytes. NULL: limits.max_body_bytes for all. */
     size_t (*body_limit)(const struct ig_http_req *req, void *ud);
+    /* Optional: the answer to a request the server itself refuses
+     * (malformed, too large, timed out, out of memory). code is a stable
+     * word ("request_too_large"), message a sentence; it must answer with
+     * ig_http_respond(). NULL: a plain-text body. */
+    void (*refuse)(struct ig_http_req *req, int status, const char *code, const char *message,
+                   void *ud);
 };
 
 /* The worker's loop, and a slot for the application's per-worker state. */
@@ -150,11 +151,6 @@ int ig_http_add_header(struct ig_http_req *req, const char *name, const char *va
  * owner is IG_BODY_FREE. Must be called on the request's loop, once. */
 void ig_http_respond(struct ig_http_req *req, int status, const char *content_type,
                      const char *body, size_t len, enum ig_body_owner owner);
-/* The OpenAI error shape {"error":{"message","type","param","code"}}.
- * param and code may be NULL (rendered as null). */
-void ig_http_respond_error(struct ig_http_req *req, int status, const char *type, const char *code,
-                           const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
 const char *ig_http_status_text(int status);
 
 /* Streaming responses (SSE and the like): the head goes out with

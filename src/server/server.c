@@ -32,18 +32,6 @@ static void worker_close_walk_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-void ig_http__worker_maybe_done(struct ig_http_worker *w)
-{
-    if (!w->draining || w->stopped || w->nconns > 0)
-        return;
-    w->stopped = 1;
-    if (w->server->opt.worker_stop)
-        w->server->opt.worker_stop(w, w->server->opt.ud);
-    uv_close((uv_handle_t *)&w->wake, NULL);
-    atomic_fetch_add(&w->server->workers_done, 1);
-    uv_async_send(&w->server->control);
-}
-
 static void worker_wake_cb(uv_async_t *a)
 {
     struct ig_http_worker *w = a->data;

@@ -43,7 +43,7 @@ TestSuite(openai, .init = setup, .fini = teardown);
 
 static void parse_req(const char *body, struct ig_gen_request *r)
 {
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(ig_gen_request_parse(body, strlen(body), models, r, &e), 0, "%s", e.message);
 }
 

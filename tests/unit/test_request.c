@@ -1,3 +1,4 @@
+#include "api/errors.h"
 #include "core/models.h"
 #include "core/request.h"
 #include "util/err.h"
@@ -21,7 +22,7 @@ static void teardown(void)
 
 TestSuite(request, .init = setup, .fini = teardown);
 
-static int parse(const char *body, struct ig_gen_request *r, struct ig_api_error *e)
+static int parse(const char *body, struct ig_gen_request *r, struct ig_gen_error *e)
 {
     return ig_gen_request_parse(body, strlen(body), models, r, e);
 }
@@ -29,9 +30,10 @@ static int parse(const char *body, struct ig_gen_request *r, struct ig_api_error
 static void expect_error(const char *body, int status, const char *code, const char *param)
 {
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_neq(parse(body, &r, &e), 0, "accepted: %s", body);
-    cr_assert_eq(e.status, status, "%s: status %d", body, e.status);
+    cr_assert_eq(ig_api_error_status(e.kind), status, "%s: status %d", body,
+                 ig_api_error_status(e.kind));
     cr_assert_str_eq(e.code, code, "%s: code %s (%s)", body, e.code, e.message);
     cr_assert_str_eq(e.param, param ? param : "", "%s: param %s", body, e.param);
     cr_assert_gt(strlen(e.message), 5);
@@ -40,7 +42,7 @@ static void expect_error(const char *body, int status, const char *code, const c
 Test(request, defaults)
 {
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(parse("{\"prompt\":\"a cat\"}", &r, &e), 0);
     cr_assert_str_eq(r.model->id, "local/procedural");
     cr_assert_eq(r.n, 1);
@@ -56,7 +58,7 @@ Test(request, defaults)
 Test(request, every_field)
 {
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     const char *body =
         "{\"prompt\":\"a cat\",\"model\":\"local\",\"n\":3,\"size\":\"640x480\","
         "\"quality\":\"hd\",\"style\":\"natural\",\"response_format\":\"b64_json\","
@@ -87,7 +89,7 @@ Test(request, every_field)
 Test(request, null_means_absent)
 {
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(parse("{\"prompt\":\"x\",\"n\":null,\"size\":null,\"model\":null}", &r, &e), 0);
     cr_assert_eq(r.n, 1);
     ig_gen_request_release(&r);
@@ -154,7 +156,7 @@ Test(request, prompt_length_counts_characters)
     }
     strcpy(body + o, "\"}");
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(parse(body, &r, &e), 0, "%s", e.message);
     ig_gen_request_release(&r);
     /* One more character: refused. */
@@ -177,7 +179,7 @@ static void make_png(int w, int h, struct ig_buf *out)
 }
 
 static int parse_form(struct ig_multipart *m, enum ig_operation op, struct ig_gen_request *r,
-                      struct ig_api_error *e)
+                      struct ig_gen_error *e)
 {
     struct ig_form form;
     char why[256];
@@ -203,7 +205,7 @@ Test(request, edit_form_fields_and_image_move_into_the_request)
     ig_multipart_field(&m, "seed", "77");
     ig_multipart_file(&m, "image", "x.png", "image/png", png.data, png.len);
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(parse_form(&m, IG_OP_EDIT, &r, &e), 0, "%s", e.message);
     cr_assert_eq(r.op, IG_OP_EDIT);
     cr_assert_str_eq(r.prompt, "a lighthouse");
@@ -227,7 +229,7 @@ Test(request, variation_refuses_prompt_and_edit_needs_one)
     make_png(64, 64, &png);
     struct ig_multipart m;
     struct ig_gen_request r;
-    struct ig_api_error e;
+    struct ig_gen_error e;
     cr_assert_eq(ig_multipart_init(&m, 1 << 20), 0);
     ig_multipart_field(&m, "prompt", "x");
     ig_multipart_file(&m, "image", "x.png", "image/png", png.data, png.len);

@@ -1,0 +1,125 @@
+/* generation.h — a generation: one request for images, driven through the
+ * pipeline's stage table (pipeline/stages.c), independent of whoever asked.
+ *
+ * Any entry point makes one: the HTTP endpoints (api/images.c), and later
+ * the job runner, a batch item or the cache's single flight. It owns no
+ * socket. Whoever wants its result attaches a waiter; a generation may have
+ * several, and goes on when one leaves (it is cancelled only when the last
+ * one leaves and nobody has detached it to run on its own).
+ *
+ * Life: ig_generation_new → fill g->req → attach waiters →
+ * ig_generation_start. The stages then run on the worker's loop, each
+ * finishing at once or parking (on the thread pool, a provider, a queue)
+ * and resuming on the loop. At the end every waiter's done() is called
+ * once, in attachment order, and the generation frees itself: a waiter
+ * must not touch g after its done() returns. */
+#ifndef IG_GENERATION_H
+#define IG_GENERATION_H
+
+#include "core/dispatch.h"
+#include "core/gen_error.h"
+#include "core/request.h"
+#include "pipeline/pipeline.h"
+#include "util/buf.h"
+
+#include <stdint.h>
+
+/* Who asked, as far as the pipeline needs to know. */
+struct ig_gen_context {
+    char key_id[48];
+    char request_id[72];
+    char base_url[300]; /* scheme://host[:port] that signed image URLs start with */
+    uint64_t start_us;  /* when the request arrived (ig_now_us) */
+};
+
+/* A partial image event (stream=true), in OpenAI's form: an event name
+ * ("image_generation.partial_image") and its data, one JSON object. */
+struct ig_gen_partial {
+    const char *name;
+    size_t name_len;
+    const char *data;
+    size_t data_len;
+};
+
+struct ig_generation;
+
+struct ig_gen_waiter {
+    struct ig_gen_waiter *next; /* the generation's list */
+    /* Optional: each partial image, on the loop. */
+    void (*partial)(struct ig_gen_waiter *w, struct ig_generation *g,
+                    const struct ig_gen_partial *p);
+    /* Once, on the loop, when the generation has ended. */
+    void (*done)(struct ig_gen_waiter *w, struct ig_generation *g);
+};
+
+enum ig_gen_state { IG_GEN_RUNNING, IG_GEN_SUCCEEDED, IG_GEN_FAILED };
+
+/* What a successful generation made. */
+struct ig_gen_result {
+    /* The OpenAI images response (JSON text), or for a stream the data of
+     * its completed event; owned by g (a waiter may take it: set NULL). */
+    char *body;
+    size_t body_len;
+    int images;
+    int blobs_created;
+    size_t bytes_created;
+};
+
+struct ig_gen_timings {
+    uint64_t start_us;    /* the request arrived */
+    uint64_t dispatch_us; /* dispatch began */
+    uint64_t stored_us;   /* the store step was back */
+    uint64_t done_us;     /* answered */
+};
+
+struct ig_generation {
+    /* Readable by waiters. */
+    char id[48];
+    struct ig_gen_request req; /* owned */
+    struct ig_gen_context ctx;
+    enum ig_gen_state state;
+    struct ig_gen_error error; /* IG_GEN_FAILED: why */
+    struct ig_gen_result result;
+    struct ig_gen_timings t;
+    uint64_t seed; /* the seed used (the request's, or a random one) */
+    int64_t created;
+
+    /* The pipeline's own. */
+    struct ig_pipeline *pipeline;
+    struct ig_pipeline_worker *worker;
+    struct ig_gen_waiter *waiters;
+    int detached;     /* runs on when its last waiter leaves (a job) */
+    int stage;        /* the next stage to run */
+    int driving;      /* inside a stage's run() */
+    int resumed;      /* resumed while driving */
+    unsigned entered; /* stages whose run() was called, by index */
+    int admitted;     /* holds one of pipeline->pending */
+    int dispatched;   /* reached dispatch: the store step records it */
+    int relaying;     /* a provider's partial images have been passed on */
+    struct ig_dispatch *dispatch;
+    struct ig_dispatch_outcome *outcome; /* when dispatch has ended */
+    struct ig_buf sse;                   /* a provider's stream not yet split */
+    struct ig_batch_item store_item;
+};
+
+/* A new generation on worker w for ctx (copied). Its request is empty:
+ * the caller moves a parsed request into g->req. IG_ENOMEM. */
+int ig_generation_new(struct ig_pipeline_worker *w, const struct ig_gen_context *ctx,
+                      struct ig_generation **out);
+/* Frees a generation that was never started. */
+void ig_generation_free(struct ig_generation *g);
+/* Attaches a waiter (before or after the start, until the end). */
+void ig_generation_watch(struct ig_generation *g, struct ig_gen_waiter *w);
+/* Detaches a waiter; it gets no more calls. When it was the last and the
+ * generation is not detached, the generation is cancelled (it still runs
+ * to its end, recording what happened, and frees itself). */
+void ig_generation_unwatch(struct ig_generation *g, struct ig_gen_waiter *w);
+/* Runs the stages. Waiters may be called before it returns. */
+void ig_generation_start(struct ig_generation *g);
+/* Stops upstream work at once where it can (a provider call, a backoff, a
+ * queue): the generation fails as IG_GERR_CANCELED and goes on to record
+ * that. Work that cannot be stopped (a render or the store step on the
+ * thread pool) runs to its end. */
+void ig_generation_cancel(struct ig_generation *g);
+
+#endif

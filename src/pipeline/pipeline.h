@@ -1,0 +1,71 @@
+/* pipeline.h — what the generation pipeline needs from the process it runs
+ * in, and from each worker loop.
+ *
+ * struct ig_pipeline is shared by every loop: the configuration, the store
+ * and blobs, the signing secret, the model registry, the shared state of
+ * deployments (breakers, capacity) and the counters. It is built by its
+ * owner (api/app.c today; a job runner or a test equally) and read-only
+ * afterwards except through its own thread-safe members.
+ *
+ * struct ig_pipeline_worker is one loop's part: the loop, its upstream
+ * client and its store-step batcher. A generation lives on one worker from
+ * start to answer. */
+#ifndef IG_PIPELINE_H
+#define IG_PIPELINE_H
+
+#include "config.h"
+#include "core/batch.h"
+#include "core/breaker.h"
+#include "core/capacity.h"
+#include "core/metrics.h"
+#include "core/models.h"
+#include "store/blobs.h"
+#include "store/store.h"
+#include "upstream/upstream.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct ig_stage;
+
+struct ig_pipeline {
+    const struct ig_stage *stages; /* the stage table (pipeline/stages.c) */
+    int nstages;
+    const struct ig_config *cfg;
+    struct ig_store *store;
+    struct ig_blobs *blobs;
+    const uint8_t *secret; /* signs image URLs */
+    size_t secret_len;
+    const struct ig_models *models;
+    struct ig_breakers *breakers; /* may be NULL */
+    struct ig_capacity *capacity; /* may be NULL */
+    struct ig_metrics *metrics;   /* may be NULL */
+    atomic_long pending;          /* generations admitted and not yet answered */
+};
+
+struct ig_pipeline_worker {
+    struct ig_pipeline *pipeline;
+    uv_loop_t *loop;
+    struct ig_upstream *upstream;
+    struct ig_batcher *store_batcher;
+    /* Generations made on this worker and not yet freed: the worker is
+     * freed only after the last (a generation outlives the request that
+     * asked for it when its client leaves). */
+    long live;
+    int closing;
+    uv_timer_t reaper;
+};
+
+/* Sets p's stage table and counters; the caller fills the rest. */
+void ig_pipeline_init(struct ig_pipeline *p);
+
+/* A worker's part on loop. NULL when out of memory. Free it on the same
+ * loop: it is freed at once, or once its last generation has ended, on
+ * the loop, which must keep running until then (the generation's work
+ * keeps it alive). */
+struct ig_pipeline_worker *ig_pipeline_worker_new(struct ig_pipeline *p, uv_loop_t *loop,
+                                                  const struct ig_upstream_options *upstream);
+void ig_pipeline_worker_free(struct ig_pipeline_worker *w);
+
+#endif

@@ -1,0 +1,57 @@
+/* stage.h — private to pipeline/: what a stage is, the table of them, and
+ * what stages may do to a generation.
+ *
+ * A stage's run() returns IG_STAGE_NEXT when it is done (failed or not:
+ * a failure is recorded with ig_generation_fail), or IG_STAGE_PARKED when
+ * it has started work that will call ig_generation_resume() on the loop.
+ * Once a generation has failed, only the stages marked IG_STAGE_ALWAYS run
+ * (the store step records the failure, settle releases holds, answer tells
+ * the waiters). A stage's release() runs at the end, before the answer,
+ * for every stage whose run() was called: it gives back what run() took
+ * (an admission slot, a hold), whatever happened afterwards. */
+#ifndef IG_STAGE_H
+#define IG_STAGE_H
+
+#include "pipeline/generation.h"
+
+enum ig_stage_rc { IG_STAGE_NEXT, IG_STAGE_PARKED, IG_STAGE_ENDED };
+
+enum { IG_STAGE_ALWAYS = 1 };
+
+struct ig_stage {
+    const char *name;
+    /* NULL: an empty slot (a stage a later issue fills). */
+    enum ig_stage_rc (*run)(struct ig_generation *g);
+    void (*release)(struct ig_generation *g);
+    /* Optional: stops the stage's parked work for ig_generation_cancel(). */
+    void (*cancel)(struct ig_generation *g);
+    unsigned flags;
+};
+
+/* Continues with the next stage, on the loop (from a parked stage's
+ * completion). Safe to call from inside the stage's own run(). */
+void ig_generation_resume(struct ig_generation *g);
+/* Records a failure (the first one wins) and marks g failed. */
+void ig_generation_fail(struct ig_generation *g, enum ig_gen_error_kind kind, const char *code,
+                        const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Passes a partial image to every waiter that wants them. */
+void ig_generation_emit_partial(struct ig_generation *g, const struct ig_gen_partial *p);
+/* The answer stage's end: releases what stages took, counts, tells every
+ * waiter, frees g. Returns IG_STAGE_ENDED. */
+enum ig_stage_rc ig_generation_finish(struct ig_generation *g);
+
+/* The stages (one file each). */
+enum ig_stage_rc ig_stage_validate(struct ig_generation *g);
+enum ig_stage_rc ig_stage_admit(struct ig_generation *g);
+void ig_stage_admit_release(struct ig_generation *g);
+enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g);
+enum ig_stage_rc ig_stage_store(struct ig_generation *g);
+enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
+void ig_stage_dispatch_cancel(struct ig_generation *g);
+/* A generation of w's has been freed (pipeline/worker.c). */
+void ig_pipeline_worker_generation_gone(struct ig_pipeline_worker *w);
+/* The store step's batch operations, for each worker's batcher. */
+extern const struct ig_batch_ops ig_store_batch_ops;
+
+#endif

@@ -1,0 +1,34 @@
+/* stages.c — the stage table: the one map of the pipeline.
+ *
+ *   validate → admit → [moderate → limit → idempotency → reserve → cache]
+ *     → dispatch → store → [settle] → answer
+ *
+ * Bracketed slots are empty until their issues fill them (moderation,
+ * rate limits, idempotency, price and hold, cache and single-flight,
+ * settlement); adding a stage is one line here and its own file. The
+ * table reaches the driver (pipeline/generation.c) through struct
+ * ig_pipeline, so the driver knows no stage by name. A stage
+ * that fails skips the rest except those marked IG_STAGE_ALWAYS. */
+#include "pipeline/stage.h"
+
+/* name, run, release, cancel, flags */
+static const struct ig_stage stages[] = {
+    {"validate", ig_stage_validate, NULL, NULL, 0},
+    {"admit", ig_stage_admit, ig_stage_admit_release, NULL, 0},
+    {"moderate", NULL, NULL, NULL, 0},
+    {"limit", NULL, NULL, NULL, 0},
+    {"idempotency", NULL, NULL, NULL, 0},
+    {"reserve", NULL, NULL, NULL, 0},
+    {"cache", NULL, NULL, NULL, 0},
+    {"dispatch", ig_stage_dispatch, NULL, ig_stage_dispatch_cancel, 0},
+    {"store", ig_stage_store, NULL, NULL, IG_STAGE_ALWAYS},
+    {"settle", NULL, NULL, NULL, IG_STAGE_ALWAYS},
+    {"answer", ig_stage_answer, NULL, NULL, IG_STAGE_ALWAYS},
+};
+
+void ig_pipeline_init(struct ig_pipeline *p)
+{
+    p->stages = stages;
+    p->nstages = (int)(sizeof stages / sizeof stages[0]);
+    atomic_store(&p->pending, 0);
+}
