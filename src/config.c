@@ -168,6 +168,12 @@ int ig_config_set(struct ig_config *c, const char *name, const char *value, char
     return apply(c, s, value, err, err_size);
 }
 
+const char *ig_config_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
 int ig_config_init(struct ig_config *c)
 {
     char err[256];
@@ -206,7 +212,7 @@ int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
 
-    /* `models:` is routing, read by core/routes.c; here it is skipped whole. */
+    /* `models:` is routing, read by providers/routes.c; here it is skipped whole. */
     int skip_depth = 0; /* > 0 while inside the models subtree */
     /* keys[d] is the key of the mapping entry open at depth d. */
     char *keys[MAX_DEPTH] = {0};

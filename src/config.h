@@ -49,6 +49,10 @@ struct ig_config {
 
 /* Fills every field with its default. Strings are heap copies. */
 int ig_config_init(struct ig_config *c);
+/* The one place the process reads its environment (provider keys and
+ * URLs, IMAGEGATE_SECRET, IMAGEGATE_ADMIN_KEY, proxies): the value of
+ * name, or NULL when it is unset or empty. */
+const char *ig_config_env(const char *name);
 void ig_config_release(struct ig_config *c);
 /* Reads a YAML file over the current values. On failure, err (err_size
  * bytes) says which file, line or setting was wrong. */

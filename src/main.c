@@ -1,7 +1,7 @@
 /* main.c — the imagegate program: a table of subcommands over the library. */
 #include "cli/cli.h"
+#include "upstream/fetch.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,9 +44,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
-            curl_global_init(CURL_GLOBAL_DEFAULT);
+            ig_fetch_global_init();
             int rc = commands[i].run(argc, argv);
-            curl_global_cleanup();
+            ig_fetch_global_cleanup();
             return rc;
         }
     }

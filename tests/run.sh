@@ -12,6 +12,9 @@ export PYTHONDONTWRITEBYTECODE=1
 
 passed=0
 failed=0
+
+echo "=== layering (tools/check_layers.py)"
+if python3 tools/check_layers.py; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 count() { # $1: meson test output; a run that printed no summary counts as a failure
     local ok fail
     ok=$(awk '/^Ok:/ {print $2}' "$1")

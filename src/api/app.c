@@ -5,8 +5,10 @@
  * DATA/secret (32 random bytes, hex, mode 0600, made on first start). The
  * admin key comes from IMAGEGATE_ADMIN_KEY, or is generated on first start
  * and printed once; either way only its SHA-256 is stored. */
+#include "server/server.h"
 #include "api/app.h"
-#include "core/routes.h"
+#include "providers/provider.h"
+#include "providers/routes.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -26,8 +28,8 @@
 
 static int load_secret(struct ig_app *app, const char *data_dir)
 {
-    const char *env = getenv("IMAGEGATE_SECRET");
-    if (env && *env) {
+    const char *env = ig_config_env("IMAGEGATE_SECRET");
+    if (env) {
         /* Any operator string: stretch it to 32 bytes with SHA-256. */
         ig_sha256(env, strlen(env), app->secret);
         return 0;
@@ -66,7 +68,7 @@ static void key_prefix(const char *key, char *out, size_t size)
 
 static int ensure_admin_key(struct ig_app *app, FILE *announce)
 {
-    const char *env = getenv("IMAGEGATE_ADMIN_KEY");
+    const char *env = ig_config_env("IMAGEGATE_ADMIN_KEY");
     struct ig_key_record k;
     memset(&k, 0, sizeof k);
     snprintf(k.id, sizeof k.id, ADMIN_KEY_ID);
@@ -141,14 +143,15 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     }
     app->upstream_options.allow = &app->allow_networks;
     /* An operator's proxy for plain http is honoured by libcurl alone. */
-    app->upstream_options.builtin_http = cfg->upstream_builtin_http && !getenv("http_proxy") &&
-                                         !getenv("all_proxy") && !getenv("ALL_PROXY");
+    app->upstream_options.builtin_http = cfg->upstream_builtin_http &&
+                                         !ig_config_env("http_proxy") &&
+                                         !ig_config_env("all_proxy") && !ig_config_env("ALL_PROXY");
     if (rc == 0)
         rc = ig_models_create(&app->models);
     if (rc == 0)
-        rc = ig_models_add_builtin(app->models);
+        rc = ig_providers_add_builtin(app->models);
     if (rc == 0)
-        rc = ig_models_add_from_env(app->models);
+        rc = ig_providers_add_from_env(app->models);
     if (rc == 0 && cfg->models_file) {
         char err[512];
         rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err);
@@ -159,9 +162,7 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         ig_app_close(app);
         return rc;
     }
-    size_t nroutes;
-    const char *const *route_names = ig_app_route_names(&nroutes);
-    ig_metrics_init(&app->metrics, route_names, nroutes);
+    ig_metrics_init(&app->metrics, NULL, 0); /* the routes' names: ig_router_attach() */
     app->pipeline = (struct ig_pipeline){
         .cfg = cfg,
         .store = app->store,

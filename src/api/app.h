@@ -48,8 +48,8 @@ struct ig_app {
 int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce);
 void ig_app_close(struct ig_app *app);
 
-/* The HTTP server's handler and completion hook (ud is the app). */
-void ig_app_handle(struct ig_http_req *req, void *ud);
+/* The HTTP server's completion hook (ud is the app): the access log line
+ * and the request metrics. The handler is the router's (api/router.h). */
 void ig_app_complete(struct ig_http_req *req, void *ud);
 /* Per-worker state, made and freed by the server's worker hooks. */
 void ig_app_worker_start(struct ig_http_worker *w, void *ud);
@@ -94,24 +94,5 @@ void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
  * address. */
 void ig_app_base_url(const struct ig_app *app, const struct ig_http_req *req, char *out,
                      size_t size);
-
-/* Handlers, one per resource file. param is the path parameter (or NULL). */
-void ig_api_healthz(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_metrics(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_models_list(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_edits(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *param);
-/* The body limit for a request (server option body_limit): uploads may
- * take limits.max_upload_bytes, everything else limits.max_body_bytes. */
-size_t ig_app_body_limit(const struct ig_http_req *req, void *ud);
-/* The routes' names for metrics, indexed by ig_api_req.route_id. */
-const char *const *ig_app_route_names(size_t *n);
-void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param);
-void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

@@ -4,6 +4,7 @@
  * tampered or expired link answers 403, a valid link to a missing blob 404.
  * The blob is read on the thread pool. */
 #include "api/app.h"
+#include "api/handlers.h"
 #include "core/signing.h"
 #include "image/codec.h"
 #include "util/clock.h"

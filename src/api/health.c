@@ -1,6 +1,8 @@
 /* health.c — GET /healthz (the process answers), GET /readyz (it can serve:
  * not draining, and the store answers) and GET /metrics (Prometheus). */
+#include "server/server.h"
 #include "api/app.h"
+#include "api/handlers.h"
 #include "util/err.h"
 
 #include <stdlib.h>

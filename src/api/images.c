@@ -18,6 +18,7 @@
  * the generation has recorded what happened, then is answered into the
  * void. */
 #include "api/app.h"
+#include "api/handlers.h"
 #include "pipeline/generation.h"
 #include "util/buf.h"
 #include "util/clock.h"

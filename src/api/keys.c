@@ -5,6 +5,7 @@
  * Revocation drops this instance's whole key cache, so the key fails on the
  * very next request. Store calls run on the thread pool. */
 #include "api/app.h"
+#include "api/handlers.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"

@@ -2,6 +2,7 @@
  * model shapes, with what imagegate knows about each model under
  * "imagegate". Ids with a slash work raw or percent-encoded. */
 #include "api/app.h"
+#include "api/handlers.h"
 
 #include <string.h>
 

@@ -11,7 +11,8 @@
  * on the thread pool and the answer cached (negative answers too, in fixed
  * memory). Missing, unknown, revoked and malformed keys all get the same
  * 401 text, so the answer never says which part was wrong. */
-#include "api/app.h"
+#include "api/router.h"
+#include "api/handlers.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -42,10 +43,9 @@
 enum route_id { ROUTE_IDS(ROUTE_ENUM) };
 static const char *const route_names[] = {ROUTE_IDS(ROUTE_NAME)};
 
-const char *const *ig_app_route_names(size_t *n)
+void ig_router_attach(struct ig_app *app)
 {
-    *n = sizeof route_names / sizeof route_names[0];
-    return route_names;
+    ig_metrics_init(&app->metrics, route_names, sizeof route_names / sizeof route_names[0]);
 }
 
 typedef void (*handler_fn)(struct ig_app *, struct ig_http_req *, const char *);
@@ -218,7 +218,7 @@ static const char *presented_key(const struct ig_http_req *req, size_t *len)
  * is read before the key is checked, so without this anyone could make
  * the gateway buffer the upload limit per connection. A key the cache has
  * not seen yet gets the benefit of the doubt (it is checked right after). */
-size_t ig_app_body_limit(const struct ig_http_req *req, void *ud)
+size_t ig_router_body_limit(const struct ig_http_req *req, void *ud)
 {
     struct ig_app *app = ud;
     size_t small = (size_t)app->cfg->max_body_bytes, big = (size_t)app->cfg->max_upload_bytes;
@@ -249,7 +249,7 @@ static void api_req_free(void *p)
     free(ar);
 }
 
-void ig_app_handle(struct ig_http_req *req, void *ud)
+void ig_router_handle(struct ig_http_req *req, void *ud)
 {
     struct ig_app *app = ud;
     struct ig_api_req *rc = calloc(1, sizeof *rc);

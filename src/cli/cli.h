@@ -6,6 +6,7 @@
 #ifndef IG_CLI_H
 #define IG_CLI_H
 
+#include "upstream/fetch.h"
 #include "util/buf.h"
 
 #include <stddef.h>
@@ -42,11 +43,7 @@ void cli_print_help(const char *usage, const struct cli_option *options, size_t 
 
 /* HTTP to a running gateway (libcurl, blocking). status is the HTTP status
  * or 0 when no answer came; body holds the answer, bounded by max_body. */
-struct cli_response {
-    long status;
-    struct ig_buf body;
-    char error[256];
-};
+#define cli_response ig_fetch_result
 int cli_http(const char *method, const char *url, const char *key, const char *json_body,
              size_t max_body, struct cli_response *out);
 /* Maps a response to an exit code, printing the gateway's error message. */

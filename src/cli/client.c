@@ -1,11 +1,12 @@
 /* client.c — the CLI's HTTP client (libcurl easy interface; the CLI is not
  * an event loop) and its shared argument parsing and error reporting. */
 #include "cli/cli.h"
+#include "config.h"
+#include "upstream/fetch.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/err.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ const char *cli_server_url(const char *option)
 {
     if (option)
         return option;
-    const char *env = getenv("IMAGEGATE_URL");
+    const char *env = ig_config_env("IMAGEGATE_URL");
     return env && *env ? env : "http://127.0.0.1:8080";
 }
 
@@ -98,61 +99,17 @@ const char *cli_api_key(const char *option)
 {
     if (option)
         return option;
-    const char *env = getenv("IMAGEGATE_API_KEY");
+    const char *env = ig_config_env("IMAGEGATE_API_KEY");
     if (env && *env)
         return env;
-    env = getenv("IMAGEGATE_ADMIN_KEY");
+    env = ig_config_env("IMAGEGATE_ADMIN_KEY");
     return env && *env ? env : NULL;
-}
-
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct ig_buf *b = ud;
-    size_t n = size * nmemb;
-    return ig_buf_append(b, data, n) == 0 ? n : 0;
 }
 
 int cli_http(const char *method, const char *url, const char *key, const char *json_body,
              size_t max_body, struct cli_response *out)
 {
-    memset(out, 0, sizeof *out);
-    ig_buf_init(&out->body, max_body);
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        snprintf(out->error, sizeof out->error, "cannot start libcurl");
-        return IG_ENOMEM;
-    }
-    struct curl_slist *headers = NULL;
-    char auth[600];
-    if (key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-        headers = curl_slist_append(headers, auth);
-    }
-    if (json_body) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
-    }
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out->body);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "imagegate-cli/0.1");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 600L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(curl);
-    int rc = 0;
-    if (cc != CURLE_OK) {
-        ig_strlcpy(out->error, curl_easy_strerror(cc), sizeof out->error);
-        rc = IG_EIO;
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return rc;
+    return ig_fetch(method, url, key, json_body, max_body, "imagegate-cli/0.1", out);
 }
 
 int cli_report_error(const char *what, const struct cli_response *r)

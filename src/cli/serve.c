@@ -4,7 +4,9 @@
  * then the command-line flags. The thread pool is sized before libuv first
  * uses it; the descriptor limit is raised to its hard maximum so the
  * connection limit, not the kernel, is what bounds clients. */
+#include "server/server.h"
 #include "api/app.h"
+#include "api/router.h"
 #include "cli/cli.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -188,6 +190,7 @@ int cli_serve(int argc, char **argv)
         ig_config_release(&cfg);
         return CLI_FAILURE;
     }
+    ig_router_attach(&app);
     ig_strlcpy(app.listen_host, host, sizeof app.listen_host);
     struct ig_http_server_options o = {
         .host = host,
@@ -204,11 +207,11 @@ int cli_serve(int argc, char **argv)
                 .max_connections = (long)cfg.max_connections,
                 .shutdown_timeout_ms = (uint64_t)cfg.shutdown_timeout_ms,
             },
-        .handler = ig_app_handle,
+        .handler = ig_router_handle,
         .complete = ig_app_complete,
         .worker_start = ig_app_worker_start,
         .worker_stop = ig_app_worker_stop,
-        .body_limit = ig_app_body_limit,
+        .body_limit = ig_router_body_limit,
         .refuse = ig_api_refuse,
         .ud = &app,
     };

@@ -1,14 +1,24 @@
 /* models.h — the registry of models a gateway serves: what each accepts
  * (sizes, n, qualities, styles, formats, prompt length, extra fields) and
- * which provider serves it. Built once at start and read-only afterwards,
- * so lookups need no lock. Providers configured later (issue: providers)
- * add their models through ig_models_add(). */
+ * where it is served (its deployments). Built once at start and read-only
+ * afterwards, so lookups need no lock. It names no provider: each
+ * provider's file describes its own models (providers/provider.h). */
 #ifndef IG_MODELS_H
 #define IG_MODELS_H
 
 #include <stddef.h>
 
-struct ig_deployment;
+/* One place a model can be served from. Strings are owned by the registry. */
+struct ig_deployment {
+    const char *provider; /* "openai" */
+    const char *model;    /* the provider's model name */
+    const char *api_base; /* "https://api.openai.com/v1" */
+    const char *api_key;  /* NULL: none */
+    int priority;         /* lower is tried first */
+    int weight;           /* among equal priorities */
+    long timeout_ms;
+    int max_concurrency; /* jobs at once across the gateway; 0: unlimited */
+};
 
 #define IG_MAX_ALIASES 4
 
@@ -58,26 +68,18 @@ struct ig_models;
 
 int ig_models_create(struct ig_models **out);
 void ig_models_free(struct ig_models *m);
-/* Adds the built-in local renderer's models. */
-int ig_models_add_builtin(struct ig_models *m);
+/* Adds model as it is (it must outlive the registry). */
+int ig_models_add(struct ig_models *m, const struct ig_model *model);
 /* Adds a copy of model, with id and alias as given and its deployments
  * copied (strings included); the registry owns the copies. */
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
                        const char *alias, const struct ig_deployment *deps, size_t ndeps);
-/* Adds the models of the providers the environment configures:
- * OPENAI_API_KEY and/or OPENAI_BASE_URL → openai/dall-e-2, openai/dall-e-3,
- * openai/gpt-image-1 (…) and their bare names. */
-int ig_models_add_from_env(struct ig_models *m);
-/* For an unknown model name that a provider would serve once configured:
- * the setting that enables it ("OPENAI_API_KEY"); NULL otherwise. */
-const char *ig_models_enabling_setting(const char *name);
-/* The capabilities a provider's model has: a known model's own, else the
- * provider's generic ones. Never NULL. */
-const struct ig_model *ig_models_template(const char *provider, const char *model);
-/* A provider's default api_base (from its *_BASE_URL variable or its
- * public URL) and the variable its key comes from; NULL when none. */
-const char *ig_models_default_base(const char *provider);
-const char *ig_models_default_key_env(const char *provider);
+/* Remembers that model names starting with prefix (copied) would be
+ * served once setting ("OPENAI_API_KEY", which must outlive m) is given. */
+int ig_models_add_hint(struct ig_models *m, const char *prefix, const char *setting);
+/* For an unknown model name: the setting that would enable it; NULL when
+ * no hint matches. */
+const char *ig_models_enabling_setting(const struct ig_models *m, const char *name);
 /* By id or alias; NULL when unknown. */
 const struct ig_model *ig_models_find(const struct ig_models *m, const char *name);
 size_t ig_models_count(const struct ig_models *m);

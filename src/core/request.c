@@ -317,7 +317,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         if (!model_name)
             return fail(err, IG_GERR_UNAVAILABLE, "no_provider", "model",
                         "No model is configured.");
-        const char *setting = ig_models_enabling_setting(model_name);
+        const char *setting = ig_models_enabling_setting(models, model_name);
         if (setting) {
             return fail(err, IG_GERR_UNAVAILABLE, "no_provider", "model",
                         "No provider is configured for '%.128s'. Set %s to enable it.", model_name,

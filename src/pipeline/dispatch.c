@@ -1,5 +1,5 @@
 /* dispatch.c — the dispatch stage: the images from the model's
- * deployments (core/dispatch.h does the work: in-process renders,
+ * deployments (pipeline/dispatcher.h does the work: in-process renders,
  * provider calls, retries, fallback, polls, downloads).
  *
  * With stream=true, partial images reach the waiters as they come: a

@@ -16,7 +16,7 @@
 #ifndef IG_GENERATION_H
 #define IG_GENERATION_H
 
-#include "core/dispatch.h"
+#include "pipeline/dispatcher.h"
 #include "core/gen_error.h"
 #include "core/request.h"
 #include "pipeline/pipeline.h"

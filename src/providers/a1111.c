@@ -8,7 +8,7 @@
  * OpenAI's convention (transparent: edit) into A1111's (white: edit). An api_key "user:password"
  * becomes HTTP Basic auth (--api-auth). parse: images[] base64, the seeds from the `info` JSON
  * string (all_seeds); errors {"error","detail",…}. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
 #include "image/codec.h"
@@ -167,8 +167,47 @@ static void a1111_parse(const struct ig_deployment *d, const struct ig_upstream_
     out->message[0] = '\0';
 }
 
+/* ---- what the provider serves ---- */
+
+/* An AUTOMATIC1111 server: whatever checkpoint it has loaded. */
+static const struct ig_model a1111_templates[] = {
+    {.id = "sd",
+     .provider = "a1111",
+     .owned_by = "self-hosted",
+     .description = "the checkpoint loaded in an AUTOMATIC1111 server",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 512,
+     .default_height = 512,
+     .max_n = 8,
+     .max_prompt_chars = 10000,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 150,
+     .supports_guidance = 1,
+     .max_guidance = 30.0,
+     .operations = IG_OPBIT_EDIT, /* img2img, with an inpainting mask */
+     .max_input_images = 1,
+     .supports_mask = 1,
+     .supports_strength = 1,
+     .created = 1767225600},
+};
+
 const struct ig_provider ig_provider_a1111 = {
     .name = "a1111",
     .prepare = a1111_prepare,
     .parse = a1111_parse,
+    .models = a1111_templates,
+    .nmodels = sizeof a1111_templates / sizeof a1111_templates[0],
+    .fallback = &a1111_templates[0],
+    .key_env = "A1111_AUTH",
+    .base_env = "A1111_URL",
+    .default_base = "http://127.0.0.1:7860",
+    .env_needs_base = 1,
+    .env_models = 1,
+    .enabling_setting = "A1111_URL",
 };

@@ -9,7 +9,7 @@
  * Request/Content Moderated → content refusal; Error, Failed, Task not found
  * → a failed job (retryable: a new submit). Errors are FastAPI-style
  * {"detail": "…" | [{"msg": …}]}. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -122,8 +122,71 @@ static void bfl_parse(const struct ig_deployment *d, const struct ig_upstream_re
     json_decref(root);
 }
 
+/* ---- what the provider serves ---- */
+
+/* Black Forest Labs' FLUX models (shared/providers.md §5). One image per
+ * job; sizes in multiples of 32 (FLUX.2: 16). */
+static const char *const bfl_qualities[] = {"auto", "standard", NULL};
+static const struct ig_model bfl_templates[] = {
+    {.id = "flux-pro-1.1",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX1.1 [pro]",
+     .size_step = 32,
+     .min_side = 256,
+     .max_side = 1440,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .created = 1727740800},
+    {.id = "flux-dev",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [dev]",
+     .size_step = 32,
+     .min_side = 256,
+     .max_side = 1440,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 5.0,
+     .created = 1722470400},
+    {.id = "flux-2-pro",
+     .provider = "bfl",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.2 [pro]",
+     .size_step = 16,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 10000,
+     .qualities = bfl_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .created = 1764547200},
+};
+
 const struct ig_provider ig_provider_bfl = {
     .name = "bfl",
     .prepare = bfl_prepare,
     .parse = bfl_parse,
+    .models = bfl_templates,
+    .nmodels = sizeof bfl_templates / sizeof bfl_templates[0],
+    .fallback = &bfl_templates[0],
+    .key_env = "BFL_API_KEY",
+    .base_env = "BFL_BASE_URL",
+    .default_base = "https://api.bfl.ai/v1",
 };

@@ -1,6 +1,6 @@
 /* common.c — helpers shared by the network adapters; see common.h. */
 #include "providers/common.h"
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "image/codec.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -237,6 +237,16 @@ int ig_provider_image_b64_canonical(const struct ig_provider_image *im)
     return memcmp(last, im->b64 + im->b64_len - 4, 4) == 0;
 }
 
+int ig_provider_url_image(struct ig_provider_image *im, const char *url)
+{
+    if (strncmp(url, "data:", 5) == 0) {
+        const char *b64 = strstr(url, ";base64,");
+        return b64 ? ig_provider_b64_text(im, b64 + 8) : IG_EINVAL;
+    }
+    im->url = strdup(url);
+    return im->url ? 0 : IG_ENOMEM;
+}
+
 void ig_provider_malformed(struct ig_provider_result *out, const char *message)
 {
     ig_provider_result_release(out);
@@ -244,4 +254,29 @@ void ig_provider_malformed(struct ig_provider_result *out, const char *message)
     out->error_class = IG_ERRC_RETRYABLE;
     out->retry_after_ms = -1;
     ig_strlcpy(out->message, message, sizeof out->message);
+}
+
+static const struct ig_aspect_ratio ratios[] = {{"1:1", 1, 1}, {"16:9", 16, 9}, {"21:9", 21, 9},
+                                                {"2:3", 2, 3}, {"3:2", 3, 2},   {"4:5", 4, 5},
+                                                {"5:4", 5, 4}, {"9:16", 9, 16}, {"9:21", 9, 21}};
+
+const char *ig_nearest_aspect_ratio(int width, int height, const struct ig_aspect_ratio *list,
+                                    size_t n)
+{
+    double want = (double)width / (double)height, best = 1e9;
+    const char *name = list[0].name;
+    for (size_t i = 0; i < n; i++) {
+        double r = (double)list[i].w / (double)list[i].h;
+        double diff = r > want ? r / want : want / r;
+        if (diff < best) {
+            best = diff;
+            name = list[i].name;
+        }
+    }
+    return name;
+}
+
+const char *ig_stability_aspect_ratio(int width, int height)
+{
+    return ig_nearest_aspect_ratio(width, height, ratios, sizeof ratios / sizeof ratios[0]);
 }

@@ -19,6 +19,14 @@ int ig_provider_url_request(struct ig_upstream_request *r, const char *method, c
 /* Marks out pending: poll again after after_ms (out->poll, when set, is
  * the next request; otherwise the dispatcher repeats its last poll). */
 void ig_provider_pending(struct ig_provider_result *out, long after_ms);
+/* An aspect ratio a provider offers ("16:9" is 16 by 9). */
+struct ig_aspect_ratio {
+    const char *name;
+    int w, h;
+};
+/* The one of list (n ≥ 1) nearest width/height. */
+const char *ig_nearest_aspect_ratio(int width, int height, const struct ig_aspect_ratio *list,
+                                    size_t n);
 /* The aspect ratio Stability and Replicate offer that is nearest
  * width/height ("16:9"). */
 const char *ig_stability_aspect_ratio(int width, int height);
@@ -50,6 +58,9 @@ int ig_provider_form_body(struct ig_upstream_request *out, struct ig_multipart *
  * multiple of 4), or IG_ENOMEM. */
 int ig_provider_b64_image(struct ig_provider_image *im, json_t *str);
 int ig_provider_b64_text(struct ig_provider_image *im, const char *b64);
+/* An image given by URL: a data URI's base64 kept as text, any other URL
+ * to download. 0, IG_EINVAL for a data URI that is not base64, IG_ENOMEM. */
+int ig_provider_url_image(struct ig_provider_image *im, const char *url);
 /* The format im's leading bytes claim (ig_sniff), from its bytes or by
  * decoding only the first characters of its base64; IG_FMT_UNKNOWN when it
  * has neither or they are not an image's. */

@@ -10,7 +10,7 @@
  * data URIs decoded), any flagged image → content refusal. The URLs fal
  * returns are used as given, never built; cancel_url (a PUT) is handed to
  * the dispatcher so an abandoned request is cancelled at fal. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -87,16 +87,12 @@ static void result_images(json_t *root, struct ig_provider_result *out)
         struct ig_provider_image *im = &out->images[out->nimages];
         const char *url = json_string_value(json_object_get(img, "url"));
         im->seed = json_is_integer(seed) ? json_integer_value(seed) + (json_int_t)i : -1;
-        if (url && strncmp(url, "data:", 5) == 0) {
-            const char *comma = strstr(url, ";base64,");
-            if (!comma || ig_provider_b64_text(im, comma + 8)) {
-                ig_provider_malformed(out, "an image data URI is not base64");
-                return;
-            }
-        } else if (url) {
-            im->url = strdup(url);
-        } else {
+        if (!url) {
             ig_provider_malformed(out, "an image in the provider's result has no url");
+            return;
+        }
+        if (ig_provider_url_image(im, url)) {
+            ig_provider_malformed(out, "an image data URI is not base64");
             return;
         }
         out->nimages++;
@@ -145,8 +141,56 @@ static void fal_parse(const struct ig_deployment *d, const struct ig_upstream_re
     json_decref(root);
 }
 
+/* ---- what the provider serves ---- */
+
+/* fal.ai FLUX endpoints. */
+static const struct ig_model fal_templates[] = {
+    {.id = "fal-ai/flux/schnell",
+     .provider = "fal",
+     .owned_by = "fal-ai",
+     .description = "FLUX.1 [schnell] on fal",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 12,
+     .created = 1722470400},
+    {.id = "fal-ai/flux/dev",
+     .provider = "fal",
+     .owned_by = "fal-ai",
+     .description = "FLUX.1 [dev] on fal",
+     .size_step = 8,
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 20.0,
+     .created = 1722470400},
+};
+
 const struct ig_provider ig_provider_fal = {
     .name = "fal",
     .prepare = fal_prepare,
     .parse = fal_parse,
+    .models = fal_templates,
+    .nmodels = sizeof fal_templates / sizeof fal_templates[0],
+    .fallback = &fal_templates[1],
+    .key_env = "FAL_KEY",
+    .base_env = "FAL_QUEUE_URL",
+    .default_base = "https://queue.fal.run",
 };

@@ -7,7 +7,7 @@
  * {api_base}/generations/{id}. parse(n): generations_by_pk.status PENDING →
  * poll again; COMPLETE → generated_images[].url (any nsfw flag → content
  * refusal); FAILED → a failed job. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/err.h"
 
@@ -118,8 +118,41 @@ static void leonardo_parse(const struct ig_deployment *d, const struct ig_upstre
     json_decref(root);
 }
 
+/* ---- what the provider serves ---- */
+
+/* Leonardo: "default" lets Leonardo choose; other names are modelIds. */
+static const struct ig_model leonardo_templates[] = {
+    {.id = "default",
+     .provider = "leonardo",
+     .owned_by = "leonardo-ai",
+     .description = "Leonardo.ai (name a modelId in the config for a specific model)",
+     .size_step = 8,
+     .min_side = 32,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 768,
+     .max_n = 8,
+     .max_prompt_chars = 1500,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_negative_prompt = 1,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 60,
+     .supports_guidance = 1,
+     .max_guidance = 20.0,
+     .created = 1767225600},
+};
+
 const struct ig_provider ig_provider_leonardo = {
     .name = "leonardo",
     .prepare = leonardo_prepare,
     .parse = leonardo_parse,
+    .models = leonardo_templates,
+    .nmodels = sizeof leonardo_templates / sizeof leonardo_templates[0],
+    .fallback = &leonardo_templates[0],
+    .key_env = "LEONARDO_API_KEY",
+    .base_env = "LEONARDO_BASE_URL",
+    .default_base = "https://cloud.leonardo.ai/api/rest/v1",
+    .env_models = 1,
 };

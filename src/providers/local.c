@@ -9,6 +9,7 @@
  * `strength` (default 0.6 for an edit, 0.35 for a variation). */
 #include "image/codec.h"
 #include "image/render.h"
+#include "core/models.h"
 #include "providers/provider.h"
 #include "util/err.h"
 
@@ -96,7 +97,58 @@ static int local_generate(const struct ig_gen_request *req, uint64_t seed, float
     return rc;
 }
 
+/* ---- what the provider serves ---- */
+
+static const char *const local_qualities[] = {"auto",   "standard", "hd", "low",
+                                              "medium", "high",     NULL};
+static const char *const local_styles[] = {"vivid", "natural", NULL};
+
+/* The local renderer is served in-process, through the dispatcher like
+ * every provider. */
+static const struct ig_deployment local_deployment = {
+    .provider = "local",
+    .model = "procedural",
+    .weight = 1,
+};
+
+static const struct ig_model local_procedural = {
+    .id = "local/procedural",
+    .aliases = {"local", NULL},
+    .provider = "local",
+    .owned_by = "imagegate",
+    .description = "built-in procedural renderer (not a diffusion model): a deterministic "
+                   "picture from the prompt's words, the seed and the size; works offline",
+    .min_side = 64,
+    .max_side = 2048,
+    .default_width = 1024,
+    .default_height = 1024,
+    .max_n = 10,
+    .max_prompt_chars = 32000,
+    .qualities = local_qualities,
+    .styles = local_styles,
+    .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+    .supports_negative_prompt = 1,
+    .supports_seed = 1,
+    .supports_steps = 1,
+    .supports_guidance = 1,
+    .max_steps = 150,
+    .max_guidance = 50.0,
+    .supports_compression = 1,
+    .supports_stream = 1,
+    .operations = IG_OPBIT_EDIT | IG_OPBIT_VARIATION,
+    .max_input_images = 1,
+    .supports_mask = 1,
+    .supports_strength = 1,
+    .edit_keeps_size = 1,
+    .created = 1767225600,
+    .deployments = &local_deployment,
+    .ndeployments = 1,
+};
+
 const struct ig_provider ig_provider_local = {
     .name = "local",
     .generate = local_generate,
+    .models = &local_procedural,
+    .nmodels = 1,
+    .fallback = &local_procedural,
 };

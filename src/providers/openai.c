@@ -11,7 +11,7 @@
  * b64 anyway. parse: data[].b64_json (decoded) or data[].url (downloaded by the dispatcher),
  * revised_prompt; errors in OpenAI's shape and in the looser shapes of compatible servers
  * ({"error":"text"}, {"detail":…}). */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -235,8 +235,135 @@ malformed:
              "the provider's answer holds an image that is neither base64 nor a URL");
 }
 
+/* ---- what the provider serves ---- */
+
+/* OpenAI's models, from the SDK's types (shared/providers.md §1). */
+static const char *const dalle2_sizes[] = {"256x256", "512x512", "1024x1024", NULL};
+static const char *const dalle2_qualities[] = {"auto", "standard", NULL};
+static const char *const dalle3_sizes[] = {"1024x1024", "1792x1024", "1024x1792", NULL};
+static const char *const dalle3_qualities[] = {"auto", "standard", "hd", NULL};
+static const char *const dalle3_styles[] = {"vivid", "natural", NULL};
+static const char *const gpt_sizes[] = {"1024x1024", "1536x1024", "1024x1536", NULL};
+static const char *const gpt_qualities[] = {"auto", "low", "medium", "high", NULL};
+
+static const struct ig_model openai_templates[] = {
+    {.id = "dall-e-2",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI DALL·E 2",
+     .sizes = dalle2_sizes,
+     .min_side = 256,
+     .max_side = 1024,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 1000,
+     .qualities = dalle2_qualities,
+     .formats = IG_FMTBIT_PNG,
+     .operations = IG_OPBIT_EDIT | IG_OPBIT_VARIATION,
+     .max_input_images = 1,
+     .supports_mask = 1,
+     .input_square_png = 1,
+     .max_input_bytes = 4L << 20,
+     .created = 1698798177},
+    {.id = "dall-e-3",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI DALL·E 3",
+     .sizes = dalle3_sizes,
+     .min_side = 1024,
+     .max_side = 1792,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 1,
+     .max_prompt_chars = 4000,
+     .qualities = dalle3_qualities,
+     .styles = dalle3_styles,
+     .formats = IG_FMTBIT_PNG,
+     .created = 1698785189},
+    {.id = "gpt-image-1",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI GPT Image 1",
+     .sizes = gpt_sizes,
+     .min_side = 1024,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 32000,
+     .qualities = gpt_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_transparent = 1,
+     .supports_compression = 1,
+     .supports_moderation = 1,
+     .supports_stream = 1,
+     .operations = IG_OPBIT_EDIT,
+     .max_input_images = 16,
+     .supports_mask = 1,
+     .supports_input_fidelity = 1,
+     .max_input_bytes = 50L << 20,
+     .created = 1745366400},
+    {.id = "gpt-image-1-mini",
+     .provider = "openai",
+     .owned_by = "openai",
+     .description = "OpenAI GPT Image 1 mini",
+     .sizes = gpt_sizes,
+     .min_side = 1024,
+     .max_side = 1536,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 10,
+     .max_prompt_chars = 32000,
+     .qualities = gpt_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_transparent = 1,
+     .supports_compression = 1,
+     .supports_moderation = 1,
+     .supports_stream = 1,
+     .operations = IG_OPBIT_EDIT,
+     .max_input_images = 16,
+     .supports_mask = 1,
+     .max_input_bytes = 50L << 20,
+     .created = 1759363200},
+};
+
+/* Any model of an OpenAI-compatible server (or of a provider without a
+ * table of its own yet): any WxH, the common fields. */
+static const char *const generic_qualities[] = {"auto",   "standard", "hd", "low",
+                                                "medium", "high",     NULL};
+static const struct ig_model generic_template = {.id = "generic",
+                                                 .provider = "openai",
+                                                 .owned_by = "imagegate",
+                                                 .description = "an OpenAI-compatible image model",
+                                                 .min_side = 64,
+                                                 .supports_compression = 1,
+                                                 .max_side = 4096,
+                                                 .default_width = 1024,
+                                                 .default_height = 1024,
+                                                 .max_n = 10,
+                                                 .max_prompt_chars = 32000,
+                                                 .qualities = generic_qualities,
+                                                 .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG |
+                                                            IG_FMTBIT_WEBP,
+                                                 .operations = IG_OPBIT_EDIT,
+                                                 .max_input_images = 16,
+                                                 .supports_mask = 1,
+                                                 .created = 1767225600};
+
+static const char *const openai_hints[] = {"openai/", "dall-e", "gpt-image", NULL};
+
 const struct ig_provider ig_provider_openai = {
     .name = "openai",
     .prepare = openai_prepare,
     .parse = openai_parse,
+    .models = openai_templates,
+    .nmodels = sizeof openai_templates / sizeof openai_templates[0],
+    .fallback = &generic_template,
+    .key_env = "OPENAI_API_KEY",
+    .base_env = "OPENAI_BASE_URL",
+    .default_base = "https://api.openai.com/v1",
+    .alias_bare = 1,
+    .hint_prefixes = openai_hints,
+    .enabling_setting = "OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server)",
 };

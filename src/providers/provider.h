@@ -1,6 +1,6 @@
 /* provider.h — what a provider is to the rest of the gateway.
  *
- * Two kinds, both driven by the dispatcher (core/dispatch.h), so every
+ * Two kinds, both driven by the dispatcher (pipeline/dispatcher.h), so every
  * generation takes the same path. An in-process provider (the built-in
  * local renderer) renders through generate(), which the dispatcher runs on
  * the thread pool. A network provider is a
@@ -12,23 +12,12 @@
 #ifndef IG_PROVIDER_H
 #define IG_PROVIDER_H
 
+#include "core/models.h"
 #include "core/request.h"
 #include "upstream/upstream.h"
 #include "util/buf.h"
 
 #include <stdint.h>
-
-/* One place a model can be served from. Strings are owned by the registry. */
-struct ig_deployment {
-    const char *provider; /* "openai" */
-    const char *model;    /* the provider's model name */
-    const char *api_base; /* "https://api.openai.com/v1" */
-    const char *api_key;  /* NULL: none */
-    int priority;         /* lower is tried first */
-    int weight;           /* among equal priorities */
-    long timeout_ms;
-    int max_concurrency; /* jobs at once across the gateway; 0: unlimited */
-};
 
 struct ig_image_out {
     struct ig_buf data; /* encoded bytes, owned */
@@ -37,7 +26,7 @@ struct ig_image_out {
     int64_t seed;
 };
 
-/* The error classes of the one classification table (core/classify.h). */
+/* The error classes of the one classification table (providers/classify.h). */
 enum ig_error_class {
     IG_ERRC_CLIENT,    /* the request is wrong: our 400, no fallback */
     IG_ERRC_AUTH,      /* upstream 401/403: the operator's problem; next deployment */
@@ -113,10 +102,50 @@ struct ig_provider {
      * while the request it belongs to is being cancelled. */
     void (*parse)(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
                   struct ig_provider_result *out);
+
+    /* What it serves: its known models, which are also the templates of a
+     * configured deployment's capabilities, and the template for a model
+     * it does not know (NULL: OpenAI's generic one). */
+    const struct ig_model *models;
+    size_t nmodels;
+    const struct ig_model *fallback;
+    /* How the environment configures it: its key's variable, its base
+     * URL's variable and the public default. Either variable set enables
+     * it (only base_env when env_needs_base), adding its first env_models
+     * models (0: all) as "<name>/<model>", and their bare names too when
+     * alias_bare. */
+    const char *key_env, *base_env, *default_base;
+    int env_needs_base;
+    size_t env_models;
+    int alias_bare;
+    /* Model names it would serve once configured ("<name>/" always
+     * counts), and the setting that does it (NULL: key_env). */
+    const char *const *hint_prefixes;
+    const char *enabling_setting;
 };
+
+/* The qualities of a model without quality levels: "auto", "standard". */
+extern const char *const ig_plain_qualities[];
 
 /* By name ("local", "openai"); NULL when there is none. */
 const struct ig_provider *ig_provider_find(const char *name);
+/* Every provider, in table order; NULL past the last. */
+const struct ig_provider *ig_provider_at(size_t i);
+
+/* The registry's part of the providers (providers.c). */
+/* Adds the in-process providers' models (the local renderer's) and every
+ * provider's hints for models it would serve once configured. */
+int ig_providers_add_builtin(struct ig_models *m);
+/* Adds the models of the providers the environment configures:
+ * OPENAI_API_KEY and/or OPENAI_BASE_URL → openai/dall-e-2, dall-e-2, … */
+int ig_providers_add_from_env(struct ig_models *m);
+/* The capabilities of a provider's model: a known model's own, else the
+ * provider's fallback. Never NULL. */
+const struct ig_model *ig_provider_template(const char *provider, const char *model);
+/* A provider's api_base (its base URL variable, else its public URL; ""
+ * when unknown) and its key's variable (NULL when none). */
+const char *ig_provider_default_base(const char *provider);
+const char *ig_provider_key_env(const char *provider);
 
 extern const struct ig_provider ig_provider_local;
 extern const struct ig_provider ig_provider_openai;
@@ -126,5 +155,6 @@ extern const struct ig_provider ig_provider_stability;
 extern const struct ig_provider ig_provider_fal;
 extern const struct ig_provider ig_provider_replicate;
 extern const struct ig_provider ig_provider_leonardo;
+extern const struct ig_provider ig_provider_openrouter;
 
 #endif

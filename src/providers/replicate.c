@@ -11,7 +11,7 @@
  * starting/processing → poll urls.get, with urls.cancel kept so an
  * abandoned prediction is cancelled; failed → retryable (an NSFW error is a
  * content refusal); errors are RFC 7807 {title, detail, status}. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/err.h"
 
@@ -126,8 +126,54 @@ static void replicate_parse(const struct ig_deployment *d, const struct ig_upstr
     json_decref(root);
 }
 
+/* ---- what the provider serves ---- */
+
+/* Replicate: the official FLUX models (aspect ratios, up to 4 outputs). */
+static const struct ig_model replicate_templates[] = {
+    {.id = "black-forest-labs/flux-schnell",
+     .provider = "replicate",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [schnell] on Replicate (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 4,
+     .created = 1722470400},
+    {.id = "black-forest-labs/flux-dev",
+     .provider = "replicate",
+     .owned_by = "black-forest-labs",
+     .description = "FLUX.1 [dev] on Replicate (size is mapped to the nearest aspect ratio)",
+     .min_side = 64,
+     .max_side = 2048,
+     .default_width = 1024,
+     .default_height = 1024,
+     .max_n = 4,
+     .max_prompt_chars = 10000,
+     .qualities = ig_plain_qualities,
+     .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
+     .supports_seed = 1,
+     .supports_steps = 1,
+     .max_steps = 50,
+     .supports_guidance = 1,
+     .max_guidance = 10.0,
+     .created = 1722470400},
+};
+
 const struct ig_provider ig_provider_replicate = {
     .name = "replicate",
     .prepare = replicate_prepare,
     .parse = replicate_parse,
+    .models = replicate_templates,
+    .nmodels = sizeof replicate_templates / sizeof replicate_templates[0],
+    .fallback = &replicate_templates[1],
+    .key_env = "REPLICATE_API_TOKEN",
+    .base_env = "REPLICATE_BASE_URL",
+    .default_base = "https://api.replicate.com/v1",
 };

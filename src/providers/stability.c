@@ -9,7 +9,7 @@
  * `finish-reason` and `seed` headers (CONTENT_FILTERED is a content
  * refusal), or the JSON form {image, finish_reason, seed}; errors
  * {"name", "errors": [...]}, 403 content_moderation a refusal too. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "providers/common.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -20,27 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct {
-    const char *name;
-    int w, h;
-} ratios[] = {{"1:1", 1, 1}, {"16:9", 16, 9}, {"21:9", 21, 9}, {"2:3", 2, 3},  {"3:2", 3, 2},
-              {"4:5", 4, 5}, {"5:4", 5, 4},   {"9:16", 9, 16}, {"9:21", 9, 21}};
-
-const char *ig_stability_aspect_ratio(int width, int height)
-{
-    double want = (double)width / (double)height, best = 1e9;
-    const char *name = "1:1";
-    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++) {
-        double r = (double)ratios[i].w / (double)ratios[i].h;
-        double diff = r > want ? r / want : want / r;
-        if (diff < best) {
-            best = diff;
-            name = ratios[i].name;
-        }
-    }
-    return name;
-}
 
 /* SD3's image-to-image needs a strength; this one when the client gave none. */
 #define STABILITY_EDIT_STRENGTH 0.6
@@ -163,8 +142,37 @@ static void stability_parse(const struct ig_deployment *d, const struct ig_upstr
     out->message[0] = '\0';
 }
 
+/* ---- what the provider serves ---- */
+
+/* Stability's v2beta models: one image, the size becomes an aspect ratio. */
+/* Stability's v2beta models differ only in name, date and whether they edit
+ * (image-to-image, which keeps the input's shape: no size to give). */
+#define STABILITY_MODEL(model_id, what, date, ops)                                                 \
+    {                                                                                              \
+        .id = model_id, .provider = "stability", .owned_by = "stability-ai",                       \
+        .description = what " (size is mapped to the nearest aspect ratio)", .min_side = 64,       \
+        .max_side = 4096, .default_width = 1024, .default_height = 1024, .max_n = 1,               \
+        .max_prompt_chars = 10000, .qualities = ig_plain_qualities,                                \
+        .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_negative_prompt = 1, \
+        .supports_seed = 1, .created = date, .operations = ops, .max_input_images = 1,             \
+        .supports_strength = 1, .edit_keeps_size = 1                                               \
+    }
+static const struct ig_model stability_templates[] = {
+    /* Core has no image input; Ultra and SD3 take one (image-to-image). */
+    STABILITY_MODEL("core", "Stable Image Core", 1713744000, 0),
+    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000, IG_OPBIT_EDIT),
+    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200, IG_OPBIT_EDIT),
+};
+#undef STABILITY_MODEL
+
 const struct ig_provider ig_provider_stability = {
     .name = "stability",
     .prepare = stability_prepare,
     .parse = stability_parse,
+    .models = stability_templates,
+    .nmodels = sizeof stability_templates / sizeof stability_templates[0],
+    .fallback = &stability_templates[0],
+    .key_env = "STABILITY_API_KEY",
+    .base_env = "STABILITY_BASE_URL",
+    .default_base = "https://api.stability.ai",
 };

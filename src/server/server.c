@@ -10,6 +10,7 @@
  * comes), run() returns 1 and the caller exits without joining workers that
  * may still be inside requests. */
 #include "server/http_internal.h"
+#include "server/server.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -87,6 +87,7 @@ struct ig_h1_conn {
 
 struct ig_h1 {
     uv_loop_t *loop;
+    ig_upstream_call_done_fn done; /* ends a call (upstream.c) */
     struct h1_pool *pools;
     int nconns;
     int freeing;
@@ -120,7 +121,7 @@ static void defer_cb(uv_timer_t *t)
         h->deferred = call->deferred_next;
         call->deferred_next = NULL;
         call->deferred = 0;
-        ig_upstream_call_done(call);
+        h->done(call);
     }
 }
 
@@ -129,7 +130,7 @@ static void defer_cb(uv_timer_t *t)
 static void finish_call(struct ig_h1 *h, struct ig_upstream_call *call)
 {
     if (!h->starting) {
-        ig_upstream_call_done(call);
+        h->done(call);
         return;
     }
     call->deferred = 1;
@@ -426,6 +427,7 @@ static void conn_complete(struct ig_h1_conn *c, int leftover)
     struct ig_upstream_call *call = conn_detach(c);
     call->res.status = c->parser.status_code;
     struct h1_pool *pool = c->pool;
+    struct ig_h1 *h = pool->h;
     if (!leftover && !c->writing && http_should_keep_alive(&c->parser) && pool->nidle < IDLE_MAX) {
         c->state = CONN_IDLE;
         c->idle_prev = NULL;
@@ -438,7 +440,7 @@ static void conn_complete(struct ig_h1_conn *c, int leftover)
     } else {
         conn_close(c);
     }
-    ig_upstream_call_done(call);
+    h->done(call);
 }
 
 static void conn_input(struct ig_h1_conn *c, const char *data, size_t len)
@@ -724,12 +726,13 @@ static int start_connect(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
 
 /* ---- interface ---- */
 
-int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop)
+int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done)
 {
     struct ig_h1 *h = calloc(1, sizeof *h);
     if (!h)
         return IG_ENOMEM;
     h->loop = loop;
+    h->done = done;
     uv_timer_init(loop, &h->defer);
     h->defer.data = h;
     h->defer_open = 1;

@@ -6,8 +6,11 @@
 #ifndef IG_UPSTREAM_INTERNAL_H
 #define IG_UPSTREAM_INTERNAL_H
 
+#include "upstream/headers.h"
+#include "upstream/policy.h"
 #include "upstream/upstream.h"
 
+#include <curl/curl.h>
 #include <http_parser.h>
 
 struct ig_h1;
@@ -22,6 +25,7 @@ struct ig_h1_target {
 
 struct ig_upstream_call {
     struct ig_upstream *u;
+    const struct ig_networks *allow; /* the client's allow-list */
     CURL *easy;                      /* libcurl transport, else NULL */
     struct curl_slist *curl_headers; /* its copy of req.headers */
     /* Built-in transport: the connection carrying the call (or NULL while
@@ -44,23 +48,23 @@ struct ig_upstream_call {
 };
 
 /* Ends a call that has its result: takes it out of the client's list, runs
- * its callback, frees it. */
-void ig_upstream_call_done(struct ig_upstream_call *call);
-
-/* The value of the first "Name: value" line of lines whose name is name
- * (case-insensitive), trimmed, its length in *len; NULL when absent. For
- * a request's header lines and an answer's alike. */
-const char *ig_header_lines_find(const struct ig_buf *lines, const char *name, size_t *len);
+ * its callback, frees it (upstream.c gives it to the built-in client). */
+typedef void (*ig_upstream_call_done_fn)(struct ig_upstream_call *call);
 
 /* The error of a call the address policy refused everywhere. */
 #define IG_UPSTREAM_BLOCKED "refused to connect to a private or loopback address"
 
 /* 1 when the address policy refuses a connection to sa for this call. */
-int ig_upstream_refuses(const struct ig_upstream_call *call, const struct sockaddr *sa);
+static inline int ig_upstream_refuses(const struct ig_upstream_call *call,
+                                      const struct sockaddr *sa)
+{
+    return ig_address_refused(sa, call->req.allow_private, call->allow);
+}
 
 /* ---- h1.c: plain http:// over kept-alive connections on the loop ---- */
 
-int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop);
+/* done ends the calls it finishes. */
+int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done);
 /* Closes the idle connections and frees once every handle has closed.
  * Every call must have been cancelled or finished first. */
 void ig_h1_free(struct ig_h1 *h);

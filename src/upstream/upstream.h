@@ -16,9 +16,12 @@
 #ifndef IG_UPSTREAM_H
 #define IG_UPSTREAM_H
 
+/* Room for a transport error's text (libcurl's CURL_ERROR_SIZE). */
+#define IG_UPSTREAM_ERROR_SIZE 256
+
+#include "upstream/policy.h"
 #include "util/buf.h"
 
-#include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -53,32 +56,11 @@ struct ig_upstream_result {
     long status;
     struct ig_buf body;
     struct ig_buf headers; /* the final response's header lines */
-    char error[CURL_ERROR_SIZE];
+    char error[IG_UPSTREAM_ERROR_SIZE];
 };
 
 typedef void (*ig_upstream_cb)(struct ig_upstream_call *call, struct ig_upstream_result *res,
                                void *ud);
-
-/* Networks the operator allows the gateway to reach although they are
- * private (a LAN image server, an internal mirror): at most
- * IG_MAX_NETWORKS, IPv4 or IPv6, each an address and a prefix length. */
-#define IG_MAX_NETWORKS 32
-
-struct ig_network {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    int prefix;
-};
-
-struct ig_networks {
-    struct ig_network list[IG_MAX_NETWORKS];
-    int n;
-};
-
-/* Parses "10.0.0.0/8, fd12::/16, 192.168.1.7" (a bare address is one
- * host). 0, or IG_EINVAL with the reason in err. */
-int ig_networks_parse(const char *text, struct ig_networks *out, char *err, size_t err_size);
-int ig_networks_contain(const struct ig_networks *nets, const struct sockaddr *sa);
 
 struct ig_upstream_options {
     /* Private networks the address policy lets through; may be NULL, and
@@ -114,12 +96,5 @@ int ig_upstream_request_header(struct ig_upstream_request *req, const char *name
  * The value is copied into out (bounded). */
 const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
                                       char *out, size_t out_size);
-/* 1 when a connection to this address would be refused by the policy
- * (loopback, private, link-local, CGNAT, multicast, reserved). */
-int ig_address_is_private(const struct sockaddr *sa);
-/* 1 for the cloud metadata services (169.254.169.254, fd00:ec2::254,
- * 100.100.100.200): never reached through an allow-list, only when a
- * deployment's own api_base names them. */
-int ig_address_is_metadata(const struct sockaddr *sa);
 
 #endif

@@ -157,6 +157,23 @@ class Handler(BaseHTTPRequestHandler):
                                    "seed": 1234, "prompt": "x"}})
 
     # ---- AUTOMATIC1111: images[] base64 and seeds inside the info string ----
+    # OpenRouter (shared/providers.md section 12): images through chat
+    # completions, as data URIs in choices[0].message.images. Plan keys:
+    # "status" (an error answer), "text_only" (a message without images).
+    def openrouter(self, body, plan):
+        status = plan.get("status", 200)
+        if status != 200:
+            return self.send(status, {"error": {"code": status,
+                                                "message": plan.get("message", "planned failure")}})
+        message = {"role": "assistant", "content": plan.get("text", "Here is your image.")}
+        if not plan.get("text_only"):
+            data = base64.b64encode(png(16, 16, 3)).decode()
+            message["images"] = [{"type": "image_url",
+                                  "image_url": {"url": "data:image/png;base64," + data}}]
+        self.send(200, {"id": "gen-1", "object": "chat.completion", "created": int(time.time()),
+                        "model": json.loads(body or b"{}").get("model"),
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": message}]})
+
     def a1111(self, body, plan):
         if plan.get("status", 200) != 200:
             return self.send(plan["status"], {"error": "RuntimeError", "detail": "planned failure",
@@ -418,6 +435,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.a1111(body, plan)
         if self.path.startswith("/v2beta/stable-image/generate/"):
             return self.stability(body, plan)
+        if self.path == "/api/v1/chat/completions":
+            return self.openrouter(body, plan)
         with State.lock:
             State.inflight += 1
             State.max_inflight = max(State.max_inflight, State.inflight)

@@ -1432,3 +1432,82 @@ class Leonardo(unittest.TestCase):
                 self.assertEqual(doc["_metadata"]["attempts"], 2)
         finally:
             fake.stop()
+
+
+class OpenRouter(unittest.TestCase):
+    """The eighth provider: images through chat completions (§12)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake()
+        cls.gw = Gateway(config=CONFIG, env={"OPENROUTER_API_KEY": "sk-or-v1-test",
+                                             "OPENROUTER_BASE_URL": cls.fake.base + "/api/v1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.fake.stop()
+
+    def gen(self, **fields):
+        fields.setdefault("prompt", "a lighthouse in a storm")
+        fields.setdefault("model", "openrouter/google/gemini-2.5-flash-image")
+        return self.gw.json("POST", "/v1/images/generations", fields, key=self.gw.admin_key)
+
+    def test_chat_completion_with_modalities_gives_a_stored_image(self):
+        self.fake.script([])
+        status, _, doc = self.gen(size="1792x1024", response_format="b64_json", user="u-7")
+        self.assertEqual(status, 200, doc)
+        [r] = self.fake.requests()
+        self.assertEqual(r["path"], "/api/v1/chat/completions")
+        self.assertEqual(r["headers"]["authorization"], "Bearer sk-or-v1-test")
+        body = json.loads(r["body"])
+        self.assertEqual(body, {"model": "google/gemini-2.5-flash-image",
+                                "messages": [{"role": "user",
+                                              "content": "a lighthouse in a storm"}],
+                                "modalities": ["image", "text"], "stream": False,
+                                "image_config": {"aspect_ratio": "16:9"}, "user": "u-7"})
+        png = base64.b64decode(doc["data"][0]["b64_json"])
+        self.assertTrue(png.startswith(b"\x89PNG"))
+        self.assertEqual(decode_png(png)[:2], (16, 16))
+        self.assertEqual(doc["_metadata"]["provider_used"], "openrouter")
+        self.assertEqual(doc["_metadata"]["upstream_model"], "google/gemini-2.5-flash-image")
+
+    def test_url_answer_is_a_signed_gateway_url(self):
+        self.fake.script([])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 200, doc)
+        url = urllib.parse.urlsplit(doc["data"][0]["url"])
+        self.assertTrue(url.path.startswith("/v1/files/"), url)
+        status, _, data = self.gw.request("GET", url.path + "?" + url.query)
+        self.assertEqual(status, 200)
+        self.assertTrue(data.startswith(b"\x89PNG"))
+
+    def test_text_only_answer_is_a_failure_never_an_empty_success(self):
+        self.fake.script([{"text_only": True, "text": "I cannot draw that."}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 502, doc)
+        self.assertEqual(doc["error"]["code"], "provider_error")
+        self.assertEqual(doc["error"]["type"], "server_error")
+        self.assertIn("without an image", doc["error"]["message"])
+        self.assertIn("I cannot draw that.", doc["error"]["message"])
+        self.assertEqual(len(self.fake.requests()), 1, "a text answer is not retried")
+
+    def test_out_of_credits_is_a_provider_failure(self):
+        self.fake.script([{"status": 402, "message": "Insufficient credits"}])
+        status, _, doc = self.gen()
+        self.assertEqual(status, 502, doc)
+        self.assertIn("Insufficient credits", doc["error"]["message"])
+
+    def test_n_above_one_is_refused_before_any_call(self):
+        self.fake.script([])
+        status, _, doc = self.gen(n=2)
+        self.assertEqual(status, 400, doc)
+        self.assertEqual(doc["error"]["param"], "n")
+        self.assertEqual(self.fake.requests(), [])
+
+    def test_models_list_names_the_openrouter_models(self):
+        status, _, doc = self.gw.json("GET", "/v1/models", key=self.gw.admin_key)
+        self.assertEqual(status, 200)
+        ids = {m["id"] for m in doc["data"]}
+        self.assertIn("openrouter/google/gemini-2.5-flash-image", ids)
+        self.assertIn("openrouter/black-forest-labs/flux.2-pro", ids)

@@ -95,7 +95,8 @@ static void add_network_model(const char *id, int port)
                                 .weight = 1,
                                 .timeout_ms = 5000};
     cr_assert_eq(
-        ig_models_add_copy(models, ig_models_template("openai", "dall-e-2"), id, NULL, &dep, 1), 0);
+        ig_models_add_copy(models, ig_provider_template("openai", "dall-e-2"), id, NULL, &dep, 1),
+        0);
 }
 
 static void setup(void)
@@ -112,7 +113,7 @@ static void setup(void)
     snprintf(path, sizeof path, "%s/blobs", dir);
     cr_assert_eq(ig_blobs_init(&blobs, path), 0);
     cr_assert_eq(ig_models_create(&models), 0);
-    cr_assert_eq(ig_models_add_builtin(models), 0);
+    cr_assert_eq(ig_providers_add_builtin(models), 0);
     cr_assert_eq(ig_breakers_create(&breakers, 5, 1000), 0);
     cr_assert_eq(ig_capacity_create(&capacity, 16), 0);
     static const char *const names[] = {"none"};

@@ -1,9 +1,9 @@
 /* Protocol tests of the OpenAI adapter, the classification table and the
  * backoff: canned bytes in, exact requests and normalized results out. */
-#include "core/classify.h"
-#include "core/dispatch.h"
+#include "providers/classify.h"
+#include "pipeline/dispatcher.h"
 #include "core/models.h"
-#include "core/routes.h"
+#include "providers/routes.h"
 #include "core/request.h"
 #include "providers/common.h"
 #include "providers/provider.h"
@@ -30,8 +30,8 @@ static void setup(void)
     setenv("OPENAI_API_KEY", "sk-abc", 1);
     unsetenv("OPENAI_BASE_URL");
     cr_assert_eq(ig_models_create(&models), 0);
-    cr_assert_eq(ig_models_add_builtin(models), 0);
-    cr_assert_eq(ig_models_add_from_env(models), 0);
+    cr_assert_eq(ig_providers_add_builtin(models), 0);
+    cr_assert_eq(ig_providers_add_from_env(models), 0);
 }
 
 static void teardown(void)
@@ -392,16 +392,121 @@ Test(openai, stability_aspect_ratio)
     cr_assert_str_eq(ig_stability_aspect_ratio(64, 4096), "9:21");
 }
 
-Test(openai, every_provider_has_an_adapter)
+Test(openai, every_provider_is_complete)
 {
-    const char *names[] = {"openai", "bfl", "stability", "a1111", "fal", "replicate", "leonardo"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const struct ig_provider *p = ig_provider_find(names[i]);
-        cr_assert_not_null(p, "%s", names[i]);
-        cr_assert(p->prepare && p->parse, "%s", names[i]);
+    const char *names[] = {"openai",    "bfl",      "stability", "a1111",
+                           "replicate", "leonardo", "fal",       "openrouter"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_assert_not_null(ig_provider_find(names[i]), "%s", names[i]);
+    size_t n = 0;
+    for (const struct ig_provider *p; (p = ig_provider_at(n)); n++) {
+        cr_assert(p->generate || (p->prepare && p->parse), "%s: an adapter", p->name);
+        cr_assert(p->models && p->nmodels > 0 && p->fallback, "%s: its models", p->name);
+        if (!p->generate)
+            cr_assert(p->key_env && p->base_env && p->default_base, "%s: its environment", p->name);
+        for (size_t k = 0; k < p->nmodels; k++) {
+            const struct ig_model *m = &p->models[k];
+            cr_assert(m->id && m->max_n > 0 && m->qualities && m->formats && m->max_side > 0,
+                      "%s: model %zu", p->name, k);
+            cr_assert_str_eq(m->provider, p->name);
+        }
+        /* Its own models are its templates. */
+        cr_assert_eq(ig_provider_template(p->name, p->models[0].id), &p->models[0]);
     }
+    cr_assert_eq(n, 9, "local and eight network providers");
     cr_assert_not_null(ig_provider_find("local")->generate);
     cr_assert_null(ig_provider_find("midjourney"));
+}
+
+static void openrouter_reply(long status, const char *body, struct ig_provider_result *out)
+{
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    res.status = status;
+    ig_buf_init(&res.body, 1 << 16);
+    ig_buf_init(&res.headers, 1 << 10);
+    ig_buf_puts(&res.body, body);
+    ig_provider_openrouter.parse(&dep, &res, 0, out);
+    ig_buf_release(&res.body);
+    ig_buf_release(&res.headers);
+}
+
+Test(openai, openrouter_protocol)
+{
+    const struct ig_deployment orr = {.provider = "openrouter",
+                                      .model = "google/gemini-2.5-flash-image",
+                                      .api_base = "http://or.example/api/v1/",
+                                      .api_key = "sk-or-v1-k",
+                                      .weight = 1,
+                                      .timeout_ms = 1000};
+    struct ig_gen_request r;
+    parse_req("{\"prompt\":\"a fox\",\"model\":\"local\",\"size\":\"768x1024\"}", &r);
+    struct ig_upstream_request up;
+    cr_assert_eq(ig_provider_openrouter.prepare(&r, &orr, &up), 0);
+    cr_assert_str_eq(up.url, "http://or.example/api/v1/chat/completions");
+    cr_assert_str_eq(up.method, "POST");
+    cr_assert(has_header(&up.headers, "Authorization: Bearer sk-or-v1-k"));
+    json_t *b = json_loadb(up.body, up.body_len, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "model")),
+                     "google/gemini-2.5-flash-image");
+    json_t *msg = json_array_get(json_object_get(b, "messages"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(msg, "role")), "user");
+    cr_assert_str_eq(json_string_value(json_object_get(msg, "content")), "a fox");
+    json_t *mod = json_object_get(b, "modalities");
+    cr_assert_str_eq(json_string_value(json_array_get(mod, 0)), "image");
+    cr_assert_str_eq(json_string_value(json_array_get(mod, 1)), "text");
+    cr_assert(json_is_false(json_object_get(b, "stream")));
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(b, "image_config"), "aspect_ratio")),
+        "3:4");
+    json_decref(b);
+    ig_upstream_request_release(&up);
+    ig_gen_request_release(&r);
+
+    struct ig_provider_result out;
+    memset(&out, 0, sizeof out);
+    openrouter_reply(200,
+                     "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"ok\","
+                     "\"images\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
+                     "\"data:image/png;base64,iVBORw0KGgo=\"}}]}}]}",
+                     &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_IMAGES, "%s", out.message);
+    cr_assert_eq(out.nimages, 1);
+    cr_assert_str_eq(out.images[0].b64, "iVBORw0KGgo=");
+    ig_provider_result_release(&out);
+
+    /* Text only is a failure with the model's words, not an empty success. */
+    openrouter_reply(200,
+                     "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                     "\"content\":\"I can only describe it.\"}}]}",
+                     &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_ERROR);
+    cr_assert_eq(out.nimages, 0);
+    cr_assert_eq(out.error_class, IG_ERRC_REFUSED);
+    cr_assert(strstr(out.message, "I can only describe it."), "%s", out.message);
+    ig_provider_result_release(&out);
+
+    openrouter_reply(200, "{\"choices\":[]}", &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_ERROR);
+    cr_assert_eq(out.error_class, IG_ERRC_RETRYABLE);
+    ig_provider_result_release(&out);
+
+    openrouter_reply(200,
+                     "{\"choices\":[{\"message\":{\"images\":[{\"image_url\":"
+                     "{\"url\":\"data:image/png;base64,@@@\"}}]}}]}",
+                     &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_ERROR, "a broken data URI");
+    ig_provider_result_release(&out);
+
+    openrouter_reply(402, "{\"error\":{\"code\":402,\"message\":\"Insufficient credits\"}}", &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_ERROR);
+    cr_assert_eq(out.error_class, IG_ERRC_QUOTA);
+    cr_assert(strstr(out.message, "Insufficient credits"), "%s", out.message);
+    ig_provider_result_release(&out);
+
+    openrouter_reply(429, "{\"error\":{\"code\":429,\"message\":\"slow down\"}}", &out);
+    cr_assert_eq(out.error_class, IG_ERRC_RETRYABLE);
+    ig_provider_result_release(&out);
 }
 
 /* A provider image from base64 in a JSON string, as an adapter makes it

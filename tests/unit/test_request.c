@@ -1,5 +1,6 @@
 #include "api/errors.h"
 #include "core/models.h"
+#include "providers/provider.h"
 #include "core/request.h"
 #include "util/err.h"
 
@@ -12,7 +13,7 @@ static struct ig_models *models;
 static void setup(void)
 {
     cr_assert_eq(ig_models_create(&models), 0);
-    cr_assert_eq(ig_models_add_builtin(models), 0);
+    cr_assert_eq(ig_providers_add_builtin(models), 0);
 }
 
 static void teardown(void)

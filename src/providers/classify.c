@@ -1,5 +1,5 @@
 /* classify.c — the classification table; see classify.h. */
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "util/num.h"
 
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* routes.c — the `models:` section of the config; see routes.h. Read with
  * libyaml's document API (the section is a tree, not flat settings). */
-#include "core/routes.h"
+#include "providers/routes.h"
+#include "config.h"
 #include "providers/provider.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -127,14 +128,14 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             return IG_ECONFIG;
         }
         if (!d->api_base)
-            d->api_base = ig_models_default_base(d->provider);
+            d->api_base = ig_provider_default_base(d->provider);
         const char *key = scalar(map_get(doc, dn, "api_key"));
         if (key && strncmp(key, "env:", 4) == 0) {
-            const char *v = getenv(key + 4);
+            const char *v = ig_config_env(key + 4);
             key = v && *v ? v : NULL;
         } else if (!key) {
-            const char *var = ig_models_default_key_env(d->provider);
-            const char *v = var ? getenv(var) : NULL;
+            const char *var = ig_provider_key_env(d->provider);
+            const char *v = var ? ig_config_env(var) : NULL;
             key = v && *v ? v : NULL;
         }
         if (key)
@@ -158,7 +159,7 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
                     path, dline, d->provider, name);
         n++;
     }
-    const struct ig_model *tmpl = ig_models_template(list[0].provider, list[0].model);
+    const struct ig_model *tmpl = ig_provider_template(list[0].provider, list[0].model);
     rc = ig_models_add_copy(m, tmpl, name, NULL, list, n);
     if (rc == IG_EEXISTS)
         snprintf(err, err_size, "%s:%zu: model '%s' is defined twice", path, line, name);

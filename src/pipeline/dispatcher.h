@@ -1,9 +1,9 @@
-/* dispatch.h — getting images for a request from a model's deployments,
+/* dispatcher.h — getting images for a request from a model's deployments,
  * in-process (the local renderer, on the thread pool) or over the network.
  *
  * Runs on one worker loop. Deployments are tried in priority order (a
  * weighted random order among equal priorities). Each failure is
- * classified (core/classify.h): retryable ones are retried on the same
+ * classified (providers/classify.h): retryable ones are retried on the same
  * deployment with exponential backoff and full jitter, honouring the
  * upstream's Retry-After, up to max_attempts; then, like auth, quota and
  * not-found failures, they move on to the next deployment. Client errors
@@ -14,8 +14,8 @@
  * Failures are domain errors (core/gen_error.h); no HTTP here.
  *
  * Exactly one callback, on the loop, unless cancelled first. */
-#ifndef IG_DISPATCH_H
-#define IG_DISPATCH_H
+#ifndef IG_DISPATCHER_H
+#define IG_DISPATCHER_H
 
 #include "core/gen_error.h"
 #include "core/models.h"

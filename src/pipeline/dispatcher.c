@@ -1,15 +1,15 @@
-/* dispatch.c — retries, fallback, deadline and downloads; see dispatch.h.
+/* dispatcher.c — retries, fallback, deadline and downloads; see dispatcher.h.
  *
  * A dispatch is a small state machine: ATTEMPT (an upstream call in
  * flight) → on failure WAIT (a backoff timer) or the next deployment →
  * on images DOWNLOAD (one upstream GET per URL, all in flight at once) →
  * DONE. Its two timers (backoff, deadline) are freed in their close
  * callbacks, and the struct with the last of them. */
-#include "core/dispatch.h"
+#include "pipeline/dispatcher.h"
 #include "providers/common.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
-#include "core/classify.h"
+#include "providers/classify.h"
 #include "util/clock.h"
 #include "image/codec.h"
 #include "util/crypto.h"

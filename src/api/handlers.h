@@ -1,0 +1,22 @@
+/* handlers.h — the handlers of the routes, one file per resource (the
+ * router's table calls them; none has a .c of this name). param is the
+ * path parameter (or NULL). */
+#ifndef IG_HANDLERS_H
+#define IG_HANDLERS_H
+
+#include "api/app.h"
+
+void ig_api_healthz(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_readyz(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_metrics(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_models_list(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_edits(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char *param);
+
+#endif
