@@ -2,10 +2,12 @@
 # machine: scripts/deps.sh installs whatever is missing first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 MESON_OPTS ?= --buildtype=debugoptimized -Dwerror=true
 ARGS       ?=
 
-.PHONY: deps build run test test-unit test-integration test-asan bench format clean
+.PHONY: deps build run test test-unit test-integration test-asan bench fuzz format clean
 
 deps:
 	@./scripts/deps.sh
@@ -22,10 +24,21 @@ build: deps $(BUILD)/build.ninja
 run: build
 	./$(BUILD)/imagegate serve $(ARGS)
 
-# Every test, then the whole suite again under ASan+UBSan.
-test: build $(ASAN_BUILD)/build.ninja
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dwerror=true -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dallocator=system
+
+# Every test, then the whole suite again under ASan+UBSan, then every
+# fuzz target for 20 seconds over its corpus.
+test: build $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	./tests/run.sh $(BUILD) $(ASAN_BUILD)
+	ninja -C $(FUZZ_BUILD)
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=20 ./tests/run.sh $(BUILD) $(ASAN_BUILD)
+
+# The libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each.
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	./tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 test-unit: build
 	meson test -C $(BUILD) --print-errorlogs
@@ -40,4 +53,4 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

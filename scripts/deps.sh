@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev libssl-dev libyaml-dev libpcre2-dev
   libpng-dev libwebp-dev libjpeg62-turbo-dev
   libgmime-3.0-dev libmimalloc-dev libcriterion-dev python3 curl
+  clang libclang-rt-14-dev
 )
 if [ "${IMAGEGATE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk)

@@ -54,6 +54,18 @@ for b in "${builds[@]}"; do
     fi
 done
 
+if [ -n "${FUZZ_BUILD:-}" ]; then
+    echo "=== fuzzing ($FUZZ_BUILD, ${FUZZ_SECONDS:-20} s per target)"
+    out=$(mktemp)
+    ./tests/fuzz/run.sh "$FUZZ_BUILD" "${FUZZ_SECONDS:-20}" 2>&1 | tee "$out"
+    p=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$out")
+    f=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$out")
+    if [ -z "$p" ]; then f=$((${f:-0} + 1)); fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    rm -f "$out"
+fi
+
 echo
 echo "all suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -110,6 +110,7 @@ enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
     struct ig_dispatch_options opts = {
         .breakers = g->pipeline->breakers,
         .capacity = g->pipeline->capacity,
+        .capacity_notifier = g->worker->capacity_notifier,
         .max_attempts = (int)cfg->upstream_max_attempts,
         .base_delay_ms = (long)cfg->upstream_base_delay_ms,
         .max_delay_ms = (long)cfg->upstream_max_delay_ms,

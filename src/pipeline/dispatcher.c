@@ -18,6 +18,7 @@
 #include "util/pool.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,16 @@ static void fail_exhausted(struct ig_dispatch *d)
 
 static void attempt(struct ig_dispatch *d);
 static void deadline_cb(uv_timer_t *t);
+
+/* A slot this dispatch waited for is its own now (on its loop). */
+static void slot_granted_cb(struct ig_capacity_waiter *w)
+{
+    struct ig_dispatch *d =
+        (struct ig_dispatch *)((char *)w - offsetof(struct ig_dispatch, waiter));
+    d->holding = d->waiting_for;
+    d->waiting_for = NULL;
+    attempt(d);
+}
 static int same_host(const char *url, const char *base);
 
 static void next_deployment(struct ig_dispatch *d)
@@ -741,22 +752,20 @@ static void attempt(struct ig_dispatch *d)
         return;
     }
     if (dep->max_concurrency > 0 && !d->holding) {
-        if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency,
-                                 d->waiting_for ? &d->waiter : NULL)) {
-            if (!d->waiting_for) {
-                if (!ig_capacity_wait_enter(d->opt.capacity, dep, &d->waiter)) {
-                    ig_info("deployment %s (%s): at capacity and its queue is full", dep->provider,
-                            dep->model);
-                    d->queue_full_skips++;
-                    next_deployment(d);
-                    return;
-                }
-                d->waiting_for = dep;
+        if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency)) {
+            d->waiter.notifier = d->opt.capacity_notifier;
+            d->waiter.granted = slot_granted_cb;
+            if (!d->opt.capacity_notifier ||
+                !ig_capacity_wait_enter(d->opt.capacity, dep, &d->waiter)) {
+                ig_info("deployment %s (%s): at capacity and its queue is full", dep->provider,
+                        dep->model);
+                d->queue_full_skips++;
+                next_deployment(d);
+                return;
             }
-            uv_timer_start(&d->backoff, backoff_cb, 20, 0); /* look again shortly */
+            d->waiting_for = dep; /* slot_granted_cb goes on from here */
             return;
         }
-        d->waiting_for = NULL; /* acquiring took it out of the queue */
         d->holding = dep;
     }
     if (p->generate) {

@@ -27,14 +27,18 @@ struct ig_dispatch;
 
 struct ig_breakers;
 struct ig_capacity;
+struct ig_capacity_notifier;
 
 struct ig_dispatch_options {
     struct ig_breakers *breakers; /* may be NULL */
     struct ig_capacity *capacity; /* may be NULL */
-    int max_attempts;             /* per deployment, first try included */
-    long base_delay_ms;           /* backoff base */
-    long max_delay_ms;            /* backoff cap */
-    long deadline_ms;             /* the whole dispatch */
+    /* The loop's notifier for waiting on a deployment's slots; NULL: no
+     * waiting (a full deployment is skipped). */
+    struct ig_capacity_notifier *capacity_notifier;
+    int max_attempts;   /* per deployment, first try included */
+    long base_delay_ms; /* backoff base */
+    long max_delay_ms;  /* backoff cap */
+    long deadline_ms;   /* the whole dispatch */
     size_t max_image_bytes;
     /* Optional, for stream=true: the pieces of a provider's streamed (2xx)
      * answer as they arrive. It returns nonzero once it has passed anything

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
@@ -278,8 +279,45 @@ static size_t bad_surrogate(const char *data, size_t len, unsigned *cp)
     return len;
 }
 
+/* yajl stops reading at the end of the top-level value and, at the end
+ * of the text, does not look at a string it has begun after it: "[1] \"x"
+ * parses. The text ends inside a string when it holds an odd number of
+ * quotes not escaped by a backslash (backslashes outside strings fail
+ * the parse anyway). Found by tests/fuzz/fuzz_json. */
+static int ends_in_string(const char *data, size_t len)
+{
+    int inside = 0;
+    const char *p = data, *end = data + len;
+    while ((p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        size_t slashes = 0;
+        while (p - slashes > data && p[-(ptrdiff_t)slashes - 1] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            inside = !inside;
+        p++;
+    }
+    return inside;
+}
+
+/* yajl takes a vertical tab or a form feed between tokens as white space;
+ * JSON does not (it has four white-space characters), and raw control
+ * characters are not allowed in strings either, so either byte anywhere
+ * makes the text invalid, as jansson says. Found by tests/fuzz/fuzz_json.
+ * Returns the offset of the first, or len. */
+static size_t bad_space(const char *data, size_t len)
+{
+    const char *v = memchr(data, '\v', len), *f = memchr(data, '\f', len);
+    const char *first = v && (!f || v < f) ? v : f;
+    return first ? (size_t)(first - data) : len;
+}
+
 json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *error)
 {
+    size_t space = bad_space(data, len);
+    if (space < len) {
+        set_error(error, data, space, "invalid token: control character");
+        return NULL;
+    }
     unsigned cp = 0;
     size_t bad = bad_surrogate(data, len, &cp);
     if (bad < len) {
@@ -305,6 +343,8 @@ json_t *ig_json_loadb(const char *data, size_t len, size_t flags, json_error_t *
         ig_strlcpy(why, b.why, sizeof why);
     else if (st != yajl_status_ok)
         yajl_reason(h, data, len, why, sizeof why);
+    else if (ends_in_string(data, len))
+        snprintf(why, sizeof why, "premature end of input");
     else if (!b.root)
         snprintf(why, sizeof why, "'[' or '{' expected near end of file");
     else if (!(flags & JSON_DECODE_ANY) && !json_is_object(b.root) && !json_is_array(b.root))

@@ -359,3 +359,37 @@ Test(json, writer_failure_sticks)
     cr_assert_eq(ig_jw_end(&w), IG_ETOOBIG);
     ig_buf_release(&b);
 }
+
+/* yajl takes \v and \f for white space; JSON and jansson do not (found by
+ * tests/fuzz/fuzz_json; the input is in its corpus). */
+Test(json, vertical_tab_and_form_feed_are_not_white_space)
+{
+    const char *texts[] = {"[\v]", "[\f1]", "{\"a\":\v1}", "\f{}", "[\"a\vb\"]", "[1]\v"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_error_t e;
+        cr_assert_null(json_loadb(texts[i], strlen(texts[i]), 0, &e), "jansson: %zu", i);
+        cr_assert_null(ig_json_loadb(texts[i], strlen(texts[i]), 0, &e), "ours: %zu", i);
+        cr_assert_gt(strlen(e.text), 0);
+    }
+    json_t *ok = ig_json_loadb("[ \t\r\n1]", 7, 0, NULL);
+    cr_assert_not_null(ok, "the four white-space characters still are");
+    json_decref(ok);
+}
+
+/* yajl did not look at a string begun after the top-level value (found by
+ * tests/fuzz/fuzz_json; the input is in its corpus). */
+Test(json, a_string_left_open_after_the_value_is_refused)
+{
+    const char *bad[] = {"[1] \"abc", "{\"a\":1} \"", "[1,{}]\":[{}]}]", "[] \"\\\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_error_t e;
+        cr_assert_null(json_loadb(bad[i], strlen(bad[i]), 0, &e), "jansson: %s", bad[i]);
+        cr_assert_null(ig_json_loadb(bad[i], strlen(bad[i]), 0, &e), "ours: %s", bad[i]);
+    }
+    const char *good[] = {"[\"a\\\"b\"]", "[\"a\\\\\"]", "{\"\\\"\":\"\"}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        json_t *v = ig_json_loadb(good[i], strlen(good[i]), 0, NULL);
+        cr_assert_not_null(v, "%s", good[i]);
+        json_decref(v);
+    }
+}
