@@ -36,6 +36,9 @@ static const struct setting settings[] = {
      "how far thread-pool threads (storing, rendering) run below the I/O loops: a nice value, "
      "with SCHED_BATCH when above 0; 0 runs them as equals"},
     {"data_dir", SET_STRING, F(data_dir), 0, 0, "./data", "SQLite database, blobs and secret"},
+    {"store.url", SET_STRING, F(store_url), 0, 0, "",
+     "where keys and generations are kept: sqlite:PATH (postgres:// is not built in yet); "
+     "empty: sqlite:DATA_DIR/imagegate.db"},
     {"public_url", SET_STRING, F(public_url), 0, 0, "",
      "base of image URLs (e.g. https://img.example.com); empty: taken from the Host header"},
     {"limits.max_header_bytes", SET_INT, F(max_header_bytes), 1024, 1 << 20, "16384",

@@ -17,6 +17,7 @@ struct ig_config {
     int64_t threadpool_size;
     int64_t threadpool_nice;
     char *data_dir;
+    char *store_url;  /* "sqlite:PATH", "postgres://…"; empty: sqlite:DATA_DIR/imagegate.db */
     char *public_url; /* base for image URLs; empty: from the Host header */
     int64_t max_header_bytes;
     int64_t max_headers;

@@ -109,7 +109,7 @@ static int ensure_admin_key(struct ig_app *app, FILE *announce)
     return rc;
 }
 
-int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
+int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
@@ -117,11 +117,16 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         ig_error("cannot create data directory '%s': %s", cfg->data_dir, strerror(errno));
         return IG_EIO;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/imagegate.db", cfg->data_dir);
-    int rc = ig_store_open_sqlite(&app->store, path);
-    if (rc)
+    char path[4200], why[512];
+    if (cfg->store_url && cfg->store_url[0])
+        snprintf(path, sizeof path, "%s", cfg->store_url);
+    else
+        snprintf(path, sizeof path, "sqlite:%s/imagegate.db", cfg->data_dir);
+    int rc = ig_store_open(path, &app->store, why, sizeof why);
+    if (rc) {
+        ig_error("%s", why);
         return rc;
+    }
     snprintf(path, sizeof path, "%s/blobs", cfg->data_dir);
     rc = ig_blobs_init(&app->blobs, path);
     if (rc == 0)
@@ -129,14 +134,13 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0)
         rc = ensure_admin_key(app, announce);
     if (rc == 0)
-        rc = ig_keycache_create(&app->keys, 14, (uint64_t)cfg->key_cache_ttl_ms);
+        rc = ig_keycache_new(&app->keys, 14, (uint64_t)cfg->key_cache_ttl_ms);
     if (rc == 0)
-        rc = ig_breakers_create(&app->breakers, (int)cfg->breaker_threshold,
-                                (uint64_t)cfg->breaker_cooldown_ms);
+        rc = ig_breakers_new(&app->breakers, (int)cfg->breaker_threshold,
+                             (uint64_t)cfg->breaker_cooldown_ms);
     if (rc == 0)
-        rc = ig_capacity_create(&app->capacity, (int)cfg->upstream_max_queue);
+        rc = ig_capacity_new(&app->capacity, (int)cfg->upstream_max_queue);
     if (rc == 0) {
-        char why[160];
         rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
         if (rc)
             ig_error("upstream.allow_networks: %s", why);
@@ -147,7 +151,7 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
                                          !ig_config_env("http_proxy") &&
                                          !ig_config_env("all_proxy") && !ig_config_env("ALL_PROXY");
     if (rc == 0)
-        rc = ig_models_create(&app->models);
+        rc = ig_models_new(&app->models);
     if (rc == 0)
         rc = ig_providers_add_builtin(app->models);
     if (rc == 0)
@@ -159,14 +163,14 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
             ig_error("%s", err);
     }
     if (rc) {
-        ig_app_close(app);
+        ig_app_release(app);
         return rc;
     }
     ig_metrics_init(&app->metrics, NULL, 0); /* the routes' names: ig_router_attach() */
     app->pipeline = (struct ig_pipeline){
         .cfg = cfg,
         .store = app->store,
-        .blobs = &app->blobs,
+        .blobs = &app->blobs.base,
         .secret = app->secret,
         .secret_len = sizeof app->secret,
         .models = app->models,
@@ -178,7 +182,7 @@ int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     return 0;
 }
 
-void ig_app_close(struct ig_app *app)
+void ig_app_release(struct ig_app *app)
 {
     if (app->store)
         ig_store_close(app->store);

@@ -1,7 +1,7 @@
 /* app.h — the gateway application: everything a handler needs, and the
  * glue between the HTTP server and the pipeline stages.
  *
- * One struct ig_app per process, built by ig_app_open() before the server
+ * One struct ig_app per process, built by ig_app_init() before the server
  * starts and read-only afterwards except through its own thread-safe
  * members (store, key cache, metrics, counters). */
 #ifndef IG_APP_H
@@ -45,8 +45,8 @@ struct ig_app {
 /* Creates the data directory, opens and migrates the store, loads or makes
  * the instance secret, makes sure an admin key exists (printing a new one
  * once to announce), and builds the model registry. */
-int ig_app_open(struct ig_app *app, const struct ig_config *cfg, FILE *announce);
-void ig_app_close(struct ig_app *app);
+int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce);
+void ig_app_release(struct ig_app *app);
 
 /* The HTTP server's completion hook (ud is the app): the access log line
  * and the request metrics. The handler is the router's (api/router.h). */

@@ -26,7 +26,8 @@ struct file_ctx {
 static void read_work(void *p)
 {
     struct file_ctx *c = p;
-    c->rc = ig_blobs_read(&c->app->blobs, c->sha, (size_t)c->app->cfg->max_image_bytes, &c->data);
+    c->rc =
+        ig_blob_read(&c->app->blobs.base, c->sha, (size_t)c->app->cfg->max_image_bytes, &c->data);
 }
 
 static void read_done(struct ig_http_req *req, void *p)

@@ -137,29 +137,37 @@ static void log_prompt(struct ig_app *app, struct ig_api_req *ar, const char *pr
     ig_buf_release(&extra);
 }
 
-/* Starts the generation of a parsed request; greq moves into it. */
-static void start(struct ig_app *app, struct ig_http_req *req, struct ig_gen_request *greq)
+/* A generation for req, its context filled from the request; NULL (and
+ * req answered) when out of memory. */
+static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_req *req)
+{
+    struct ig_generation *g = NULL;
+    if (ig_generation_new(ig_app_pipeline_worker(req), NULL, &g)) {
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
+                             "The server is overloaded; try again.");
+        return NULL;
+    }
+    struct ig_gen_context *ctx = &g->ctx;
+    ig_strlcpy(ctx->key_id, ig_api_req_of(req)->key_id, sizeof ctx->key_id);
+    ig_strlcpy(ctx->request_id, req->request_id, sizeof ctx->request_id);
+    ig_app_base_url(app, req, ctx->base_url, sizeof ctx->base_url);
+    ctx->start_us = g->t.start_us = req->start_us;
+    return g;
+}
+
+/* Starts g, whose request has been parsed, with req waiting for it. */
+static void start(struct ig_app *app, struct ig_http_req *req, struct ig_generation *g)
 {
     struct ig_api_req *ar = ig_api_req_of(req);
-    ar->model = greq->model->id; /* static: outlives the request */
-    log_prompt(app, ar, greq->prompt);
-    struct ig_gen_context ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ig_strlcpy(ctx.key_id, ar->key_id, sizeof ctx.key_id);
-    ig_strlcpy(ctx.request_id, req->request_id, sizeof ctx.request_id);
-    ig_app_base_url(app, req, ctx.base_url, sizeof ctx.base_url);
-    ctx.start_us = req->start_us;
-    struct ig_generation *g = NULL;
+    ar->model = g->req.model->id; /* static: outlives the request */
+    log_prompt(app, ar, g->req.prompt);
     struct http_waiter *hw = calloc(1, sizeof *hw);
-    if (!hw || ig_generation_new(ig_app_pipeline_worker(req), &ctx, &g)) {
-        free(hw);
-        ig_gen_request_release(greq);
+    if (!hw) {
+        ig_generation_free(g);
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
                              "The server is overloaded; try again.");
         return;
     }
-    g->req = *greq;
-    memset(greq, 0, sizeof *greq);
     hw->req = req;
     hw->g = g;
     hw->waiter.done = on_done;
@@ -173,14 +181,17 @@ static void start(struct ig_app *app, struct ig_http_req *req, struct ig_gen_req
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct ig_gen_request greq;
+    struct ig_generation *g = generation_for(app, req);
+    if (!g)
+        return;
     struct ig_gen_error err;
     if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
-                             &greq, &err)) {
+                             &g->req, &err)) {
+        ig_generation_free(g); /* never started: nothing recorded, nothing held */
         ig_api_respond_gen_error(req, &err);
         return;
     }
-    start(app, req, &greq);
+    start(app, req, g);
 }
 
 /* ---- uploads: edits and variations ---- */
@@ -221,12 +232,16 @@ static void upload_parse_work(void *p)
 static void upload_parse_done(struct ig_http_req *req, void *p)
 {
     struct upload *u = p;
+    struct ig_generation *g = NULL;
     if (u->rc) {
         ig_api_respond_gen_error(req, &u->err);
-    } else {
+    } else if ((g = generation_for(u->app, req)) != NULL) {
         ig_buf_release(&req->body); /* the uploads live in the request now */
-        start(u->app, req, &u->greq);
+        g->req = u->greq;
+        memset(&u->greq, 0, sizeof u->greq);
+        start(u->app, req, g);
     }
+    ig_gen_request_release(&u->greq);
     free(u);
 }
 

@@ -12,7 +12,7 @@ void ig_router_handle(struct ig_http_req *req, void *ud);
  * take limits.max_upload_bytes, everything else limits.max_body_bytes. */
 size_t ig_router_body_limit(const struct ig_http_req *req, void *ud);
 /* Gives app's metrics the routes' names (indexed by ig_api_req.route_id);
- * once, after ig_app_open(). */
+ * once, after ig_app_init(). */
 void ig_router_attach(struct ig_app *app);
 
 #endif

@@ -185,7 +185,7 @@ int cli_serve(int argc, char **argv)
         ig_config_release(&cfg);
         return CLI_USAGE;
     }
-    if (ig_app_open(&app, &cfg, stdout)) {
+    if (ig_app_init(&app, &cfg, stdout)) {
         fprintf(stderr, "imagegate: cannot start (see the log above)\n");
         ig_config_release(&cfg);
         return CLI_FAILURE;
@@ -215,9 +215,9 @@ int cli_serve(int argc, char **argv)
         .refuse = ig_api_refuse,
         .ud = &app,
     };
-    if (ig_http_server_create(&app.server, &o)) {
+    if (ig_http_server_new(&app.server, &o)) {
         fprintf(stderr, "imagegate: cannot listen on '%s'\n", cfg.listen);
-        ig_app_close(&app);
+        ig_app_release(&app);
         ig_config_release(&cfg);
         return CLI_FAILURE;
     }
@@ -233,7 +233,7 @@ int cli_serve(int argc, char **argv)
     }
     ig_info("stopped cleanly");
     ig_http_server_free(app.server);
-    ig_app_close(&app);
+    ig_app_release(&app);
     ig_config_release(&cfg);
     return CLI_OK;
 }

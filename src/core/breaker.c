@@ -22,7 +22,7 @@ struct ig_breakers {
     struct slot slots[SLOTS];
 };
 
-int ig_breakers_create(struct ig_breakers **out, int threshold, uint64_t cooldown_ms)
+int ig_breakers_new(struct ig_breakers **out, int threshold, uint64_t cooldown_ms)
 {
     struct ig_breakers *b = calloc(1, sizeof *b);
     if (!b)

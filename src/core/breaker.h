@@ -14,7 +14,7 @@
 
 struct ig_breakers;
 
-int ig_breakers_create(struct ig_breakers **out, int threshold, uint64_t cooldown_ms);
+int ig_breakers_new(struct ig_breakers **out, int threshold, uint64_t cooldown_ms);
 void ig_breakers_free(struct ig_breakers *b);
 /* 1 when a call to key may go now (in half-open, this claims the probe). */
 int ig_breaker_allow(struct ig_breakers *b, const void *key, uint64_t now_ms);

@@ -36,7 +36,7 @@ struct ig_capacity_notifier {
     struct ig_capacity_waiter *ready_head, *ready_tail;
 };
 
-int ig_capacity_create(struct ig_capacity **out, int max_queue)
+int ig_capacity_new(struct ig_capacity **out, int max_queue)
 {
     struct ig_capacity *c = calloc(1, sizeof *c);
     if (!c)

@@ -32,7 +32,7 @@ struct ig_capacity_waiter {
     int state;
 };
 
-int ig_capacity_create(struct ig_capacity **out, int max_queue);
+int ig_capacity_new(struct ig_capacity **out, int max_queue);
 void ig_capacity_free(struct ig_capacity *c);
 /* A notifier on loop (its handle keeps no loop alive while idle). Free it
  * on its loop once none of its waiters waits: the handle closes and the

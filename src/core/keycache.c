@@ -27,7 +27,7 @@ struct ig_keycache {
     pthread_mutex_t locks[STRIPES];
 };
 
-int ig_keycache_create(struct ig_keycache **out, unsigned slots_log2, uint64_t ttl_ms)
+int ig_keycache_new(struct ig_keycache **out, unsigned slots_log2, uint64_t ttl_ms)
 {
     if (slots_log2 < 6 || slots_log2 > 24)
         return IG_EINVAL;

@@ -21,7 +21,7 @@ struct ig_key_identity {
 
 struct ig_keycache;
 
-int ig_keycache_create(struct ig_keycache **out, unsigned slots_log2, uint64_t ttl_ms);
+int ig_keycache_new(struct ig_keycache **out, unsigned slots_log2, uint64_t ttl_ms);
 void ig_keycache_free(struct ig_keycache *kc);
 enum ig_keycache_result ig_keycache_get(struct ig_keycache *kc, const uint8_t hash[32],
                                         uint64_t now_ms, struct ig_key_identity *out);

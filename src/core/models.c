@@ -21,7 +21,7 @@ struct ig_models {
     size_t nhints;
 };
 
-int ig_models_create(struct ig_models **out)
+int ig_models_new(struct ig_models **out)
 {
     *out = calloc(1, sizeof **out);
     return *out ? 0 : IG_ENOMEM;

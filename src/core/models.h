@@ -66,7 +66,7 @@ struct ig_model {
 
 struct ig_models;
 
-int ig_models_create(struct ig_models **out);
+int ig_models_new(struct ig_models **out);
 void ig_models_free(struct ig_models *m);
 /* Adds model as it is (it must outlive the registry). */
 int ig_models_add(struct ig_models *m, const struct ig_model *model);

@@ -538,8 +538,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
 int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *models,
                          struct ig_gen_request *req, struct ig_gen_error *err)
 {
-    memset(req, 0, sizeof *req);
-    memset(err, 0, sizeof *err);
+    memset(req, 0, sizeof *req); /* err is set only on failure, whole */
     json_error_t jerr;
     json_t *root = ig_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)

@@ -25,10 +25,11 @@ int ig_generation_new(struct ig_pipeline_worker *w, const struct ig_gen_context 
         return IG_ENOMEM;
     g->pipeline = w->pipeline;
     g->worker = w;
-    g->ctx = *ctx;
-    g->t.start_us = ctx->start_us ? ctx->start_us : ig_now_us();
+    if (ctx)
+        g->ctx = *ctx;
+    g->t.start_us = ctx && ctx->start_us ? ctx->start_us : ig_now_us();
     g->state = IG_GEN_RUNNING;
-    ig_gen_error_clear(&g->error);
+    g->error.retry_after_s = -1; /* calloc zeroed the rest */
     w->live++;
     *out = g;
     return 0;

@@ -102,8 +102,9 @@ struct ig_generation {
     struct ig_batch_item store_item;
 };
 
-/* A new generation on worker w for ctx (copied). Its request is empty:
- * the caller moves a parsed request into g->req. IG_ENOMEM. */
+/* A new generation on worker w for ctx (copied; NULL: the caller fills
+ * g->ctx). Its request is empty: the caller parses into g->req (or moves
+ * a parsed request there). IG_ENOMEM. */
 int ig_generation_new(struct ig_pipeline_worker *w, const struct ig_gen_context *ctx,
                       struct ig_generation **out);
 /* Frees a generation that was never started. */

@@ -34,7 +34,7 @@ struct ig_pipeline {
     int nstages;
     const struct ig_config *cfg;
     struct ig_store *store;
-    struct ig_blobs *blobs;
+    struct ig_blob_store *blobs;
     const uint8_t *secret; /* signs image URLs */
     size_t secret_len;
     const struct ig_models *models;

@@ -73,7 +73,7 @@ static int store_image(struct ig_generation *g, struct ig_stored *s, const uint8
     if (ig_probe(bytes, len, &fmt, &im->width, &im->height))
         return IG_ECODEC;
     int created = 0;
-    int rc = ig_blobs_put(g->pipeline->blobs, bytes, len, im->sha256, &created);
+    int rc = ig_blob_put(g->pipeline->blobs, bytes, len, im->sha256, &created);
     if (rc)
         return rc;
     ig_strlcpy(im->format, ig_format_name(fmt), sizeof im->format);

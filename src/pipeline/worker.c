@@ -45,7 +45,7 @@ struct ig_pipeline_worker *ig_pipeline_worker_new(struct ig_pipeline *p, uv_loop
     uv_timer_init(loop, &w->reaper);
     w->reaper.data = w;
     w->store_batcher = ig_batcher_new(loop, &ig_store_batch_ops, p, STORE_JOBS, STORE_ITEMS);
-    if (!w->store_batcher || ig_upstream_create(&w->upstream, loop, upstream) ||
+    if (!w->store_batcher || ig_upstream_new(&w->upstream, loop, upstream) ||
         (p->capacity && ig_capacity_notifier_new(p->capacity, loop, &w->capacity_notifier))) {
         ig_pipeline_worker_free(w);
         return NULL;

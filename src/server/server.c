@@ -121,7 +121,7 @@ static int bind_one(const char *host, int port, int *out_fd, int *out_port)
     return 0;
 }
 
-int ig_http_server_create(struct ig_http_server **out, const struct ig_http_server_options *o)
+int ig_http_server_new(struct ig_http_server **out, const struct ig_http_server_options *o)
 {
     ig_http__settings_init();
 

@@ -13,7 +13,7 @@ void *ig_http_worker_data(const struct ig_http_worker *w);
 
 /* Binds every worker's listener. 0, or IG_EIO with errno-style detail in the
  * log. The server does not run until ig_http_server_run(). */
-int ig_http_server_create(struct ig_http_server **out, const struct ig_http_server_options *o);
+int ig_http_server_new(struct ig_http_server **out, const struct ig_http_server_options *o);
 int ig_http_server_port(const struct ig_http_server *s);
 /* Runs the workers and blocks until a SIGTERM/SIGINT drain has finished or
  * ig_http_server_stop() was called. Returns 0 on a clean drain, 1 when the

@@ -29,8 +29,23 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+static int files_put(struct ig_blob_store *s, const void *data, size_t len, char sha256_hex[65],
+                     int *created)
+{
+    return ig_blobs_put((struct ig_blobs *)s, data, len, sha256_hex, created);
+}
+
+static int files_read(struct ig_blob_store *s, const char *sha256_hex, size_t max,
+                      struct ig_buf *out)
+{
+    return ig_blobs_read((struct ig_blobs *)s, sha256_hex, max, out);
+}
+
+static const struct ig_blob_store_ops files_ops = {.put = files_put, .read = files_read};
+
 int ig_blobs_init(struct ig_blobs *b, const char *root)
 {
+    b->base.ops = &files_ops;
     char tmp[4200];
     if ((size_t)snprintf(b->root, sizeof b->root, "%s", root) >= sizeof b->root)
         return IG_EINVAL;

@@ -12,11 +12,32 @@
 
 #include <stddef.h>
 
+/* The interface every blob store has (files today, object storage
+ * later): immutable blobs named by the SHA-256 of their bytes. Both calls
+ * block (thread pool); both are thread-safe. */
+struct ig_blob_store;
+struct ig_blob_store_ops {
+    /* Stores data under its hash (sha256_hex, 65 bytes, receives it);
+     * *created says whether this call stored it (0: already there). */
+    int (*put)(struct ig_blob_store *s, const void *data, size_t len, char sha256_hex[65],
+               int *created);
+    /* Reads a blob into out (bounded by max). IG_ENOTFOUND, IG_EINVAL for
+     * a name that is not 64 lower-case hex digits, IG_ETOOBIG. */
+    int (*read)(struct ig_blob_store *s, const char *sha256_hex, size_t max, struct ig_buf *out);
+};
+struct ig_blob_store {
+    const struct ig_blob_store_ops *ops;
+};
+#define ig_blob_put(s, d, n, sha, created) ((s)->ops->put((s), (d), (n), (sha), (created)))
+#define ig_blob_read(s, sha, max, out)     ((s)->ops->read((s), (sha), (max), (out)))
+
+/* The files backend: base is its interface. */
 struct ig_blobs {
+    struct ig_blob_store base;
     char root[4096];
 };
 
-/* Creates ROOT and ROOT/tmp when missing. */
+/* Creates ROOT and ROOT/tmp when missing; b->base is then usable. */
 int ig_blobs_init(struct ig_blobs *b, const char *root);
 /* Writes data under its hash; sha256_hex (65 bytes) receives the name and
  * *created says whether this call stored it (0: it was already there). */

@@ -380,8 +380,12 @@ static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *co
     if (run_once(ss->begin) != SQLITE_DONE)
         return db_fail(ss->db, "begin");
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        *row_failed = (rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages)) != 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages);
+        if (rc == 0 && w[i]->also)
+            rc = w[i]->also((struct ig_store_tx *)ss, w[i]->also_ud) ? IG_EDB : 0;
+        *row_failed = rc != 0;
+    }
     if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
         rc = db_fail(ss->db, "commit");
     if (rc)

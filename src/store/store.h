@@ -54,12 +54,23 @@ struct ig_generation_record {
     int64_t latency_us;
 };
 
+/* A transaction in progress, handed to the writes that must commit with
+ * a generation's record (the settlement of its hold, its ledger entries:
+ * the accounting issue's store calls take it). Valid only during the call
+ * it is passed to. */
+struct ig_store_tx;
+
 /* One generation to record and its images; rc is the store's answer for
- * this one. */
+ * this one. also, when set, runs inside the same transaction right after
+ * the generation's rows: what it writes commits with them or not at all,
+ * and a nonzero return refuses this write (it then fails alone, like a
+ * refused row, and is tried again on its own, so also may run twice). */
 struct ig_generation_write {
     const struct ig_generation_record *g;
     const struct ig_image_record *images;
     size_t nimages;
+    int (*also)(struct ig_store_tx *tx, void *ud);
+    void *also_ud;
     int rc;
 };
 
@@ -96,6 +107,11 @@ struct ig_store {
 
 /* Opens (creating and migrating) the SQLite store at path. */
 int ig_store_open_sqlite(struct ig_store **out, const char *path);
+/* Opens the store a URL names: "sqlite:PATH" (or a bare path). Other
+ * schemes answer IG_ECONFIG with the reason in err: "postgres://" is the
+ * fleet's store, not built in yet. The other failures of the backend's
+ * open otherwise. */
+int ig_store_open(const char *url, struct ig_store **out, char *err, size_t err_size);
 
 /* Scope bits to and from the comma-separated names "generate,admin". */
 int ig_scopes_parse(const char *text, unsigned *out);

@@ -726,7 +726,7 @@ static int start_connect(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
 
 /* ---- interface ---- */
 
-int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done)
+int ig_h1_new(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done)
 {
     struct ig_h1 *h = calloc(1, sizeof *h);
     if (!h)

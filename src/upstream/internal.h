@@ -64,7 +64,7 @@ static inline int ig_upstream_refuses(const struct ig_upstream_call *call,
 /* ---- h1.c: plain http:// over kept-alive connections on the loop ---- */
 
 /* done ends the calls it finishes. */
-int ig_h1_create(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done);
+int ig_h1_new(struct ig_h1 **out, uv_loop_t *loop, ig_upstream_call_done_fn done);
 /* Closes the idle connections and frees once every handle has closed.
  * Every call must have been cancelled or finished first. */
 void ig_h1_free(struct ig_h1 *h);

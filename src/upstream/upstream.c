@@ -313,8 +313,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop,
-                       const struct ig_upstream_options *opt)
+int ig_upstream_new(struct ig_upstream **out, uv_loop_t *loop,
+                    const struct ig_upstream_options *opt)
 {
     struct ig_upstream *u = calloc(1, sizeof *u);
     if (!u)
@@ -322,7 +322,7 @@ int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop,
     u->loop = loop;
     u->allow = opt->allow;
     u->multi = curl_multi_init();
-    if (!u->multi || (opt->builtin_http && ig_h1_create(&u->h1, loop, call_done))) {
+    if (!u->multi || (opt->builtin_http && ig_h1_new(&u->h1, loop, call_done))) {
         if (u->multi)
             curl_multi_cleanup(u->multi);
         free(u);

@@ -71,8 +71,8 @@ struct ig_upstream_options {
     int builtin_http;
 };
 
-int ig_upstream_create(struct ig_upstream **out, uv_loop_t *loop,
-                       const struct ig_upstream_options *opt);
+int ig_upstream_new(struct ig_upstream **out, uv_loop_t *loop,
+                    const struct ig_upstream_options *opt);
 /* Cancels every call (no callbacks) and frees once the loop has closed
  * the handles; call from the loop's thread. */
 void ig_upstream_free(struct ig_upstream *u);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ig_config_release(&cfg);
     }
     struct ig_models *models;
-    if (ig_models_create(&models) == 0) {
+    if (ig_models_new(&models) == 0) {
         ig_providers_add_builtin(models);
         ig_routes_load(models, path, err, sizeof err);
         ig_models_free(models);

@@ -115,7 +115,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     uv_tcp_getsockname(&listener, (struct sockaddr *)&ss, &len);
     port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     struct ig_upstream_options o = {.builtin_http = 1};
-    if (ig_upstream_create(&up, &loop, &o))
+    if (ig_upstream_new(&up, &loop, &o))
         abort();
     return 0;
 }

@@ -63,7 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                    .shutdown_timeout_ms = 1000},
         .handler = handle,
     };
-    if (ig_http_server_create(&server, &o))
+    if (ig_http_server_new(&server, &o))
         abort();
     port = ig_http_server_port(server);
     pthread_t t;

@@ -21,7 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     setenv("OPENAI_API_KEY", "sk-fuzz", 1);
-    if (ig_models_create(&models) || ig_providers_add_builtin(models) ||
+    if (ig_models_new(&models) || ig_providers_add_builtin(models) ||
         ig_providers_add_from_env(models))
         abort();
     return 0;

@@ -20,7 +20,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("BFL_API_KEY", "bfl-fuzz", 1);
     setenv("STABILITY_API_KEY", "sk-fuzz", 1);
     setenv("OPENROUTER_API_KEY", "sk-or-fuzz", 1);
-    if (ig_models_create(&models) || ig_providers_add_builtin(models) ||
+    if (ig_models_new(&models) || ig_providers_add_builtin(models) ||
         ig_providers_add_from_env(models))
         abort();
     return 0;

@@ -210,6 +210,28 @@ class Startup(unittest.TestCase):
         self.assertIn(b"upstream.allow_networks", r.stdout + r.stderr)
         self.assertIn(b"10.1.0.0/99", r.stdout + r.stderr)
 
+    def test_store_url_names_the_store(self):
+        d = tempfile.mkdtemp()
+        for url, want in (("postgres://u@db/imagegate", b"not built in yet"),
+                          ("ftp://x/y", b"unknown kind of store")):
+            fd, path = tempfile.mkstemp(suffix=".yaml")
+            os.write(fd, ("store:\n  url: \"%s\"\n" % url).encode())
+            os.close(fd)
+            r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", d,
+                                "--config", path], capture_output=True, timeout=10)
+            os.unlink(path)
+            self.assertNotEqual(r.returncode, 0, url)
+            self.assertIn(want, r.stdout + r.stderr, url)
+        # sqlite:PATH puts the database where it says.
+        db = os.path.join(d, "elsewhere.db")
+        fd, path = tempfile.mkstemp(suffix=".yaml")
+        os.write(fd, ("store:\n  url: \"sqlite:%s\"\n" % db).encode())
+        os.close(fd)
+        with Gateway(config=open(path).read()) as gw:
+            self.assertEqual(gw.generate(size="64x64")[0], 200)
+        os.unlink(path)
+        self.assertTrue(os.path.exists(db))
+
     def test_port_in_use_fails_cleanly(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

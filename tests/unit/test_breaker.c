@@ -7,7 +7,7 @@ static int a_key, b_key;
 Test(breaker, opens_after_threshold_and_probes_once)
 {
     struct ig_breakers *b;
-    cr_assert_eq(ig_breakers_create(&b, 3, 1000), 0);
+    cr_assert_eq(ig_breakers_new(&b, 3, 1000), 0);
     for (int i = 0; i < 2; i++) {
         cr_assert(ig_breaker_allow(b, &a_key, 0));
         ig_breaker_record(b, &a_key, 0, 0);
@@ -31,13 +31,13 @@ Test(breaker, opens_after_threshold_and_probes_once)
 Test(breaker, success_resets_and_zero_disables)
 {
     struct ig_breakers *b;
-    cr_assert_eq(ig_breakers_create(&b, 2, 1000), 0);
+    cr_assert_eq(ig_breakers_new(&b, 2, 1000), 0);
     ig_breaker_record(b, &a_key, 0, 0);
     ig_breaker_record(b, &a_key, 1, 0);
     ig_breaker_record(b, &a_key, 0, 0);
     cr_assert(ig_breaker_allow(b, &a_key, 1), "failures must be consecutive");
     ig_breakers_free(b);
-    cr_assert_eq(ig_breakers_create(&b, 0, 1000), 0);
+    cr_assert_eq(ig_breakers_new(&b, 0, 1000), 0);
     for (int i = 0; i < 10; i++)
         ig_breaker_record(b, &a_key, 0, 0);
     cr_assert(ig_breaker_allow(b, &a_key, 1));

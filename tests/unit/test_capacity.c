@@ -62,7 +62,7 @@ Test(capacity, slots_and_bounded_queue)
 {
     struct ig_capacity *c;
     struct waiter w1, w2, w3;
-    cr_assert_eq(ig_capacity_create(&c, 2), 0);
+    cr_assert_eq(ig_capacity_new(&c, 2), 0);
     cr_assert_eq(ig_capacity_notifier_new(c, &loop, &notifier), 0);
     waiter_init(&w1, 1);
     waiter_init(&w2, 2);
@@ -103,7 +103,7 @@ Test(capacity, waiters_are_served_in_order_and_newcomers_wait_behind_them)
 {
     struct ig_capacity *c;
     struct waiter w[4];
-    cr_assert_eq(ig_capacity_create(&c, 8), 0);
+    cr_assert_eq(ig_capacity_new(&c, 8), 0);
     cr_assert_eq(ig_capacity_notifier_new(c, &loop, &notifier), 0);
     cr_assert(ig_capacity_acquire(c, &a_key, 1));
     for (int i = 0; i < 4; i++) {
@@ -152,7 +152,7 @@ static void stop_loop(struct ig_capacity_waiter *w)
 Test(capacity, a_slot_freed_on_another_thread_wakes_the_waiter_without_a_poll)
 {
     struct waiter x;
-    cr_assert_eq(ig_capacity_create(&shared, 4), 0);
+    cr_assert_eq(ig_capacity_new(&shared, 4), 0);
     cr_assert_eq(ig_capacity_notifier_new(shared, &loop, &notifier), 0);
     cr_assert(ig_capacity_acquire(shared, &a_key, 1));
     waiter_init(&x, 7);

@@ -14,7 +14,7 @@ static void hash_of(int i, uint8_t h[32])
 Test(keycache, live_negative_expiry_and_invalidation)
 {
     struct ig_keycache *kc;
-    cr_assert_eq(ig_keycache_create(&kc, 8, 1000), 0);
+    cr_assert_eq(ig_keycache_new(&kc, 8, 1000), 0);
     uint8_t a[32], b[32];
     hash_of(1, a);
     hash_of(2, b);
@@ -36,7 +36,7 @@ Test(keycache, live_negative_expiry_and_invalidation)
 Test(keycache, collisions_never_confuse_keys)
 {
     struct ig_keycache *kc;
-    cr_assert_eq(ig_keycache_create(&kc, 6, 1000), 0);
+    cr_assert_eq(ig_keycache_new(&kc, 6, 1000), 0);
     /* Same low bits, different hashes: the second evicts the first. */
     uint8_t a[32] = {0}, b[32] = {0};
     b[31] = 1;
@@ -52,11 +52,11 @@ Test(keycache, collisions_never_confuse_keys)
 Test(keycache, ttl_zero_disables)
 {
     struct ig_keycache *kc;
-    cr_assert_eq(ig_keycache_create(&kc, 6, 0), 0);
+    cr_assert_eq(ig_keycache_new(&kc, 6, 0), 0);
     uint8_t a[32] = {7};
     struct ig_key_identity who = {"k", 1};
     ig_keycache_put(kc, a, 0, &who);
     cr_assert_eq(ig_keycache_get(kc, a, 0, NULL), IG_KEY_MISS);
     ig_keycache_free(kc);
-    cr_assert_eq(ig_keycache_create(&kc, 3, 10), IG_EINVAL);
+    cr_assert_eq(ig_keycache_new(&kc, 3, 10), IG_EINVAL);
 }

@@ -112,10 +112,10 @@ static void setup(void)
     cr_assert_eq(ig_store_open_sqlite(&store, path), 0);
     snprintf(path, sizeof path, "%s/blobs", dir);
     cr_assert_eq(ig_blobs_init(&blobs, path), 0);
-    cr_assert_eq(ig_models_create(&models), 0);
+    cr_assert_eq(ig_models_new(&models), 0);
     cr_assert_eq(ig_providers_add_builtin(models), 0);
-    cr_assert_eq(ig_breakers_create(&breakers, 5, 1000), 0);
-    cr_assert_eq(ig_capacity_create(&capacity, 16), 0);
+    cr_assert_eq(ig_breakers_new(&breakers, 5, 1000), 0);
+    cr_assert_eq(ig_capacity_new(&capacity, 16), 0);
     static const char *const names[] = {"none"};
     ig_metrics_init(&metrics, names, 1);
     start_fake();
@@ -123,7 +123,7 @@ static void setup(void)
     add_network_model("down/dall-e-2", 1); /* nothing listens on port 1 */
     pipeline = (struct ig_pipeline){.cfg = &cfg,
                                     .store = store,
-                                    .blobs = &blobs,
+                                    .blobs = &blobs.base,
                                     .secret = secret,
                                     .secret_len = sizeof secret,
                                     .models = models,

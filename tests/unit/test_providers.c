@@ -29,7 +29,7 @@ static void setup(void)
 {
     setenv("OPENAI_API_KEY", "sk-abc", 1);
     unsetenv("OPENAI_BASE_URL");
-    cr_assert_eq(ig_models_create(&models), 0);
+    cr_assert_eq(ig_models_new(&models), 0);
     cr_assert_eq(ig_providers_add_builtin(models), 0);
     cr_assert_eq(ig_providers_add_from_env(models), 0);
 }

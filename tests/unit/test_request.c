@@ -12,7 +12,7 @@ static struct ig_models *models;
 
 static void setup(void)
 {
-    cr_assert_eq(ig_models_create(&models), 0);
+    cr_assert_eq(ig_models_new(&models), 0);
     cr_assert_eq(ig_providers_add_builtin(models), 0);
 }
 

@@ -317,3 +317,73 @@ Test(store, scopes_text)
     cr_assert_neq(ig_scopes_parse("root", &s), 0);
     cr_assert_neq(ig_scopes_parse("generate,,", &s), 0);
 }
+
+Test(store, opened_from_a_url)
+{
+    char dir[64], url[128], err[256];
+    snprintf(dir, sizeof dir, "/tmp/igurlXXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    struct ig_store *s = NULL;
+    snprintf(url, sizeof url, "sqlite:%s/a.db", dir);
+    cr_assert_eq(ig_store_open(url, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ig_store_ping(s), 0);
+    ig_store_close(s);
+    snprintf(url, sizeof url, "%s/b.db", dir);
+    cr_assert_eq(ig_store_open(url, &s, err, sizeof err), 0, "a bare path is sqlite: %s", err);
+    ig_store_close(s);
+    err[0] = '\0';
+    cr_assert_eq(ig_store_open("postgres://u@db/imagegate", &s, err, sizeof err), IG_ECONFIG);
+    cr_assert(strstr(err, "not built in yet"), "%s", err);
+    cr_assert_eq(ig_store_open("ftp://x/y", &s, err, sizeof err), IG_ECONFIG);
+    cr_assert(strstr(err, "unknown kind of store"), "%s", err);
+    cr_assert_eq(ig_store_open("sqlite:", &s, err, sizeof err), IG_ECONFIG);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* What a write's `also` does commits with its generation or not at all. */
+static int also_calls;
+static struct ig_store_tx *also_tx;
+
+static int also_ok(struct ig_store_tx *tx, void *ud)
+{
+    (void)ud;
+    also_calls++;
+    also_tx = tx;
+    return tx ? 0 : -1;
+}
+
+static int also_refuses(struct ig_store_tx *tx, void *ud)
+{
+    (void)tx;
+    (void)ud;
+    also_calls++;
+    return -1;
+}
+
+Test(store, writes_that_commit_with_a_generation)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    struct gen x[3];
+    gen_init(&x[0], "gen_with");
+    gen_init(&x[1], "gen_refused");
+    gen_init(&x[2], "gen_plain");
+    x[0].w.also = also_ok;
+    x[1].w.also = also_refuses;
+    struct ig_generation_write w[3] = {x[0].w, x[1].w, x[2].w};
+    also_calls = 0;
+    cr_assert_eq(ig_store_generation_insert(s, w, 3), IG_EDB);
+    cr_assert_eq(w[0].rc, 0);
+    cr_assert_eq(w[1].rc, IG_EDB, "a refusing also refuses its write");
+    cr_assert_eq(w[2].rc, 0);
+    cr_assert_not_null(also_tx, "also runs with the transaction");
+    /* Batch (ok, refused: rolled back), then each alone: ok, refused. */
+    cr_assert_eq(also_calls, 4);
+    int64_t n;
+    cr_assert_eq(ig_store_generation_count(s, &n), 0);
+    cr_assert_eq(n, 2, "the refused generation is not recorded");
+    ig_store_close(s);
+    cr_assert_eq(file_count("SELECT count(*) FROM generations WHERE id = 'gen_refused'"), 0);
+}
