@@ -140,6 +140,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
                              (uint64_t)cfg->breaker_cooldown_ms);
     if (rc == 0)
         rc = ig_capacity_new(&app->capacity, (int)cfg->upstream_max_queue);
+    if (rc == 0 && !(app->counters = ig_counters_local_new()))
+        rc = IG_ENOMEM;
     if (rc == 0) {
         rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
         if (rc)
@@ -177,6 +179,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .breakers = app->breakers,
         .capacity = app->capacity,
         .metrics = &app->metrics,
+        .counters = app->counters,
     };
     ig_pipeline_init(&app->pipeline);
     return 0;
@@ -192,6 +195,9 @@ void ig_app_release(struct ig_app *app)
     app->breakers = NULL;
     ig_capacity_free(app->capacity);
     app->capacity = NULL;
+    if (app->counters)
+        ig_counters_free(app->counters);
+    app->counters = NULL;
     explicit_bzero(app->secret, sizeof app->secret);
     app->store = NULL;
     app->keys = NULL;

@@ -34,6 +34,7 @@ struct ig_app {
     struct ig_models *models;
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
+    struct ig_counters *counters;
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;

@@ -17,6 +17,7 @@
 #include "core/batch.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
+#include "core/counters.h"
 #include "core/metrics.h"
 #include "core/models.h"
 #include "store/blobs.h"
@@ -41,7 +42,9 @@ struct ig_pipeline {
     struct ig_breakers *breakers; /* may be NULL */
     struct ig_capacity *capacity; /* may be NULL */
     struct ig_metrics *metrics;   /* may be NULL */
-    atomic_long pending;          /* generations admitted and not yet answered */
+    /* Counts instances will share: "pending" (generations admitted and
+     * not yet answered), and the rates of the stages to come. */
+    struct ig_counters *counters;
 };
 
 struct ig_pipeline_worker {
@@ -58,7 +61,7 @@ struct ig_pipeline_worker {
     uv_timer_t reaper;
 };
 
-/* Sets p's stage table and counters; the caller fills the rest. */
+/* Sets p's stage table; the caller fills the rest. */
 void ig_pipeline_init(struct ig_pipeline *p);
 
 /* A worker's part on loop. NULL when out of memory. Free it on the same

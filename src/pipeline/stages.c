@@ -30,5 +30,4 @@ void ig_pipeline_init(struct ig_pipeline *p)
 {
     p->stages = stages;
     p->nstages = (int)(sizeof stages / sizeof stages[0]);
-    atomic_store(&p->pending, 0);
 }

@@ -129,7 +129,8 @@ static void setup(void)
                                     .models = models,
                                     .breakers = breakers,
                                     .capacity = capacity,
-                                    .metrics = &metrics};
+                                    .metrics = &metrics,
+                                    .counters = ig_counters_local_new()};
     ig_pipeline_init(&pipeline);
     cr_assert_eq(uv_loop_init(&loop), 0);
     struct ig_upstream_options uo = {.builtin_http = 1};
@@ -144,6 +145,7 @@ static void teardown(void)
     uv_loop_close(&loop);
     kill(-fake_pid, SIGTERM);
     waitpid(fake_pid, NULL, 0);
+    ig_counters_free(pipeline.counters);
     ig_capacity_free(capacity);
     ig_breakers_free(breakers);
     ig_models_free(models);
@@ -249,7 +251,7 @@ Test(pipeline, local_generation_without_http)
     cr_assert(strstr(s.body, "\"seeds\":[7,8]"), "%s", s.body);
     cr_assert(strstr(s.body, "http://gateway.test/v1/files/"), "%s", s.body);
     assert_recorded(s.id, "succeeded");
-    cr_assert_eq(atomic_load(&pipeline.pending), 0);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
     cr_assert_eq(atomic_load(&metrics.images_generated), 2);
     free(s.body);
 }
@@ -292,7 +294,7 @@ Test(pipeline, provider_failure_is_a_domain_error)
     run(make("{\"model\":\"down/dall-e-2\",\"prompt\":\"a kite\"}", &s));
     cr_assert_eq(s.error.kind, IG_GERR_UPSTREAM, "%s", s.error.message);
     cr_assert_eq(atomic_load(&metrics.generations_failed), 2);
-    cr_assert_eq(atomic_load(&pipeline.pending), 0);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
 }
 
 static void cancel_cb(uv_timer_t *t)
@@ -324,14 +326,15 @@ Test(pipeline, admission_bound_fails_fast_and_records_nothing)
 {
     struct seen s;
     cfg.max_pending_renders = 1;
-    atomic_store(&pipeline.pending, 1);
+    ig_counters_add(pipeline.counters, "pending", 1, -1, 0, NULL, NULL); /* one in progress */
     run(make("{\"prompt\":\"busy\",\"size\":\"64x64\"}", &s));
     cr_assert_eq(s.error.kind, IG_GERR_UNAVAILABLE);
     cr_assert_str_eq(s.error.code, "overloaded");
     cr_assert_eq(s.error.retry_after_s, 1);
-    cr_assert_eq(atomic_load(&pipeline.pending), 1, "a refused generation holds no slot");
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 1,
+                 "a refused generation holds no slot");
     assert_recorded(s.id, "");
-    atomic_store(&pipeline.pending, 0);
+    ig_counters_add(pipeline.counters, "pending", -1, -1, 0, NULL, NULL);
 }
 
 Test(pipeline, several_waiters_each_told_once)

@@ -1,0 +1,117 @@
+/* counters.c — the in-process counters backend; see counters.h.
+ *
+ * A fixed open-addressed table of keys (copied), each with its count and
+ * the start of its window, under one of 64 striped locks chosen by the
+ * key's hash, so workers counting different keys do not meet. Answers
+ * before the call returns. */
+#include "core/counters.h"
+
+#include "util/clock.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS   4096
+#define STRIPES 64
+#define KEY_MAX 96
+
+struct slot {
+    char key[KEY_MAX]; /* "" when free */
+    int64_t value;
+    uint64_t window_start_ms;
+};
+
+struct local {
+    struct ig_counters base;
+    pthread_mutex_t locks[STRIPES];
+    struct slot slots[SLOTS];
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+/* The key's slot (claimed when new), under its stripe's lock; NULL when
+ * the key is too long or the table is full. Probing stays within the
+ * stripe (slots i with i % STRIPES == the stripe), so one lock covers it. */
+static struct slot *find(struct local *l, const char *key, size_t stripe, int claim)
+{
+    if (strlen(key) >= KEY_MAX)
+        return NULL;
+    uint64_t h = hash(key);
+    size_t per = SLOTS / STRIPES;
+    for (size_t i = 0; i < per; i++) {
+        struct slot *s = &l->slots[((h / STRIPES + i) % per) * STRIPES + stripe];
+        if (strcmp(s->key, key) == 0)
+            return s;
+        if (!s->key[0]) {
+            if (!claim)
+                return NULL;
+            memcpy(s->key, key, strlen(key) + 1);
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void local_add(struct ig_counters *c, const char *key, int64_t delta, int64_t limit,
+                      int64_t window_ms, ig_counter_cb cb, void *ud)
+{
+    struct local *l = (struct local *)c;
+    size_t stripe = hash(key) % STRIPES;
+    pthread_mutex_lock(&l->locks[stripe]);
+    struct slot *s = find(l, key, stripe, 1);
+    int ok = 0;
+    int64_t value = 0;
+    if (s) {
+        uint64_t now = window_ms > 0 ? ig_now_us() / 1000 : 0;
+        if (window_ms > 0 && now - s->window_start_ms >= (uint64_t)window_ms) {
+            s->value = 0;
+            s->window_start_ms = now;
+        }
+        ok = limit < 0 || s->value + delta <= limit;
+        if (ok)
+            s->value += delta;
+        value = s->value;
+    }
+    pthread_mutex_unlock(&l->locks[stripe]);
+    if (cb)
+        cb(ud, ok, value);
+}
+
+static void local_free(struct ig_counters *c)
+{
+    struct local *l = (struct local *)c;
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_destroy(&l->locks[i]);
+    free(l);
+}
+
+static const struct ig_counters_ops local_ops = {.add = local_add, .free = local_free};
+
+struct ig_counters *ig_counters_local_new(void)
+{
+    struct local *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->base.ops = &local_ops;
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&l->locks[i], NULL);
+    return &l->base;
+}
+
+int64_t ig_counters_local_value(struct ig_counters *c, const char *key)
+{
+    struct local *l = (struct local *)c;
+    size_t stripe = hash(key) % STRIPES;
+    pthread_mutex_lock(&l->locks[stripe]);
+    struct slot *s = find(l, key, stripe, 0);
+    int64_t v = s ? s->value : 0;
+    pthread_mutex_unlock(&l->locks[stripe]);
+    return v;
+}
