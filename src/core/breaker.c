@@ -110,3 +110,9 @@ int ig_breaker_state(struct ig_breakers *b, const void *key, uint64_t now_ms)
     pthread_mutex_unlock(&b->lock);
     return state;
 }
+
+void ig_breaker_check(struct ig_breakers *b, const void *key, uint64_t now_ms, ig_breaker_cb cb,
+                      void *ud)
+{
+    cb(ud, ig_breaker_allow(b, key, now_ms));
+}

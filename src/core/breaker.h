@@ -18,6 +18,13 @@ int ig_breakers_new(struct ig_breakers **out, int threshold, uint64_t cooldown_m
 void ig_breakers_free(struct ig_breakers *b);
 /* 1 when a call to key may go now (in half-open, this claims the probe). */
 int ig_breaker_allow(struct ig_breakers *b, const void *key, uint64_t now_ms);
+/* The same question as the dispatcher asks it, shaped for a breaker state
+ * that instances share: the answer comes through cb, on the caller's
+ * loop, possibly before the call returns (in-process: always) or later
+ * (a shared backend). b may be NULL: always allowed. */
+typedef void (*ig_breaker_cb)(void *ud, int allowed);
+void ig_breaker_check(struct ig_breakers *b, const void *key, uint64_t now_ms, ig_breaker_cb cb,
+                      void *ud);
 void ig_breaker_record(struct ig_breakers *b, const void *key, int success, uint64_t now_ms);
 /* 0 closed, 1 open, 2 half-open (probe out), for metrics and tests. */
 int ig_breaker_state(struct ig_breakers *b, const void *key, uint64_t now_ms);

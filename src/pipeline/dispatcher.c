@@ -270,15 +270,20 @@ static void fail_exhausted(struct ig_dispatch *d)
 static void attempt(struct ig_dispatch *d);
 static void deadline_cb(uv_timer_t *t);
 
-/* A slot this dispatch waited for is its own now (on its loop). */
+static void attempt_allowed(struct ig_dispatch *d);
+static void breaker_answer_cb(void *ud, int allowed);
+
+/* A slot this dispatch waited for is its own now (on its loop); the
+ * breaker let this attempt through before it waited. */
 static void slot_granted_cb(struct ig_capacity_waiter *w)
 {
     struct ig_dispatch *d =
         (struct ig_dispatch *)((char *)w - offsetof(struct ig_dispatch, waiter));
     d->holding = d->waiting_for;
     d->waiting_for = NULL;
-    attempt(d);
+    attempt_allowed(d);
 }
+
 static int same_host(const char *url, const char *base);
 
 static void next_deployment(struct ig_dispatch *d)
@@ -740,17 +745,41 @@ static void attempt(struct ig_dispatch *d)
     }
     const struct ig_deployment *dep = d->order[d->current];
     const struct ig_provider *p = ig_provider_find(dep->provider);
-    struct ig_upstream_request r;
     if (!p || (!p->prepare && !p->generate)) {
         next_deployment(d);
         return;
     }
-    if (!ig_breaker_allow(d->opt.breakers, dep, ig_now_us() / 1000)) {
+    /* The breaker's answer may come later (a shared backend): d stays
+     * alive for it, as for a parse on the pool. */
+    d->open_timers++;
+    ig_breaker_check(d->opt.breakers, dep, ig_now_us() / 1000, breaker_answer_cb, d);
+}
+
+static void breaker_answer_cb(void *ud, int allowed)
+{
+    struct ig_dispatch *d = ud;
+    if (d->finished) {
+        unref(d);
+        return;
+    }
+    d->open_timers--; /* not the last: the timers are open while not finished */
+    if (!allowed) {
+        const struct ig_deployment *dep = d->order[d->current];
         ig_info("deployment %s (%s): circuit open, skipped", dep->provider, dep->model);
         d->breaker_skips++;
         next_deployment(d);
         return;
     }
+    attempt_allowed(d);
+}
+
+/* The attempt once the deployment's breaker let it through: a slot, then
+ * the render or the upstream call. */
+static void attempt_allowed(struct ig_dispatch *d)
+{
+    const struct ig_deployment *dep = d->order[d->current];
+    const struct ig_provider *p = ig_provider_find(dep->provider);
+    struct ig_upstream_request r;
     if (dep->max_concurrency > 0 && !d->holding) {
         if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency)) {
             d->waiter.notifier = d->opt.capacity_notifier;

@@ -43,3 +43,30 @@ Test(breaker, success_resets_and_zero_disables)
     cr_assert(ig_breaker_allow(b, &a_key, 1));
     ig_breakers_free(b);
 }
+
+static int answers, last_allowed;
+
+static void answer_cb(void *ud, int allowed)
+{
+    (void)ud;
+    answers++;
+    last_allowed = allowed;
+}
+
+/* The call the dispatcher makes, shaped for a shared backend: answered
+ * through the callback, once, with what ig_breaker_allow says. */
+Test(breaker, check_answers_through_its_callback)
+{
+    struct ig_breakers *b;
+    cr_assert_eq(ig_breakers_new(&b, 1, 1000), 0);
+    ig_breaker_check(b, &a_key, 0, answer_cb, NULL);
+    cr_assert_eq(answers, 1);
+    cr_assert(last_allowed);
+    ig_breaker_record(b, &a_key, 0, 0);
+    ig_breaker_check(b, &a_key, 10, answer_cb, NULL);
+    cr_assert_eq(answers, 2);
+    cr_assert_not(last_allowed, "open after one failure");
+    ig_breaker_check(NULL, &a_key, 10, answer_cb, NULL);
+    cr_assert(last_allowed, "no breakers: always allowed");
+    ig_breakers_free(b);
+}
