@@ -233,6 +233,13 @@ static void recorded_status(const char *id, char *out, size_t size)
     sqlite3_close(db);
 }
 
+static int recorded(const char *id)
+{
+    char got[32];
+    recorded_status(id, got, sizeof got);
+    return got[0] != '\0';
+}
+
 static void assert_recorded(const char *id, const char *status)
 {
     char got[32];
@@ -367,4 +374,41 @@ Test(pipeline, worker_freed_while_a_generation_runs_waits_for_it)
     assert_recorded(s.id, "succeeded");
     free(s.body);
     uv_run(&loop, UV_RUN_DEFAULT); /* frees the worker (ASan checks the rest) */
+}
+
+Test(pipeline, a_waiter_that_leaves_is_not_told_and_the_last_one_leaving_cancels)
+{
+    /* Two waiters; one leaves: the generation goes on for the other. */
+    struct seen a, b;
+    script_fake("[{\"delay\": 0.3}, {\"delay\": 5}]");
+    struct ig_generation *g = make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"two\"}", &a);
+    memset(&b, 0, sizeof b);
+    b.w.done = seen_done;
+    ig_generation_watch(g, &b.w);
+    ig_generation_start(g);
+    ig_generation_unwatch(g, &a.w);
+    while (!b.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(a.done, 0, "the waiter that left is not told");
+    cr_assert_eq(b.state, IG_GEN_SUCCEEDED, "%s", b.error.message);
+    assert_recorded(b.id, "succeeded");
+    free(b.body);
+
+    /* The only waiter leaves: the generation is cancelled, and recorded. */
+    struct seen c;
+    g = make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"alone\"}", &c);
+    char id[48];
+    ig_generation_start(g);
+    snprintf(id, sizeof id, "%s", g->id);
+    ig_generation_unwatch(g, &c.w);
+    /* Nobody is told; the end shows as the record and the freed slot. */
+    for (int i = 0;
+         i < 400 && !(recorded(id) && ig_counters_local_value(pipeline.counters, "pending") == 0);
+         i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    cr_assert_eq(c.done, 0);
+    assert_recorded(id, "failed");
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
 }
