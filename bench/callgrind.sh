@@ -13,13 +13,7 @@ build=${1:-build}
 requests=${2:-4000}
 tmp=$(mktemp -d)
 trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-up=$(free_port); px=$(free_port); ig=$(free_port)
-body=$(python3 bench/upstream.py body)
-sed -e "s#@DIR@#$tmp#g" -e "s#@UPSTREAM_PORT@#$up#g" -e "s#@PROXY_PORT@#$px#g" \
-    -e "s#@WORKERS@#1#g" -e "s#@BODY@#$body#" bench/provider_nginx.conf.in >"$tmp/nginx.conf"
-nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' &
-echo $! >"$tmp/nginx.pid"
-key=bench-admin-key-0123456789
+start_fake_upstream "$tmp" 1
 printf 'log:\n  access: false\nbreaker:\n  failure_threshold: 0\nthreadpool_size: 2\n' >"$tmp/ig.yaml"
 IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
     valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no \

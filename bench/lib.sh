@@ -12,3 +12,17 @@ cpu_ticks() {
     done
     echo "$t"
 }
+# The fake OpenAI upstream (nginx returning upstream.py's fixed answer on
+# $up) and nginx proxying to it (on $px), in directory $1 with $2 worker
+# processes; sets up, px and ig (a free port for imagegate) and key (the
+# admin key imagegate is started with).
+start_fake_upstream() {
+    local dir=$1 workers=$2 body
+    up=$(free_port); px=$(free_port); ig=$(free_port)
+    key=bench-admin-key-0123456789
+    body=$(python3 bench/upstream.py body)
+    sed -e "s#@DIR@#$dir#g" -e "s#@UPSTREAM_PORT@#$up#g" -e "s#@PROXY_PORT@#$px#g" \
+        -e "s#@WORKERS@#$workers#g" -e "s#@BODY@#$body#" bench/provider_nginx.conf.in >"$dir/nginx.conf"
+    nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
+    echo $! >"$dir/nginx.pid"
+}

@@ -23,13 +23,7 @@ fd_room=$(( ($(ulimit -n) - 500) / 2 ))
 [ "$held" -le "$fd_room" ] || held=$fd_room
 p99() { awk '/^ +99%/ {print $2}'; }
 
-up=$(free_port); px=$(free_port); ig=$(free_port)
-body=$(python3 bench/upstream.py body)
-sed -e "s#@DIR@#$tmp#g" -e "s#@UPSTREAM_PORT@#$up#g" -e "s#@PROXY_PORT@#$px#g" \
-    -e "s#@WORKERS@#$workers#g" -e "s#@BODY@#$body#" bench/provider_nginx.conf.in >"$tmp/nginx.conf"
-nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' &
-echo $! >"$tmp/nginx.pid"
-key=bench-admin-key-0123456789
+start_fake_upstream "$tmp" "$workers"
 printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_pending_renders: 20000\nbreaker:\n  failure_threshold: 0\n' >"$tmp/ig.yaml"
 IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
     "./$build/imagegate" serve --config "$tmp/ig.yaml" --listen "127.0.0.1:$ig" \

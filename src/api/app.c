@@ -168,7 +168,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         ig_app_release(app);
         return rc;
     }
-    ig_metrics_init(&app->metrics, NULL, 0); /* the routes' names: ig_router_attach() */
+    /* The metrics start zeroed with app; ig_router_attach() names their routes. */
     app->pipeline = (struct ig_pipeline){
         .cfg = cfg,
         .store = app->store,

@@ -68,8 +68,7 @@ static void finish_stream(struct http_waiter *hw, struct ig_generation *g)
 {
     struct ig_http_req *req = hw->req;
     if (g->state == IG_GEN_SUCCEEDED) {
-        const char *name =
-            g->req.op == IG_OP_EDIT ? "image_edit.completed" : "image_generation.completed";
+        const char *name = ig_generation_event_name(g, 1);
         write_event(req, name, strlen(name), g->result.body, g->result.body_len);
     } else {
         const struct ig_gen_error *e = &g->error;

@@ -7,25 +7,24 @@
 #include <stdio.h>
 #include <string.h>
 
-int ig_gen_error_set(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
-                     const char *param, const char *fmt, ...)
+void ig_gen_error_vset(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
+                       const char *param, const char *fmt, va_list ap)
 {
     e->kind = kind;
     e->code = code;
     ig_strlcpy(e->param, param ? param : "", sizeof e->param);
     e->provider[0] = '\0';
     e->retry_after_s = -1;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
-void ig_gen_error_clear(struct ig_gen_error *e)
+void ig_gen_error_set(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
+                      const char *param, const char *fmt, ...)
 {
-    memset(e, 0, sizeof *e);
-    e->retry_after_s = -1;
+    va_list ap;
+    va_start(ap, fmt);
+    ig_gen_error_vset(e, kind, code, param, fmt, ap);
+    va_end(ap);
 }
 
 #define IG_GEN_ERROR_NAME(name, text) text,

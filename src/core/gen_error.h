@@ -9,6 +9,8 @@
 #ifndef IG_GEN_ERROR_H
 #define IG_GEN_ERROR_H
 
+#include <stdarg.h>
+
 /* X(name, text) — the kinds, in one list so names cannot drift. */
 #define IG_GEN_ERROR_KINDS(X)                                                                      \
     X(NONE, "none")                 /* not a failure */                                            \
@@ -38,13 +40,14 @@ struct ig_gen_error {
     long retry_after_s; /* a hint for the client; -1: none */
 };
 
-/* Sets every field of e (param may be NULL). Returns -1 for
- * `return ig_gen_error_set(…)` in functions that fail with a negative
- * code; callers that need an IG_E* code pick their own. */
-int ig_gen_error_set(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
-                     const char *param, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* An empty error: kind NONE, no retry hint. */
-void ig_gen_error_clear(struct ig_gen_error *e);
+/* Sets every field of e (param may be NULL; provider empty, no retry
+ * hint): the one way every layer fills a domain error. */
+void ig_gen_error_set(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
+                      const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void ig_gen_error_vset(struct ig_gen_error *e, enum ig_gen_error_kind kind, const char *code,
+                       const char *param, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 /* "invalid", "upstream", …; "unknown" for a value outside the list. */
 const char *ig_gen_error_kind_name(enum ig_gen_error_kind kind);
 

@@ -95,13 +95,9 @@ static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const cha
 static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const char *code,
                 const char *param, const char *fmt, ...)
 {
-    ig_gen_error_clear(err);
-    err->kind = kind;
-    err->code = code;
-    ig_strlcpy(err->param, param ? param : "", sizeof err->param);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    ig_gen_error_vset(err, kind, code, param, fmt, ap);
     va_end(ap);
     return IG_EINVAL;
 }

@@ -54,7 +54,7 @@ static void local_partial(void *ud, int index, const struct ig_image_out *img)
     struct ig_generation *g = ud;
     struct ig_buf b;
     ig_buf_init(&b, SIZE_MAX / 2);
-    const char *name = ig_gen_event_name(g, 0);
+    const char *name = ig_generation_event_name(g, 0);
     size_t n = ig_base64_len(img->data.len);
     struct ig_gen_request *r = &g->req;
     int rc = ig_buf_reserve(&b, n + 512);
@@ -85,9 +85,7 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
     g->dispatch = NULL;
     g->outcome = malloc(sizeof *g->outcome);
     if (!g->outcome) {
-        ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                           "The image could not be generated (out of memory). Generation id: %s.",
-                           g->id);
+        ig_generation_fail_internal(g, IG_ENOMEM);
     } else {
         *g->outcome = *o;
         memset(&o->result, 0, sizeof o->result); /* the images are ours now */

@@ -219,17 +219,13 @@ static void fail(struct ig_dispatch *d, enum ig_gen_error_kind kind, const char 
 {
     struct ig_dispatch_outcome o;
     memset(&o, 0, sizeof o);
-    ig_gen_error_clear(&o.error);
-    o.error.kind = kind;
-    o.error.code = code;
-    ig_strlcpy(o.error.param, param ? param : "", sizeof o.error.param);
+    va_list ap;
+    va_start(ap, fmt);
+    ig_gen_error_vset(&o.error, kind, code, param, fmt, ap);
+    va_end(ap);
     o.error.retry_after_s = retry_after_ms >= 0 ? (retry_after_ms + 999) / 1000 : -1;
     if (d->current < d->norder)
         ig_strlcpy(o.error.provider, d->order[d->current]->provider, sizeof o.error.provider);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(o.error.message, sizeof o.error.message, fmt, ap);
-    va_end(ap);
     finish(d, &o);
 }
 

@@ -78,14 +78,24 @@ void ig_generation_fail(struct ig_generation *g, enum ig_gen_error_kind kind, co
     if (g->state == IG_GEN_FAILED)
         return;
     g->state = IG_GEN_FAILED;
-    ig_gen_error_clear(&g->error);
-    g->error.kind = kind;
-    g->error.code = code;
-    snprintf(g->error.param, sizeof g->error.param, "%s", param ? param : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g->error.message, sizeof g->error.message, fmt, ap);
+    ig_gen_error_vset(&g->error, kind, code, param, fmt, ap);
     va_end(ap);
+}
+
+void ig_generation_fail_internal(struct ig_generation *g, int rc)
+{
+    ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
+                       "The image could not be generated (%s). Generation id: %s.", ig_strerror(rc),
+                       g->id);
+}
+
+const char *ig_generation_event_name(const struct ig_generation *g, int completed)
+{
+    if (g->req.op == IG_OP_EDIT)
+        return completed ? "image_edit.completed" : "image_edit.partial_image";
+    return completed ? "image_generation.completed" : "image_generation.partial_image";
 }
 
 void ig_generation_emit_partial(struct ig_generation *g, const struct ig_gen_partial *p)

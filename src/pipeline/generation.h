@@ -117,6 +117,9 @@ void ig_generation_watch(struct ig_generation *g, struct ig_gen_waiter *w);
 void ig_generation_unwatch(struct ig_generation *g, struct ig_gen_waiter *w);
 /* Runs the stages. Waiters may be called before it returns. */
 void ig_generation_start(struct ig_generation *g);
+/* OpenAI's event names of g's stream: image_generation.* for
+ * generations, image_edit.* for edits; completed or partial_image. */
+const char *ig_generation_event_name(const struct ig_generation *g, int completed);
 /* Stops upstream work at once where it can (a provider call, a backoff, a
  * queue): the generation fails as IG_GERR_CANCELED and goes on to record
  * that. Work that cannot be stopped (a render or the store step on the

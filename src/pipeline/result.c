@@ -25,13 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ig_gen_event_name(const struct ig_generation *g, int completed)
-{
-    if (g->req.op == IG_OP_EDIT)
-        return completed ? "image_edit.completed" : "image_edit.partial_image";
-    return completed ? "image_generation.completed" : "image_generation.partial_image";
-}
-
 /* The signed URL of a stored image, into url. */
 static void signed_url(const struct ig_generation *g, const struct ig_image_record *im, char *url,
                        size_t size)
@@ -94,23 +87,13 @@ int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8
     return rc ? IG_ENOMEM : 0;
 }
 
-static void cannot_encode(struct ig_generation *g)
-{
-    ig_error("generation %s: cannot encode the response", g->id);
-    ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                       "The image could not be generated (%s). Generation id: %s.",
-                       ig_strerror(IG_ENOMEM), g->id);
-}
-
 void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
 {
     if (s->error)
         return;
     if (recorded) {
         ig_error("generation %s: cannot record it (%s)", g->id, ig_strerror(recorded));
-        ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                           "The image could not be generated (%s). Generation id: %s.",
-                           ig_strerror(recorded), g->id);
+        ig_generation_fail_internal(g, recorded);
         return;
     }
     struct ig_gen_request *r = &g->req;
@@ -125,7 +108,7 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
         ig_buf_init(&out, SIZE_MAX / 2);
         rc = ig_buf_reserve(&out, s->first_b64_len + 4096);
         /* The stream's last event carries the answer, as OpenAI's does. */
-        const char *name = ig_gen_event_name(g, 1);
+        const char *name = ig_generation_event_name(g, 1);
         rc = rc ? rc : ig_buf_printf(&out, "{\"type\":\"%s\",\"b64_json\":\"", name);
         rc = rc ? rc : ig_buf_append(&out, s->items.data + s->first_b64, s->first_b64_len);
         rc = rc ? rc : ig_buf_printf(&out, "\",\"created_at\":%lld,", (long long)g->created);
@@ -180,7 +163,8 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
     rc = rc ? rc : ig_buf_puts(&out, "}");
     if (rc || (streaming && !s->made)) {
         ig_buf_release(&out);
-        cannot_encode(g);
+        ig_error("generation %s: cannot encode the response", g->id);
+        ig_generation_fail_internal(g, IG_ENOMEM);
         return;
     }
     g->result.body = ig_buf_detach(&out, &g->result.body_len);

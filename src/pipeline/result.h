@@ -33,8 +33,5 @@ int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8
 /* Finishes the answer once the record is in (recorded: the store's
  * answer) into g->result, or fails g. */
 void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded);
-/* OpenAI's event names: image_generation.* for generations, image_edit.*
- * for edits. */
-const char *ig_gen_event_name(const struct ig_generation *g, int completed);
 
 #endif

@@ -35,6 +35,8 @@ void ig_generation_resume(struct ig_generation *g);
 void ig_generation_fail(struct ig_generation *g, enum ig_gen_error_kind kind, const char *code,
                         const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Fails g as the gateway's own fault (rc says why), naming its id. */
+void ig_generation_fail_internal(struct ig_generation *g, int rc);
 /* Passes a partial image to every waiter that wants them. */
 void ig_generation_emit_partial(struct ig_generation *g, const struct ig_gen_partial *p);
 /* The answer stage's end: releases what stages took, counts, tells every

@@ -107,9 +107,7 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
         need +=
             (r->response_format == IG_RESP_B64 ? ig_base64_len(o->result.images[i].len) : 0) + 1024;
     if (ig_result_open(g, s, need)) {
-        ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                           "The image could not be generated (out of memory). Generation id: %s.",
-                           g->id);
+        ig_generation_fail_internal(g, IG_ENOMEM);
         s->error = "out of memory";
     }
     for (size_t i = 0; !s->error && i < o->result.nimages; i++) {
@@ -129,9 +127,7 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
             ig_warn("generation %s: %s", g->id, g->error.message);
         } else if (rc) {
             ig_error("generation %s failed: cannot store the image (%s)", g->id, ig_strerror(rc));
-            ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                               "The image could not be generated (%s). Generation id: %s.",
-                               ig_strerror(rc), g->id);
+            ig_generation_fail_internal(g, rc);
             s->error = "cannot store the image";
         } else {
             s->made++;
@@ -158,10 +154,7 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
     if (!ss || !ws) {
         for (struct ig_batch_item *it = first; it; it = it->next) {
             struct ig_generation *g = GEN_OF_ITEM(it);
-            ig_generation_fail(g, IG_GERR_INTERNAL, "generation_failed", NULL,
-                               "The image could not be generated (out of memory). "
-                               "Generation id: %s.",
-                               g->id);
+            ig_generation_fail_internal(g, IG_ENOMEM);
         }
         free(ss);
         free(ws);

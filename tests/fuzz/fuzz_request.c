@@ -1,8 +1,7 @@
 /* fuzz_request.c — the JSON body of POST /v1/images/generations, decoded
  * and checked against every model the environment would configure. */
-#include "core/models.h"
 #include "core/request.h"
-#include "providers/provider.h"
+#include "fuzz_models.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,13 +15,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    setenv("OPENAI_API_KEY", "sk-fuzz", 1);
-    setenv("BFL_API_KEY", "bfl-fuzz", 1);
-    setenv("STABILITY_API_KEY", "sk-fuzz", 1);
-    setenv("OPENROUTER_API_KEY", "sk-or-fuzz", 1);
-    if (ig_models_new(&models) || ig_providers_add_builtin(models) ||
-        ig_providers_add_from_env(models))
-        abort();
+    models = fuzz_models();
     return 0;
 }
 
