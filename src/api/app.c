@@ -109,6 +109,15 @@ static int ensure_admin_key(struct ig_app *app, FILE *announce)
     return rc;
 }
 
+/* A key was revoked somewhere in the fleet: drop every cached answer (the
+ * cache is keyed by hash, not id, and a revocation is rare). */
+static void forget_revoked_key(void *ud, const char *topic, const char *key_id)
+{
+    (void)topic;
+    (void)key_id;
+    ig_keycache_invalidate(ud);
+}
+
 int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
@@ -142,6 +151,10 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = ig_capacity_new(&app->capacity, (int)cfg->upstream_max_queue);
     if (rc == 0 && !(app->counters = ig_counters_local_new()))
         rc = IG_ENOMEM;
+    if (rc == 0 && !(app->bus = ig_bus_local_new()))
+        rc = IG_ENOMEM;
+    if (rc == 0)
+        rc = ig_bus_subscribe(app->bus, IG_TOPIC_KEY_REVOKED, forget_revoked_key, app->keys);
     if (rc == 0) {
         rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
         if (rc)
@@ -198,6 +211,9 @@ void ig_app_release(struct ig_app *app)
     if (app->counters)
         ig_counters_free(app->counters);
     app->counters = NULL;
+    if (app->bus)
+        ig_bus_free(app->bus);
+    app->bus = NULL;
     explicit_bzero(app->secret, sizeof app->secret);
     app->store = NULL;
     app->keys = NULL;

@@ -3,13 +3,14 @@
  *
  * One struct ig_app per process, built by ig_app_init() before the server
  * starts and read-only afterwards except through its own thread-safe
- * members (store, key cache, metrics, counters). */
+ * members (store, key cache, metrics, counters, bus). */
 #ifndef IG_APP_H
 #define IG_APP_H
 
 #include "api/errors.h"
 #include "config.h"
 #include "core/breaker.h"
+#include "core/bus.h"
 #include "core/capacity.h"
 #include "core/keycache.h"
 #include "core/metrics.h"
@@ -35,6 +36,7 @@ struct ig_app {
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;
+    struct ig_bus *bus;                /* notices shared with the fleet: key revocations */
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;

@@ -2,10 +2,14 @@
  *
  * A new key is "ig_" + 43 base62 characters (256 random bits). Only its
  * SHA-256 is stored; the key itself is in the 201 answer and nowhere else.
- * Revocation drops this instance's whole key cache, so the key fails on the
- * very next request. Store calls run on the thread pool. */
+ * A revocation is announced on the bus (core/bus.h), which drops the key
+ * caches of this instance at once (and of the fleet's others), so the key
+ * fails on the very next request. The last live admin key cannot be
+ * revoked (409 last_admin_key): rotate by creating a new admin key first.
+ * Store calls run on the thread pool. */
 #include "api/app.h"
 #include "api/handlers.h"
+#include "store/keys.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -63,7 +67,7 @@ static void key_work(void *p)
         c->rc = c->list ? ig_store_key_list(c->app->store, collect_key, c->list) : IG_ENOMEM;
         break;
     case KEY_REVOKE:
-        c->rc = ig_store_key_revoke(c->app->store, c->id, ig_unix_time());
+        c->rc = ig_key_revoke(c->app->store, c->id, ig_unix_time());
         break;
     }
 }
@@ -74,6 +78,11 @@ static void key_done(struct ig_http_req *req, void *p)
     if (c->rc == IG_ENOTFOUND) {
         ig_api_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
                              "No live API key has id '%.64s'.", c->id);
+    } else if (c->rc == IG_ECONFLICT) {
+        ig_api_respond_error(req, 409, "invalid_request_error", "last_admin_key", "id",
+                             "'%.64s' is the last live key with the admin scope; create another "
+                             "admin key before revoking it.",
+                             c->id);
     } else if (c->rc) {
         ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
                              "The key store is unavailable; try again.");
@@ -84,7 +93,7 @@ static void key_done(struct ig_http_req *req, void *p)
     } else if (c->op == KEY_LIST) {
         ig_app_respond_json(req, 200, json_pack("{s:s, s:O}", "object", "list", "data", c->list));
     } else {
-        ig_keycache_invalidate(c->app->keys);
+        ig_bus_publish(c->app->bus, IG_TOPIC_KEY_REVOKED, c->id);
         ig_app_respond_json(
             req, 200, json_pack("{s:s, s:s, s:b}", "id", c->id, "object", "api_key", "deleted", 1));
     }

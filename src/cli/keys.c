@@ -12,14 +12,15 @@
 
 static const struct cli_option options[] = {
     {"scopes", 0, "LIST", "for create: comma-separated scopes (generate, admin)"},
+    {"admin", 0, NULL, "for create: an admin key (scopes generate,admin), to rotate the admin key"},
     {"json", 0, NULL, "print the gateway's JSON answer"},
     {"server", 0, "URL", "gateway URL (default $IMAGEGATE_URL or http://127.0.0.1:8080)"},
     {"key", 'k', "KEY", "admin key (default $IMAGEGATE_API_KEY, then $IMAGEGATE_ADMIN_KEY)"},
 };
-enum { O_SCOPES, O_JSON, O_SERVER, O_KEY, O_COUNT };
+enum { O_SCOPES, O_ADMIN, O_JSON, O_SERVER, O_KEY, O_COUNT };
 
-static const char usage[] = "imagegate keys create NAME [--scopes generate,admin] | keys list | "
-                            "keys revoke ID";
+static const char usage[] = "imagegate keys create NAME [--scopes generate,admin | --admin] | "
+                            "keys list | keys revoke ID";
 
 int cli_keys(int argc, char **argv)
 {
@@ -49,7 +50,14 @@ int cli_keys(int argc, char **argv)
     const char *method = "GET";
     if (strcmp(verb, "create") == 0) {
         json_t *j = json_pack("{s:s}", "name", a.positional[1]);
-        if (a.values[O_SCOPES]) {
+        if (a.values[O_ADMIN] && a.values[O_SCOPES]) {
+            fprintf(stderr, "imagegate: --admin and --scopes do not go together\n");
+            json_decref(j);
+            return CLI_USAGE;
+        }
+        if (a.values[O_ADMIN]) {
+            json_object_set_new(j, "scopes", json_pack("[s, s]", "generate", "admin"));
+        } else if (a.values[O_SCOPES]) {
             json_t *sc = json_array();
             char tmp[256];
             ig_strlcpy(tmp, a.values[O_SCOPES], sizeof tmp);

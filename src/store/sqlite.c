@@ -25,6 +25,7 @@
 
 struct sqlite_store {
     struct ig_store base;
+    struct ig_store_tx tx; /* the one transaction a connection can have open */
     sqlite3 *db;
     pthread_mutex_t lock;
     /* The statements of the hottest write, prepared once (under lock). */
@@ -58,6 +59,14 @@ static int db_fail(sqlite3 *db, const char *what)
 {
     ig_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
     return IG_EDB;
+}
+
+/* Steps a prepared statement without results and resets it. */
+static int run_once(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
 }
 
 static void lock(struct ig_store *s)
@@ -129,15 +138,14 @@ out:
 
 /* Runs a query expected to give at most one row, with one bound argument
  * (a 32-byte blob, text, or none) and hands the row to row(). 0, or
- * IG_ENOTFOUND when there is no row, or IG_EDB. */
-static int query_one(struct ig_store *s, const char *sql, const void *arg, int arg_is_blob,
-                     void (*row)(sqlite3_stmt *, void *), void *out)
+ * IG_ENOTFOUND when there is no row, or IG_EDB. The caller holds the lock. */
+static int query_one_db(sqlite3 *db, const char *sql, const void *arg, int arg_is_blob,
+                        void (*row)(sqlite3_stmt *, void *), void *out)
 {
-    lock(s);
     sqlite3_stmt *st = NULL;
     int rc = IG_EDB;
-    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(DB(s), "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, "prepare");
         goto out;
     }
     if (arg && arg_is_blob)
@@ -151,10 +159,18 @@ static int query_one(struct ig_store *s, const char *sql, const void *arg, int a
     } else if (step == SQLITE_DONE) {
         rc = IG_ENOTFOUND;
     } else {
-        db_fail(DB(s), "query");
+        db_fail(db, "query");
     }
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+static int query_one(struct ig_store *s, const char *sql, const void *arg, int arg_is_blob,
+                     void (*row)(sqlite3_stmt *, void *), void *out)
+{
+    lock(s);
+    int rc = query_one_db(DB(s), sql, arg, arg_is_blob, row, out);
     unlock(s);
     return rc;
 }
@@ -169,12 +185,21 @@ static void int64_row(sqlite3_stmt *st, void *out)
     *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
-static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
-                    struct ig_key_record *out)
+static int key_find_db(sqlite3 *db, const char *where, const void *arg, int arg_is_blob,
+                       struct ig_key_record *out)
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS " FROM api_keys WHERE %s", where);
-    return query_one(s, sql, arg, arg_is_blob, key_row, out);
+    return query_one_db(db, sql, arg, arg_is_blob, key_row, out);
+}
+
+static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
+                    struct ig_key_record *out)
+{
+    lock(s);
+    int rc = key_find_db(DB(s), where, arg, arg_is_blob, out);
+    unlock(s);
+    return rc;
 }
 
 static int key_find_by_hash(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
@@ -187,14 +212,16 @@ static int key_find_by_id(struct ig_store *s, const char *id, struct ig_key_reco
     return key_find(s, "id = ?", id, 0, out);
 }
 
-static int exec_bound(struct ig_store *s, const char *sql, int (*bind)(sqlite3_stmt *, void *),
-                      void *ud, int *changes)
+/* Runs one bound statement without results; 0 (with *changes, when
+ * asked, the rows it changed), IG_EEXISTS on a constraint, or IG_EDB. The
+ * caller holds the lock. */
+static int exec_bound_db(sqlite3 *db, const char *sql, int (*bind)(sqlite3_stmt *, void *),
+                         void *ud, int *changes)
 {
-    lock(s);
     sqlite3_stmt *st = NULL;
     int rc = IG_EDB;
-    if (sqlite3_prepare_v2(DB(s), sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(DB(s), "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, "prepare");
         goto out;
     }
     bind(st, ud);
@@ -202,14 +229,22 @@ static int exec_bound(struct ig_store *s, const char *sql, int (*bind)(sqlite3_s
     if (step == SQLITE_DONE) {
         rc = 0;
         if (changes)
-            *changes = sqlite3_changes(DB(s));
+            *changes = sqlite3_changes(db);
     } else if (step == SQLITE_CONSTRAINT) {
         rc = IG_EEXISTS;
     } else {
-        db_fail(DB(s), "statement");
+        db_fail(db, "statement");
     }
 out:
     sqlite3_finalize(st);
+    return rc;
+}
+
+static int exec_bound(struct ig_store *s, const char *sql, int (*bind)(sqlite3_stmt *, void *),
+                      void *ud, int *changes)
+{
+    lock(s);
+    int rc = exec_bound_db(DB(s), sql, bind, ud, changes);
     unlock(s);
     return rc;
 }
@@ -256,14 +291,55 @@ static int bind_revoke(sqlite3_stmt *st, void *ud)
     return 0;
 }
 
-static int key_revoke(struct ig_store *s, const char *id, int64_t now)
+/* The operations of a transaction (store.h: transact): the store's lock
+ * is held and a transaction is open on its connection for their whole
+ * run, so they neither lock nor begin. */
+
+static int tx_key_find_by_id(struct ig_store_tx *tx, const char *id, struct ig_key_record *out)
+{
+    return key_find_db(DB(tx->store), "id = ?", id, 0, out);
+}
+
+static int tx_key_revoke(struct ig_store_tx *tx, const char *id, int64_t now)
 {
     struct update_args a = {.id = id, .now = now};
     int changes = 0;
-    int rc = exec_bound(s, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                        bind_revoke, &a, &changes);
+    int rc = exec_bound_db(DB(tx->store),
+                           "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                           bind_revoke, &a, &changes);
     if (rc == 0 && changes == 0)
         rc = IG_ENOTFOUND;
+    return rc;
+}
+
+static int tx_key_count_live(struct ig_store_tx *tx, unsigned scope, int64_t *out)
+{
+    char name[64];
+    ig_scopes_format(scope, name, sizeof name);
+    if (strchr(name, ',') || !name[0])
+        return IG_EINVAL; /* one scope at a time */
+    return query_one_db(DB(tx->store),
+                        "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL "
+                        "AND (',' || scopes || ',') LIKE ('%,' || ? || ',%')",
+                        name, 0, int64_row, out);
+}
+
+/* BEGIN IMMEDIATE takes the write lock at once, so what body reads stays
+ * true until it commits (no other writer, in this process or another, can
+ * come between its reads and its writes). */
+static int transact(struct ig_store *s, int (*body)(struct ig_store_tx *tx, void *ud), void *ud)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    lock(s);
+    int rc = run_once(ss->begin) == SQLITE_DONE ? 0 : db_fail(ss->db, "begin");
+    if (rc == 0) {
+        rc = body(&ss->tx, ud);
+        if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
+            rc = db_fail(ss->db, "commit");
+        if (rc)
+            run_once(ss->rollback);
+    }
+    unlock(s);
     return rc;
 }
 
@@ -362,14 +438,6 @@ static int insert_one(struct sqlite_store *ss, const struct ig_generation_record
     return rc;
 }
 
-/* Steps a prepared statement without results and resets it. */
-static int run_once(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc;
-}
-
 /* Records the writes in one transaction; 0 or IG_EDB (then rolled back),
  * with *row_failed set when a row was refused (rather than the transaction
  * itself: a busy or full database). Under the store lock. */
@@ -383,7 +451,7 @@ static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *co
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = insert_one(ss, w[i]->g, w[i]->images, w[i]->nimages);
         if (rc == 0 && w[i]->also)
-            rc = w[i]->also((struct ig_store_tx *)ss, w[i]->also_ud) ? IG_EDB : 0;
+            rc = w[i]->also(&ss->tx, w[i]->also_ud) ? IG_EDB : 0;
         *row_failed = rc != 0;
     }
     if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
@@ -511,7 +579,10 @@ static const struct ig_store_ops sqlite_ops = {
     .key_find_by_id = key_find_by_id,
     .key_update_hash = key_update_hash,
     .key_list = key_list,
-    .key_revoke = key_revoke,
+    .transact = transact,
+    .tx_key_find_by_id = tx_key_find_by_id,
+    .tx_key_revoke = tx_key_revoke,
+    .tx_key_count_live = tx_key_count_live,
     .generation_insert = generation_insert,
     .generation_count = generation_count,
     .blob_known = blob_known,
@@ -577,6 +648,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     if (!ss)
         return IG_ENOMEM;
     ss->base.ops = &sqlite_ops;
+    ss->tx.store = &ss->base;
     ig_buf_init(&ss->images_json, 1 << 20);
     pthread_mutex_init(&ss->lock, NULL);
     pthread_mutex_init(&ss->queue_lock, NULL);

@@ -54,11 +54,15 @@ struct ig_generation_record {
     int64_t latency_us;
 };
 
-/* A transaction in progress, handed to the writes that must commit with
- * a generation's record (the settlement of its hold, its ledger entries:
- * the accounting issue's store calls take it). Valid only during the call
- * it is passed to. */
-struct ig_store_tx;
+struct ig_store;
+
+/* A transaction in progress: handed to the body of ig_store_transact, and
+ * to a generation write's also (the settlement of its hold, its ledger
+ * entries), which then commit together or not at all. Valid only during
+ * the call it is passed to; its operations are the ig_store_tx_* calls. */
+struct ig_store_tx {
+    struct ig_store *store;
+};
 
 /* One generation to record and its images; rc is the store's answer for
  * this one. also, when set, runs inside the same transaction right after
@@ -74,8 +78,6 @@ struct ig_generation_write {
     int rc;
 };
 
-struct ig_store;
-
 struct ig_store_ops {
     int (*key_insert)(struct ig_store *s, const struct ig_key_record *k);
     /* 0 and *out filled, or IG_ENOTFOUND. Revoked keys are found too. */
@@ -86,8 +88,6 @@ struct ig_store_ops {
                            const char *prefix, unsigned scopes);
     /* Calls cb for each key, oldest first; a non-zero return stops. */
     int (*key_list)(struct ig_store *s, int (*cb)(const struct ig_key_record *, void *), void *ud);
-    /* 0, or IG_ENOTFOUND when no live key has that id. */
-    int (*key_revoke)(struct ig_store *s, const char *id, int64_t now);
     /* Records n finished generations, each with its images (and their
      * blobs) all or nothing: w[i].rc is 0 or why that one failed (a bad
      * one fails alone). Returns 0 when all are recorded, else the first
@@ -98,6 +98,21 @@ struct ig_store_ops {
     /* 1 when the blob is recorded, 0 when not, or a negative error. */
     int (*blob_known)(struct ig_store *s, const char *sha256);
     int (*ping)(struct ig_store *s);
+
+    /* Runs body inside one transaction: what it does through tx commits
+     * when it returns 0 and is rolled back otherwise. Returns body's
+     * nonzero return, or IG_EDB when the transaction itself failed. What
+     * body reads stays true until it returns (no other writer comes
+     * between), so a check and the write it guards are one step. body
+     * must not call the store's other (non-tx) operations. */
+    int (*transact)(struct ig_store *s, int (*body)(struct ig_store_tx *tx, void *ud), void *ud);
+    /* The operations of a transaction. */
+    int (*tx_key_find_by_id)(struct ig_store_tx *tx, const char *id, struct ig_key_record *out);
+    /* 0, or IG_ENOTFOUND when no live key has that id. */
+    int (*tx_key_revoke)(struct ig_store_tx *tx, const char *id, int64_t now);
+    /* The number of live keys that have scope (one IG_SCOPE_* bit). */
+    int (*tx_key_count_live)(struct ig_store_tx *tx, unsigned scope, int64_t *out);
+
     void (*close)(struct ig_store *s);
 };
 
@@ -122,12 +137,16 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_key_find_by_id(s, i, o)   ((s)->ops->key_find_by_id((s), (i), (o)))
 #define ig_store_key_update_hash(s, i, h, p, sc)                                                   \
     ((s)->ops->key_update_hash((s), (i), (h), (p), (sc)))
-#define ig_store_key_list(s, cb, ud)        ((s)->ops->key_list((s), (cb), (ud)))
-#define ig_store_key_revoke(s, id, now)     ((s)->ops->key_revoke((s), (id), (now)))
-#define ig_store_generation_insert(s, w, n) ((s)->ops->generation_insert((s), (w), (n)))
-#define ig_store_generation_count(s, o)     ((s)->ops->generation_count((s), (o)))
-#define ig_store_blob_known(s, sha)         ((s)->ops->blob_known((s), (sha)))
-#define ig_store_ping(s)                    ((s)->ops->ping((s)))
-#define ig_store_close(s)                   ((s)->ops->close((s)))
+#define ig_store_key_list(s, cb, ud)          ((s)->ops->key_list((s), (cb), (ud)))
+#define ig_store_generation_insert(s, w, n)   ((s)->ops->generation_insert((s), (w), (n)))
+#define ig_store_generation_count(s, o)       ((s)->ops->generation_count((s), (o)))
+#define ig_store_blob_known(s, sha)           ((s)->ops->blob_known((s), (sha)))
+#define ig_store_ping(s)                      ((s)->ops->ping((s)))
+#define ig_store_close(s)                     ((s)->ops->close((s)))
+#define ig_store_transact(s, body, ud)        ((s)->ops->transact((s), (body), (ud)))
+#define ig_store_tx_key_find_by_id(tx, id, o) ((tx)->store->ops->tx_key_find_by_id((tx), (id), (o)))
+#define ig_store_tx_key_revoke(tx, id, now)   ((tx)->store->ops->tx_key_revoke((tx), (id), (now)))
+#define ig_store_tx_key_count_live(tx, scope, o)                                                   \
+    ((tx)->store->ops->tx_key_count_live((tx), (scope), (o)))
 
 #endif

@@ -17,7 +17,8 @@
     X(CONFIG, "bad configuration")                                                                 \
     X(BUSY, "resource busy")                                                                       \
     X(RANGE, "value out of range")                                                                 \
-    X(AGAIN, "try again")
+    X(AGAIN, "try again")                                                                          \
+    X(CONFLICT, "conflicts with the current state")
 
 enum ig_errno_index {
     IG__EINDEX_NONE = 0,

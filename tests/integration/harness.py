@@ -115,7 +115,7 @@ class Gateway:
 
     def check_sanitizers(self):
         """Under the ASan+UBSan build, any report fails the test that ran it."""
-        log = self.log() if not self.stderr_file.closed else open(self.stderr_path).read()
+        log = self.log()
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
             if marker in log:
                 raise AssertionError("sanitizer report from the gateway:\n" + log[-6000:])

@@ -1,10 +1,11 @@
 """The CLI against a running gateway: generate, keys, exit codes."""
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, GatewayTest
+from harness import BIN, Gateway, GatewayTest
 
 
 class Cli(GatewayTest):
@@ -72,6 +73,45 @@ class Cli(GatewayTest):
         self.assertEqual(r.returncode, 4)
         r = self.run_cli("keys", "frobnicate", env_extra=admin)
         self.assertEqual(r.returncode, 2)
+
+    def test_admin_key_rotation(self):
+        """The last admin key cannot be revoked (409 last_admin_key, the key
+        still works); rotating is `keys create --admin`, then revoking the
+        old one; the new key survives a restart and is then the last."""
+        data = tempfile.mkdtemp(prefix="ig-data-")
+        self.addCleanup(shutil.rmtree, data, True)
+        with Gateway(data_dir=data) as gw:
+            old = gw.admin_key
+            env = {"IMAGEGATE_URL": "http://127.0.0.1:%d" % gw.port}
+            r = self.run_cli("keys", "revoke", "key_admin", key=old, env_extra=env)
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertIn(b"HTTP 409, last_admin_key", r.stderr)
+            status, hdrs, doc = gw.json("DELETE", "/admin/keys/key_admin", key=old)
+            self.assertOpenAIError(status, hdrs, doc, 409, "last_admin_key", "id")
+            self.assertEqual(doc["error"]["type"], "invalid_request_error")
+            self.assertEqual(gw.json("GET", "/admin/keys", key=old)[0], 200, "still works")
+            r = self.run_cli("keys", "create", "ops", "--admin", "--scopes", "admin", key=old,
+                             env_extra=env)
+            self.assertEqual(r.returncode, 2, "--admin and --scopes together")
+            r = self.run_cli("keys", "create", "ops", "--admin", key=old, env_extra=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            new = r.stdout.decode().strip()
+            new_id = r.stderr.decode().split()[1]
+            status, _, doc = gw.json("GET", "/admin/keys", key=new)
+            self.assertEqual(status, 200)
+            listed = {k["id"]: k for k in doc["data"]}
+            self.assertEqual(listed[new_id]["scopes"], ["generate", "admin"])
+            r = self.run_cli("keys", "revoke", "key_admin", key=new, env_extra=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            status, hdrs, doc = gw.json("GET", "/admin/keys", key=old)
+            self.assertOpenAIError(status, hdrs, doc, 401, "invalid_api_key", None)
+            status, hdrs, doc = gw.json("DELETE", "/admin/keys/" + new_id, key=new)
+            self.assertOpenAIError(status, hdrs, doc, 409, "last_admin_key", "id")
+        with Gateway(data_dir=data) as gw:
+            self.assertIsNone(gw.admin_key, "no new admin key is printed")
+            self.assertEqual(gw.json("GET", "/admin/keys", key=new)[0], 200)
+            status, hdrs, doc = gw.json("GET", "/admin/keys", key=old)
+            self.assertOpenAIError(status, hdrs, doc, 401, "invalid_api_key", None)
 
     def test_unknown_command(self):
         r = self.run_cli("frobnicate")

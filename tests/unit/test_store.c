@@ -1,3 +1,4 @@
+#include "store/keys.h"
 #include "store/store.h"
 #include "util/embed.h"
 #include "util/err.h"
@@ -86,15 +87,114 @@ Test(store, keys_insert_find_revoke)
     cr_assert_eq(got.revoked_at, 0);
     uint8_t none[32] = {9};
     cr_assert_eq(ig_store_key_find_by_hash(s, none, &got), IG_ENOTFOUND);
-    cr_assert_eq(ig_store_key_revoke(s, "key_a", 5000), 0);
-    cr_assert_eq(ig_store_key_revoke(s, "key_a", 5001), IG_ENOTFOUND, "already revoked");
-    cr_assert_eq(ig_store_key_revoke(s, "key_zz", 5001), IG_ENOTFOUND);
+    cr_assert_eq(ig_key_revoke(s, "key_a", 5000), 0);
+    cr_assert_eq(ig_key_revoke(s, "key_a", 5001), IG_ENOTFOUND, "already revoked");
+    cr_assert_eq(ig_key_revoke(s, "key_zz", 5001), IG_ENOTFOUND);
     cr_assert_eq(ig_store_key_find_by_id(s, "key_a", &got), 0);
     cr_assert_eq(got.revoked_at, 5000);
     int n = 0;
     cr_assert_eq(ig_store_key_list(s, count, &n), 0);
     cr_assert_eq(n, 2);
     ig_store_close(s);
+}
+
+static int revoke_then(struct ig_store_tx *tx, void *ud)
+{
+    cr_assert_eq(ig_store_tx_key_revoke(tx, "key_a", 7000), 0);
+    struct ig_key_record got;
+    cr_assert_eq(ig_store_tx_key_find_by_id(tx, "key_a", &got), 0);
+    cr_assert_eq(got.revoked_at, 7000, "the transaction sees its own write");
+    return *(int *)ud;
+}
+
+/* A transaction's writes commit when its body returns 0 and are rolled
+ * back, every one of them, when it returns an error. */
+Test(store, transact_commits_or_rolls_back)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    struct ig_key_record a = key("key_a", 1), got;
+    cr_assert_eq(ig_store_key_insert(s, &a), 0);
+    int verdict = IG_EINVAL;
+    cr_assert_eq(ig_store_transact(s, revoke_then, &verdict), IG_EINVAL);
+    cr_assert_eq(ig_store_key_find_by_id(s, "key_a", &got), 0);
+    cr_assert_eq(got.revoked_at, 0, "rolled back");
+    cr_assert_eq(file_count("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"), 1);
+    verdict = 0;
+    cr_assert_eq(ig_store_transact(s, revoke_then, &verdict), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM api_keys WHERE revoked_at = 7000"), 1);
+    ig_store_close(s);
+}
+
+/* The last live admin key cannot be revoked; a key without the admin scope
+ * always can, and so can an admin key while another admin key lives. */
+Test(store, last_admin_key_is_kept)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    struct ig_key_record admin1 = key("key_admin1", 1), admin2 = key("key_admin2", 2),
+                         user = key("key_user", 3), got;
+    admin1.scopes = IG_SCOPE_ADMIN | IG_SCOPE_GENERATE;
+    admin2.scopes = IG_SCOPE_ADMIN;
+    cr_assert_eq(ig_store_key_insert(s, &admin1), 0);
+    cr_assert_eq(ig_store_key_insert(s, &admin2), 0);
+    cr_assert_eq(ig_store_key_insert(s, &user), 0);
+    cr_assert_eq(ig_key_revoke(s, "key_admin1", 10), 0, "another admin key lives");
+    cr_assert_eq(ig_key_revoke(s, "key_admin2", 11), IG_ECONFLICT, "the last one");
+    cr_assert_eq(ig_store_key_find_by_id(s, "key_admin2", &got), 0);
+    cr_assert_eq(got.revoked_at, 0);
+    cr_assert_eq(ig_key_revoke(s, "key_user", 12), 0, "not an admin key");
+    cr_assert_eq(ig_key_revoke(s, "key_admin1", 13), IG_ENOTFOUND, "already revoked");
+    ig_store_close(s);
+}
+
+struct revoker {
+    struct ig_store *s;
+    const char *id;
+    pthread_barrier_t *start;
+    int rc;
+};
+
+static void *revoke_thread(void *p)
+{
+    struct revoker *r = p;
+    pthread_barrier_wait(r->start);
+    r->rc = ig_key_revoke(r->s, r->id, 20);
+    return NULL;
+}
+
+/* Two admins revoking each other's keys at the same moment: the check and
+ * the write are one transaction, so exactly one succeeds, from two
+ * connections as from two processes. */
+Test(store, concurrent_admin_revocations_leave_one)
+{
+    for (int round = 0; round < 20; round++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "/tmp/igstoreXXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/test.db", dir);
+        struct ig_store *s1, *s2;
+        cr_assert_eq(ig_store_open_sqlite(&s1, path), 0);
+        cr_assert_eq(ig_store_open_sqlite(&s2, path), 0);
+        struct ig_key_record a = key("key_a", 1), b = key("key_b", 2);
+        a.scopes = b.scopes = IG_SCOPE_ADMIN;
+        cr_assert_eq(ig_store_key_insert(s1, &a), 0);
+        cr_assert_eq(ig_store_key_insert(s1, &b), 0);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        struct revoker r1 = {s1, "key_a", &start, 1}, r2 = {s2, "key_b", &start, 1};
+        pthread_t t1, t2;
+        pthread_create(&t1, NULL, revoke_thread, &r1);
+        pthread_create(&t2, NULL, revoke_thread, &r2);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        pthread_barrier_destroy(&start);
+        cr_assert((r1.rc == 0 && r2.rc == IG_ECONFLICT) || (r1.rc == IG_ECONFLICT && r2.rc == 0),
+                  "round %d: %d %d", round, r1.rc, r2.rc);
+        cr_assert_eq(file_count("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"), 1);
+        ig_store_close(s1);
+        ig_store_close(s2);
+    }
 }
 
 Test(store, generations_and_reopen_keeps_data)
