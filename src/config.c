@@ -49,6 +49,10 @@ static const struct setting settings[] = {
      "JSON request body; larger answers 413"},
     {"limits.max_upload_bytes", SET_INT, F(max_upload_bytes), 1024, 1 << 30, "52428800",
      "multipart body of an edit or variation (all images and fields); larger answers 413"},
+    {"limits.max_body_bytes_in_flight", SET_INT, F(max_body_bytes_in_flight), 1 << 20,
+     INT64_C(1) << 40, "268435456",
+     "request bodies held at once, over all connections (read only after the key is checked); "
+     "a body that would pass it answers 503 with Retry-After"},
     {"limits.max_input_pixels", SET_INT, F(max_input_pixels), 4096, 1 << 28, "16777216",
      "pixels of one uploaded image or mask (width x height); more answers 400"},
     {"limits.header_timeout_ms", SET_INT, F(header_timeout_ms), 10, 3600000, "10000",

@@ -23,6 +23,7 @@ struct ig_config {
     int64_t max_headers;
     int64_t max_body_bytes;
     int64_t max_upload_bytes;
+    int64_t max_body_bytes_in_flight;
     int64_t max_input_pixels;
     int64_t header_timeout_ms;
     int64_t body_timeout_ms;

@@ -133,7 +133,17 @@ static void respond_unauthorized(struct ig_http_req *req, int missing)
                              "Incorrect API key provided.");
 }
 
-static void run_handler(struct ig_app *app, struct ig_http_req *req, struct ig_api_req *rc)
+/* The size a route's body may have: uploads take limits.max_upload_bytes,
+ * everything else limits.max_body_bytes. */
+static size_t route_body_limit(const struct ig_app *app, const struct route *r)
+{
+    return (size_t)(r->body == BODY_FORM ? app->cfg->max_upload_bytes : app->cfg->max_body_bytes);
+}
+
+/* The last checks a request passes with its headers alone (scope, content
+ * type); then its body is read (when it is still with the server's admit
+ * hook) or its handler runs. */
+static void proceed(struct ig_app *app, struct ig_http_req *req, struct ig_api_req *rc)
 {
     const struct route *r = rc->route;
     if (r->scope && !(rc->key_scopes & r->scope)) {
@@ -152,6 +162,10 @@ static void run_handler(struct ig_app *app, struct ig_http_req *req, struct ig_a
                                  "Content-Type must be %s.", want);
             return;
         }
+    }
+    if (ig_http_admitting(req)) {
+        ig_http_admit(req, route_body_limit(app, r));
+        return;
     }
     r->handler(app, req, r->prefix ? rc->param : NULL);
 }
@@ -174,7 +188,7 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
         rc->key_scopes = who.scopes;
-        run_handler(app, req, rc);
+        proceed(app, req, rc);
         return;
     }
     if (rc->store_rc == 0 || rc->store_rc == IG_ENOTFOUND) {
@@ -184,6 +198,15 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
     }
     ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
                          "The key store is unavailable; try again.");
+}
+
+/* How many times the header name appears. */
+static size_t header_count(const struct ig_http_req *req, const char *name)
+{
+    size_t n = 0, len = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++)
+        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
+    return n;
 }
 
 /* Extracts the presented key; NULL when there is none. */
@@ -213,35 +236,6 @@ static const char *presented_key(const struct ig_http_req *req, size_t *len)
     return NULL;
 }
 
-/* Upload routes take limits.max_upload_bytes, but only from a request
- * that presents a key the cache does not already know to be bad: the body
- * is read before the key is checked, so without this anyone could make
- * the gateway buffer the upload limit per connection. A key the cache has
- * not seen yet gets the benefit of the doubt (it is checked right after). */
-size_t ig_router_body_limit(const struct ig_http_req *req, void *ud)
-{
-    struct ig_app *app = ud;
-    size_t small = (size_t)app->cfg->max_body_bytes, big = (size_t)app->cfg->max_upload_bytes;
-    int upload = 0;
-    for (size_t i = 0; i < NROUTES && !upload; i++)
-        upload = routes[i].body == BODY_FORM && routes[i].method == req->method &&
-                 path_matches(&routes[i], req);
-    if (!upload)
-        return small;
-    if (small > big)
-        small = big;
-    size_t klen = 0;
-    const char *key = presented_key(req, &klen);
-    if (!key || klen == 0 || klen > 512)
-        return small;
-    uint8_t hash[32];
-    struct ig_key_identity who;
-    ig_sha256(key, klen, hash);
-    if (ig_keycache_get(app->keys, hash, ig_now_us() / 1000, &who) == IG_KEY_UNKNOWN)
-        return small;
-    return big;
-}
-
 static void api_req_free(void *p)
 {
     struct ig_api_req *ar = p;
@@ -249,9 +243,12 @@ static void api_req_free(void *p)
     free(ar);
 }
 
-void ig_router_handle(struct ig_http_req *req, void *ud)
+/* Routes req and checks its key, with its headers alone: called by the
+ * admit hook for a request with a body (so a body is read only for a
+ * known key, on a route that takes it) and by the handler for one
+ * without. */
+static void route_request(struct ig_app *app, struct ig_http_req *req)
 {
-    struct ig_app *app = ud;
     struct ig_api_req *rc = calloc(1, sizeof *rc);
     if (!rc) {
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
@@ -300,10 +297,16 @@ void ig_router_handle(struct ig_http_req *req, void *ud)
         }
     }
     if (!r->scope) {
-        run_handler(app, req, rc);
+        proceed(app, req, rc);
         return;
     }
 
+    if (header_count(req, "authorization") + header_count(req, "x-api-key") > 1) {
+        ig_api_respond_error(req, 400, "invalid_request_error", "multiple_api_keys", NULL,
+                             "Send one API key, in 'Authorization: Bearer' or in 'x-api-key', "
+                             "not several.");
+        return;
+    }
     size_t klen = 0;
     const char *key = presented_key(req, &klen);
     if (!key) {
@@ -320,7 +323,7 @@ void ig_router_handle(struct ig_http_req *req, void *ud)
     case IG_KEY_LIVE:
         ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
         rc->key_scopes = who.scopes;
-        run_handler(app, req, rc);
+        proceed(app, req, rc);
         return;
     case IG_KEY_UNKNOWN:
         respond_unauthorized(req, 0);
@@ -331,4 +334,21 @@ void ig_router_handle(struct ig_http_req *req, void *ud)
     if (ig_app_offload(req, key_lookup_work, key_lookup_done, rc))
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
                              "The server is overloaded; try again.");
+}
+
+void ig_router_admit(struct ig_http_req *req, void *ud)
+{
+    route_request(ud, req);
+}
+
+void ig_router_handle(struct ig_http_req *req, void *ud)
+{
+    struct ig_api_req *rc = req->app;
+    if (!rc) {
+        route_request(ud, req);
+        return;
+    }
+    /* Admitted with its headers; now its body is in too. */
+    const struct route *r = rc->route;
+    r->handler(rc->app, req, r->prefix ? rc->param : NULL);
 }

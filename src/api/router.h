@@ -5,12 +5,16 @@
 
 #include "api/app.h"
 
-/* The server's handler (ud is the app): route, auth, content type, then
- * the route's handler (api/handlers.h). */
+/* The server's admit hook (ud is the app), for a request with a body:
+ * route, key, scope and content type from the headers alone, so nobody
+ * without a key that may use the route costs the gateway its body; then
+ * the body is read up to the route's limit (uploads
+ * limits.max_upload_bytes, the rest limits.max_body_bytes). */
+void ig_router_admit(struct ig_http_req *req, void *ud);
+/* The server's handler (ud is the app): a request admitted with its body
+ * goes to its route's handler (api/handlers.h); one without a body passes
+ * the same checks first. */
 void ig_router_handle(struct ig_http_req *req, void *ud);
-/* The body limit for a request (server option body_limit): uploads may
- * take limits.max_upload_bytes, everything else limits.max_body_bytes. */
-size_t ig_router_body_limit(const struct ig_http_req *req, void *ud);
 /* Gives app's metrics the routes' names (indexed by ig_api_req.route_id);
  * once, after ig_app_init(). */
 void ig_router_attach(struct ig_app *app);

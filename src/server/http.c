@@ -46,8 +46,12 @@ static http_parser_settings parser_settings;
 
 static void conn_input(struct ig_conn *c, const char *data, size_t len);
 static void conn_resume(struct ig_conn *c);
+static void start_reading(struct ig_conn *c);
 static void conn_arm(struct ig_conn *c, uint64_t ms);
 static void conn_disarm(struct ig_conn *c);
+static int body_admit(struct ig_conn *c, size_t limit);
+static void refuse(struct ig_http_req *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void finish_request(struct ig_http_req *req);
 static void conn_finish_close(struct ig_conn *c);
 
@@ -88,6 +92,8 @@ const char *ig_http_status_text(int status)
         return "Length Required";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
     case 422:
@@ -96,6 +102,8 @@ const char *ig_http_status_text(int status)
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 499:
+        return "Client Closed Request"; /* nginx's: for the access log only */
     case 500:
         return "Internal Server Error";
     case 501:
@@ -177,6 +185,8 @@ static struct ig_http_req *req_new(struct ig_conn *c)
 
 static void req_free(struct ig_http_req *req)
 {
+    if (req->body_reserved)
+        atomic_fetch_sub(&req->worker->server->body_bytes, req->body_reserved);
     if (req->app_free)
         req->app_free(req->app);
     ig_buf_release(&req->raw);
@@ -328,22 +338,80 @@ static int on_headers_complete(http_parser *p)
     req->method = p->method;
     req->http_minor = p->http_minor;
     req->keep_alive = http_should_keep_alive(p);
-    const struct ig_http_server_options *o = &c->w->server->opt;
-    req->body.max = o->body_limit ? o->body_limit(req, o->ud) : l->max_body_bytes;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > req->body.max) {
+    c->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length);
+    if (c->has_body && c->w->server->opt.admit) {
+        c->admitting = 1; /* conn_input asks the application */
+        http_parser_pause(p, 1);
+        return 0;
+    }
+    int status = body_admit(c, l->max_body_bytes);
+    if (status) {
+        c->error_status = status;
+        return -1;
+    }
+    return 0;
+}
+
+/* Counts n more bytes of req's body in the server's bound on bodies in
+ * flight; -1 (nothing counted) when they would pass it. */
+static int reserve_body(struct ig_conn *c, size_t n)
+{
+    struct ig_http_server *s = c->w->server;
+    size_t max = s->limits.max_body_bytes_in_flight;
+    if (!max)
+        return 0;
+    size_t before = atomic_fetch_add(&s->body_bytes, n);
+    if (before + n > max || before + n < before) {
+        atomic_fetch_sub(&s->body_bytes, n);
+        return -1;
+    }
+    c->req->body_reserved += n;
+    return 0;
+}
+
+/* Readies req's body for reading, at most limit bytes: 0, or the status
+ * that refuses it (413 for a Content-Length over the limit, 503 when the
+ * bound on bodies in flight is reached; c->over_budget tells which 503).
+ * A chunked body is counted chunk by chunk (on_chunk_header). */
+static int body_admit(struct ig_conn *c, size_t limit)
+{
+    struct ig_http_req *req = c->req;
+    const http_parser *p = &c->parser;
+    req->body.max = limit;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > limit)
+        return 413;
+    if (!c->has_body)
+        return 0;
+    if ((p->flags & F_CONTENTLENGTH) && reserve_body(c, (size_t)p->content_length)) {
+        c->over_budget = 1;
+        return 503;
+    }
+    size_t n;
+    const char *expect = ig_http_header(req, "expect", &n);
+    if (expect && n == 12 && strncasecmp(expect, "100-continue", 12) == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init(ig_mutable(cont), sizeof cont - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    conn_arm(c, c->w->server->limits.body_timeout_ms);
+    return 0;
+}
+
+/* A chunk that would pass the body's limit is refused when its size line
+ * arrives, not after the client has spent the body timeout sending it. */
+static int on_chunk_header(http_parser *p)
+{
+    struct ig_conn *c = p->data;
+    struct ig_http_req *req = c->req;
+    if (p->content_length > req->body.max - req->body.len) {
         c->error_status = 413;
         return -1;
     }
-    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length);
-    if (has_body) {
-        size_t n;
-        const char *expect = ig_http_header(req, "expect", &n);
-        if (expect && n == 12 && strncasecmp(expect, "100-continue", 12) == 0) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            uv_buf_t b = uv_buf_init(ig_mutable(cont), sizeof cont - 1);
-            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        }
-        conn_arm(c, l->body_timeout_ms);
+    if (p->content_length && !(p->flags & F_CONTENTLENGTH) &&
+        reserve_body(c, (size_t)p->content_length)) {
+        c->error_status = 503;
+        c->over_budget = 1;
+        return -1;
     }
     return 0;
 }
@@ -470,6 +538,14 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
         return;
     }
     struct ig_http_server *s = c->w->server;
+    if (c->admitting) {
+        /* Refused before its body was read: the body is never read. The
+         * connection closes after the answer, lingering so the client
+         * sees the answer rather than a reset. */
+        c->admitting = 0;
+        req->keep_alive = 0;
+        c->lingering = 1;
+    }
     if (!req->keep_alive || atomic_load(&s->draining) || status == 408 || status == 413 ||
         status == 414 || status == 431 || status == 505 || (status == 400 && c->error_status))
         c->close_after = 1;
@@ -561,9 +637,6 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
 
 /* The server's own refusals: the application's answer when it gave a
  * hook, plain text otherwise. */
-static void refuse(struct ig_http_req *req, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 static void refuse(struct ig_http_req *req, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -838,13 +911,21 @@ static void reject_unparseable(struct ig_conn *c, enum http_errno err)
                req->body.max);
         break;
     case 414:
+        refuse(req, 414, "uri_too_long", "the request line exceeds %zu bytes",
+               c->w->server->limits.max_header_bytes);
+        break;
     case 431:
         refuse(req, status, "headers_too_large",
                "request line or headers exceed %zu bytes or %zu fields",
                c->w->server->limits.max_header_bytes, c->w->server->limits.max_headers);
         break;
     case 503:
-        refuse(req, 503, "overloaded", "out of memory for this request");
+        if (c->over_budget) {
+            ig_http_add_header(req, "Retry-After", "1");
+            refuse(req, 503, "overloaded", "too many request bodies in flight; try again");
+        } else {
+            refuse(req, 503, "overloaded", "out of memory for this request");
+        }
         break;
     case 505:
         refuse(req, 505, "http_version_not_supported",
@@ -867,6 +948,62 @@ static void dispatch(struct ig_conn *c)
     s->opt.handler(req, s->opt.ud);
     if (!c->closing)
         c->dispatching = 0;
+}
+
+/* Hands a request's headers to the admit hook. While it decides, the
+ * connection reads nothing more: what this read brought stays in pending
+ * (at most one read buffer), and the rest of the body waits in the
+ * kernel, or is never read at all when the answer is a refusal. */
+static void ask_admission(struct ig_conn *c)
+{
+    struct ig_http_server *s = c->w->server;
+    c->handling = 1;
+    c->dispatching = 1;
+    conn_disarm(c);
+    assign_request_id(c->req);
+    s->opt.admit(c->req, s->opt.ud);
+    if (c->closing)
+        return;
+    c->dispatching = 0;
+    if (c->admitting && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+void ig_http_admit(struct ig_http_req *req, size_t body_limit)
+{
+    struct ig_conn *c = req->conn;
+    if (!c) {
+        /* The client left while the application decided. */
+        req->responded = 1;
+        req->status = 499;
+        finish_request(req);
+        return;
+    }
+    int status = body_admit(c, body_limit);
+    if (status == 413) {
+        refuse(req, 413, "request_too_large", "request body is larger than %zu bytes", body_limit);
+        return;
+    }
+    if (status) {
+        ig_http_add_header(req, "Retry-After", "1");
+        refuse(req, 503, "overloaded", "too many request bodies in flight; try again");
+        return;
+    }
+    c->admitting = 0;
+    c->handling = 0;
+    http_parser_pause(&c->parser, 0);
+    /* Reading again at once, not only when conn_resume gets to it: a
+     * request dispatched from pending must still hear its client leave. */
+    start_reading(c);
+    if (!c->dispatching)
+        conn_resume(c);
+}
+
+int ig_http_admitting(const struct ig_http_req *req)
+{
+    return req->conn && req->conn->admitting;
 }
 
 static void store_pending(struct ig_conn *c, const char *data, size_t len)
@@ -902,7 +1039,7 @@ static void start_reading(struct ig_conn *c)
  * request is parked are kept in c->pending. */
 static void conn_input(struct ig_conn *c, const char *data, size_t len)
 {
-    while (len > 0 && !c->closing) {
+    while (len > 0 && !c->closing && !c->lingering) {
         if (c->handling) {
             store_pending(c, data, len);
             return;
@@ -913,6 +1050,12 @@ static void conn_input(struct ig_conn *c, const char *data, size_t len)
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
         data += n;
         len -= n;
+        if (err == HPE_PAUSED && c->admitting) {
+            ask_admission(c);
+            if (c->closing)
+                return;
+            continue; /* answered: the body or the next request; parked: pending */
+        }
         if (err == HPE_PAUSED) {
             dispatch(c);
             if (c->closing)
@@ -1058,6 +1201,7 @@ void ig_http__settings_init(void)
     parser_settings.on_header_value = on_header_value;
     parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
+    parser_settings.on_chunk_header = on_chunk_header;
     parser_settings.on_message_complete = on_message_complete;
 }
 

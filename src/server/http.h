@@ -43,6 +43,10 @@ struct ig_http_limits {
     uint64_t body_timeout_ms;
     uint64_t idle_timeout_ms;
     long max_connections;
+    /* Bytes that admitted bodies may hold at once, over all connections
+     * (0: no bound). A body that would pass it is refused with 503 and
+     * Retry-After before it is read. */
+    size_t max_body_bytes_in_flight;
     uint64_t shutdown_timeout_ms;
 };
 
@@ -89,8 +93,9 @@ struct ig_http_req {
     void *on_client_gone_arg;
 
     /* Private to the server. */
-    struct ig_buf raw;   /* url and headers, bounded by max_header_bytes */
-    struct ig_buf marks; /* size_t offsets into raw: url end, then name/value ends */
+    struct ig_buf raw;    /* url and headers, bounded by max_header_bytes */
+    struct ig_buf marks;  /* size_t offsets into raw: url end, then name/value ends */
+    size_t body_reserved; /* counted in the server's body bytes in flight */
 };
 
 typedef void (*ig_http_handler_cb)(struct ig_http_req *req, void *ud);
@@ -109,10 +114,20 @@ struct ig_http_server_options {
      * upstream client. */
     void (*worker_start)(struct ig_http_worker *w, void *ud);
     void (*worker_stop)(struct ig_http_worker *w, void *ud);
-    /* Optional: the body limit for one request, asked once its headers are
-     * in (path and headers readable), so upload routes can take more than
-     * limits.max_body_bytes. NULL: limits.max_body_bytes for all. */
-    size_t (*body_limit)(const struct ig_http_req *req, void *ud);
+    /* Optional: called once a second on every worker's loop, busy or idle:
+     * for giving back memory freed on that thread. */
+    void (*housekeeping)(void);
+    /* Optional: called when the headers of a request that has a body are
+     * in (path and headers readable, body empty), before any byte of the
+     * body is read. The application decides whether the body is worth
+     * reading (a known key, a route that takes one) and answers, now or
+     * later from the loop, with either ig_http_admit() (read it, up to a
+     * limit, then call handler) or ig_http_respond() (refused: the body is
+     * never read and the connection closes after the answer). While it
+     * decides, the connection reads nothing. NULL: every body is read, up
+     * to limits.max_body_bytes. Requests without a body go to handler
+     * directly. */
+    void (*admit)(struct ig_http_req *req, void *ud);
     /* Optional: the answer to a request the server itself refuses
      * (malformed, too large, timed out, out of memory). code is a stable
      * word ("request_too_large"), message a sentence; it must answer with
@@ -120,6 +135,14 @@ struct ig_http_server_options {
     void (*refuse)(struct ig_http_req *req, int status, const char *code, const char *message,
                    void *ud);
 };
+
+/* The admit hook's go-ahead: read the body, at most body_limit bytes
+ * (a larger Content-Length or chunk answers 413 at once), then call the
+ * handler. Refused with 503 and Retry-After when the body would pass
+ * limits.max_body_bytes_in_flight. On the request's loop, once. */
+void ig_http_admit(struct ig_http_req *req, size_t body_limit);
+/* 1 while req is with the admit hook (its body not yet read). */
+int ig_http_admitting(const struct ig_http_req *req);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *ig_http_header(const struct ig_http_req *req, const char *name, size_t *len);

@@ -8,7 +8,7 @@
 
 #include <stdatomic.h>
 
-#define READ_BUF_SIZE 65536
+#define READ_BUF_SIZE 16384 /* also what a connection parked before admission holds of its body */
 #define LINGER_MS     2000
 
 enum parse_state { PS_NONE, PS_URL, PS_FIELD, PS_VALUE };
@@ -19,6 +19,7 @@ struct ig_http_worker {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t wake;
+    uv_timer_t housekeeping; /* opt.housekeeping, once a second */
     uv_thread_t thread;
     struct ig_conn *conns;
     long nconns;
@@ -38,6 +39,7 @@ struct ig_http_server {
     int port;
     int fds[256];
     atomic_long connections;
+    atomic_size_t body_bytes; /* reserved by admitted bodies in flight */
     atomic_int draining;
     atomic_int workers_ready;
     atomic_int workers_done;
@@ -62,7 +64,9 @@ struct ig_conn {
     struct ig_http_req *req; /* being parsed or handled */
     struct ig_buf pending;   /* received, not yet parsed */
     enum parse_state ps;
-    int handling; /* req is with the application */
+    int handling;  /* req is with the application */
+    int admitting; /* req's headers are with the application's admit hook */
+    int has_body;  /* req announced a body (Content-Length > 0 or chunked) */
     int dispatching;
     int in_message; /* some bytes of a request have arrived */
     int closing;
@@ -71,6 +75,7 @@ struct ig_conn {
     int reading;
     int open_handles;
     int error_status; /* set by a callback that rejects the request */
+    int over_budget;  /* error_status 503: the bound on bodies in flight */
     unsigned served;
     struct ig_conn *prev, *next;
 };

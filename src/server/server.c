@@ -52,12 +52,25 @@ static void worker_wake_cb(uv_async_t *a)
     ig_http__worker_maybe_done(w);
 }
 
+static void housekeeping_cb(uv_timer_t *t)
+{
+    struct ig_http_worker *w = t->data;
+    w->server->opt.housekeeping();
+}
+
 static void worker_main(void *arg)
 {
     struct ig_http_worker *w = arg;
     struct ig_http_server *s = w->server;
     if (s->opt.worker_start)
         s->opt.worker_start(w, s->opt.ud);
+    if (s->opt.housekeeping) {
+        /* Unreferenced: it never keeps a draining loop alive. */
+        uv_timer_init(&w->loop, &w->housekeeping);
+        w->housekeeping.data = w;
+        uv_timer_start(&w->housekeeping, housekeeping_cb, 1000, 1000);
+        uv_unref((uv_handle_t *)&w->housekeeping);
+    }
     int rc = uv_listen((uv_stream_t *)&w->listener, 4096, ig_http__on_connection);
     if (rc < 0)
         ig_error("worker %d cannot listen: %s", w->index, uv_strerror(rc));

@@ -3,7 +3,11 @@
  * on a new connection as a client would (pipelined requests, chunked
  * bodies, garbage), then the write side closed and every answer read.
  * The handler answers each request with its body's length, so bodies are
- * read whole. ASan watches the server's thread. */
+ * read whole. The admit hook decides by the path's second byte: "/d…" is
+ * refused before its body, "/l…" admitted later from the loop (the client
+ * may be gone by then), "/s…" admitted with a 1 KiB limit, the rest with
+ * 64 KiB; bodies in flight are bounded too. ASan watches the server's
+ * thread. */
 #include "server/http.h"
 #include "server/server.h"
 
@@ -38,6 +42,44 @@ static void handle(struct ig_http_req *req, void *ud)
     ig_http_respond(req, 200, "text/plain", body, (size_t)len, IG_BODY_FREE);
 }
 
+struct later {
+    uv_timer_t timer;
+    struct ig_http_req *req;
+};
+
+static void later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void later_cb(uv_timer_t *t)
+{
+    struct later *l = t->data;
+    ig_http_admit(l->req, 65536);
+    uv_close((uv_handle_t *)&l->timer, later_closed);
+}
+
+static void admit(struct ig_http_req *req, void *ud)
+{
+    (void)ud;
+    char kind = req->path_len > 1 ? req->path[1] : '\0';
+    if (kind == 'd') {
+        ig_http_respond(req, 401, "text/plain", "no\n", 3, IG_BODY_STATIC);
+    } else if (kind == 'l') {
+        struct later *l = malloc(sizeof *l);
+        if (!l) {
+            ig_http_respond(req, 503, "text/plain", "no\n", 3, IG_BODY_STATIC);
+            return;
+        }
+        l->req = req;
+        l->timer.data = l;
+        uv_timer_init(req->loop, &l->timer);
+        uv_timer_start(&l->timer, later_cb, 0, 0);
+    } else {
+        ig_http_admit(req, kind == 's' ? 1024 : 65536);
+    }
+}
+
 static void *run(void *arg)
 {
     (void)arg;
@@ -60,8 +102,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                    .body_timeout_ms = 2000,
                    .idle_timeout_ms = 2000,
                    .max_connections = 64,
-                   .shutdown_timeout_ms = 1000},
+                   .shutdown_timeout_ms = 1000,
+                   .max_body_bytes_in_flight = 100000},
         .handler = handle,
+        .admit = admit,
     };
     if (ig_http_server_new(&server, &o))
         abort();

@@ -176,12 +176,18 @@ class Gateway:
 
 
 def recv_all(s):
+    """Everything the peer sends until it closes (a reset counts as the
+    end). The socket's timeout passing first fails the test: a connection
+    that should close and does not is a failure, not an answer."""
     chunks = []
     while True:
         try:
             b = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except ConnectionResetError:
             break
+        except socket.timeout:
+            raise AssertionError("the connection did not close within the timeout; got %r" %
+                                 b"".join(chunks)[:200])
         if not b:
             break
         chunks.append(b)
