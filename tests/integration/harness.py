@@ -194,6 +194,19 @@ def recv_all(s):
     return b"".join(chunks)
 
 
+def wait_for(predicate, timeout=5.0, interval=0.02, what="the condition"):
+    """Polls predicate() until it returns something true, and returns that.
+    The timeout passing first fails the test, naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def split_responses(data):
     """Splits concatenated HTTP/1.1 responses (Content-Length framed)."""
     out = []
