@@ -11,6 +11,7 @@ packages=(
   libpng-dev libwebp-dev libjpeg62-turbo-dev
   libgmime-3.0-dev libmimalloc-dev libcriterion-dev python3 curl
   clang libclang-rt-14-dev
+  iproute2 util-linux  # ip and unshare: the address policy is tested in a network namespace
 )
 if [ "${IMAGEGATE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk)

@@ -169,14 +169,12 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = ig_models_new(&app->models);
     if (rc == 0)
         rc = ig_providers_add_builtin(app->models);
-    if (rc == 0)
-        rc = ig_providers_add_from_env(app->models);
-    if (rc == 0 && cfg->models_file) {
-        char err[512];
-        rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err);
-        if (rc)
-            ig_error("%s", err);
-    }
+    char err[512];
+    if (rc == 0 && (rc = ig_providers_add_from_env(app->models, err, sizeof err)))
+        ig_error("%s", err);
+    if (rc == 0 && cfg->models_file &&
+        (rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err)))
+        ig_error("%s", err);
     if (rc) {
         ig_app_release(app);
         return rc;

@@ -41,6 +41,7 @@ struct ig_dispatch {
     struct ig_upstream_call *call;
     struct ig_upstream_call *downloads[IG_MAX_IMAGES];
     size_t downloads_pending;
+    char download_error[IG_UPSTREAM_ERROR_SIZE]; /* why the first failed download failed */
     uv_timer_t backoff, deadline;
     int open_timers;
     int finished;
@@ -327,6 +328,7 @@ static int same_host(const char *url, const char *base)
 static void start_downloads(struct ig_dispatch *d)
 {
     const struct ig_deployment *dep = d->order[d->current];
+    d->download_error[0] = '\0';
     for (size_t i = 0; i < d->result.nimages; i++) {
         struct ig_provider_image *im = &d->result.images[i];
         if (im->bytes || im->b64)
@@ -369,9 +371,13 @@ static void downloads_finished(struct ig_dispatch *d)
             d->last.outcome = IG_OUTCOME_ERROR;
             d->last.error_class = IG_ERRC_RETRYABLE;
             d->last.retry_after_ms = -1;
-            snprintf(d->last.message, sizeof d->last.message, "%s",
-                     im->bytes || im->b64 ? "an image from the provider is not PNG, JPEG or WebP"
-                                          : "an image from the provider could not be downloaded");
+            if (im->bytes || im->b64)
+                snprintf(d->last.message, sizeof d->last.message,
+                         "an image from the provider is not PNG, JPEG or WebP");
+            else
+                snprintf(d->last.message, sizeof d->last.message,
+                         "an image from the provider could not be downloaded: %.180s",
+                         d->download_error[0] ? d->download_error : "no answer");
             ig_provider_result_release(&d->result);
             next_deployment(d);
             return;
@@ -403,8 +409,14 @@ static void download_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         im->bytes = (uint8_t *)ig_buf_detach(&res->body, &len);
         im->len = len;
     } else {
-        ig_warn("image download failed: %s (HTTP %ld)", res->error[0] ? res->error : "bad status",
-                res->status);
+        char why[IG_UPSTREAM_ERROR_SIZE];
+        if (res->transport_error || res->status == 200)
+            snprintf(why, sizeof why, "%s", res->error[0] ? res->error : "an empty answer");
+        else
+            snprintf(why, sizeof why, "HTTP %ld", res->status);
+        ig_warn("image download failed: %s", why);
+        if (!d->download_error[0])
+            memcpy(d->download_error, why, sizeof why);
     }
     if (d->downloads_pending == 0)
         downloads_finished(d);

@@ -138,7 +138,11 @@ const struct ig_provider *ig_provider_at(size_t i);
 int ig_providers_add_builtin(struct ig_models *m);
 /* Adds the models of the providers the environment configures:
  * OPENAI_API_KEY and/or OPENAI_BASE_URL → openai/dall-e-2, dall-e-2, … */
-int ig_providers_add_from_env(struct ig_models *m);
+int ig_providers_add_from_env(struct ig_models *m, char *err, size_t err_size);
+/* IG_ECONFIG with the reason in err ("WHERE: api_base … resolves to …")
+ * when base resolves to a cloud metadata service; else 0. Blocking (name
+ * resolution): for start-up. */
+int ig_provider_base_check(const char *base, const char *where, char *err, size_t err_size);
 /* The capabilities of a provider's model: a known model's own, else the
  * provider's fallback. Never NULL. */
 const struct ig_model *ig_provider_template(const char *provider, const char *model);

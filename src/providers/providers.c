@@ -3,6 +3,7 @@
  * they share. Adding a provider is its own file plus one line here. */
 #include "config.h"
 #include "providers/provider.h"
+#include "util/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,13 +100,30 @@ static int add_env_provider(struct ig_models *m, const struct ig_provider *p, si
     return 0;
 }
 
-int ig_providers_add_from_env(struct ig_models *m)
+/* A base URL that resolves to a cloud metadata service would be sent the
+ * provider's key: refused at start, naming where it was written. */
+int ig_provider_base_check(const char *base, const char *where, char *err, size_t err_size)
+{
+    char addr[64];
+    if (!base || !ig_url_metadata_address(base, addr, sizeof addr))
+        return 0;
+    snprintf(err, err_size,
+             "%s: api_base %.200s resolves to %s, a cloud metadata service; it would be sent the "
+             "provider key",
+             where, base, addr);
+    return IG_ECONFIG;
+}
+
+int ig_providers_add_from_env(struct ig_models *m, char *err, size_t err_size)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < NPROVIDERS; i++) {
         const struct ig_provider *p = providers[i];
         if (p->generate || !p->base_env)
             continue;
+        rc = ig_provider_base_check(ig_config_env(p->base_env), p->base_env, err, err_size);
+        if (rc)
+            break;
         int on = ig_config_env(p->base_env) ||
                  (!p->env_needs_base && p->key_env && ig_config_env(p->key_env));
         if (on)

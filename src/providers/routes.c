@@ -121,11 +121,18 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             snprintf(err, err_size, "%s:%zu: a deployment needs provider and model", path, dline);
             return IG_ECONFIG;
         }
-        d->api_base = scalar(map_get(doc, dn, "api_base"));
+        yaml_node_t *base_node = map_get(doc, dn, "api_base");
+        d->api_base = scalar(base_node);
         if (d->api_base && strncmp(d->api_base, "http://", 7) &&
             strncmp(d->api_base, "https://", 8)) {
             snprintf(err, err_size, "%s:%zu: api_base must be an http(s) URL", path, dline);
             return IG_ECONFIG;
+        }
+        if (d->api_base) {
+            char where[300];
+            snprintf(where, sizeof where, "%s:%zu", path, (size_t)base_node->start_mark.line + 1);
+            if (ig_provider_base_check(d->api_base, where, err, err_size))
+                return IG_ECONFIG;
         }
         if (!d->api_base)
             d->api_base = ig_provider_default_base(d->provider);

@@ -640,7 +640,7 @@ static void connect_next(struct ig_h1 *h, struct h1_pool *pool, struct ig_upstre
     call->res.transport_error = IG_EIO;
     if (call->naddrs && call->refused_addrs == call->naddrs) {
         call->res.blocked = 1;
-        ig_strlcpy(call->res.error, IG_UPSTREAM_BLOCKED, sizeof call->res.error);
+        ig_strlcpy(call->res.error, call->refusal, sizeof call->res.error);
     } else if (!call->res.error[0]) {
         snprintf(call->res.error, sizeof call->res.error, "could not connect to the upstream");
     }

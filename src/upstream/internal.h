@@ -25,7 +25,6 @@ struct ig_h1_target {
 
 struct ig_upstream_call {
     struct ig_upstream *u;
-    const struct ig_networks *allow; /* the client's allow-list */
     CURL *easy;                      /* libcurl transport, else NULL */
     struct curl_slist *curl_headers; /* its copy of req.headers */
     /* Built-in transport: the connection carrying the call (or NULL while
@@ -42,6 +41,7 @@ struct ig_upstream_call {
     uint64_t deadline; /* uv_now() ms */
     struct ig_upstream_request req;
     struct ig_upstream_result res;
+    char refusal[IG_UPSTREAM_ERROR_SIZE]; /* the policy's last refusal, for res.error */
     ig_upstream_cb cb;
     void *ud;
     struct ig_upstream_call *prev, *next;
@@ -51,15 +51,12 @@ struct ig_upstream_call {
  * its callback, frees it (upstream.c gives it to the built-in client). */
 typedef void (*ig_upstream_call_done_fn)(struct ig_upstream_call *call);
 
-/* The error of a call the address policy refused everywhere. */
-#define IG_UPSTREAM_BLOCKED "refused to connect to a private or loopback address"
-
-/* 1 when the address policy refuses a connection to sa for this call. */
-static inline int ig_upstream_refuses(const struct ig_upstream_call *call,
-                                      const struct sockaddr *sa)
-{
-    return ig_address_refused(sa, call->req.allow_private, call->allow);
-}
+/* 1 when the address policy refuses a connection to sa for this call
+ * (the client's allow-list, this host's addresses), with the reason
+ * written to call->refusal ("refused to connect to ADDRESS: WHY"), which
+ * becomes the call's error when every address was refused; defined in
+ * upstream.c. */
+int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa);
 
 /* ---- h1.c: plain http:// over kept-alive connections on the loop ---- */
 

@@ -10,9 +10,11 @@
 #include "upstream/headers.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/num.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,11 @@ struct ig_upstream {
     long ncalls; /* in flight */
     long ncurl;  /* of which on libcurl */
     const struct ig_networks *allow;
-    struct ig_h1 *h1; /* plain http://, when enabled; else NULL */
+    /* This host's own addresses, read again when older than
+     * OWN_ADDRESSES_MS: the policy refuses them too. */
+    struct ig_networks own;
+    uint64_t own_read_at; /* uv_now() ms; 0 before the first read */
+    struct ig_h1 *h1;     /* plain http://, when enabled; else NULL */
     /* Poll handles by socket, kept while the socket is open (see
      * socket_cb): socks[fd], nsocks slots. */
     struct sock_ctx **socks;
@@ -54,6 +60,10 @@ struct ig_upstream {
  * new call costs O(calls) and the loop goes quadratic. At that concurrency
  * there is no idle connection to find anyway. */
 #define REUSE_MAX_CALLS 256
+
+/* How long a reading of this host's addresses is trusted (a DHCP lease or
+ * an added interface changes them). */
+#define OWN_ADDRESSES_MS 10000
 
 struct sock_ctx {
     uv_poll_t poll;
@@ -70,6 +80,18 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa)
+{
+    const char *why =
+        ig_address_refusal(sa, call->req.allow_private, call->u->allow, &call->u->own);
+    if (!why)
+        return 0;
+    char text[INET6_ADDRSTRLEN];
+    snprintf(call->refusal, sizeof call->refusal, "refused to connect to %s: %s",
+             ig_address_text(sa, text, sizeof text), why);
+    return 1;
 }
 
 /* ---- body and header sinks ---- */
@@ -174,10 +196,10 @@ static void check_done(struct ig_upstream *u)
             call->res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
             if (call->res.too_large)
                 call->res.transport_error = IG_ETOOBIG;
-            if (!call->res.error[0])
-                ig_strlcpy(call->res.error, curl_easy_strerror(code), sizeof call->res.error);
             if (call->res.blocked)
-                ig_strlcpy(call->res.error, IG_UPSTREAM_BLOCKED, sizeof call->res.error);
+                ig_strlcpy(call->res.error, call->refusal, sizeof call->res.error);
+            else if (!call->res.error[0])
+                ig_strlcpy(call->res.error, curl_easy_strerror(code), sizeof call->res.error);
         }
         call_done(call);
     }
@@ -453,7 +475,12 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
         return IG_ENOMEM;
     }
     call->u = u;
-    call->allow = u->allow;
+    uint64_t now = uv_now(u->loop);
+    if (u->own_read_at == 0 || now - u->own_read_at >= OWN_ADDRESSES_MS) {
+        if (ig_networks_of_host(&u->own) == IG_EIO)
+            ig_warn("reading this host's addresses failed: %s", strerror(errno));
+        u->own_read_at = now ? now : 1;
+    }
     call->req = *req;
     memset(req, 0, sizeof *req);
     call->cb = cb;

@@ -9,7 +9,9 @@ replies, so a test can make it misbehave on command:
                       {"delay": 2}, {"reset": true}, {"raw": "not json"},
                       {"urls": true}, {"url": "http://10.0.0.1/x.png"}, {"status": 200}]
     GET  /__requests  → [{"method", "path", "headers", "body", "peer"}, ...]
-    POST /__reset     forget requests and script
+    GET  /__images    → [{"path", "local"}, ...]: every /img/ fetch, and the
+                      address it arrived at
+    POST /__reset     forget requests, image fetches and script
 
 With no script left, a generation succeeds with n base64 PNGs (or URLs to
 its own /img/<n>.png when the planned reply says "urls"). /img/<n>.png?side=S
@@ -17,13 +19,15 @@ serves a noisy S×S PNG (large, incompressible), and &chunked=1 sends it with
 chunked transfer encoding. "peer" is the client's port: requests that share
 it came over one kept-alive connection.
 
-usage: fake_provider.py  (prints "listening on PORT" and serves until killed)"""
+usage: fake_provider.py [--any]  (prints "listening on PORT" and serves until
+killed; on 127.0.0.1, or with --any on every IPv4 and IPv6 address)"""
 import base64
 import json
 import email.parser
 import email.policy
 import hashlib
 import random
+import socket
 import struct
 import sys
 import urllib.parse
@@ -74,6 +78,7 @@ def parse_form(content_type, body):
 class State:
     lock = threading.Lock()
     requests = []
+    images = []
     script = []
     jobs = {}  # BFL job id -> {"polls": n, "plan": {...}}
     inflight = 0
@@ -374,7 +379,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__stats":
             with State.lock:
                 return self.send(200, {"max_inflight": State.max_inflight})
+        if self.path == "/__images":
+            with State.lock:
+                return self.send(200, State.images)
         if self.path.startswith("/img/"):
+            with State.lock:
+                State.images.append({"path": self.path, "local": self.connection.getsockname()[0]})
             shade = int(self.path.split("/")[-1].split("?")[0].split(".")[0] or 0)
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             if "side" not in query:
@@ -415,6 +425,7 @@ class Handler(BaseHTTPRequestHandler):
             with State.lock:
                 State.script = []
                 State.requests = []
+                State.images = []
                 State.jobs = {}
                 State.max_inflight = 0
             return self.send(200, {"ok": True})
@@ -517,8 +528,19 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class DualStackServer(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
+    if "--any" in sys.argv[1:]:
+        server = DualStackServer(("::", 0), Handler)
+    else:
+        server = Server(("127.0.0.1", 0), Handler)
     print("listening on %d" % server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -16,7 +16,9 @@ static struct ig_models *fuzz_models(void)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         setenv(keys[i], "sk-fuzz", 1);
     struct ig_models *m;
-    if (ig_models_new(&m) || ig_providers_add_builtin(m) || ig_providers_add_from_env(m))
+    char err[512];
+    if (ig_models_new(&m) || ig_providers_add_builtin(m) ||
+        ig_providers_add_from_env(m, err, sizeof err))
         abort();
     return m;
 }

@@ -34,8 +34,11 @@ FAKE = os.path.join(HERE, "..", "fakes", "fake_provider.py")
 
 
 class Fake:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, FAKE], stdout=subprocess.PIPE)
+    def __init__(self, any_address=False):
+        """any_address: listen on every IPv4 and IPv6 address (the base URL
+        still names 127.0.0.1)."""
+        self.proc = subprocess.Popen([sys.executable, FAKE] + (["--any"] if any_address else []),
+                                     stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         self.port = int(line.split()[-1])
         self.base = "http://127.0.0.1:%d" % self.port
