@@ -42,7 +42,8 @@ int main(int argc, char **argv)
                                      .width = (int)w,
                                      .height = (int)h,
                                      .strength = -1.0f};
-        struct ig_provenance prov = {p.prompt, "local/procedural", "1"};
+        struct ig_provenance prov = {
+            .prompt_sha256 = "0", .model = "local/procedural", .seed = "1"};
         uint64_t t0 = ig_now_us();
         ig_render(&p, px);
         uint64_t t1 = ig_now_us();

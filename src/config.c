@@ -102,6 +102,9 @@ static const struct setting settings[] = {
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},
     {"log.level", SET_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"provenance.prompt", SET_BOOL, F(provenance_prompt), 0, 1, "false",
+     "write the prompt's text into the PNGs the local renderer makes (anyone holding a "
+     "signed URL reads it); off: only its SHA-256, beside the model, seed and renderer"},
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

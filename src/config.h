@@ -46,6 +46,7 @@ struct ig_config {
     char *models_file; /* the YAML file whose `models:` section defines routing; NULL: none */
     int access_log;
     int log_prompts;
+    int provenance_prompt; /* the prompt's text in PNG provenance, not only its hash */
     char *log_level;
 };
 

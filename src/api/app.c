@@ -61,6 +61,18 @@ static int load_secret(struct ig_app *app, const char *data_dir)
     return 0;
 }
 
+/* The data directory holds every prompt, key hash and image: it is created
+ * 0700 and its files 0600 whatever the umask. One an operator made wider
+ * is left as it is, and said so. */
+static void warn_if_readable(const char *path, const char *what, const char *want)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        ig_warn("%s '%s' is readable by others (mode %o): it holds every prompt, key hash and "
+                "image; chmod %s it",
+                what, path, (unsigned)(st.st_mode & 0777), want);
+}
+
 static void key_prefix(const char *key, char *out, size_t size)
 {
     snprintf(out, size, "%.7s", key);
@@ -126,11 +138,14 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         ig_error("cannot create data directory '%s': %s", cfg->data_dir, strerror(errno));
         return IG_EIO;
     }
+    warn_if_readable(cfg->data_dir, "data directory", "700");
     char path[4200], why[512];
-    if (cfg->store_url && cfg->store_url[0])
+    if (cfg->store_url && cfg->store_url[0]) {
         snprintf(path, sizeof path, "%s", cfg->store_url);
-    else
+    } else {
         snprintf(path, sizeof path, "sqlite:%s/imagegate.db", cfg->data_dir);
+        warn_if_readable(path + 7, "database", "600");
+    }
     int rc = ig_store_open(path, &app->store, why, sizeof why);
     if (rc) {
         ig_error("%s", why);

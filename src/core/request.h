@@ -63,6 +63,9 @@ struct ig_gen_request {
     struct ig_upload mask;      /* mask.bytes NULL when none; applies to inputs[0] */
     double strength;            /* how far to move from the input, 0–1; < 0 when absent */
     const char *input_fidelity; /* NULL when absent */
+    /* Set by the pipeline (provenance.prompt): an image's provenance may
+     * carry the prompt's text, not only its SHA-256. */
+    int provenance_prompt;
 };
 
 /* Parses and validates body. On success the request borrows strings from

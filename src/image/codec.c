@@ -96,13 +96,17 @@ static int encode_png(const uint8_t *rgb, int w, int h, const struct ig_provenan
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_compression_level(png, 3);
     png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
-    png_text text[5];
+    png_text text[6];
     int nt = 0;
-    const char *keys[] = {"Software", "imagegate:renderer", "prompt", "model", "seed"};
-    const char *vals[] = {
-        "imagegate", "procedural (a built-in procedural renderer, not a diffusion model)",
-        prov ? prov->prompt : NULL, prov ? prov->model : NULL, prov ? prov->seed : NULL};
-    for (int i = 0; i < 5; i++) {
+    const char *keys[] = {"Software", "imagegate:renderer", "prompt", "prompt-sha256", "model",
+                          "seed"};
+    const char *vals[] = {"imagegate",
+                          "procedural (a built-in procedural renderer, not a diffusion model)",
+                          prov ? prov->prompt : NULL,
+                          prov ? prov->prompt_sha256 : NULL,
+                          prov ? prov->model : NULL,
+                          prov ? prov->seed : NULL};
+    for (int i = 0; i < 6; i++) {
         if (!vals[i] || (i == 1 && !(prov && prov->model)))
             continue;
         memset(&text[nt], 0, sizeof text[nt]);

@@ -15,9 +15,12 @@ enum ig_format { IG_FMT_PNG, IG_FMT_JPEG, IG_FMT_WEBP, IG_FMT_UNKNOWN };
 /* Text chunks written into PNGs (iTXt, UTF-8). Any field may be NULL.
  * Only what follows from the inputs: the same inputs give the same bytes,
  * so identical images are stored once (the generation id is in the
- * record and the answer, never in the file). */
+ * record and the answer, never in the file). The prompt's text is there
+ * only when the operator asks (provenance.prompt): anyone holding a
+ * signed URL reads it; its hex SHA-256 lets its owner recognise it. */
 struct ig_provenance {
     const char *prompt;
+    const char *prompt_sha256;
     const char *model;
     const char *seed;
 };

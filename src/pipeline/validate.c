@@ -26,6 +26,7 @@ enum ig_stage_rc ig_stage_validate(struct ig_generation *g)
     }
     if (r->stream)
         r->response_format = IG_RESP_B64;
+    r->provenance_prompt = g->pipeline->cfg->provenance_prompt;
     if (!r->model || r->model->ndeployments == 0)
         ig_generation_fail(g, IG_GERR_UNAVAILABLE, "no_provider", "model",
                            "No deployment of this model is available.");

@@ -11,6 +11,7 @@
 #include "image/render.h"
 #include "core/models.h"
 #include "providers/provider.h"
+#include "util/crypto.h"
 #include "util/err.h"
 
 #include <stdio.h>
@@ -76,10 +77,14 @@ static int local_generate(const struct ig_gen_request *req, uint64_t seed, float
     if (rc == 0 && req->op != IG_OP_GENERATE)
         rc = compose(req, rgb);
     if (rc == 0) {
-        char seed_text[24];
+        char seed_text[24], prompt_sha[IG_SHA256_HEX];
+        uint8_t digest[IG_SHA256_LEN];
         snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+        ig_sha256(req->prompt, strlen(req->prompt), digest);
+        ig_hex(digest, sizeof digest, prompt_sha);
         struct ig_provenance prov = {
-            .prompt = req->prompt,
+            .prompt = req->provenance_prompt ? req->prompt : NULL,
+            .prompt_sha256 = prompt_sha,
             .model = req->model->id,
             .seed = seed_text,
         };

@@ -17,11 +17,13 @@
 #include "util/json.h"
 #include "util/log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sqlite_store {
     struct ig_store base;
@@ -655,6 +657,14 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     pthread_cond_init(&ss->queue_cond, NULL);
     ss->queue_tail = &ss->queue;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    /* SQLite would create the file 0644 less the umask; made here 0600,
+     * whatever the umask, and SQLite gives its -wal and -shm files the
+     * database file's mode. */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(path, &ss->db, flags, NULL) != SQLITE_OK) {
         ig_error("cannot open database '%s': %s", path, sqlite3_errmsg(ss->db));
         sqlite3_close(ss->db);

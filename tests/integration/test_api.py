@@ -4,13 +4,15 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import struct
+import tempfile
 import time
 import unittest
 import urllib.parse
 import zlib
 
-from harness import GatewayTest, b64_image, wait_for
+from harness import Gateway, GatewayTest, b64_image, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -82,7 +84,12 @@ class Generations(GatewayTest):
         self.assertNotEqual(a, b, "n images are distinct")
         self.assertEqual(doc["_metadata"]["seeds"], [100, 101])
         text = png_text_chunks(a)
-        self.assertEqual(text["prompt"], "provenance \u00e9t\u00e9")
+        # The prompt's text is not in the file unless provenance.prompt asks
+        # (anyone holding a signed URL would read it); its hash is.
+        self.assertNotIn("prompt", text)
+        self.assertNotIn("provenance".encode(), a)
+        self.assertEqual(text["prompt-sha256"],
+                         hashlib.sha256("provenance \u00e9t\u00e9".encode()).hexdigest())
         self.assertEqual(text["model"], "local/procedural")
         self.assertEqual(text["seed"], "100")
         self.assertNotIn("generation_id", text, "the file holds only what follows from the inputs")
@@ -422,10 +429,91 @@ class PromptLogging(GatewayTest):
 
     def test_prompts_logged_when_asked(self):
         self.gw.generate(prompt="log \"me\" please", size="64x64")
-        time.sleep(0.1)
-        lines = [l for l in self.gw.log_lines() if l.get("path") == "/v1/images/generations"]
+        lines = wait_for(lambda: [l for l in self.gw.log_lines()
+                                  if l.get("path") == "/v1/images/generations"],
+                         what="the request's log line")
         self.assertEqual(lines[-1]["prompt"], 'log "me" please')
         self.assertNotIn(self.gw.admin_key, self.gw.log())
+
+
+class PromptInProvenance(GatewayTest):
+    config = "provenance:\n  prompt: true\n"
+
+    def test_prompt_text_in_the_png_when_asked(self):
+        status, _, doc = self.gw.generate(prompt="show me \u00e9", size="64x64",
+                                          response_format="b64_json")
+        self.assertEqual(status, 200, doc)
+        text = png_text_chunks(b64_image(doc))
+        self.assertEqual(text["prompt"], "show me \u00e9")
+        self.assertEqual(text["prompt-sha256"], hashlib.sha256("show me \u00e9".encode()).hexdigest())
+
+
+class PrivateDataDirectory(unittest.TestCase):
+    def modes(self, root):
+        out = {}
+        for d, dirs, files in os.walk(root):
+            for name in dirs + files:
+                p = os.path.join(d, name)
+                out[os.path.relpath(p, root)] = os.stat(p).st_mode & 0o777
+        return out
+
+    def test_created_private_whatever_the_umask(self):
+        parent = tempfile.mkdtemp(prefix="ig-umask-")
+        data = os.path.join(parent, "data")
+        old = os.umask(0)  # the gateway inherits it
+        try:
+            gw = Gateway(data_dir=data)
+        finally:
+            os.umask(old)
+        try:
+            self.assertEqual(gw.generate(size="64x64", n=2)[0], 200)
+            gw.stop()
+            self.assertEqual(os.stat(data).st_mode & 0o777, 0o700)
+            modes = self.modes(data)
+            self.assertIn("imagegate.db", modes)
+            self.assertTrue(any(p.startswith("blobs/") and not os.path.isdir(os.path.join(data, p))
+                                for p in modes), modes)
+            for path, mode in modes.items():
+                want = 0o700 if os.path.isdir(os.path.join(data, path)) else 0o600
+                self.assertEqual(mode, want, "%s is %o" % (path, mode))
+            self.assertNotIn("readable by others", gw.log())
+        finally:
+            gw.cleanup()
+            shutil.rmtree(parent, ignore_errors=True)
+
+    def test_wal_files_private_while_running(self):
+        parent = tempfile.mkdtemp(prefix="ig-umask-")
+        data = os.path.join(parent, "data")
+        old = os.umask(0)
+        try:
+            gw = Gateway(data_dir=data)
+        finally:
+            os.umask(old)
+        try:
+            self.assertEqual(gw.generate(size="64x64")[0], 200)
+            wal = os.path.join(data, "imagegate.db-wal")
+            self.assertTrue(os.path.exists(wal))
+            self.assertEqual(os.stat(wal).st_mode & 0o777, 0o600)
+            self.assertEqual(os.stat(os.path.join(data, "imagegate.db-shm")).st_mode & 0o777,
+                             0o600)
+        finally:
+            gw.cleanup()
+            shutil.rmtree(parent, ignore_errors=True)
+
+    def test_a_wider_existing_directory_is_warned_about(self):
+        data = tempfile.mkdtemp(prefix="ig-wide-")
+        os.chmod(data, 0o755)
+        gw = Gateway(data_dir=data)
+        try:
+            self.assertEqual(gw.generate(size="64x64")[0], 200)
+            line = [l for l in gw.log_lines() if "readable by others" in l.get("msg", "")]
+            self.assertEqual(len(line), 1, gw.log())
+            self.assertEqual(line[0]["level"], "warn")
+            self.assertIn(data, line[0]["msg"])
+            self.assertIn("755", line[0]["msg"])
+        finally:
+            gw.cleanup()
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ Test(codec, png_roundtrip_is_lossless_and_carries_provenance)
 {
     uint8_t *px = pixels(96, 64);
     struct ig_buf out;
-    struct ig_provenance prov = {"a prompt \xc3\xa9", "local/procedural", "5"};
+    struct ig_provenance prov = {.prompt = "a prompt \xc3\xa9",
+                                 .prompt_sha256 = "00ab",
+                                 .model = "local/procedural",
+                                 .seed = "5"};
     cr_assert_eq(ig_encode(px, 96, 64, IG_FMT_PNG, 90, &prov, 1 << 20, &out), 0);
     enum ig_format f;
     int w, h;
@@ -32,6 +35,7 @@ Test(codec, png_roundtrip_is_lossless_and_carries_provenance)
     cr_assert_eq(memcmp(back, px, 96 * 64 * 3), 0);
     cr_assert(memmem(out.data, out.len, "iTXtprompt", 10));
     cr_assert(memmem(out.data, out.len, "iTXtseed", 8));
+    cr_assert(memmem(out.data, out.len, "iTXtprompt-sha256", 17));
     cr_assert(memmem(out.data, out.len, "not a diffusion model", 21));
     free(back);
     free(px);
