@@ -18,23 +18,28 @@ void ig_sign_path(const uint8_t *secret, size_t secret_len, const char *path, si
     ig_hex(mac, sizeof mac, sig);
 }
 
-/* Finds name=value in a query string; the value is not decoded (ours never
- * need decoding: digits and hex). */
+/* Finds name=value in a query string: 1 when name is there exactly once
+ * (a repeated one is refused: which copy a cache or a proxy in front
+ * honours is anyone's guess). The value is not decoded (ours never need
+ * decoding: digits and hex). */
 static int query_param(const char *q, size_t qlen, const char *name, const char **val, size_t *vlen)
 {
     size_t nlen = strlen(name);
     const char *p = q, *end = q + qlen;
+    int found = 0;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            *val = p + nlen + 1;
+        if ((size_t)(stop - p) >= nlen && memcmp(p, name, nlen) == 0 &&
+            (p + nlen == stop || p[nlen] == '=')) {
+            if (found++)
+                return 0;
+            *val = p + nlen + (p + nlen < stop);
             *vlen = (size_t)(stop - *val);
-            return 1;
         }
         p = stop + 1;
     }
-    return 0;
+    return found;
 }
 
 int ig_verify_signed(const uint8_t *secret, size_t secret_len, const char *path, size_t path_len,

@@ -311,6 +311,13 @@ class Files(GatewayTest):
             u.path + "?expires=%d&sig=%s" % (int(q["expires"][0]) + 1, q["sig"][0]),
             u.path + "?expires=%s&sig=%s" % (q["expires"][0], bad_sig),
             u.path.replace(".png", ".jpeg") + "?" + u.query,
+            # The good pair with a repeated parameter: a cache in front
+            # might honour the other copy.
+            u.path + "?" + u.query + "&sig=" + bad_sig,
+            u.path + "?sig=" + bad_sig + "&" + u.query,
+            u.path + "?" + u.query + "&expires=%d" % (int(q["expires"][0]) + 999),
+            u.path + "?" + u.query + "&sig=" + q["sig"][0],
+            u.path + "?" + u.query + "&expires",
         ]
         for path in cases:
             with self.subTest(path=path):

@@ -35,3 +35,20 @@ Test(signing, valid_tampered_expired)
     cr_assert_eq(verify(path, "expires=1000", 999), IG_EINVAL);
     cr_assert_eq(verify(path, "expires=x&sig=00", 999), IG_EINVAL);
 }
+
+Test(signing, a_repeated_parameter_is_refused)
+{
+    const char *path = "/v1/files/abc.png";
+    char sig[IG_SIG_HEX], q[300];
+    ig_sign_path(secret, sizeof secret, path, strlen(path), 1000, sig);
+    snprintf(q, sizeof q, "expires=1000&sig=%s&x=1", sig);
+    cr_assert_eq(verify(path, q, 999), 0, "other parameters are ignored");
+    snprintf(q, sizeof q, "expires=1000&sig=%s&sig=%s", sig, sig);
+    cr_assert_eq(verify(path, q, 999), IG_EINVAL, "sig twice, even the same");
+    snprintf(q, sizeof q, "expires=1000&expires=1000&sig=%s", sig);
+    cr_assert_eq(verify(path, q, 999), IG_EINVAL, "expires twice");
+    snprintf(q, sizeof q, "expires=1000&sig=%s&expires", sig);
+    cr_assert_eq(verify(path, q, 999), IG_EINVAL, "a bare repeated name counts");
+    snprintf(q, sizeof q, "expires=1000&sig=%s&sigx=1&expiresy=2", sig);
+    cr_assert_eq(verify(path, q, 999), 0, "longer names are other parameters");
+}
