@@ -24,7 +24,7 @@ fd_room=$(( ($(ulimit -n) - 500) / 2 ))
 p99() { awk '/^ +99%/ {print $2}'; }
 
 start_fake_upstream "$tmp" "$workers"
-printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_pending_renders: 20000\nbreaker:\n  failure_threshold: 0\n' >"$tmp/ig.yaml"
+printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\nbreaker:\n  failure_threshold: 0\n' >"$tmp/ig.yaml"
 IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
     "./$build/imagegate" serve --config "$tmp/ig.yaml" --listen "127.0.0.1:$ig" \
     --data "$tmp/data" --workers "$workers" >"$tmp/ig.out" 2>"$tmp/ig.err" &
@@ -82,7 +82,7 @@ slow=$(free_port)
 python3 bench/upstream.py serve "$slow" 5 &
 echo $! >"$tmp/slow.pid"
 kill "$(cat "$tmp/ig.pid")"; sleep 0.5
-printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_pending_renders: 30000\nbreaker:\n  failure_threshold: 0\nupstream:\n  deadline_ms: 60000\n' >"$tmp/ig2.yaml"
+printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\n  max_provider_generations: 30000\nbreaker:\n  failure_threshold: 0\nupstream:\n  deadline_ms: 60000\n' >"$tmp/ig2.yaml"
 IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$slow/v1" \
     "./$build/imagegate" serve --config "$tmp/ig2.yaml" --listen "127.0.0.1:$ig" \
     --data "$tmp/data2" --workers "$workers" >"$tmp/ig2.out" 2>"$tmp/ig2.err" &

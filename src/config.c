@@ -63,8 +63,13 @@ static const struct setting settings[] = {
      "idle keep-alive connections are closed after this"},
     {"limits.max_connections", SET_INT, F(max_connections), 1, 1000000, "16384",
      "open client connections; more are answered 503 and closed"},
-    {"limits.max_pending_renders", SET_INT, F(max_pending_renders), 1, 100000, "256",
-     "generations queued or running at once; more answer 503 with Retry-After"},
+    {"limits.max_pending_renders", SET_INT, F(max_pending_renders), 0, 100000, "0",
+     "local renders (CPU-bound, on the thread pool) queued or running at once; 0 means 128 "
+     "per core; more answer 503 with Retry-After"},
+    {"limits.max_provider_generations", SET_INT, F(max_provider_generations), 1, 1000000, "20000",
+     "generations waiting on providers at once (for a deployment's slot, at the provider, "
+     "polling, downloading); each holds about 18.5 KB while it waits (20,000: about 370 MB); "
+     "more answer 503 with Retry-After"},
     {"shutdown_timeout_ms", SET_INT, F(shutdown_timeout_ms), 0, 3600000, "10000",
      "on SIGTERM/SIGINT, how long in-flight requests may take to finish"},
     {"images.url_ttl_s", SET_INT, F(url_ttl_s), 1, 31536000, "3600",

@@ -29,7 +29,8 @@ struct ig_config {
     int64_t body_timeout_ms;
     int64_t idle_timeout_ms;
     int64_t max_connections;
-    int64_t max_pending_renders;
+    int64_t max_pending_renders;      /* local renders; 0: 128 per core */
+    int64_t max_provider_generations; /* generations waiting on providers */
     int64_t shutdown_timeout_ms;
     int64_t url_ttl_s;
     int64_t max_image_bytes;

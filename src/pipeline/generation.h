@@ -93,7 +93,7 @@ struct ig_generation {
     int driving;      /* inside a stage's run() */
     int resumed;      /* resumed while driving */
     unsigned entered; /* stages whose run() was called, by index */
-    int admitted;     /* holds one of pipeline->pending */
+    int admitted;     /* holds a slot of admission (pipeline/admit.c) */
     int dispatched;   /* reached dispatch: the store step records it */
     int relaying;     /* a provider's partial images have been passed on */
     struct ig_dispatch *dispatch;

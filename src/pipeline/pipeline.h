@@ -42,9 +42,14 @@ struct ig_pipeline {
     struct ig_breakers *breakers; /* may be NULL */
     struct ig_capacity *capacity; /* may be NULL */
     struct ig_metrics *metrics;   /* may be NULL */
-    /* Counts instances will share: "pending" (generations admitted and
-     * not yet answered), and the rates of the stages to come. */
+    /* Counts instances will share: "renders" and "provider" (generations
+     * admitted and not yet answered, local and not), and the rates of the
+     * stages to come. */
     struct ig_counters *counters;
+    /* Set by ig_pipeline_init from the configuration: the bounds of
+     * admission (limits.max_pending_renders with 0 resolved from the
+     * cores, limits.max_provider_generations). */
+    int64_t max_renders, max_provider;
 };
 
 struct ig_pipeline_worker {

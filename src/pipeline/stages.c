@@ -11,6 +11,8 @@
  * that fails skips the rest except those marked IG_STAGE_ALWAYS. */
 #include "pipeline/stage.h"
 
+#include <unistd.h>
+
 /* name, run, release, cancel, flags */
 static const struct ig_stage stages[] = {
     {"validate", ig_stage_validate, NULL, NULL, 0},
@@ -30,4 +32,8 @@ void ig_pipeline_init(struct ig_pipeline *p)
 {
     p->stages = stages;
     p->nstages = (int)(sizeof stages / sizeof stages[0]);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    p->max_renders =
+        p->cfg->max_pending_renders ? p->cfg->max_pending_renders : 128 * (cores > 0 ? cores : 1);
+    p->max_provider = p->cfg->max_provider_generations;
 }

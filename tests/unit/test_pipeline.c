@@ -258,7 +258,7 @@ Test(pipeline, local_generation_without_http)
     cr_assert(strstr(s.body, "\"seeds\":[7,8]"), "%s", s.body);
     cr_assert(strstr(s.body, "http://gateway.test/v1/files/"), "%s", s.body);
     assert_recorded(s.id, "succeeded");
-    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "renders"), 0);
     cr_assert_eq(atomic_load(&metrics.images_generated), 2);
     free(s.body);
 }
@@ -301,7 +301,7 @@ Test(pipeline, provider_failure_is_a_domain_error)
     run(make("{\"model\":\"down/dall-e-2\",\"prompt\":\"a kite\"}", &s));
     cr_assert_eq(s.error.kind, IG_GERR_UPSTREAM, "%s", s.error.message);
     cr_assert_eq(atomic_load(&metrics.generations_failed), 2);
-    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 0);
 }
 
 static void cancel_cb(uv_timer_t *t)
@@ -332,16 +332,48 @@ Test(pipeline, cancel_stops_the_provider_call)
 Test(pipeline, admission_bound_fails_fast_and_records_nothing)
 {
     struct seen s;
-    cfg.max_pending_renders = 1;
-    ig_counters_add(pipeline.counters, "pending", 1, -1, 0, NULL, NULL); /* one in progress */
+    pipeline.max_renders = 1;
+    ig_counters_add(pipeline.counters, "renders", 1, -1, 0, NULL, NULL); /* one in progress */
     run(make("{\"prompt\":\"busy\",\"size\":\"64x64\"}", &s));
     cr_assert_eq(s.error.kind, IG_GERR_UNAVAILABLE);
     cr_assert_str_eq(s.error.code, "overloaded");
     cr_assert_eq(s.error.retry_after_s, 1);
-    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 1,
+    cr_assert(strstr(s.error.message, "local renders"), "%s", s.error.message);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "renders"), 1,
                  "a refused generation holds no slot");
     assert_recorded(s.id, "");
-    ig_counters_add(pipeline.counters, "pending", -1, -1, 0, NULL, NULL);
+    ig_counters_add(pipeline.counters, "renders", -1, -1, 0, NULL, NULL);
+}
+
+Test(pipeline, local_renders_and_provider_waits_are_bounded_apart)
+{
+    /* The default bounds: renders from the cores, provider waits from
+     * memory, at least 10,000. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_assert_eq(pipeline.max_renders, 128 * (cores > 0 ? cores : 1));
+    cr_assert_geq(pipeline.max_provider, 10000);
+
+    /* Every local slot taken: a network generation still goes... */
+    pipeline.max_renders = 1;
+    pipeline.max_provider = 1;
+    ig_counters_add(pipeline.counters, "renders", 1, -1, 0, NULL, NULL);
+    struct seen s;
+    run(make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"goes\"}", &s));
+    cr_assert_eq(s.state, IG_GEN_SUCCEEDED, "%s", s.error.message);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 0, "its slot is back");
+    ig_counters_add(pipeline.counters, "renders", -1, -1, 0, NULL, NULL);
+
+    /* ...and every provider slot taken: a local render still goes, a
+     * network generation does not. */
+    ig_counters_add(pipeline.counters, "provider", 1, -1, 0, NULL, NULL);
+    run(make("{\"prompt\":\"goes\",\"size\":\"64x64\"}", &s));
+    cr_assert_eq(s.state, IG_GEN_SUCCEEDED, "%s", s.error.message);
+    run(make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"waits\"}", &s));
+    cr_assert_eq(s.error.kind, IG_GERR_UNAVAILABLE);
+    cr_assert_str_eq(s.error.code, "overloaded");
+    cr_assert(strstr(s.error.message, "waiting on providers"), "%s", s.error.message);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 1);
+    ig_counters_add(pipeline.counters, "provider", -1, -1, 0, NULL, NULL);
 }
 
 Test(pipeline, several_waiters_each_told_once)
@@ -403,12 +435,12 @@ Test(pipeline, a_waiter_that_leaves_is_not_told_and_the_last_one_leaving_cancels
     ig_generation_unwatch(g, &c.w);
     /* Nobody is told; the end shows as the record and the freed slot. */
     for (int i = 0;
-         i < 400 && !(recorded(id) && ig_counters_local_value(pipeline.counters, "pending") == 0);
+         i < 400 && !(recorded(id) && ig_counters_local_value(pipeline.counters, "provider") == 0);
          i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(5000);
     }
     cr_assert_eq(c.done, 0);
     assert_recorded(id, "failed");
-    cr_assert_eq(ig_counters_local_value(pipeline.counters, "pending"), 0);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 0);
 }
