@@ -15,20 +15,38 @@ failed=0
 
 echo "=== layering (tools/check_layers.py)"
 if python3 tools/check_layers.py; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-count() { # $1: meson test output; a run that printed no summary counts as a failure
-    local ok fail
+# $1: meson test output, $2: its exit status, $3: the build's full test
+# log. Every outcome but Ok is a failure (Fail, Timeout, Unexpected Pass,
+# Expected Fail: no test is meant to fail); a run that printed no summary,
+# or exited non-zero with no failure counted, is one. A sanitizer report
+# anywhere in the log fails the run too: Criterion runs each test in a
+# child whose leak report does not change the test's verdict.
+count() {
+    local ok bad n
     ok=$(awk '/^Ok:/ {print $2}' "$1")
-    fail=$(awk '/^Fail:/ {print $2}' "$1")
-    [ -n "$ok" ] || fail=$((${fail:-0} + 1))
+    bad=0
+    for n in $(awk '/^(Fail|Timeout|Unexpected Pass|Expected Fail):/ {print $NF}' "$1"); do
+        bad=$((bad + n))
+    done
+    [ -n "$ok" ] || bad=$((bad + 1))
+    [ "$2" -eq 0 ] || [ "$bad" -gt 0 ] || bad=1
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$3" 2>/dev/null; then
+        echo "sanitizer reports in $3:"
+        grep -nE -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$3" | head -60
+        bad=$((bad + 1))
+        ok=$((${ok:-0} > 0 ? ${ok:-0} - 1 : 0))
+    fi
     passed=$((passed + ${ok:-0}))
-    failed=$((failed + ${fail:-0}))
+    failed=$((failed + bad))
 }
 
 for b in "${builds[@]}"; do
     echo "=== unit tests ($b)"
     out=$(mktemp)
-    meson test -C "$b" --print-errorlogs 2>&1 | tee "$out" | grep -vE '^\s*$' | tail -12
-    count "$out"
+    meson test -C "$b" --print-errorlogs >"$out" 2>&1
+    status=$?
+    grep -vE '^\s*$' "$out" | tail -12
+    count "$out" "$status" "$b/meson-logs/testlog.txt"
     rm -f "$out"
 
     echo "=== integration tests ($b)"

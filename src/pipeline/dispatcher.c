@@ -91,11 +91,12 @@ static uint64_t random_u64(void)
     return r;
 }
 
-/* Priority order; a weighted random order among equal priorities. */
-static void order_deployments(struct ig_dispatch *d)
+size_t ig_deployments_order(const struct ig_model *m, uint64_t (*random)(void *ud), void *ud,
+                            const struct ig_deployment **order, size_t max)
 {
-    const struct ig_model *m = d->model;
-    size_t n = m->ndeployments < MAX_DEPLOYMENTS ? m->ndeployments : MAX_DEPLOYMENTS;
+    if (max > MAX_DEPLOYMENTS)
+        max = MAX_DEPLOYMENTS;
+    size_t n = m->ndeployments < max ? m->ndeployments : max, norder = 0;
     const struct ig_deployment *pool[MAX_DEPLOYMENTS];
     for (size_t i = 0; i < n; i++)
         pool[i] = &m->deployments[i];
@@ -109,18 +110,25 @@ static void order_deployments(struct ig_dispatch *d)
         for (size_t i = 0; i < left; i++)
             if (pool[i]->priority == best)
                 total += pool[i]->weight > 0 ? pool[i]->weight : 1;
-        long pick = (long)(random_u64() % (uint64_t)total);
+        long pick = (long)(random(ud) % (uint64_t)total);
         for (size_t i = 0; i < left; i++) {
             if (pool[i]->priority != best)
                 continue;
             pick -= pool[i]->weight > 0 ? pool[i]->weight : 1;
             if (pick < 0) {
-                d->order[d->norder++] = pool[i];
+                order[norder++] = pool[i];
                 pool[i] = pool[--left];
                 break;
             }
         }
     }
+    return norder;
+}
+
+static uint64_t fast_random(void *ud)
+{
+    (void)ud;
+    return random_u64();
 }
 
 /* Drops one of the things that keep d alive (its two timers, a parse on
@@ -867,7 +875,7 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
     uv_timer_init(loop, &d->deadline);
     d->backoff.data = d->deadline.data = d;
     d->open_timers = 2;
-    order_deployments(d);
+    d->norder = ig_deployments_order(d->model, fast_random, NULL, d->order, MAX_DEPLOYMENTS);
     if (d->opt.deadline_ms > 0)
         uv_timer_start(&d->deadline, deadline_cb, (uint64_t)d->opt.deadline_ms, 0);
     *out = d;

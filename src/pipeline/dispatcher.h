@@ -85,5 +85,11 @@ int ig_dispatch_rendering(const struct ig_dispatch *d);
  * random delay in [0, min(max, base * 2^(retry-1))], or the upstream's hint
  * when it gave one (capped at max). */
 long ig_backoff_ms(int retry, long base_ms, long max_ms, long retry_after_ms, uint64_t random);
+/* The order in which m's deployments are tried: by priority (lower
+ * first), and among equal priorities a weighted random order (weight 3 is
+ * first three times as often as weight 1), drawn from random(ud). Writes
+ * at most max (and at most 32) to order; returns how many. */
+size_t ig_deployments_order(const struct ig_model *m, uint64_t (*random)(void *ud), void *ud,
+                            const struct ig_deployment **order, size_t max);
 
 #endif

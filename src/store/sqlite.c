@@ -64,6 +64,9 @@ static int db_fail(sqlite3 *db, const char *what)
 }
 
 /* Steps a prepared statement without results and resets it. */
+/* How long a statement waits for a lock another process holds. */
+#define BUSY_MS 5000
+
 static int run_once(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -552,10 +555,23 @@ static int blob_known(struct ig_store *s, const char *sha256)
     return rc ? rc : 1;
 }
 
+/* The store answers when it can take the write lock within
+ * PING_BUSY_MS: a database another process holds locked, or one that
+ * cannot be read or written, is not ready ("SELECT 1" touched neither the
+ * file nor the lock). */
+#define PING_BUSY_MS 500
+
 static int ping(struct ig_store *s)
 {
-    int64_t v;
-    return scalar_int64(s, "SELECT 1", NULL, &v);
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    lock(s);
+    sqlite3_busy_timeout(ss->db, PING_BUSY_MS);
+    int rc = run_once(ss->begin) == SQLITE_DONE ? 0 : db_fail(ss->db, "ping");
+    if (rc == 0)
+        run_once(ss->rollback);
+    sqlite3_busy_timeout(ss->db, BUSY_MS);
+    unlock(s);
+    return rc;
 }
 
 static void sqlite_close(struct ig_store *s)
@@ -674,7 +690,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         free(ss);
         return IG_EDB;
     }
-    sqlite3_busy_timeout(ss->db, 5000);
+    sqlite3_busy_timeout(ss->db, BUSY_MS);
     int rc = 0;
     if (sqlite3_exec(ss->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "

@@ -11,6 +11,8 @@ replies, so a test can make it misbehave on command:
     GET  /__requests  → [{"method", "path", "headers", "body", "peer"}, ...]
     GET  /__images    → [{"path", "local"}, ...]: every /img/ fetch, and the
                       address it arrived at
+    GET  /__errors    → tracebacks of the fake's own failures since the last
+                      call (a client leaving midway is not one)
     POST /__reset     forget requests, image fetches and script
 
 With no script left, a generation succeeds with n base64 PNGs (or URLs to
@@ -33,6 +35,7 @@ import sys
 import urllib.parse
 import threading
 import time
+import traceback
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -79,6 +82,7 @@ class State:
     lock = threading.Lock()
     requests = []
     images = []
+    errors = []  # tracebacks of the fake's own failures
     script = []
     jobs = {}  # BFL job id -> {"polls": n, "plan": {...}}
     inflight = 0
@@ -379,6 +383,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__stats":
             with State.lock:
                 return self.send(200, {"max_inflight": State.max_inflight})
+        if self.path == "/__errors":
+            with State.lock:
+                errors, State.errors = State.errors, []
+            return self.send(200, errors)
         if self.path == "/__images":
             with State.lock:
                 return self.send(200, State.images)
@@ -519,12 +527,15 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address):
-        # A client (the gateway) that resets a connection it gave up on is
-        # part of what is tested, not an error of the fake's; anything else
-        # is still printed.
+        # A client (the gateway) that leaves a connection it gave up on is
+        # part of what is tested, not an error of the fake's. Anything else
+        # is a bug in the fake: kept for /__errors (the test that caused it
+        # fails) and printed.
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
             return
+        with State.lock:
+            State.errors.append(traceback.format_exc())
         super().handle_error(request, client_address)
 
 

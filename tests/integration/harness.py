@@ -126,6 +126,31 @@ class Gateway:
     def __exit__(self, *exc):
         self.cleanup()
 
+    # ---- what was stored ----
+
+    def stored(self, generation_id, timeout=5.0):
+        """The generation's record, read from the database once it is there:
+        {"status", "error", "model", "provider", "images": [bytes of each
+        image's blob, in order]}. Fails when it is not recorded in time."""
+        import sqlite3
+
+        def read():
+            db = sqlite3.connect(os.path.join(self.data_dir, "imagegate.db"))
+            try:
+                return db.execute("SELECT status, error, model, provider, images FROM generations"
+                                  " WHERE id = ?", (generation_id,)).fetchone()
+            finally:
+                db.close()
+
+        row = wait_for(read, timeout, what="generation %s to be recorded" % generation_id)
+        images = []
+        for im in json.loads(row[4]):
+            sha = im["sha256"]
+            with open(os.path.join(self.data_dir, "blobs", sha[:2], sha[2:4], sha), "rb") as f:
+                images.append(f.read())
+        return {"status": row[0], "error": row[1], "model": row[2], "provider": row[3],
+                "images": images}
+
     # ---- HTTP ----
 
     def conn(self, timeout=30):

@@ -1,7 +1,9 @@
 """Process lifecycle: graceful drain on SIGTERM/SIGINT, the shutdown
 deadline, restart on the same data directory, the admin key from the
 environment, and start-up errors."""
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,7 +13,13 @@ import time
 import unittest
 import urllib.parse
 
-from harness import BIN, Gateway, recv_all, split_responses
+from harness import BIN, Gateway, recv_all, split_responses, wait_for
+
+
+def in_flight(gw):
+    """Requests in flight (the /metrics request that asks counts itself)."""
+    text = gw.request("GET", "/metrics")[2].decode()
+    return int(re.search(r"imagegate_http_requests_in_flight (\d+)", text).group(1))
 
 
 class Drain(unittest.TestCase):
@@ -26,9 +34,9 @@ class Drain(unittest.TestCase):
             idle = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
             t = threading.Thread(target=slow)
             t.start()
-            time.sleep(0.2)
+            wait_for(lambda: in_flight(gw) >= 2, what="the slow generation to be in flight")
             gw.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.1)
+            wait_for(lambda: "draining" in gw.log(), what="the drain to start")
             # The idle keep-alive connection is closed at once…
             self.assertEqual(recv_all(idle), b"")
             idle.close()
@@ -57,12 +65,59 @@ class Drain(unittest.TestCase):
 
             t = threading.Thread(target=slow, daemon=True)
             t.start()
-            time.sleep(0.2)
+            wait_for(lambda: in_flight(gw) >= 2, what="the slow generation to be in flight")
             t0 = time.monotonic()
             gw.proc.send_signal(signal.SIGTERM)
             self.assertEqual(gw.proc.wait(10), 0)
             self.assertLess(time.monotonic() - t0, 1.5)
             self.assertIn("deadline passed", gw.log())
+        finally:
+            gw.cleanup()
+
+    def test_readyz_503_draining(self):
+        """A request that arrives while the gateway drains (its headers
+        already read, so the connection was not idle) gets /readyz 503
+        draining; a load balancer stops sending new work."""
+        gw = Gateway()
+        try:
+            self.assertEqual(gw.json("GET", "/readyz")[0:3:2], (200, {"status": "ready"}))
+            s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+            # A GET with a body: its headers are read and routed, then it
+            # waits for the two body bytes, in flight.
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+            wait_for(lambda: in_flight(gw) >= 2, what="the readyz request to be in flight")
+            gw.proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: "draining" in gw.log(), what="the drain to start")
+            s.sendall(b"{}")
+            [(status, hdrs, body)] = split_responses(recv_all(s))
+            s.close()
+            doc = json.loads(body)
+            self.assertEqual(status, 503)
+            self.assertEqual(doc["error"]["code"], "draining")
+            self.assertEqual(hdrs["connection"], "close")
+            self.assertEqual(gw.proc.wait(10), 0)
+        finally:
+            gw.cleanup()
+
+    def test_readyz_503_when_the_store_is_locked(self):
+        """Another process holding the database's write lock: the store does
+        not answer, so the gateway is not ready; once it lets go, it is."""
+        import sqlite3
+        gw = Gateway()
+        try:
+            self.assertEqual(gw.json("GET", "/readyz")[0], 200)
+            db = sqlite3.connect(os.path.join(gw.data_dir, "imagegate.db"), isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                t0 = time.monotonic()
+                status, hdrs, doc = gw.json("GET", "/readyz")
+                self.assertEqual(status, 503, doc)
+                self.assertEqual(doc["error"]["code"], "store_unavailable")
+                self.assertLess(time.monotonic() - t0, 3, "a probe is answered promptly")
+            finally:
+                db.execute("ROLLBACK")
+                db.close()
+            self.assertEqual(gw.json("GET", "/readyz")[0:3:2], (200, {"status": "ready"}))
         finally:
             gw.cleanup()
 

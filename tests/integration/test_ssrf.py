@@ -119,6 +119,7 @@ upstream:
             out["cases"][host] = {"status": status, "message": msg,
                                   "provider_requests": len(provider.requests())}
         out["images"] = images.call("/__images")
+        out["fake_errors"] = provider.errors() + images.errors()
         out["exit"] = gw.stop()
     finally:
         gw.cleanup()  # a sanitizer report fails the scenario
@@ -185,6 +186,7 @@ class AddressPolicyInANamespace(unittest.TestCase):
     def check_downloads(self, r):
         self.assertEqual(r["up"], ["lo"], "the namespace has loopback only")
         self.assertEqual(r["exit"], 0)
+        self.assertEqual(r["fake_errors"], [])
         for host, got in r["cases"].items():
             self.assertEqual(got["provider_requests"], 1, "%s: %s" % (host, got))
         for host, want in CASES:

@@ -63,6 +63,11 @@ class Streaming(GatewayTest):
         # Keep-alive survives the stream: the pipelined healthz was answered.
         self.assertIn(b"HTTP/1.1 200 OK", after)
         self.assertIn(b'{"status":"ok"}', after)
+        # The streamed generation was stored and recorded, its final image
+        # byte for byte.
+        rec = self.gw.stored(done["_metadata"]["generation_id"])
+        self.assertEqual(rec["status"], "succeeded")
+        self.assertEqual(rec["images"], [images[-1]])
         # The final image is the same picture a plain request gives.
         status, _, plain = self.gw.generate(prompt="a red kite over hills", size="256x192",
                                             seed=8, response_format="b64_json")

@@ -360,6 +360,7 @@ Test(pipeline, local_renders_and_provider_waits_are_bounded_apart)
     struct seen s;
     run(make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"goes\"}", &s));
     cr_assert_eq(s.state, IG_GEN_SUCCEEDED, "%s", s.error.message);
+    free(s.body);
     cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 0, "its slot is back");
     ig_counters_add(pipeline.counters, "renders", -1, -1, 0, NULL, NULL);
 
@@ -368,12 +369,47 @@ Test(pipeline, local_renders_and_provider_waits_are_bounded_apart)
     ig_counters_add(pipeline.counters, "provider", 1, -1, 0, NULL, NULL);
     run(make("{\"prompt\":\"goes\",\"size\":\"64x64\"}", &s));
     cr_assert_eq(s.state, IG_GEN_SUCCEEDED, "%s", s.error.message);
+    free(s.body);
     run(make("{\"model\":\"fake/dall-e-2\",\"prompt\":\"waits\"}", &s));
     cr_assert_eq(s.error.kind, IG_GERR_UNAVAILABLE);
     cr_assert_str_eq(s.error.code, "overloaded");
     cr_assert(strstr(s.error.message, "waiting on providers"), "%s", s.error.message);
     cr_assert_eq(ig_counters_local_value(pipeline.counters, "provider"), 1);
     ig_counters_add(pipeline.counters, "provider", -1, -1, 0, NULL, NULL);
+}
+
+/* splitmix64: a seeded source, so the draw below is the same every run. */
+static uint64_t seeded(void *ud)
+{
+    uint64_t *s = ud, z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+Test(pipeline, weighted_choice_follows_the_weights_and_priorities)
+{
+    static const struct ig_deployment deps[] = {
+        {.provider = "openai", .model = "a", .weight = 3},
+        {.provider = "openai", .model = "b", .weight = 1},
+        {.provider = "openai", .model = "backup", .weight = 100, .priority = 1},
+    };
+    struct ig_model m = {.id = "w", .deployments = deps, .ndeployments = 3};
+    uint64_t state = 42;
+    int first_a = 0;
+    const int draws = 20000;
+    for (int i = 0; i < draws; i++) {
+        const struct ig_deployment *order[4];
+        cr_assert_eq(ig_deployments_order(&m, seeded, &state, order, 4), 3);
+        cr_assert(order[0] != order[1]);
+        cr_assert_eq(order[2], &deps[2], "a lower priority always comes last, whatever its weight");
+        first_a += order[0] == &deps[0];
+    }
+    /* 3:1 → 15,000 of 20,000 expected; a binomial standard deviation is
+     * about 61, so ±400 is over six of them. */
+    cr_assert(first_a > 14600 && first_a < 15400, "a first %d times of %d", first_a, draws);
+    const struct ig_deployment *two[2];
+    cr_assert_eq(ig_deployments_order(&m, seeded, &state, two, 2), 2, "bounded by max");
 }
 
 Test(pipeline, several_waiters_each_told_once)
