@@ -138,8 +138,14 @@ enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
 
 void ig_stage_dispatch_cancel(struct ig_generation *g)
 {
-    if (!g->dispatch || ig_dispatch_rendering(g->dispatch))
-        return; /* not dispatching, or a render that runs to its end */
+    if (!g->dispatch)
+        return;
+    if (ig_dispatch_rendering(g->dispatch)) {
+        /* The render reads the request until it is back: it stops after
+         * its current image, and the dispatch ends cancelled then. */
+        ig_dispatch_stop_render(g->dispatch);
+        return;
+    }
     ig_dispatch_cancel(g->dispatch);
     g->dispatch = NULL;
     ig_generation_fail(g, IG_GERR_CANCELED, "client_closed_request", NULL,

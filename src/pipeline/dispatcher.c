@@ -18,6 +18,7 @@
 #include "util/pool.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +67,14 @@ struct ig_dispatch {
     struct ig_capacity_waiter waiter;
     int queue_full_skips;
     /* In-process providers: a render on the thread pool reads req, so it
-     * cannot be abandoned; a deadline that passes meanwhile is acted on
-     * when it is back. */
+     * is not abandoned: it is asked to stop (stop_rendering, read between
+     * images; a job not yet started is taken off the pool's queue) and
+     * waited for. A deadline that passes meanwhile is acted on when it is
+     * back. */
     int rendering;
+    struct render_job *render_job; /* while rendering */
+    atomic_int stop_rendering;
+    int render_cancelled; /* ig_dispatch_stop_render: ends as cancelled */
     int deadline_passed;
 };
 
@@ -181,10 +187,13 @@ static void cancel_job(struct ig_dispatch *d)
     }
 }
 
+static void stop_render(struct ig_dispatch *d);
+
 static void stop_io(struct ig_dispatch *d)
 {
     release_slot(d);
     cancel_job(d);
+    stop_render(d);
     if (d->call) {
         ig_upstream_cancel(d->call);
         d->call = NULL;
@@ -653,6 +662,17 @@ struct render_job {
     struct ig_provider_result res;
 };
 
+/* Asks a render in progress to stop after its current image, and takes
+ * one not yet started off the pool's queue (render_done_cb then runs with
+ * UV_ECANCELED). */
+static void stop_render(struct ig_dispatch *d)
+{
+    if (!d->rendering)
+        return;
+    atomic_store_explicit(&d->stop_rendering, 1, memory_order_relaxed);
+    uv_cancel((uv_req_t *)&d->render_job->work);
+}
+
 static void render_work_cb(uv_work_t *w)
 {
     ig_pool_thread_enter();
@@ -668,6 +688,10 @@ static void render_work_cb(uv_work_t *w)
     j->res.retry_after_ms = -1;
     j->rc = r->n > IG_MAX_IMAGES ? IG_ERANGE : 0;
     for (int i = 0; j->rc == 0 && i < r->n; i++) {
+        if (atomic_load_explicit(&j->d->stop_rendering, memory_order_relaxed)) {
+            j->rc = IG_EAGAIN; /* nobody wants the rest */
+            break;
+        }
         struct ig_image_out out;
         memset(&out, 0, sizeof out);
         j->rc = j->p->generate(r, (seed + (uint64_t)i) & 0xffffffffu, 0.0f, max, &out);
@@ -696,8 +720,13 @@ static void render(struct ig_dispatch *d, const struct ig_provider *p, int parti
 
 static void render_done_cb(uv_work_t *w, int status)
 {
-    (void)status;
     struct render_job *j = w->data;
+    if (status == UV_ECANCELED) { /* taken off the queue before it ran */
+        j->rc = IG_EAGAIN;
+        j->res.outcome = IG_OUTCOME_ERROR;
+        j->res.error_class = IG_ERRC_INTERNAL;
+        j->res.retry_after_ms = -1;
+    }
     struct ig_dispatch *d = j->d;
     const struct ig_provider *p = j->p;
     int partial = j->partial;
@@ -707,12 +736,19 @@ static void render_done_cb(uv_work_t *w, int status)
     ig_buf_release(&j->partial_out.data);
     free(j);
     d->rendering = 0;
+    d->render_job = NULL;
     if (d->finished) {
         ig_provider_result_release(&r);
         unref(d);
         return;
     }
     d->open_timers--; /* not the last: the timers are open while not finished */
+    if (d->render_cancelled) {
+        ig_provider_result_release(&r);
+        fail(d, IG_GERR_CANCELED, "client_closed_request", NULL, -1,
+             "the client closed the connection; the render was stopped");
+        return;
+    }
     if (d->deadline_passed) {
         ig_provider_result_release(&r);
         deadline_cb(&d->deadline);
@@ -748,6 +784,7 @@ static void render(struct ig_dispatch *d, const struct ig_provider *p, int parti
         return;
     }
     d->rendering = 1;
+    d->render_job = j;
     d->open_timers++;
 }
 
@@ -847,7 +884,8 @@ static void deadline_cb(uv_timer_t *t)
 {
     struct ig_dispatch *d = t->data;
     if (d->rendering) {
-        d->deadline_passed = 1; /* acted on when the render is back */
+        d->deadline_passed = 1; /* acted on when the render is back, soon */
+        stop_render(d);
         return;
     }
     fail(d, IG_GERR_TIMEOUT, "deadline_exceeded", NULL, -1,
@@ -886,6 +924,14 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
 int ig_dispatch_rendering(const struct ig_dispatch *d)
 {
     return d->rendering;
+}
+
+void ig_dispatch_stop_render(struct ig_dispatch *d)
+{
+    if (d->finished || !d->rendering)
+        return;
+    d->render_cancelled = 1;
+    stop_render(d);
 }
 
 void ig_dispatch_cancel(struct ig_dispatch *d)

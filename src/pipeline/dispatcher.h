@@ -76,10 +76,14 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
                       ig_dispatch_cb cb, void *ud, struct ig_dispatch **out);
 /* Stops everything in flight; no callback afterwards. Not while
  * ig_dispatch_rendering(): an in-process render on the thread pool reads
- * the request until it is back, and cannot be stopped. */
+ * the request until it is back; stop it with ig_dispatch_stop_render. */
 void ig_dispatch_cancel(struct ig_dispatch *d);
 /* 1 while an in-process provider renders for d on the thread pool. */
 int ig_dispatch_rendering(const struct ig_dispatch *d);
+/* While rendering: the render stops after the image it is on (one not
+ * started yet does not start), and once it is back the dispatch ends with
+ * its callback, cancelled (IG_GERR_CANCELED, client_closed_request). */
+void ig_dispatch_stop_render(struct ig_dispatch *d);
 
 /* The backoff before retry number `retry` (1 = first retry): a uniform
  * random delay in [0, min(max, base * 2^(retry-1))], or the upstream's hint

@@ -251,7 +251,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- Replicate predictions: created, polled through urls.get ----
     #   plan keys: "sync" (succeeded at once), "pending" (polls processing,
-    #   default 2), "fail" (end failed with this error), "status" (HTTP error).
+    #   default 2), "fail" (end failed with this error), "status" (HTTP error),
+    #   "poll_fail" (a list of HTTP statuses for the first polls).
     def replicate_create(self, plan):
         if plan.get("status", 200) != 200:
             return self.send(plan["status"], {"title": "planned", "detail": "planned failure",
@@ -282,7 +283,11 @@ class Handler(BaseHTTPRequestHandler):
                 j["polls"] += 1
         if not j:
             return self.send(404, {"title": "Not found", "detail": "no prediction", "status": 404})
-        if j["polls"] <= j["plan"].get("pending", 2):
+        fails = j["plan"].get("poll_fail", [])
+        if j["polls"] <= len(fails):
+            return self.send(fails[j["polls"] - 1], {"title": "planned poll failure",
+                                                    "detail": "planned", "status": 502})
+        if j["polls"] <= len(fails) + j["plan"].get("pending", 2):
             return self.send(200, self.prediction(pid, "processing"))
         if j["plan"].get("fail"):
             return self.send(200, self.prediction(pid, "failed"))

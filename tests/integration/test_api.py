@@ -188,6 +188,12 @@ class Validation(GatewayTest):
             ({"prompt": "x", "output_format": "bmp"}, 400, "invalid_value", "output_format"),
             ({"prompt": "x", "seed": "1"}, 400, "invalid_type", "seed"),
             ({"prompt": "x", "metadata": {"a": 1}}, 400, "invalid_type", "metadata"),
+            # README: up to 16 string pairs.
+            ({"prompt": "x", "metadata": {"k%d" % i: "v" for i in range(17)}}, 400,
+             "invalid_value", "metadata"),
+            ({"prompt": "x", "metadata": {"k" * 65: "v"}}, 400, "invalid_value", "metadata"),
+            ({"prompt": "x", "metadata": {"k": "v" * 513}}, 400, "invalid_value", "metadata"),
+            ({"prompt": "x", "metadata": ["k", "v"]}, 400, "invalid_type", "metadata"),
             ({"prompt": "x", "extra": True}, 400, "unknown_parameter", "extra"),
             ({"prompt": "x", "user": "u" * 300}, 400, "string_above_max_length", "user"),
         ]
@@ -195,6 +201,14 @@ class Validation(GatewayTest):
             with self.subTest(body=str(body)[:60]):
                 status, hdrs, doc = self.post(body)
                 self.assertOpenAIError(status, hdrs, doc, want, code, param)
+
+    def test_sixteen_metadata_pairs_are_accepted_and_echoed(self):
+        pairs = {"k%02d" % i: "v" * 512 for i in range(16)}
+        pairs["k00"] = "x"
+        pairs["k" * 64] = pairs.pop("k15")
+        status, _, doc = self.post({"prompt": "x", "size": "64x64", "metadata": pairs})
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["_metadata"]["metadata"], pairs)
 
     def test_malformed_json(self):
         for raw in (b"{", b"not json", b"[]", b'"prompt"', b"", b'{"prompt":"a","prompt":"b"}'):

@@ -222,6 +222,28 @@ class Edits(GatewayTest):
         self.assertEqual(rows[5][-3:], bytes(picture(W - 1, 5)), "the mask holds in streams too")
 
 
+class ImageLimits(GatewayTest):
+    """image_too_large: an upload past limits.max_input_pixels (here the
+    least, 4096: 64x64), judged from its header before it is decoded."""
+    config = "limits:\n  max_input_pixels: 4096\n"
+
+    def test_pixels(self):
+        ok = encode_png(64, 64, picture)
+        wide = encode_png(65, 64, picture)
+        alpha = encode_png(80, 80, lambda x, y: (0, 0, 0, 0), alpha=True)
+        for files, param, size in (([image_file(wide)], "image", "65x64"),
+                                   ([image_file(ok), image_file(alpha, "mask")], "mask", "80x80")):
+            with self.subTest(param=param):
+                status, hdrs, doc = post_form(self.gw, "/v1/images/edits",
+                                              [("prompt", "x")], files)
+                self.assertOpenAIError(status, hdrs, doc, 400, "image_too_large", param)
+                self.assertIn(size, doc["error"]["message"])
+                self.assertIn("4096", doc["error"]["message"])
+        status, _, doc = post_form(self.gw, "/v1/images/edits", [("prompt", "x")],
+                                   [image_file(ok)])
+        self.assertEqual(status, 200, doc)
+
+
 class UploadsNeedAKey(GatewayTest):
     config = "limits:\n  max_body_bytes: 100000\n  max_upload_bytes: 2000000\n"
 

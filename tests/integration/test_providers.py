@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 
 from harness import (Gateway, decode_png, encode_png, multipart, post_form, recv_all,
-                     split_responses)
+                     split_responses, wait_for)
 
 SQUARE = encode_png(64, 64, lambda x, y: (x * 4, y * 4, 90))
 WIDE = encode_png(96, 64, lambda x, y: (x * 2, y * 4, 30))
@@ -24,6 +24,20 @@ MASK = encode_png(64, 64, lambda x, y: (0, 0, 0, 0 if y < 32 else 255), alpha=Tr
 def sha256(data):
     import hashlib
     return hashlib.sha256(data).hexdigest()
+
+
+def padded_png(png, size):
+    """png with a tEXt chunk after its header, so the file is `size` bytes
+    and still a valid image."""
+    import struct
+    import zlib
+    pad = size - len(png) - 12
+    data = b"pad\0" + b"x" * (pad - 4)
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(
+        ">I", zlib.crc32(b"tEXt" + data) & 0xffffffff)
+    out = png[:33] + chunk + png[33:]
+    assert len(out) == size
+    return out
 
 
 def upload(data, name="image", filename="in.png"):
@@ -174,6 +188,10 @@ class OpenAIProvider(FakeTest):
             ("/v1/images/edits", [("model", "gpt-image-1-mini"), ("prompt", "x"),
                                   ("input_fidelity", "low")], [upload(SQUARE)],
              "unsupported_parameter", "input_fidelity"),
+            # dall-e-2 takes images of at most 4 MB (README: image_too_large
+            # by bytes): a valid square PNG padded past it with a text chunk.
+            ("/v1/images/edits", [("model", "dall-e-2"), ("prompt", "x")],
+             [upload(padded_png(SQUARE, (4 << 20) + 1))], "image_too_large", "image"),
         ]
         for path, fields, files, code, param in cases:
             with self.subTest(path=path, fields=fields):
@@ -485,6 +503,16 @@ class OpenAIProvider(FakeTest):
         # (the end-to-end proof, in a namespace, is test_ssrf.py).
         self.assertNotIn("connect to the upstream", doc["error"]["message"])
 
+    def test_only_http_and_https_urls_are_downloaded(self):
+        for url in ("file:///etc/passwd", "ftp://127.0.0.1/x.png", "gopher://127.0.0.1:70/_x",
+                    "dict://127.0.0.1:11211/stat", "HTTP//no-colon.example/x.png"):
+            with self.subTest(url=url):
+                self.fake.script([{"url": url}] * 3)
+                status, _, doc = self.gen(model="dall-e-2")
+                self.assertEqual(status, 502, doc)
+                self.assertIn("not http(s)", doc["error"]["message"])
+                self.assertEqual(self.fake.call("/__images"), [])
+
     def test_image_url_that_404s_or_redirects_private(self):
         for path in ("/gone/1.png", "/redirect/1.png"):
             with self.subTest(path=path):
@@ -762,6 +790,24 @@ models:
         self.assertEqual(status, 200, doc)
         self.assertEqual(len(self.a.requests()), 1)
         self.assertEqual(len(self.b.requests()), 1)
+
+    def test_quota_and_not_found_move_on_at_once(self):
+        # README's table: 402, quota exhausted (OpenAI's 429
+        # insufficient_quota) and 404 are not retried on the deployment;
+        # the next one serves.
+        for plan in ({"status": 402},
+                     {"status": 429, "error": {"message": "You exceeded your current quota",
+                                               "type": "insufficient_quota",
+                                               "code": "insufficient_quota"}},
+                     {"status": 404}):
+            with self.subTest(plan=plan):
+                self.a.script([plan] * 3)
+                self.b.script([])
+                status, _, doc = self.gen("resilient")
+                self.assertEqual(status, 200, doc)
+                self.assertEqual(len(self.a.requests()), 1, "no retry where it cannot help")
+                self.assertEqual(len(self.b.requests()), 1)
+                self.assertEqual(doc["_metadata"]["attempts"], 2)
 
     def test_content_refusal_never_goes_elsewhere(self):
         self.a.script([{"status": 400, "error": {"message": "no", "type": "x",
@@ -1229,6 +1275,42 @@ class StabilityAndA1111(FakeTest):
         self.assertEqual(doc["_metadata"]["attempts"], 2)
 
 
+class PollsFailingMoveOn(FakeTest):
+    def test_failing_polls_cancel_the_job_then_the_next_deployment_serves(self):
+        """README: a failed poll is repeated, never the submit; when polls
+        keep failing the job is cancelled where the provider allows it and
+        the next deployment is tried."""
+        fake = Fake()
+        try:
+            cfg = CONFIG + """
+models:
+  - name: two-replicates
+    deployments:
+      - { provider: replicate, model: black-forest-labs/flux-dev, api_base: "%s/v1",
+          api_key: "env:REPLICATE_API_TOKEN" }
+      - { provider: replicate, model: black-forest-labs/flux-dev, api_base: "%s/v1",
+          api_key: "env:REPLICATE_API_TOKEN", priority: 1 }
+""" % (fake.base, fake.base)
+            with Gateway(config=cfg, env={"REPLICATE_API_TOKEN": "r8_tok"}) as gw:
+                fake.script([{"pending": 0, "poll_fail": [502] * 10}, {"pending": 0}])
+                status, _, doc = gw.json("POST", "/v1/images/generations",
+                                         {"prompt": "x", "model": "two-replicates"},
+                                         key=gw.admin_key)
+                self.assertEqual(status, 200, doc)
+                reqs = fake.requests()
+                creates = [r for r in reqs if r["method"] == "POST"
+                           and r["path"].endswith("/predictions")]
+                self.assertEqual(len(creates), 2, "one job per deployment, never resubmitted")
+                cancels = wait_for(lambda: [r["path"] for r in fake.requests()
+                                            if r["path"].endswith("/cancel")],
+                                   what="the abandoned job's cancel")
+                self.assertEqual(cancels, ["/v1/predictions/pred1/cancel"])
+                polls1 = [r for r in reqs if r["path"] == "/v1/predictions/pred1"]
+                self.assertEqual(len(polls1), 4, "the first poll and max_attempts re-polls")
+        finally:
+            fake.stop()
+
+
 class FalAndReplicate(FakeTest):
     @classmethod
     def setUpClass(cls):
@@ -1409,6 +1491,44 @@ models:
         finally:
             fake.stop()
 
+
+    def test_a_full_deployment_moves_on_to_the_next(self):
+        """README: past max_concurrency and a full queue, a request moves
+        to the next deployment (503 deployment_busy only when none is
+        left)."""
+        slow, spare = Fake(), Fake()
+        try:
+            cfg = CONFIG.replace("deadline_ms: 4000", "deadline_ms: 8000") + """
+  max_queue: 0
+models:
+  - name: overflow
+    deployments:
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", max_concurrency: 1 }
+      - { provider: openai, model: dall-e-2, api_base: "%s/v1", priority: 1 }
+""" % (slow.base, spare.base)
+            with Gateway(config=cfg, env={"OPENAI_API_KEY": "sk"}) as gw:
+                slow.script([{"delay": 1.0}])
+                spare.script([])
+                import threading
+                first = []
+                t = threading.Thread(target=lambda: first.append(gw.json(
+                    "POST", "/v1/images/generations", {"prompt": "holds", "model": "overflow"},
+                    key=gw.admin_key)))
+                t.start()
+                wait_for(lambda: len(slow.requests()) == 1, what="the first to hold the slot")
+                status, _, doc = gw.json("POST", "/v1/images/generations",
+                                         {"prompt": "overflows", "model": "overflow"},
+                                         key=gw.admin_key)
+                t.join()
+                self.assertEqual(status, 200, doc)
+                self.assertEqual(first[0][0], 200, first[0][2])
+                self.assertEqual([json.loads(r["body"])["prompt"] for r in slow.requests()],
+                                 ["holds"])
+                self.assertEqual([json.loads(r["body"])["prompt"] for r in spare.requests()],
+                                 ["overflows"])
+        finally:
+            slow.stop()
+            spare.stop()
 
     def test_waiters_reach_the_provider_in_the_order_they_came(self):
         import threading

@@ -9,13 +9,15 @@ import OpenAI, { toFile } from "openai";
 
 const bin = process.env.IMAGEGATE_BIN;
 let proc, dataDir, client, baseURL, adminKey;
+let stderr = "";
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "ig-sdk-"));
   proc = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--workers", "1"], {
-    stdio: ["ignore", "pipe", "ignore"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, IMAGEGATE_ADMIN_KEY: "", IMAGEGATE_SECRET: "" },
   });
+  proc.stderr.on("data", (chunk) => (stderr += chunk));
   const port = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error("no ready line: " + out)), 10000);
@@ -35,7 +37,7 @@ before(async () => {
 });
 
 after(() => {
-  proc.kill("SIGTERM");
+  if (proc.exitCode === null) proc.kill("SIGKILL");
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -145,4 +147,18 @@ test("images.edit and images.createVariation upload through the SDK", async () =
   });
   assert.equal(varied.data.length, 1);
   assert.match(varied.data[0].url, /\/v1\/files\/[0-9a-f]{64}\.png\?/);
+});
+
+// Last (tests run in order): what the gateway itself said of the session.
+test("the gateway logged no error and exits 0 on SIGTERM", async () => {
+  const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
+  proc.kill("SIGTERM");
+  const { code, signal } = await exited;
+  assert.equal(signal, null, stderr.slice(-3000));
+  assert.equal(code, 0, stderr.slice(-3000));
+  for (const marker of ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"])
+    assert.ok(!stderr.includes(marker), stderr.slice(-6000));
+  const errors = stderr.split("\n").filter((l) => l.includes('"level":"error"'));
+  assert.deepEqual(errors, []);
+  assert.match(stderr, /stopped cleanly/);
 });

@@ -329,6 +329,46 @@ Test(pipeline, cancel_stops_the_provider_call)
     uv_close((uv_handle_t *)&t, NULL);
 }
 
+/* The loop's time for a local generation of body, run to its end. */
+static uint64_t render_ms(const char *body)
+{
+    struct seen s;
+    uint64_t before = uv_now(&loop);
+    run(make(body, &s));
+    uv_update_time(&loop);
+    cr_assert_eq(s.state, IG_GEN_SUCCEEDED, "%s", s.error.message);
+    free(s.body);
+    return uv_now(&loop) - before;
+}
+
+Test(pipeline, cancel_stops_a_local_render_between_images)
+{
+    static const char body[] = "{\"prompt\":\"many\",\"size\":\"1024x1024\",\"n\":10}";
+    uint64_t whole = render_ms(body);
+    struct seen s;
+    struct ig_generation *g = make(body, &s);
+    static uv_timer_t t; /* closed by the loop in teardown */
+    uv_timer_init(&loop, &t);
+    t.data = g;
+    uv_timer_start(&t, cancel_cb, whole / 10, 0); /* about one image in */
+    uint64_t before = uv_now(&loop);
+    ig_generation_start(g);
+    while (!s.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_update_time(&loop);
+    uint64_t cancelled = uv_now(&loop) - before;
+    cr_assert_eq(s.state, IG_GEN_FAILED);
+    cr_assert_eq(s.error.kind, IG_GERR_CANCELED, "%s", s.error.message);
+    cr_assert_str_eq(s.error.code, "client_closed_request");
+    assert_recorded(s.id, "failed");
+    /* Ten images took `whole`; stopped after about the second, the render
+     * is back in well under half of that. */
+    cr_assert_lt(cancelled * 2, whole, "cancelled after %llu ms; the whole render takes %llu ms",
+                 (unsigned long long)cancelled, (unsigned long long)whole);
+    cr_assert_eq(ig_counters_local_value(pipeline.counters, "renders"), 0, "its slot is back");
+    uv_close((uv_handle_t *)&t, NULL);
+}
+
 Test(pipeline, admission_bound_fails_fast_and_records_nothing)
 {
     struct seen s;
