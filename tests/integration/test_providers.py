@@ -969,15 +969,21 @@ models:
                   b"Authorization: Bearer " + self.gw.admin_key.encode() +
                   b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
                   + body)
-        time.sleep(0.4)
+        wait_for(lambda: len(self.a.requests()) == 1, what="the call to reach the provider")
         s.close()
-        time.sleep(0.4)
-        self.assertIn("client gone, upstream work cancelled", self.gw.log())
+        wait_for(lambda: "client gone, upstream work cancelled" in self.gw.log(),
+                 what="the cancel to be logged")
         import sqlite3
-        db = sqlite3.connect(os.path.join(self.gw.data_dir, "imagegate.db"))
-        row = db.execute("SELECT status, error FROM generations ORDER BY rowid DESC LIMIT 1"
-                         ).fetchone()
-        db.close()
+
+        def leaving_row():
+            db = sqlite3.connect(os.path.join(self.gw.data_dir, "imagegate.db"))
+            try:
+                return db.execute("SELECT status, error FROM generations WHERE prompt = 'leaving'"
+                                  " ORDER BY rowid DESC LIMIT 1").fetchone()
+            finally:
+                db.close()
+
+        row = wait_for(leaving_row, what="the abandoned generation's record")
         self.assertEqual(row[0], "failed")
         self.assertIn("client closed", row[1])
         self.assertEqual(self.gw.request("GET", "/healthz")[0], 200)
