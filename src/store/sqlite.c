@@ -9,6 +9,7 @@
  * only what is new. busy_timeout lets a second process (the CLI, another
  * instance on the same data dir) wait instead of failing. */
 #include "store/checkpoint.h"
+#include "store/sqlite_accounts.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -105,38 +106,15 @@ static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)
         k->scopes = scopes;
     k->created_at = sqlite3_column_int64(st, 5);
     k->revoked_at = sqlite3_column_int64(st, 6);
+    copy_text(k->account_id, sizeof k->account_id, st, 7);
 }
 
-#define KEY_COLUMNS "id, name, prefix, hash, scopes, created_at, revoked_at"
+#define KEY_COLUMNS "id, name, prefix, hash, scopes, created_at, revoked_at, account_id"
 
 static int key_insert(struct ig_store *s, const struct ig_key_record *k)
 {
-    char scopes[64];
-    ig_scopes_format(k->scopes, scopes, sizeof scopes);
     lock(s);
-    sqlite3_stmt *st = NULL;
-    int rc = IG_EDB;
-    if (sqlite3_prepare_v2(DB(s),
-                           "INSERT INTO api_keys (" KEY_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_fail(DB(s), "prepare key insert");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, k->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, k->prefix, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, k->hash, 32, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, scopes, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, k->created_at);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_CONSTRAINT)
-        rc = IG_EEXISTS;
-    else if (step != SQLITE_DONE)
-        db_fail(DB(s), "key insert");
-    else
-        rc = 0;
-out:
-    sqlite3_finalize(st);
+    int rc = ig_sqlite_key_insert(DB(s), k);
     unlock(s);
     return rc;
 }
@@ -329,6 +307,65 @@ static int tx_key_count_live(struct ig_store_tx *tx, unsigned scope, int64_t *ou
                         name, 0, int64_row, out);
 }
 
+static int tx_key_insert(struct ig_store_tx *tx, const struct ig_key_record *k)
+{
+    return ig_sqlite_key_insert(DB(tx->store), k);
+}
+
+static int tx_account_insert(struct ig_store_tx *tx, const struct ig_account_record *a)
+{
+    return ig_sqlite_account_insert(DB(tx->store), a);
+}
+
+static int tx_account_find(struct ig_store_tx *tx, const char *id, struct ig_account_record *out)
+{
+    return ig_sqlite_account_find(DB(tx->store), id, out);
+}
+
+static int tx_ledger_append(struct ig_store_tx *tx, const struct ig_ledger_entry *e)
+{
+    return ig_sqlite_ledger_append(DB(tx->store), e);
+}
+
+static int tx_ledger_sum(struct ig_store_tx *tx, const char *account_id, int64_t *out)
+{
+    return ig_sqlite_ledger_sum(DB(tx->store), account_id, out);
+}
+
+static int tx_hold_insert(struct ig_store_tx *tx, const struct ig_hold_record *h)
+{
+    return ig_sqlite_hold_insert(DB(tx->store), h);
+}
+
+static int tx_hold_close(struct ig_store_tx *tx, const char *id, int64_t now_ms,
+                         struct ig_hold_record *out)
+{
+    return ig_sqlite_hold_close(DB(tx->store), id, now_ms, out);
+}
+
+static int tx_hold_oldest_open(struct ig_store_tx *tx, int64_t before_ms,
+                               struct ig_hold_record *out)
+{
+    return ig_sqlite_hold_oldest_open(DB(tx->store), before_ms, out);
+}
+
+static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
+{
+    lock(s);
+    int rc = ig_sqlite_account_find(DB(s), id, out);
+    unlock(s);
+    return rc;
+}
+
+static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
+                        void *ud)
+{
+    lock(s);
+    int rc = ig_sqlite_account_list(DB(s), cb, ud);
+    unlock(s);
+    return rc;
+}
+
 /* BEGIN IMMEDIATE takes the write lock at once, so what body reads stays
  * true until it commits (no other writer, in this process or another, can
  * come between its reads and its writes). */
@@ -420,6 +457,9 @@ static int insert_one(struct sqlite_store *ss, const struct ig_generation_record
     sqlite3_bind_int64(gen, 14, g->completed_ms);
     sqlite3_bind_int64(gen, 15, g->latency_us);
     sqlite3_bind_text(gen, 16, ss->images_json.data, (int)ss->images_json.len, SQLITE_STATIC);
+    if (g->account_id[0])
+        sqlite3_bind_text(gen, 17, g->account_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(gen, 18, g->cost);
     if (sqlite3_step(gen) != SQLITE_DONE)
         rc = db_fail(ss->db, "generation insert");
     for (size_t i = 0; rc == 0 && i < nimages; i++) {
@@ -601,6 +641,16 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_key_find_by_id = tx_key_find_by_id,
     .tx_key_revoke = tx_key_revoke,
     .tx_key_count_live = tx_key_count_live,
+    .tx_key_insert = tx_key_insert,
+    .tx_account_insert = tx_account_insert,
+    .tx_account_find = tx_account_find,
+    .tx_ledger_append = tx_ledger_append,
+    .tx_ledger_sum = tx_ledger_sum,
+    .tx_hold_insert = tx_hold_insert,
+    .tx_hold_close = tx_hold_close,
+    .tx_hold_oldest_open = tx_hold_oldest_open,
+    .account_find = account_find,
+    .account_list = account_list,
     .generation_insert = generation_insert,
     .generation_count = generation_count,
     .blob_known = blob_known,
@@ -703,8 +753,8 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         (sqlite3_prepare_v3(ss->db,
                             "INSERT INTO generations (id, key_id, request_id, model, provider, "
                             "prompt, params, n, width, height, status, error, created_at, "
-                            "completed_at, latency_us, images) "
-                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            "completed_at, latency_us, images, account_id, cost) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             -1, SQLITE_PREPARE_PERSISTENT, &ss->gen_insert, NULL) != SQLITE_OK ||
          sqlite3_prepare_v3(ss->db,
                             "INSERT OR IGNORE INTO blobs (sha256, format, bytes, width, height, "

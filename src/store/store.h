@@ -18,8 +18,53 @@ enum ig_scope {
     IG_SCOPE_ADMIN = 1u << 1,    /* /admin/ */
 };
 
+/* The operator's own account: it owns the bootstrap admin key (and every
+ * key made before accounts existed); it is charged but never refused. */
+#define IG_OPERATOR_ACCOUNT "acct_operator"
+
+/* An account (a tenant): it owns keys and credits. Amounts are integers
+ * in millicredits (1 credit = 1000). */
+struct ig_account_record {
+    char id[IG_ID_MAX];
+    char name[128];
+    char tier[32];
+    int64_t balance; /* = the sum of its ledger entries */
+    int metered;     /* 0: charged but never refused (the operator's own) */
+    int64_t created_at;
+};
+
+enum ig_ledger_kind {
+    IG_LEDGER_GRANT,
+    IG_LEDGER_HOLD,
+    IG_LEDGER_CHARGE,
+    IG_LEDGER_RELEASE,
+    IG_LEDGER_REFUND,
+    IG_LEDGER_ADJUST,
+};
+
+/* One append-only ledger entry; strings may be NULL (not for account_id). */
+struct ig_ledger_entry {
+    const char *account_id;
+    enum ig_ledger_kind kind;
+    int64_t amount; /* signed millicredits: what it adds to the balance */
+    const char *hold_id;
+    const char *generation_id;
+    const char *reason;
+    int64_t created_ms;
+};
+
+/* Credits set aside for a generation before it is dispatched. */
+struct ig_hold_record {
+    char id[IG_ID_MAX];
+    char account_id[IG_ID_MAX];
+    char generation_id[IG_ID_MAX];
+    int64_t amount;
+    int64_t created_ms;
+};
+
 struct ig_key_record {
     char id[IG_ID_MAX];
+    char account_id[IG_ID_MAX];
     char name[128];
     char prefix[16]; /* the first characters of the key, for people to recognise it */
     uint8_t hash[32];
@@ -40,6 +85,8 @@ struct ig_image_record {
 struct ig_generation_record {
     char id[IG_ID_MAX];
     char key_id[IG_ID_MAX];
+    char account_id[IG_ID_MAX];
+    int64_t cost; /* millicredits charged */
     char request_id[72];
     char model[128];
     char provider[32];
@@ -112,6 +159,25 @@ struct ig_store_ops {
     int (*tx_key_revoke)(struct ig_store_tx *tx, const char *id, int64_t now);
     /* The number of live keys that have scope (one IG_SCOPE_* bit). */
     int (*tx_key_count_live)(struct ig_store_tx *tx, unsigned scope, int64_t *out);
+    /* IG_EEXISTS when the id (or the key's hash) is taken. */
+    int (*tx_key_insert)(struct ig_store_tx *tx, const struct ig_key_record *k);
+    int (*tx_account_insert)(struct ig_store_tx *tx, const struct ig_account_record *a);
+    int (*tx_account_find)(struct ig_store_tx *tx, const char *id, struct ig_account_record *out);
+    /* Appends e and moves its account's balance by e->amount, together. */
+    int (*tx_ledger_append)(struct ig_store_tx *tx, const struct ig_ledger_entry *e);
+    int (*tx_ledger_sum)(struct ig_store_tx *tx, const char *account_id, int64_t *out);
+    int (*tx_hold_insert)(struct ig_store_tx *tx, const struct ig_hold_record *h);
+    /* Closes the open hold id; *out gets it. IG_ENOTFOUND when none is open. */
+    int (*tx_hold_close)(struct ig_store_tx *tx, const char *id, int64_t now_ms,
+                         struct ig_hold_record *out);
+    /* The oldest hold still open made before before_ms; IG_ENOTFOUND. */
+    int (*tx_hold_oldest_open)(struct ig_store_tx *tx, int64_t before_ms,
+                               struct ig_hold_record *out);
+
+    /* Outside transactions. */
+    int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);
+    int (*account_list)(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
+                        void *ud);
 
     void (*close)(struct ig_store *s);
 };
@@ -148,5 +214,20 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_tx_key_revoke(tx, id, now)   ((tx)->store->ops->tx_key_revoke((tx), (id), (now)))
 #define ig_store_tx_key_count_live(tx, scope, o)                                                   \
     ((tx)->store->ops->tx_key_count_live((tx), (scope), (o)))
+#define ig_store_tx_key_insert(tx, k)       ((tx)->store->ops->tx_key_insert((tx), (k)))
+#define ig_store_tx_account_insert(tx, a)   ((tx)->store->ops->tx_account_insert((tx), (a)))
+#define ig_store_tx_account_find(tx, id, o) ((tx)->store->ops->tx_account_find((tx), (id), (o)))
+#define ig_store_tx_ledger_append(tx, e)    ((tx)->store->ops->tx_ledger_append((tx), (e)))
+#define ig_store_tx_ledger_sum(tx, id, o)   ((tx)->store->ops->tx_ledger_sum((tx), (id), (o)))
+#define ig_store_tx_hold_insert(tx, h)      ((tx)->store->ops->tx_hold_insert((tx), (h)))
+#define ig_store_tx_hold_close(tx, id, now, o)                                                     \
+    ((tx)->store->ops->tx_hold_close((tx), (id), (now), (o)))
+#define ig_store_tx_hold_oldest_open(tx, before, o)                                                \
+    ((tx)->store->ops->tx_hold_oldest_open((tx), (before), (o)))
+#define ig_store_account_find(s, id, o)  ((s)->ops->account_find((s), (id), (o)))
+#define ig_store_account_list(s, cb, ud) ((s)->ops->account_list((s), (cb), (ud)))
+
+/* "grant", "hold", … */
+const char *ig_ledger_kind_name(enum ig_ledger_kind k);
 
 #endif

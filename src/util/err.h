@@ -18,7 +18,8 @@
     X(BUSY, "resource busy")                                                                       \
     X(RANGE, "value out of range")                                                                 \
     X(AGAIN, "try again")                                                                          \
-    X(CONFLICT, "conflicts with the current state")
+    X(CONFLICT, "conflicts with the current state")                                                \
+    X(FUNDS, "insufficient credits")
 
 enum ig_errno_index {
     IG__EINDEX_NONE = 0,

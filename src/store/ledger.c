@@ -1,0 +1,184 @@
+/* ledger.c — the rules of accounts and credits; see ledger.h. Each rule
+ * is one transaction (BEGIN IMMEDIATE on SQLite): what it reads of a
+ * balance stays true until it writes. */
+#include "store/ledger.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <string.h>
+
+const char *ig_ledger_kind_name(enum ig_ledger_kind k)
+{
+    static const char *const names[] = {"grant", "hold", "charge", "release", "refund", "adjust"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "adjust";
+}
+
+struct hold_args {
+    const struct ig_hold_record *h;
+    int64_t balance;
+};
+
+static int hold_body(struct ig_store_tx *tx, void *ud)
+{
+    struct hold_args *a = ud;
+    struct ig_account_record acct;
+    int rc = ig_store_tx_account_find(tx, a->h->account_id, &acct);
+    if (rc)
+        return rc;
+    a->balance = acct.balance;
+    if (acct.metered && acct.balance < a->h->amount)
+        return IG_EFUNDS;
+    rc = ig_store_tx_hold_insert(tx, a->h);
+    struct ig_ledger_entry e = {.account_id = a->h->account_id,
+                                .kind = IG_LEDGER_HOLD,
+                                .amount = -a->h->amount,
+                                .hold_id = a->h->id,
+                                .generation_id =
+                                    a->h->generation_id[0] ? a->h->generation_id : NULL,
+                                .created_ms = a->h->created_ms};
+    rc = rc ? rc : ig_store_tx_ledger_append(tx, &e);
+    if (rc == 0)
+        a->balance -= a->h->amount;
+    return rc;
+}
+
+int ig_ledger_hold(struct ig_store *s, const struct ig_hold_record *h, int64_t *balance)
+{
+    struct hold_args a = {h, 0};
+    int rc = ig_store_transact(s, hold_body, &a);
+    if (balance)
+        *balance = a.balance;
+    return rc;
+}
+
+int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char *hold_id,
+                     const char *generation_id, int64_t charge, int64_t now_ms, int64_t *balance)
+{
+    int rc = 0;
+    if (hold_id && hold_id[0]) {
+        struct ig_hold_record h;
+        rc = ig_store_tx_hold_close(tx, hold_id, now_ms, &h);
+        if (rc == 0) {
+            struct ig_ledger_entry e = {.account_id = h.account_id,
+                                        .kind = IG_LEDGER_RELEASE,
+                                        .amount = h.amount,
+                                        .hold_id = hold_id,
+                                        .generation_id = generation_id,
+                                        .created_ms = now_ms};
+            rc = ig_store_tx_ledger_append(tx, &e);
+        } else if (rc == IG_ENOTFOUND) {
+            rc = 0; /* settled already: this write runs again after a refused batch */
+        }
+    }
+    if (rc == 0 && charge > 0) {
+        struct ig_ledger_entry e = {.account_id = account_id,
+                                    .kind = IG_LEDGER_CHARGE,
+                                    .amount = -charge,
+                                    .hold_id = hold_id && hold_id[0] ? hold_id : NULL,
+                                    .generation_id = generation_id,
+                                    .created_ms = now_ms};
+        rc = ig_store_tx_ledger_append(tx, &e);
+    }
+    if (rc == 0 && balance) {
+        struct ig_account_record acct;
+        rc = ig_store_tx_account_find(tx, account_id, &acct);
+        *balance = acct.balance;
+    }
+    return rc;
+}
+
+struct credit_args {
+    const struct ig_ledger_entry *e;
+    int64_t balance;
+};
+
+static int credit_body(struct ig_store_tx *tx, void *ud)
+{
+    struct credit_args *a = ud;
+    struct ig_account_record acct;
+    int rc = ig_store_tx_account_find(tx, a->e->account_id, &acct);
+    if (rc)
+        return rc;
+    a->balance = acct.balance;
+    if (acct.metered && a->e->amount < 0 && acct.balance + a->e->amount < 0)
+        return IG_EFUNDS;
+    rc = ig_store_tx_ledger_append(tx, a->e);
+    if (rc == 0)
+        a->balance += a->e->amount;
+    return rc;
+}
+
+int ig_ledger_credit(struct ig_store *s, const char *account_id, enum ig_ledger_kind kind,
+                     int64_t amount, const char *reason, int64_t now_ms, int64_t *balance)
+{
+    struct ig_ledger_entry e = {.account_id = account_id,
+                                .kind = kind,
+                                .amount = amount,
+                                .reason = reason,
+                                .created_ms = now_ms};
+    struct credit_args a = {&e, 0};
+    int rc = ig_store_transact(s, credit_body, &a);
+    if (balance)
+        *balance = a.balance;
+    return rc;
+}
+
+struct stale_args {
+    int64_t before_ms;
+    int released;
+};
+
+static int stale_body(struct ig_store_tx *tx, void *ud)
+{
+    struct stale_args *a = ud;
+    struct ig_hold_record h;
+    int rc;
+    while ((rc = ig_store_tx_hold_oldest_open(tx, a->before_ms, &h)) == 0) {
+        rc = ig_ledger_settle(tx, h.account_id, h.id, h.generation_id[0] ? h.generation_id : NULL,
+                              0, a->before_ms, NULL);
+        if (rc)
+            return rc;
+        a->released++;
+    }
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}
+
+int ig_ledger_release_stale(struct ig_store *s, int64_t before_ms, int *released)
+{
+    struct stale_args a = {before_ms, 0};
+    int rc = ig_store_transact(s, stale_body, &a);
+    if (released)
+        *released = rc ? 0 : a.released;
+    return rc;
+}
+
+struct create_args {
+    const struct ig_account_record *a;
+    int64_t grant;
+    const struct ig_key_record *key;
+    int64_t now_ms;
+};
+
+static int create_body(struct ig_store_tx *tx, void *ud)
+{
+    struct create_args *c = ud;
+    int rc = ig_store_tx_account_insert(tx, c->a);
+    if (rc == 0 && c->grant > 0) {
+        struct ig_ledger_entry e = {.account_id = c->a->id,
+                                    .kind = IG_LEDGER_GRANT,
+                                    .amount = c->grant,
+                                    .reason = "initial grant",
+                                    .created_ms = c->now_ms};
+        rc = ig_store_tx_ledger_append(tx, &e);
+    }
+    if (rc == 0 && c->key)
+        rc = ig_store_tx_key_insert(tx, c->key);
+    return rc;
+}
+
+int ig_account_create(struct ig_store *s, const struct ig_account_record *a, int64_t grant,
+                      const struct ig_key_record *key, int64_t now_ms)
+{
+    struct create_args c = {a, grant, key, now_ms};
+    return ig_store_transact(s, create_body, &c);
+}

@@ -1,0 +1,34 @@
+/* ledger.h — the rules of accounts and credits, built on store.h's
+ * transactions: a hold never takes an account below zero, however many
+ * are asked for at once; every movement is a ledger entry written with the
+ * balance it changes; a hold is settled once. Amounts in millicredits. */
+#ifndef IG_STORE_LEDGER_H
+#define IG_STORE_LEDGER_H
+
+#include "store/store.h"
+
+/* Sets h->amount aside on h->account_id for a generation, in one
+ * transaction: 0, with *balance the balance after it; IG_EFUNDS when a
+ * metered account's balance is below the amount (*balance is the balance);
+ * IG_ENOTFOUND for an unknown account; IG_EDB. */
+int ig_ledger_hold(struct ig_store *s, const struct ig_hold_record *h, int64_t *balance);
+/* Inside a transaction (a generation's write): releases the hold hold_id
+ * (when given and still open) and charges `charge` for what was
+ * delivered. Settling twice releases once. *balance (may be NULL) gets
+ * the balance after. */
+int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char *hold_id,
+                     const char *generation_id, int64_t charge, int64_t now_ms, int64_t *balance);
+/* Adds amount (negative to take away) as a grant, refund or adjustment,
+ * with its reason. An adjustment may not take a metered account below
+ * zero (IG_EFUNDS). *balance (may be NULL) gets the balance after. */
+int ig_ledger_credit(struct ig_store *s, const char *account_id, enum ig_ledger_kind kind,
+                     int64_t amount, const char *reason, int64_t now_ms, int64_t *balance);
+/* Releases every hold still open that was made before before_ms (their
+ * generations died with a process); *released gets how many. */
+int ig_ledger_release_stale(struct ig_store *s, int64_t before_ms, int *released);
+/* Creates account a with grant credits (a grant entry when above zero)
+ * and, when key is not NULL, key as its first key: all or nothing. */
+int ig_account_create(struct ig_store *s, const struct ig_account_record *a, int64_t grant,
+                      const struct ig_key_record *key, int64_t now_ms);
+
+#endif
