@@ -13,7 +13,7 @@
 struct ig_models {
     const struct ig_model *list[MAX_MODELS];
     size_t n;
-    void *owned[MAX_MODELS * 16];
+    void *owned[MAX_MODELS * 64]; /* copies: strings, deployments, prices */
     size_t nowned;
     struct {
         const char *prefix, *setting;
@@ -91,6 +91,21 @@ static const char *own_str(struct ig_models *m, const char *s)
     return s ? own(m, strdup(s)) : NULL;
 }
 
+/* A copy of prices (strings included) that the registry owns. */
+static const struct ig_price *own_prices(struct ig_models *m, const struct ig_price *prices,
+                                         size_t n)
+{
+    struct ig_price *copy = own(m, calloc(n, sizeof *copy));
+    for (size_t i = 0; copy && i < n; i++) {
+        copy[i].per_image = prices[i].per_image;
+        copy[i].size = own_str(m, prices[i].size);
+        copy[i].quality = own_str(m, prices[i].quality);
+        if ((prices[i].size && !copy[i].size) || (prices[i].quality && !copy[i].quality))
+            return NULL;
+    }
+    return copy;
+}
+
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
                        const char *alias, const struct ig_deployment *deps, size_t ndeps)
 {
@@ -112,6 +127,8 @@ int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const 
         dcopy[i].model = own_str(m, deps[i].model);
         dcopy[i].api_base = own_str(m, deps[i].api_base);
         dcopy[i].api_key = own_str(m, deps[i].api_key);
+        if (deps[i].nprices && !(dcopy[i].prices = own_prices(m, deps[i].prices, deps[i].nprices)))
+            return IG_ENOMEM;
     }
     copy->deployments = dcopy;
     copy->ndeployments = ndeps;

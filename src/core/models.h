@@ -6,6 +6,8 @@
 #ifndef IG_MODELS_H
 #define IG_MODELS_H
 
+#include "core/pricing.h"
+
 #include <stddef.h>
 
 /* One place a model can be served from. Strings are owned by the registry. */
@@ -18,6 +20,9 @@ struct ig_deployment {
     int weight;           /* among equal priorities */
     long timeout_ms;
     int max_concurrency; /* jobs at once across the gateway; 0: unlimited */
+    /* What an image from here costs (core/pricing.h); none: not priced. */
+    const struct ig_price *prices;
+    size_t nprices;
 };
 
 #define IG_MAX_ALIASES 4
@@ -58,6 +63,10 @@ struct ig_model {
     int edit_keeps_size;  /* edits keep the input's size (local, Stability image-to-image):
                            * another size is refused */
     int created;          /* unix seconds, for /v1/models */
+    /* The provider's list prices, given to each deployment of this model
+     * that names none of its own; none: not priced. */
+    const struct ig_price *prices;
+    size_t nprices;
     /* Network models: where they are served, in routing order (priority,
      * then weight). Empty for the local renderer. */
     const struct ig_deployment *deployments;
@@ -71,7 +80,8 @@ void ig_models_free(struct ig_models *m);
 /* Adds model as it is (it must outlive the registry). */
 int ig_models_add(struct ig_models *m, const struct ig_model *model);
 /* Adds a copy of model, with id and alias as given and its deployments
- * copied (strings included); the registry owns the copies. */
+ * copied (strings and prices included); the registry owns the copies.
+ * A deployment is priced by its own prices only. */
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
                        const char *alias, const struct ig_deployment *deps, size_t ndeps);
 /* Remembers that model names starting with prefix (copied) would be

@@ -194,6 +194,7 @@ static const struct ig_model a1111_templates[] = {
      .max_input_images = 1,
      .supports_mask = 1,
      .supports_strength = 1,
+     IG_PRICES({NULL, NULL, 0}) /* self-hosted: free on purpose */,
      .created = 1767225600},
 };
 

@@ -142,6 +142,7 @@ static const struct ig_model bfl_templates[] = {
      .qualities = bfl_qualities,
      .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
      .supports_seed = 1,
+     IG_PRICES({NULL, NULL, 40000}),
      .created = 1727740800},
     {.id = "flux-dev",
      .provider = "bfl",
@@ -161,6 +162,7 @@ static const struct ig_model bfl_templates[] = {
      .max_steps = 50,
      .supports_guidance = 1,
      .max_guidance = 5.0,
+     IG_PRICES({NULL, NULL, 25000}),
      .created = 1722470400},
     {.id = "flux-2-pro",
      .provider = "bfl",
@@ -176,6 +178,7 @@ static const struct ig_model bfl_templates[] = {
      .qualities = bfl_qualities,
      .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP,
      .supports_seed = 1,
+     IG_PRICES({NULL, NULL, 30000}),
      .created = 1764547200},
 };
 

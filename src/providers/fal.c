@@ -161,6 +161,7 @@ static const struct ig_model fal_templates[] = {
      .supports_seed = 1,
      .supports_steps = 1,
      .max_steps = 12,
+     IG_PRICES({NULL, NULL, 3000}),
      .created = 1722470400},
     {.id = "fal-ai/flux/dev",
      .provider = "fal",
@@ -180,6 +181,7 @@ static const struct ig_model fal_templates[] = {
      .max_steps = 50,
      .supports_guidance = 1,
      .max_guidance = 20.0,
+     IG_PRICES({NULL, NULL, 25000}),
      .created = 1722470400},
 };
 

@@ -114,6 +114,7 @@ static const struct ig_deployment local_deployment = {
     .provider = "local",
     .model = "procedural",
     .weight = 1,
+    IG_PRICES({NULL, NULL, 0}), /* nothing leaves the machine */
 };
 
 static const struct ig_model local_procedural = {

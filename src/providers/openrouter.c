@@ -112,17 +112,18 @@ static const char *const openrouter_qualities[] = {"auto", "standard", NULL};
 
 /* Image models on OpenRouter; any other vendor/model of a configured
  * deployment takes the first one's rules. The size is an aspect ratio. */
-#define OPENROUTER_MODEL(model_id, what, date)                                                     \
+#define OPENROUTER_MODEL(model_id, what, date, price)                                              \
     {                                                                                              \
         .id = model_id, .provider = "openrouter", .owned_by = "openrouter",                        \
         .description = what " through OpenRouter (size is mapped to the nearest aspect ratio)",    \
         .min_side = 64, .max_side = 4096, .default_width = 1024, .default_height = 1024,           \
         .max_n = 1, .max_prompt_chars = 32000, .qualities = openrouter_qualities,                  \
-        .formats = IG_FMTBIT_PNG, .created = date                                                  \
+        .formats = IG_FMTBIT_PNG, .created = date, IG_PRICES({NULL, NULL, price})                  \
     }
 static const struct ig_model openrouter_templates[] = {
-    OPENROUTER_MODEL("google/gemini-2.5-flash-image", "Gemini 2.5 Flash Image", 1756166400),
-    OPENROUTER_MODEL("black-forest-labs/flux.2-pro", "FLUX.2 [pro]", 1764115200),
+    /* List prices: about $0.039 and $0.03 an image. */
+    OPENROUTER_MODEL("google/gemini-2.5-flash-image", "Gemini 2.5 Flash Image", 1756166400, 39000),
+    OPENROUTER_MODEL("black-forest-labs/flux.2-pro", "FLUX.2 [pro]", 1764115200, 30000),
 };
 #undef OPENROUTER_MODEL
 

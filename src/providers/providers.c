@@ -92,6 +92,8 @@ static int add_env_provider(struct ig_models *m, const struct ig_provider *p, si
         char id[128];
         snprintf(id, sizeof id, "%s/%s", p->name, p->models[i].id);
         d.model = p->models[i].id;
+        d.prices = p->models[i].prices; /* the provider's list prices */
+        d.nprices = p->models[i].nprices;
         int rc =
             ig_models_add_copy(m, &p->models[i], id, p->alias_bare ? p->models[i].id : NULL, &d, 1);
         if (rc)

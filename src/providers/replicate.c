@@ -145,6 +145,7 @@ static const struct ig_model replicate_templates[] = {
      .supports_seed = 1,
      .supports_steps = 1,
      .max_steps = 4,
+     IG_PRICES({NULL, NULL, 3000}),
      .created = 1722470400},
     {.id = "black-forest-labs/flux-dev",
      .provider = "replicate",
@@ -163,6 +164,7 @@ static const struct ig_model replicate_templates[] = {
      .max_steps = 50,
      .supports_guidance = 1,
      .max_guidance = 10.0,
+     IG_PRICES({NULL, NULL, 25000}),
      .created = 1722470400},
 };
 

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_DEPS 16
+#define MAX_DEPS   16
+#define MAX_PRICES 16
 
 static const char *scalar(yaml_node_t *n)
 {
@@ -68,13 +69,71 @@ static int int_field(yaml_document_t *doc, yaml_node_t *map, const char *key, in
     return 0;
 }
 
+/* One price entry: a mapping {size?, quality?, per_image} (credits). */
+static int price_entry(yaml_document_t *doc, yaml_node_t *n, struct ig_price *out, const char *path,
+                       char *err, size_t err_size)
+{
+    static const char *const keys[] = {"size", "quality", "per_image", NULL};
+    const char *v = n->type == YAML_MAPPING_NODE ? scalar(map_get(doc, n, "per_image")) : NULL;
+    int rc = n->type == YAML_MAPPING_NODE ? check_keys(doc, n, keys, path, err, err_size) : 0;
+    if (rc)
+        return rc;
+    if (!v || ig_credits_parse(v, &out->per_image)) {
+        snprintf(err, err_size,
+                 "%s:%zu: a price is {per_image: CREDITS} with an optional size and quality; "
+                 "credits are a number with at most three decimals",
+                 path, n->start_mark.line + 1);
+        return IG_ECONFIG;
+    }
+    out->size = scalar(map_get(doc, n, "size"));
+    out->quality = scalar(map_get(doc, n, "quality"));
+    return 0;
+}
+
+/* `price:` — credits per image ("40"), one entry ({per_image: 40}), or a
+ * list of entries by size and quality. *n is 0 when the node is absent. */
+static int parse_prices(yaml_document_t *doc, yaml_node_t *node, struct ig_price *out, size_t *n,
+                        const char *path, char *err, size_t err_size)
+{
+    *n = 0;
+    if (!node)
+        return 0;
+    if (node->type == YAML_SCALAR_NODE) {
+        memset(out, 0, sizeof *out);
+        if (ig_credits_parse(scalar(node), &out->per_image)) {
+            snprintf(err, err_size, "%s:%zu: price must be credits per image (e.g. 40 or 0.5)",
+                     path, node->start_mark.line + 1);
+            return IG_ECONFIG;
+        }
+        *n = 1;
+        return 0;
+    }
+    if (node->type == YAML_MAPPING_NODE) {
+        *n = 1;
+        return price_entry(doc, node, out, path, err, err_size);
+    }
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top;
+         it++) {
+        if (*n == MAX_PRICES) {
+            snprintf(err, err_size, "%s:%zu: at most %d prices", path, node->start_mark.line + 1,
+                     MAX_PRICES);
+            return IG_ECONFIG;
+        }
+        int rc = price_entry(doc, yaml_document_get_node(doc, *it), &out[*n], path, err, err_size);
+        if (rc)
+            return rc;
+        ++*n;
+    }
+    return 0;
+}
+
 static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *item,
                       const char *path, char *err, size_t err_size)
 {
-    static const char *const model_keys[] = {"name", "deployments", NULL};
-    static const char *const dep_keys[] = {"provider",   "model",           "api_base",
-                                           "api_key",    "priority",        "weight",
-                                           "timeout_ms", "max_concurrency", NULL};
+    static const char *const model_keys[] = {"name", "deployments", "price", NULL};
+    static const char *const dep_keys[] = {"provider",        "model",  "api_base", "api_key",
+                                           "priority",        "weight", "price",    "timeout_ms",
+                                           "max_concurrency", NULL};
     size_t line = item->start_mark.line + 1;
     if (item->type != YAML_MAPPING_NODE) {
         snprintf(err, err_size, "%s:%zu: each model is a mapping with name and deployments", path,
@@ -98,6 +157,14 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
     struct ig_deployment list[MAX_DEPS];
     char keys[MAX_DEPS][512];
     size_t n = 0;
+    /* Prices: a deployment's own, else the model's, else its provider's
+     * list prices for its upstream model. */
+    static struct ig_price model_prices[MAX_PRICES], dep_prices[MAX_DEPS][MAX_PRICES];
+    size_t nmodel_prices;
+    rc = parse_prices(doc, map_get(doc, item, "price"), model_prices, &nmodel_prices, path, err,
+                      err_size);
+    if (rc)
+        return rc;
     for (yaml_node_item_t *it = deps->data.sequence.items.start; it < deps->data.sequence.items.top;
          it++) {
         yaml_node_t *dn = yaml_document_get_node(doc, *it);
@@ -155,6 +222,19 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
                             err_size)) ||
             (rc = int_field(doc, dn, "max_concurrency", 0, 100000, 0, &conc, path, err, err_size)))
             return rc;
+        size_t nprices;
+        if ((rc = parse_prices(doc, map_get(doc, dn, "price"), dep_prices[n], &nprices, path, err,
+                               err_size)))
+            return rc;
+        /* List prices only for a model the provider's table names: a
+         * fallback's rules fit an unknown model, its price may not. */
+        const struct ig_model *own = ig_provider_template(d->provider, d->model);
+        int listed = strcmp(own->id, d->model) == 0;
+        d->prices = nprices         ? dep_prices[n]
+                    : nmodel_prices ? model_prices
+                    : listed        ? own->prices
+                                    : NULL;
+        d->nprices = nprices ? nprices : nmodel_prices ? nmodel_prices : listed ? own->nprices : 0;
         d->max_concurrency = (int)conc;
         d->priority = (int)prio;
         d->weight = (int)weight;

@@ -147,7 +147,7 @@ static void stability_parse(const struct ig_deployment *d, const struct ig_upstr
 /* Stability's v2beta models: one image, the size becomes an aspect ratio. */
 /* Stability's v2beta models differ only in name, date and whether they edit
  * (image-to-image, which keeps the input's shape: no size to give). */
-#define STABILITY_MODEL(model_id, what, date, ops)                                                 \
+#define STABILITY_MODEL(model_id, what, date, ops, price)                                          \
     {                                                                                              \
         .id = model_id, .provider = "stability", .owned_by = "stability-ai",                       \
         .description = what " (size is mapped to the nearest aspect ratio)", .min_side = 64,       \
@@ -155,13 +155,14 @@ static void stability_parse(const struct ig_deployment *d, const struct ig_upstr
         .max_prompt_chars = 10000, .qualities = ig_plain_qualities,                                \
         .formats = IG_FMTBIT_PNG | IG_FMTBIT_JPEG | IG_FMTBIT_WEBP, .supports_negative_prompt = 1, \
         .supports_seed = 1, .created = date, .operations = ops, .max_input_images = 1,             \
-        .supports_strength = 1, .edit_keeps_size = 1                                               \
+        .supports_strength = 1, .edit_keeps_size = 1, IG_PRICES({NULL, NULL, price})               \
     }
 static const struct ig_model stability_templates[] = {
     /* Core has no image input; Ultra and SD3 take one (image-to-image). */
-    STABILITY_MODEL("core", "Stable Image Core", 1713744000, 0),
-    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000, IG_OPBIT_EDIT),
-    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200, IG_OPBIT_EDIT),
+    /* List prices: $0.03, $0.08 and $0.065 an image. */
+    STABILITY_MODEL("core", "Stable Image Core", 1713744000, 0, 30000),
+    STABILITY_MODEL("ultra", "Stable Image Ultra", 1713744000, IG_OPBIT_EDIT, 80000),
+    STABILITY_MODEL("sd3.5-large", "Stable Diffusion 3.5 Large", 1729555200, IG_OPBIT_EDIT, 65000),
 };
 #undef STABILITY_MODEL
 

@@ -1,0 +1,115 @@
+/* pricing.c — prices, markups and credits as text; see pricing.h. */
+#include "core/pricing.h"
+#include "util/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ig_price_lookup(const struct ig_price *prices, size_t n, const char *size, const char *quality,
+                    int64_t *out)
+{
+    int best = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct ig_price *p = &prices[i];
+        if ((p->size && (!size || strcmp(p->size, size))) ||
+            (p->quality && (!quality || strcmp(p->quality, quality))))
+            continue;
+        int score = (p->size ? 2 : 0) + (p->quality ? 1 : 0);
+        if (score > best) {
+            best = score;
+            *out = p->per_image;
+        }
+    }
+    return best < 0 ? IG_ENOTFOUND : 0;
+}
+
+int64_t ig_price_marked_up(int64_t amount, int percent)
+{
+    int64_t scaled = amount * (100 + percent);
+    return scaled / 100 + (scaled % 100 > 0);
+}
+
+int ig_credits_parse(const char *text, int64_t *out)
+{
+    int64_t whole = 0, frac = 0;
+    int digits = 0, decimals = -1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '.' && decimals < 0 && digits > 0) {
+            decimals = 0;
+        } else if (*p >= '0' && *p <= '9') {
+            if (decimals >= 0) {
+                if (++decimals > 3)
+                    return IG_EINVAL;
+                frac = frac * 10 + (*p - '0');
+            } else {
+                if (++digits > 13)
+                    return IG_EINVAL;
+                whole = whole * 10 + (*p - '0');
+            }
+        } else {
+            return IG_EINVAL;
+        }
+    }
+    if (digits == 0 || decimals == 0 || whole > 1000000000000LL)
+        return IG_EINVAL;
+    for (int d = decimals < 0 ? 0 : decimals; d < 3; d++)
+        frac *= 10;
+    *out = whole * 1000 + frac;
+    return 0;
+}
+
+void ig_credits_format(int64_t mc, char *out, size_t size)
+{
+    const char *sign = mc < 0 ? "-" : "";
+    uint64_t v = mc < 0 ? (uint64_t)0 - (uint64_t)mc : (uint64_t)mc;
+    unsigned frac = (unsigned)(v % 1000);
+    if (!frac) {
+        snprintf(out, size, "%s%llu", sign, (unsigned long long)(v / 1000));
+        return;
+    }
+    char f[4];
+    snprintf(f, sizeof f, "%03u", frac);
+    for (int i = 2; i > 0 && f[i] == '0'; i--)
+        f[i] = '\0';
+    snprintf(out, size, "%s%llu.%s", sign, (unsigned long long)(v / 1000), f);
+}
+
+int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text ? text : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ":, ");
+        if (n == 0 || n >= sizeof out->list[0].name || p[n] != ':' || out->n == IG_MAX_TIERS) {
+            snprintf(err, err_size, "'%.40s': write tiers as name:percent, at most %d of them", p,
+                     IG_MAX_TIERS);
+            return IG_EINVAL;
+        }
+        int percent = 0, digits = 0;
+        const char *q = p + n + 1;
+        for (; *q >= '0' && *q <= '9' && digits < 5; q++, digits++)
+            percent = percent * 10 + (*q - '0');
+        if (!digits || percent > 1000 || (*q && *q != ',' && *q != ' ')) {
+            snprintf(err, err_size, "'%.*s': the markup must be a percent from 0 to 1000", (int)n,
+                     p);
+            return IG_EINVAL;
+        }
+        memcpy(out->list[out->n].name, p, n);
+        out->list[out->n].markup = percent;
+        out->n++;
+        p = q;
+    }
+    return 0;
+}
+
+int ig_tiers_markup(const struct ig_tiers *t, const char *tier)
+{
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->list[i].name, tier) == 0)
+            return t->list[i].markup;
+    return -1;
+}
