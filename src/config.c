@@ -107,6 +107,16 @@ static const struct setting settings[] = {
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},
     {"log.level", SET_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"credits.markups", SET_STRING, F(credits_markups), 0, 0,
+     "free:50,managed:20,byok:0,vip:0,operator:0",
+     "each tier's markup over list prices, in percent (name:percent, comma-separated; new "
+     "tiers allowed)"},
+    {"credits.default_tier", SET_STRING, F(credits_default_tier), 0, 0, "managed",
+     "the tier of a new account"},
+    {"credits.initial_grant", SET_STRING, F(credits_initial_grant), 0, 0, "0",
+     "credits a new account starts with (a decimal, at most three places)"},
+    {"credits.usd_per_credit", SET_STRING, F(credits_usd_per_credit), 0, 0, "0.001",
+     "what a credit is worth in US dollars (shown by GET /v1/credits)"},
     {"provenance.prompt", SET_BOOL, F(provenance_prompt), 0, 1, "false",
      "write the prompt's text into the PNGs the local renderer makes (anyone holding a "
      "signed URL reads it); off: only its SHA-256, beside the model, seed and renderer"},

@@ -47,7 +47,11 @@ struct ig_config {
     char *models_file; /* the YAML file whose `models:` section defines routing; NULL: none */
     int access_log;
     int log_prompts;
-    int provenance_prompt; /* the prompt's text in PNG provenance, not only its hash */
+    int provenance_prompt;       /* the prompt's text in PNG provenance, not only its hash */
+    char *credits_markups;       /* "free:50,managed:20,…" (core/pricing.h: ig_tiers_parse) */
+    char *credits_default_tier;  /* of a new account */
+    char *credits_initial_grant; /* credits, decimal */
+    char *credits_usd_per_credit;
     char *log_level;
 };
 

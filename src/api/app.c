@@ -9,6 +9,7 @@
 #include "api/app.h"
 #include "providers/provider.h"
 #include "providers/routes.h"
+#include "store/ledger.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -71,6 +72,36 @@ static void warn_if_readable(const char *path, const char *what, const char *wan
         ig_warn("%s '%s' is readable by others (mode %o): it holds every prompt, key hash and "
                 "image; chmod %s it",
                 what, path, (unsigned)(st.st_mode & 0777), want);
+}
+
+/* The credit settings, checked; and the holds a dead process left open
+ * released (their generations died with it). */
+static int credits_setup(struct ig_app *app)
+{
+    const struct ig_config *cfg = app->cfg;
+    char why[160];
+    if (ig_tiers_parse(cfg->credits_markups, &app->tiers, why, sizeof why)) {
+        ig_error("credits.markups: %s", why);
+        return IG_ECONFIG;
+    }
+    if (ig_tiers_markup(&app->tiers, cfg->credits_default_tier) < 0) {
+        ig_error("credits.default_tier: '%s' is not one of the tiers of credits.markups",
+                 cfg->credits_default_tier);
+        return IG_ECONFIG;
+    }
+    if (ig_credits_parse(cfg->credits_initial_grant, &app->initial_grant)) {
+        ig_error("credits.initial_grant: '%s' is not a number of credits (at most three "
+                 "decimals)",
+                 cfg->credits_initial_grant);
+        return IG_ECONFIG;
+    }
+    int released = 0;
+    int rc = ig_ledger_release_stale(app->store, ig_unix_ms(), &released);
+    if (rc)
+        ig_error("releasing the holds of an earlier process failed: %s", ig_strerror(rc));
+    else if (released)
+        ig_warn("released %d credit hold(s) left open by an earlier process", released);
+    return rc;
 }
 
 static void key_prefix(const char *key, char *out, size_t size)
@@ -158,6 +189,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0)
         rc = ensure_admin_key(app, announce);
     if (rc == 0)
+        rc = credits_setup(app);
+    if (rc == 0)
         rc = ig_keycache_new(&app->keys, 14, (uint64_t)cfg->key_cache_ttl_ms);
     if (rc == 0)
         rc = ig_breakers_new(&app->breakers, (int)cfg->breaker_threshold,
@@ -206,6 +239,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .capacity = app->capacity,
         .metrics = &app->metrics,
         .counters = app->counters,
+        .tiers = &app->tiers,
     };
     ig_pipeline_init(&app->pipeline);
     return 0;

@@ -38,6 +38,8 @@ struct ig_app {
     struct ig_counters *counters;
     struct ig_bus *bus;                /* notices shared with the fleet: key revocations */
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
+    struct ig_tiers tiers;             /* credits.markups, parsed */
+    int64_t initial_grant;             /* credits.initial_grant, millicredits */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;
     struct ig_pipeline pipeline; /* what generations need, pointing at the above */
@@ -67,6 +69,7 @@ struct ig_api_req {
     struct ig_app *app;
     int route_id;
     char key_id[48];
+    char account_id[48];
     unsigned key_scopes;
     const char *model; /* static or owned by the registry */
     int images;

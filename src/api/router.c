@@ -184,9 +184,11 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
     if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
         struct ig_key_identity who;
         ig_strlcpy(who.id, rc->found.id, sizeof who.id);
+        ig_strlcpy(who.account_id, rc->found.account_id, sizeof who.account_id);
         who.scopes = rc->found.scopes;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
+        ig_strlcpy(rc->account_id, who.account_id, sizeof rc->account_id);
         rc->key_scopes = who.scopes;
         proceed(app, req, rc);
         return;
@@ -322,6 +324,7 @@ static void route_request(struct ig_app *app, struct ig_http_req *req)
     switch (ig_keycache_get(app->keys, rc->key_hash, ig_now_us() / 1000, &who)) {
     case IG_KEY_LIVE:
         ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
+        ig_strlcpy(rc->account_id, who.account_id, sizeof rc->account_id);
         rc->key_scopes = who.scopes;
         proceed(app, req, rc);
         return;

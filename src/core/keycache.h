@@ -16,6 +16,7 @@ enum ig_keycache_result { IG_KEY_MISS, IG_KEY_LIVE, IG_KEY_UNKNOWN };
 
 struct ig_key_identity {
     char id[48];
+    char account_id[48]; /* the account it spends from */
     unsigned scopes;
 };
 

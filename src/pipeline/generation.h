@@ -27,6 +27,7 @@
 /* Who asked, as far as the pipeline needs to know. */
 struct ig_gen_context {
     char key_id[48];
+    char account_id[48]; /* who pays; empty: nobody (no price, no hold) */
     char request_id[72];
     char base_url[300]; /* scheme://host[:port] that signed image URLs start with */
     uint64_t start_us;  /* when the request arrived (ig_now_us) */
@@ -65,6 +66,21 @@ struct ig_gen_result {
     size_t bytes_created;
 };
 
+/* What the generation costs its account (pipeline/reserve.c sets it up,
+ * the store step settles it with the record, pipeline/settle.c releases
+ * a hold nothing settled). Millicredits. */
+struct ig_gen_account {
+    int accounted; /* the reserve stage ran: tier, markup and prices are known */
+    char tier[32];
+    int markup;       /* percent */
+    int metered;      /* 0: charged, never refused (the operator's own) */
+    char hold_id[48]; /* empty: nothing held */
+    int64_t held;     /* set aside before dispatch */
+    int64_t cost;     /* charged for what was delivered */
+    int64_t balance;  /* after the hold; after settlement once settled */
+    int settled;      /* the hold was released and the cost charged */
+};
+
 struct ig_gen_timings {
     uint64_t start_us;    /* the request arrived */
     uint64_t dispatch_us; /* dispatch began */
@@ -81,6 +97,7 @@ struct ig_generation {
     struct ig_gen_error error; /* IG_GEN_FAILED: why */
     struct ig_gen_result result;
     struct ig_gen_timings t;
+    struct ig_gen_account acct;
     uint64_t seed; /* the seed used (the request's, or a random one) */
     int64_t created;
 

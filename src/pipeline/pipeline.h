@@ -50,6 +50,8 @@ struct ig_pipeline {
      * admission (limits.max_pending_renders with 0 resolved from the
      * cores, limits.max_provider_generations). */
     int64_t max_renders, max_provider;
+    /* Each tier's markup (credits.markups); NULL: no markups. */
+    const struct ig_tiers *tiers;
 };
 
 struct ig_pipeline_worker {

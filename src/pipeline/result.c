@@ -154,6 +154,14 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
             ig_jw_int(&meta, "attempts", o->attempts);
             ig_jw_str(&meta, "upstream_model", o->deployment->model);
         }
+        if (g->acct.accounted) {
+            char cost[32], left[32];
+            ig_credits_format(g->acct.cost, cost, sizeof cost);
+            ig_credits_format(g->acct.balance, left, sizeof left);
+            ig_jw_raw(&meta, "cost_incurred", cost);
+            ig_jw_raw(&meta, "credits_remaining", left);
+            ig_jw_str(&meta, "tier", g->acct.tier);
+        }
         if (r->metadata)
             ig_jw_value(&meta, "metadata", r->metadata);
         if (r->op != IG_OP_GENERATE)

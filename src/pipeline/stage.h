@@ -47,7 +47,14 @@ enum ig_stage_rc ig_generation_finish(struct ig_generation *g);
 enum ig_stage_rc ig_stage_validate(struct ig_generation *g);
 enum ig_stage_rc ig_stage_admit(struct ig_generation *g);
 void ig_stage_admit_release(struct ig_generation *g);
+enum ig_stage_rc ig_stage_reserve(struct ig_generation *g);
 enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g);
+enum ig_stage_rc ig_stage_settle(struct ig_generation *g);
+/* What d's delivery of `images` costs g's account (reserve.c): the
+ * deployment's price for the request, with the account's markup; 0 when
+ * the generation is not accounted or the deployment has no price. */
+int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d,
+                           int images);
 enum ig_stage_rc ig_stage_store(struct ig_generation *g);
 enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
 void ig_stage_dispatch_cancel(struct ig_generation *g);

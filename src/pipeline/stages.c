@@ -1,11 +1,11 @@
 /* stages.c — the stage table: the one map of the pipeline.
  *
- *   validate → admit → [moderate → limit → idempotency → reserve → cache]
- *     → dispatch → store → [settle] → answer
+ *   validate → admit → [moderate → limit → idempotency] → reserve → [cache]
+ *     → dispatch → store → settle → answer
  *
  * Bracketed slots are empty until their issues fill them (moderation,
- * rate limits, idempotency, price and hold, cache and single-flight,
- * settlement); adding a stage is one line here and its own file. The
+ * rate limits, idempotency, cache and single-flight); adding a stage is
+ * one line here and its own file. The
  * table reaches the driver (pipeline/generation.c) through struct
  * ig_pipeline, so the driver knows no stage by name. A stage
  * that fails skips the rest except those marked IG_STAGE_ALWAYS. */
@@ -20,11 +20,11 @@ static const struct ig_stage stages[] = {
     {"moderate", NULL, NULL, NULL, 0},
     {"limit", NULL, NULL, NULL, 0},
     {"idempotency", NULL, NULL, NULL, 0},
-    {"reserve", NULL, NULL, NULL, 0},
+    {"reserve", ig_stage_reserve, NULL, NULL, 0},
     {"cache", NULL, NULL, NULL, 0},
     {"dispatch", ig_stage_dispatch, NULL, ig_stage_dispatch_cancel, 0},
     {"store", ig_stage_store, NULL, NULL, IG_STAGE_ALWAYS},
-    {"settle", NULL, NULL, NULL, IG_STAGE_ALWAYS},
+    {"settle", ig_stage_settle, NULL, NULL, IG_STAGE_ALWAYS},
     {"answer", ig_stage_answer, NULL, NULL, IG_STAGE_ALWAYS},
 };
 

@@ -16,6 +16,7 @@
 #include "pipeline/stage.h"
 
 #include "image/codec.h"
+#include "store/ledger.h"
 #include "providers/common.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -38,6 +39,7 @@ static void fill_record(struct ig_generation *g, struct ig_stored *s)
     memset(rec, 0, sizeof *rec);
     ig_strlcpy(rec->id, g->id, sizeof rec->id);
     ig_strlcpy(rec->key_id, g->ctx.key_id, sizeof rec->key_id);
+    ig_strlcpy(rec->account_id, g->ctx.account_id, sizeof rec->account_id);
     ig_strlcpy(rec->request_id, g->ctx.request_id, sizeof rec->request_id);
     ig_strlcpy(rec->model, r->model->id, sizeof rec->model);
     ig_strlcpy(rec->provider, r->model->provider, sizeof rec->provider);
@@ -49,6 +51,7 @@ static void fill_record(struct ig_generation *g, struct ig_stored *s)
     rec->height = r->height;
     rec->status = s->error ? "failed" : "succeeded";
     rec->error = s->error;
+    rec->cost = g->acct.cost;
     rec->created_ms = g->created * 1000;
     rec->completed_ms = ig_unix_ms();
     rec->latency_us = (int64_t)(ig_now_us() - g->t.start_us);
@@ -135,7 +138,24 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
     }
     if (s->error)
         s->made = 0; /* a failed generation is recorded without images */
+    /* What was delivered, at the price of the deployment that delivered
+     * it: charged with the record (settle_with_record). */
+    g->acct.cost = ig_generation_cost(g, o->deployment, s->made);
     fill_record(g, s);
+}
+
+/* Runs inside the transaction that records g: its hold released and its
+ * cost charged, together with the record or not at all. */
+static int settle_with_record(struct ig_store_tx *tx, void *ud)
+{
+    struct ig_generation *g = ud;
+    struct ig_gen_account *a = &g->acct;
+    if (!a->accounted || (!a->hold_id[0] && a->cost == 0))
+        return 0;
+    int rc = ig_ledger_settle(tx, g->ctx.account_id, a->hold_id, g->id, a->cost, ig_unix_ms(),
+                              &a->balance);
+    a->settled = rc == 0;
+    return rc;
 }
 
 #define GEN_OF_ITEM(it)                                                                            \
@@ -163,12 +183,17 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
     size_t i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
         store_images(GEN_OF_ITEM(it), &ss[i]);
-        ws[i] = (struct ig_generation_write){
-            .g = &ss[i].rec, .images = ss[i].images, .nimages = (size_t)ss[i].made};
+        ws[i] = (struct ig_generation_write){.g = &ss[i].rec,
+                                             .images = ss[i].images,
+                                             .nimages = (size_t)ss[i].made,
+                                             .also = settle_with_record,
+                                             .also_ud = GEN_OF_ITEM(it)};
     }
     ig_store_generation_insert(p->store, ws, n);
     i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
+        if (ws[i].rc) /* not recorded: nothing was settled (settle.c releases the hold) */
+            GEN_OF_ITEM(it)->acct.settled = 0;
         ig_result_close(GEN_OF_ITEM(it), &ss[i], ws[i].rc);
         stored_release(&ss[i]);
     }

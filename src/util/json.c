@@ -498,6 +498,12 @@ void ig_jw_bool(struct ig_jw *w, const char *key, int v)
         w->rc = v ? ig_buf_append(w->b, "true", 4) : ig_buf_append(w->b, "false", 5);
 }
 
+void ig_jw_raw(struct ig_jw *w, const char *key, const char *json)
+{
+    if (member(w, key) == 0)
+        w->rc = ig_buf_puts(w->b, json);
+}
+
 void ig_jw_value(struct ig_jw *w, const char *key, const json_t *v)
 {
     if (member(w, key) == 0)

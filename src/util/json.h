@@ -59,6 +59,8 @@ void ig_jw_str(struct ig_jw *w, const char *key, const char *v);
 void ig_jw_int(struct ig_jw *w, const char *key, long long v);
 void ig_jw_real(struct ig_jw *w, const char *key, double v);
 void ig_jw_bool(struct ig_jw *w, const char *key, int v);
+/* A value written as it is: a number already in JSON's form ("10.5"). */
+void ig_jw_raw(struct ig_jw *w, const char *key, const char *json);
 void ig_jw_value(struct ig_jw *w, const char *key, const json_t *v);
 void ig_jw_open(struct ig_jw *w, const char *key, char bracket); /* '{' or '[' */
 void ig_jw_close(struct ig_jw *w, char bracket);                 /* '}' or ']' */

@@ -18,12 +18,13 @@ Test(keycache, live_negative_expiry_and_invalidation)
     uint8_t a[32], b[32];
     hash_of(1, a);
     hash_of(2, b);
-    struct ig_key_identity who = {"key_1", 3}, got;
+    struct ig_key_identity who = {.id = "key_1", .account_id = "acct_1", .scopes = 3}, got;
     cr_assert_eq(ig_keycache_get(kc, a, 0, &got), IG_KEY_MISS);
     ig_keycache_put(kc, a, 0, &who);
     ig_keycache_put(kc, b, 0, NULL);
     cr_assert_eq(ig_keycache_get(kc, a, 10, &got), IG_KEY_LIVE);
     cr_assert_str_eq(got.id, "key_1");
+    cr_assert_str_eq(got.account_id, "acct_1", "the account travels with the key");
     cr_assert_eq(got.scopes, 3);
     cr_assert_eq(ig_keycache_get(kc, b, 10, &got), IG_KEY_UNKNOWN);
     cr_assert_eq(ig_keycache_get(kc, a, 1000, &got), IG_KEY_MISS, "expired");
@@ -40,7 +41,7 @@ Test(keycache, collisions_never_confuse_keys)
     /* Same low bits, different hashes: the second evicts the first. */
     uint8_t a[32] = {0}, b[32] = {0};
     b[31] = 1;
-    struct ig_key_identity who = {"key_a", 1}, got;
+    struct ig_key_identity who = {.id = "key_a", .scopes = 1}, got;
     ig_keycache_put(kc, a, 0, &who);
     cr_assert_eq(ig_keycache_get(kc, b, 1, &got), IG_KEY_MISS);
     ig_keycache_put(kc, b, 0, NULL);
@@ -54,7 +55,7 @@ Test(keycache, ttl_zero_disables)
     struct ig_keycache *kc;
     cr_assert_eq(ig_keycache_new(&kc, 6, 0), 0);
     uint8_t a[32] = {7};
-    struct ig_key_identity who = {"k", 1};
+    struct ig_key_identity who = {.id = "k", .scopes = 1};
     ig_keycache_put(kc, a, 0, &who);
     cr_assert_eq(ig_keycache_get(kc, a, 0, NULL), IG_KEY_MISS);
     ig_keycache_free(kc);
