@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "store/keys.h"
+#include "store/ledger.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -25,6 +26,7 @@ struct key_ctx {
     struct ig_app *app;
     enum key_op op;
     struct ig_key_record rec;
+    int new_account; /* KEY_CREATE without account_id: the key comes with an account */
     char secret_key[IG_KEY_LEN + 1];
     char id[IG_ID_MAX];
     json_t *list;
@@ -42,9 +44,9 @@ static json_t *key_json(const struct ig_key_record *k)
         json_array_append_new(sc, json_stringn(p, n));
         p += n + (comma ? 1 : 0);
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "id", k->id, "object", "api_key",
-                          "name", k->name, "prefix", k->prefix, "scopes", sc, "created_at",
-                          (json_int_t)k->created_at);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "id", k->id, "object", "api_key",
+                          "account_id", k->account_id, "name", k->name, "prefix", k->prefix,
+                          "scopes", sc, "created_at", (json_int_t)k->created_at);
     json_object_set_new(o, "revoked_at", k->revoked_at ? json_integer(k->revoked_at) : json_null());
     return o;
 }
@@ -60,7 +62,21 @@ static void key_work(void *p)
     struct key_ctx *c = p;
     switch (c->op) {
     case KEY_CREATE:
-        c->rc = ig_store_key_insert(c->app->store, &c->rec);
+        if (c->new_account) {
+            struct ig_account_record a;
+            memset(&a, 0, sizeof a);
+            ig_strlcpy(a.id, c->rec.account_id, sizeof a.id);
+            ig_strlcpy(a.name, c->rec.name, sizeof a.name);
+            ig_strlcpy(a.tier, c->app->cfg->credits_default_tier, sizeof a.tier);
+            a.metered = 1;
+            a.created_at = c->rec.created_at;
+            c->rc =
+                ig_account_create(c->app->store, &a, c->app->initial_grant, &c->rec, ig_unix_ms());
+        } else {
+            c->rc = ig_key_insert_for_account(c->app->store, &c->rec);
+            if (c->rc == IG_ENOTFOUND)
+                c->rc = IG_ERANGE; /* told apart from a key not found */
+        }
         break;
     case KEY_LIST:
         c->list = json_array();
@@ -75,7 +91,10 @@ static void key_work(void *p)
 static void key_done(struct ig_http_req *req, void *p)
 {
     struct key_ctx *c = p;
-    if (c->rc == IG_ENOTFOUND) {
+    if (c->rc == IG_ERANGE) {
+        ig_api_respond_error(req, 404, "invalid_request_error", "account_not_found", "account_id",
+                             "No account has id '%.64s'.", c->rec.account_id);
+    } else if (c->rc == IG_ENOTFOUND) {
         ig_api_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
                              "No live API key has id '%.64s'.", c->id);
     } else if (c->rc == IG_ECONFLICT) {
@@ -148,7 +167,7 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        if (strcmp(k, "name") && strcmp(k, "scopes")) {
+        if (strcmp(k, "name") && strcmp(k, "scopes") && strcmp(k, "account_id")) {
             /* k lives in j: answer before releasing it. */
             ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
                                  "Unrecognized request argument supplied: %.64s", k);
@@ -189,8 +208,30 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
             bits |= bit;
         }
     }
+    json_t *account = json_object_get(j, "account_id");
+    if (account && !json_is_null(account)) {
+        if (!json_is_string(account) || json_string_length(account) == 0 ||
+            json_string_length(account) >= sizeof c->rec.account_id) {
+            bad(req, c, j, "invalid_value", "account_id",
+                "'account_id' must be the id of an account (acct_…).");
+            return;
+        }
+        ig_strlcpy(c->rec.account_id, json_string_value(account), sizeof c->rec.account_id);
+    }
     json_decref(j);
     c->rec.scopes = bits;
+    /* Without account_id a key comes with an account of its own; an admin
+     * key is the operator's (rotation keeps the operator's account). */
+    if (!c->rec.account_id[0] && (bits & IG_SCOPE_ADMIN))
+        ig_strlcpy(c->rec.account_id, IG_OPERATOR_ACCOUNT, sizeof c->rec.account_id);
+    if (!c->rec.account_id[0]) {
+        c->new_account = 1;
+        if (ig_random_id("acct_", 12, c->rec.account_id, sizeof c->rec.account_id)) {
+            free(c);
+            ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot make an account");
+            return;
+        }
+    }
     if (ig_key_generate(c->secret_key) || ig_random_id("key_", 12, c->rec.id, sizeof c->rec.id)) {
         free(c);
         ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot make a key");

@@ -36,7 +36,11 @@
     X(ROUTE_VARIATIONS, "variations")                                                              \
     X(ROUTE_FILES, "files")                                                                        \
     X(ROUTE_ADMIN_KEYS, "admin_keys")                                                              \
-    X(ROUTE_ADMIN_KEY, "admin_key")
+    X(ROUTE_ADMIN_KEY, "admin_key")                                                                \
+    X(ROUTE_ADMIN_ACCOUNTS, "admin_accounts")                                                      \
+    X(ROUTE_ADMIN_ACCOUNT, "admin_account")                                                        \
+    X(ROUTE_CREDITS, "credits")                                                                    \
+    X(ROUTE_ESTIMATE, "estimate")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -79,6 +83,14 @@ static const struct route routes[] = {
     {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_create},
     {ROUTE_ADMIN_KEYS, HTTP_GET, "/admin/keys", 0, IG_SCOPE_ADMIN, 0, ig_api_keys_list},
     {ROUTE_ADMIN_KEY, HTTP_DELETE, "/admin/keys/", 1, IG_SCOPE_ADMIN, 0, ig_api_keys_revoke},
+    {ROUTE_ADMIN_ACCOUNTS, HTTP_POST, "/admin/accounts", 0, IG_SCOPE_ADMIN, BODY_JSON,
+     ig_api_accounts_create},
+    {ROUTE_ADMIN_ACCOUNTS, HTTP_GET, "/admin/accounts", 0, IG_SCOPE_ADMIN, 0, ig_api_accounts_list},
+    {ROUTE_ADMIN_ACCOUNT, HTTP_POST, "/admin/accounts/", 1, IG_SCOPE_ADMIN, BODY_JSON,
+     ig_api_account_credits},
+    {ROUTE_CREDITS, HTTP_GET, "/v1/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
+    {ROUTE_ESTIMATE, HTTP_POST, "/v1/images/estimate", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_estimate},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])

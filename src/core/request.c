@@ -763,3 +763,20 @@ char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
     }
     return ig_buf_detach(&text, NULL);
 }
+
+int ig_gen_request_price(const struct ig_gen_request *req, int64_t *unit)
+{
+    int64_t most = 0;
+    if (!req->model || req->model->ndeployments == 0)
+        return IG_ENOTFOUND;
+    for (size_t i = 0; i < req->model->ndeployments; i++) {
+        const struct ig_deployment *d = &req->model->deployments[i];
+        int64_t p;
+        if (ig_price_lookup(d->prices, d->nprices, req->size, req->quality, &p))
+            return IG_ENOTFOUND;
+        if (p > most)
+            most = p;
+    }
+    *unit = most;
+    return 0;
+}

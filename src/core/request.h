@@ -81,6 +81,11 @@ int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max
                           const struct ig_models *models, struct ig_gen_request *req,
                           struct ig_gen_error *err);
 void ig_gen_request_release(struct ig_gen_request *req);
+/* The highest price of one image of req among its model's deployments
+ * (any of them may serve it), in millicredits before any markup: 0 and
+ * *unit, or IG_ENOTFOUND when one of them has no price for req's size and
+ * quality (or the model has no deployment). */
+int ig_gen_request_price(const struct ig_gen_request *req, int64_t *unit);
 /* "generation", "edit" or "variation". */
 const char *ig_operation_name(enum ig_operation op);
 /* The normalized request as compact JSON (malloc'd), for the history. */

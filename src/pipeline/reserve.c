@@ -32,22 +32,6 @@ struct reserve_job {
     int markup;
 };
 
-/* The highest price of one image of r among the model's deployments; -1
- * when one of them has no price for it. */
-static int64_t highest_price(const struct ig_gen_request *r)
-{
-    int64_t most = 0;
-    for (size_t i = 0; i < r->model->ndeployments; i++) {
-        const struct ig_deployment *d = &r->model->deployments[i];
-        int64_t p;
-        if (ig_price_lookup(d->prices, d->nprices, r->size, r->quality, &p))
-            return -1;
-        if (p > most)
-            most = p;
-    }
-    return most;
-}
-
 static void reserve_work(uv_work_t *w)
 {
     struct reserve_job *j = w->data;
@@ -128,7 +112,8 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
     }
     j->work.data = j;
     j->g = g;
-    j->unit = highest_price(&g->req);
+    if (ig_gen_request_price(&g->req, &j->unit))
+        j->unit = -1;
     if (uv_queue_work(g->worker->loop, &j->work, reserve_work, reserve_done)) {
         free(j);
         ig_generation_fail_internal(g, IG_ENOMEM);

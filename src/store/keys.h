@@ -12,4 +12,9 @@
  * IG_ECONFLICT when it is the last admin key; IG_EDB. */
 int ig_key_revoke(struct ig_store *s, const char *id, int64_t now);
 
+/* Inserts key k into its existing account k->account_id, in one
+ * transaction: 0; IG_ENOTFOUND when the account does not exist;
+ * IG_EEXISTS; IG_EDB. */
+int ig_key_insert_for_account(struct ig_store *s, const struct ig_key_record *k);
+
 #endif

@@ -1,0 +1,162 @@
+/* credits.c — GET /v1/credits (the key's account: balance, tier) and POST
+ * /v1/images/estimate (what a generation body would cost, nothing held),
+ * and credits as JSON. Store calls run on the thread pool. */
+#include "api/credits.h"
+#include "api/app.h"
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "core/request.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *ig_api_credits_json(int64_t millicredits)
+{
+    char text[32];
+    ig_credits_format(millicredits, text, sizeof text);
+    return json_loads(text, JSON_DECODE_ANY, NULL);
+}
+
+int ig_api_credits_of(const json_t *v, int64_t *out)
+{
+    int neg = 0;
+    char text[48];
+    if (json_is_integer(v)) {
+        snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || fabs(d) > 1e12)
+            return IG_EINVAL;
+        snprintf(text, sizeof text, "%.3f", d);
+        if (fabs(d * 1000 - round(d * 1000)) > 1e-6)
+            return IG_EINVAL; /* more than three decimals */
+    } else if (json_is_string(v) && json_string_length(v) < sizeof text) {
+        ig_strlcpy(text, json_string_value(v), sizeof text);
+    } else {
+        return IG_EINVAL;
+    }
+    const char *p = text;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    /* "%.3f" of a whole number ends in ".000": parse accepts it. */
+    if (ig_credits_parse(p, out))
+        return IG_EINVAL;
+    if (neg)
+        *out = -*out;
+    return 0;
+}
+
+struct credits_ctx {
+    struct ig_app *app;
+    char account_id[IG_ID_MAX];
+    struct ig_account_record account;
+    int rc;
+    /* The estimate's request (parsed), or none for GET /v1/credits. */
+    int estimate;
+    struct ig_gen_request req;
+};
+
+static void credits_work(void *p)
+{
+    struct credits_ctx *c = p;
+    c->rc = ig_store_account_find(c->app->store, c->account_id, &c->account);
+}
+
+static int markup_of(const struct credits_ctx *c)
+{
+    int m = ig_tiers_markup(&c->app->tiers, c->account.tier);
+    return m < 0 ? 0 : m;
+}
+
+static void credits_done(struct ig_http_req *req, void *p)
+{
+    struct credits_ctx *c = p;
+    int64_t unit = 0;
+    if (c->rc == IG_ENOTFOUND) {
+        ig_api_respond_error(req, 403, "permission_error", "account_not_found", NULL,
+                             "This key's account does not exist.");
+    } else if (c->rc) {
+        ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                             "The account store is unavailable; try again.");
+    } else if (!c->estimate) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "object", "credits", "account_id",
+                              c->account.id, "tier", c->account.tier, "markup_percent",
+                              markup_of(c), "metered", c->account.metered, "usd_per_credit",
+                              c->app->cfg->credits_usd_per_credit);
+        json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
+        ig_app_respond_json(req, 200, o);
+    } else if (ig_gen_request_price(&c->req, &unit)) {
+        ig_api_respond_error(req, 503, "server_error", "model_not_priced", "model",
+                             "'%s' has no price for size %s and quality %s.", c->req.model->id,
+                             c->req.size, c->req.quality);
+    } else {
+        int markup = markup_of(c);
+        int64_t each = ig_price_marked_up(unit, markup);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:s}", "object",
+                              "image.estimate", "model", c->req.model->id, "n", c->req.n, "size",
+                              c->req.size, "quality", c->req.quality, "tier", c->account.tier,
+                              "markup_percent", markup, "byok", 0, "currency", "credits");
+        json_object_set_new(o, "unit_price", ig_api_credits_json(unit));
+        json_object_set_new(o, "unit_price_with_markup", ig_api_credits_json(each));
+        json_object_set_new(o, "estimated_cost", ig_api_credits_json(each * c->req.n));
+        json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
+        ig_app_respond_json(req, 200, o);
+    }
+    if (c->estimate)
+        ig_gen_request_release(&c->req);
+    free(c);
+}
+
+static struct credits_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)
+{
+    struct credits_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return NULL;
+    }
+    c->app = app;
+    ig_strlcpy(c->account_id, ig_api_req_of(req)->account_id, sizeof c->account_id);
+    return c;
+}
+
+static void start(struct ig_http_req *req, struct credits_ctx *c)
+{
+    if (ig_app_offload(req, credits_work, credits_done, c)) {
+        if (c->estimate)
+            ig_gen_request_release(&c->req);
+        free(c);
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+    }
+}
+
+void ig_api_credits(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct credits_ctx *c = new_ctx(app, req);
+    if (c)
+        start(req, c);
+}
+
+void ig_api_estimate(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct credits_ctx *c = new_ctx(app, req);
+    if (!c)
+        return;
+    struct ig_gen_error err;
+    if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
+                             &c->req, &err)) {
+        free(c);
+        ig_api_respond_gen_error(req, &err);
+        return;
+    }
+    c->estimate = 1;
+    start(req, c);
+}
