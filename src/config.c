@@ -107,6 +107,9 @@ static const struct setting settings[] = {
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},
     {"log.level", SET_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"default_model", SET_STRING, F(default_model), 0, 0, "",
+     "the model of a request that names none (an id or alias, e.g. dall-e-3); empty: the "
+     "built-in local renderer"},
     {"credits.markups", SET_STRING, F(credits_markups), 0, 0,
      "free:50,managed:20,byok:0,vip:0,operator:0",
      "each tier's markup over list prices, in percent (name:percent, comma-separated; new "

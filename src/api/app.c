@@ -223,6 +223,13 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0 && cfg->models_file &&
         (rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err)))
         ig_error("%s", err);
+    if (rc == 0 && cfg->default_model[0] &&
+        (rc = ig_models_set_default(app->models, cfg->default_model))) {
+        ig_error("default_model: '%s' is not a model this gateway serves (GET /v1/models lists "
+                 "them)",
+                 cfg->default_model);
+        rc = IG_ECONFIG;
+    }
     if (rc) {
         ig_app_release(app);
         return rc;

@@ -67,11 +67,34 @@ char *ig_api_error_json(const char *type, const char *code, const char *param, c
     return ig_buf_detach(&b, len);
 }
 
+/* The paths of the Ops-Center API (seed 003), whose clients read
+ * `data.detail`: their errors carry it beside OpenAI's error object. */
+#define OPS_CENTER_PREFIX "/api/v1/"
+
+static int wants_detail(const struct ig_http_req *req)
+{
+    size_t n = sizeof OPS_CENTER_PREFIX - 1;
+    return req->path && req->path_len >= n && memcmp(req->path, OPS_CENTER_PREFIX, n) == 0;
+}
+
 static void respond(struct ig_http_req *req, int status, const char *type, const char *code,
                     const char *param, const char *message)
 {
     size_t len;
     char *body = ig_api_error_json(type, code, param, message, &len);
+    if (body && wants_detail(req)) {
+        /* {"error":{…},"detail":"message"} */
+        struct ig_buf b;
+        ig_buf_init(&b, len + 2 * strlen(message ? message : "") + 64);
+        int rc = ig_buf_append(&b, body, len - 1);
+        rc = rc ? rc : ig_buf_puts(&b, ",\"detail\":");
+        rc = rc ? rc : quoted_or_null(&b, message ? message : "");
+        rc = rc ? rc : ig_buf_puts(&b, "}");
+        free(body);
+        body = rc ? NULL : ig_buf_detach(&b, &len);
+        if (rc)
+            ig_buf_release(&b);
+    }
     if (!body) {
         static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":"
                                        "\"server_error\",\"param\":null,\"code\":null}}";

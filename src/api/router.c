@@ -40,7 +40,9 @@
     X(ROUTE_ADMIN_ACCOUNTS, "admin_accounts")                                                      \
     X(ROUTE_ADMIN_ACCOUNT, "admin_account")                                                        \
     X(ROUTE_CREDITS, "credits")                                                                    \
-    X(ROUTE_ESTIMATE, "estimate")
+    X(ROUTE_ESTIMATE, "estimate")                                                                  \
+    X(ROUTE_OPS_GENERATIONS, "ops_generations")                                                    \
+    X(ROUTE_OPS_CREDITS, "ops_credits")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -91,6 +93,11 @@ static const struct route routes[] = {
     {ROUTE_CREDITS, HTTP_GET, "/v1/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
     {ROUTE_ESTIMATE, HTTP_POST, "/v1/images/estimate", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_estimate},
+    /* The Ops-Center API of seed 003, as its clients call it (errors carry
+     * `detail` there: api/errors.c). */
+    {ROUTE_OPS_GENERATIONS, HTTP_POST, "/api/v1/llm/image/generations", 0, IG_SCOPE_GENERATE,
+     BODY_JSON, ig_api_generations},
+    {ROUTE_OPS_CREDITS, HTTP_GET, "/api/v1/llm/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])

@@ -13,7 +13,8 @@
 struct ig_models {
     const struct ig_model *list[MAX_MODELS];
     size_t n;
-    void *owned[MAX_MODELS * 64]; /* copies: strings, deployments, prices */
+    const struct ig_model *chosen_default; /* NULL: the first added */
+    void *owned[MAX_MODELS * 64];          /* copies: strings, deployments, prices */
     size_t nowned;
     struct {
         const char *prefix, *setting;
@@ -107,10 +108,15 @@ static const struct ig_price *own_prices(struct ig_models *m, const struct ig_pr
 }
 
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
-                       const char *alias, const struct ig_deployment *deps, size_t ndeps)
+                       const char *const *aliases, const struct ig_deployment *deps, size_t ndeps)
 {
-    if (ig_models_find(m, id) || (alias && ig_models_find(m, alias)))
+    size_t naliases = 0;
+    if (ig_models_find(m, id))
         return IG_EEXISTS;
+    for (; aliases && aliases[naliases]; naliases++)
+        if (naliases == IG_MAX_ALIASES || ig_models_find(m, aliases[naliases]) ||
+            strcmp(aliases[naliases], id) == 0)
+            return naliases == IG_MAX_ALIASES ? IG_ETOOBIG : IG_EEXISTS;
     struct ig_model *copy = own(m, malloc(sizeof *copy));
     struct ig_deployment *dcopy = ndeps ? own(m, calloc(ndeps, sizeof *dcopy)) : NULL;
     if (!copy || (ndeps && !dcopy))
@@ -120,7 +126,9 @@ int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const 
     if (ndeps)
         copy->provider = own_str(m, deps[0].provider);
     copy->id = own_str(m, id);
-    copy->aliases[0] = own_str(m, alias);
+    for (size_t a = 0; a < naliases; a++)
+        if (!(copy->aliases[a] = own_str(m, aliases[a])))
+            return IG_ENOMEM;
     for (size_t i = 0; i < ndeps; i++) {
         dcopy[i] = deps[i];
         dcopy[i].provider = own_str(m, deps[i].provider);
@@ -162,5 +170,14 @@ const struct ig_model *ig_models_at(const struct ig_models *m, size_t i)
 
 const struct ig_model *ig_models_default(const struct ig_models *m)
 {
-    return m->n ? m->list[0] : NULL;
+    return m->chosen_default ? m->chosen_default : m->n ? m->list[0] : NULL;
+}
+
+int ig_models_set_default(struct ig_models *m, const char *name)
+{
+    const struct ig_model *model = ig_models_find(m, name);
+    if (!model)
+        return IG_ENOTFOUND;
+    m->chosen_default = model;
+    return 0;
 }

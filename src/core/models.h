@@ -79,11 +79,12 @@ int ig_models_new(struct ig_models **out);
 void ig_models_free(struct ig_models *m);
 /* Adds model as it is (it must outlive the registry). */
 int ig_models_add(struct ig_models *m, const struct ig_model *model);
-/* Adds a copy of model, with id and alias as given and its deployments
+/* Adds a copy of model, with id and aliases (NULL-terminated, at most
+ * IG_MAX_ALIASES; may be NULL) as given and its deployments
  * copied (strings and prices included); the registry owns the copies.
  * A deployment is priced by its own prices only. */
 int ig_models_add_copy(struct ig_models *m, const struct ig_model *model, const char *id,
-                       const char *alias, const struct ig_deployment *deps, size_t ndeps);
+                       const char *const *aliases, const struct ig_deployment *deps, size_t ndeps);
 /* Remembers that model names starting with prefix (copied) would be
  * served once setting ("OPENAI_API_KEY", which must outlive m) is given. */
 int ig_models_add_hint(struct ig_models *m, const char *prefix, const char *setting);
@@ -96,5 +97,8 @@ size_t ig_models_count(const struct ig_models *m);
 const struct ig_model *ig_models_at(const struct ig_models *m, size_t i);
 /* The model used when a request names none. */
 const struct ig_model *ig_models_default(const struct ig_models *m);
+/* Makes the model named (an id or an alias) the default: 0, or
+ * IG_ENOTFOUND. */
+int ig_models_set_default(struct ig_models *m, const char *name);
 
 #endif

@@ -193,6 +193,7 @@ const struct ig_provider ig_provider_fal = {
     .nmodels = sizeof fal_templates / sizeof fal_templates[0],
     .fallback = &fal_templates[1],
     .key_env = "FAL_KEY",
+    .key_env_also = "FAL_API_KEY", /* seed 002's name */
     .base_env = "FAL_QUEUE_URL",
     .default_base = "https://queue.fal.run",
 };

@@ -115,6 +115,7 @@ struct ig_provider {
      * models (0: all) as "<name>/<model>", and their bare names too when
      * alias_bare. */
     const char *key_env, *base_env, *default_base;
+    const char *key_env_also; /* another name for key_env's variable (FAL_API_KEY), or NULL */
     int env_needs_base;
     size_t env_models;
     int alias_bare;
@@ -149,7 +150,9 @@ const struct ig_model *ig_provider_template(const char *provider, const char *mo
 /* A provider's api_base (its base URL variable, else its public URL; ""
  * when unknown) and its key's variable (NULL when none). */
 const char *ig_provider_default_base(const char *provider);
-const char *ig_provider_key_env(const char *provider);
+/* The provider's key from the environment (key_env, else key_env_also),
+ * or NULL when neither is set. */
+const char *ig_provider_env_key(const char *provider);
 
 extern const struct ig_provider ig_provider_local;
 extern const struct ig_provider ig_provider_openai;

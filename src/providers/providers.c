@@ -51,10 +51,16 @@ const char *ig_provider_default_base(const char *provider)
     return b ? b : p->default_base;
 }
 
-const char *ig_provider_key_env(const char *provider)
+static const char *env_key(const struct ig_provider *p)
+{
+    const char *v = p->key_env ? ig_config_env(p->key_env) : NULL;
+    return v ? v : p->key_env_also ? ig_config_env(p->key_env_also) : NULL;
+}
+
+const char *ig_provider_env_key(const char *provider)
 {
     const struct ig_provider *p = ig_provider_find(provider);
-    return p ? p->key_env : NULL;
+    return p ? env_key(p) : NULL;
 }
 
 int ig_providers_add_builtin(struct ig_models *m)
@@ -80,7 +86,7 @@ int ig_providers_add_builtin(struct ig_models *m)
  * its first n models, served by one deployment from the environment. */
 static int add_env_provider(struct ig_models *m, const struct ig_provider *p, size_t n)
 {
-    const char *key = p->key_env ? ig_config_env(p->key_env) : NULL;
+    const char *key = env_key(p);
     struct ig_deployment d = {
         .provider = p->name,
         .api_base = ig_provider_default_base(p->name),
@@ -94,8 +100,8 @@ static int add_env_provider(struct ig_models *m, const struct ig_provider *p, si
         d.model = p->models[i].id;
         d.prices = p->models[i].prices; /* the provider's list prices */
         d.nprices = p->models[i].nprices;
-        int rc =
-            ig_models_add_copy(m, &p->models[i], id, p->alias_bare ? p->models[i].id : NULL, &d, 1);
+        const char *bare[] = {p->models[i].id, NULL};
+        int rc = ig_models_add_copy(m, &p->models[i], id, p->alias_bare ? bare : NULL, &d, 1);
         if (rc)
             return rc;
     }
@@ -126,8 +132,7 @@ int ig_providers_add_from_env(struct ig_models *m, char *err, size_t err_size)
         rc = ig_provider_base_check(ig_config_env(p->base_env), p->base_env, err, err_size);
         if (rc)
             break;
-        int on = ig_config_env(p->base_env) ||
-                 (!p->env_needs_base && p->key_env && ig_config_env(p->key_env));
+        int on = ig_config_env(p->base_env) || (!p->env_needs_base && env_key(p));
         if (on)
             rc = add_env_provider(m, p, p->env_models ? p->env_models : p->nmodels);
     }

@@ -130,7 +130,7 @@ static int parse_prices(yaml_document_t *doc, yaml_node_t *node, struct ig_price
 static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *item,
                       const char *path, char *err, size_t err_size)
 {
-    static const char *const model_keys[] = {"name", "deployments", "price", NULL};
+    static const char *const model_keys[] = {"name", "deployments", "price", "aliases", NULL};
     static const char *const dep_keys[] = {"provider",        "model",  "api_base", "api_key",
                                            "priority",        "weight", "price",    "timeout_ms",
                                            "max_concurrency", NULL};
@@ -208,9 +208,7 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             const char *v = ig_config_env(key + 4);
             key = v && *v ? v : NULL;
         } else if (!key) {
-            const char *var = ig_provider_key_env(d->provider);
-            const char *v = var ? ig_config_env(var) : NULL;
-            key = v && *v ? v : NULL;
+            key = ig_provider_env_key(d->provider);
         }
         if (key)
             ig_strlcpy(keys[n], key, sizeof keys[n]);
@@ -246,10 +244,30 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
                     path, dline, d->provider, name);
         n++;
     }
+    /* aliases: other names clients may use ("stable-diffusion-xl"). */
+    const char *aliases[IG_MAX_ALIASES + 1] = {0};
+    yaml_node_t *an = map_get(doc, item, "aliases");
+    if (an) {
+        size_t k = 0;
+        int ok = an->type == YAML_SEQUENCE_NODE;
+        for (yaml_node_item_t *it = ok ? an->data.sequence.items.start : NULL;
+             ok && it < an->data.sequence.items.top; it++) {
+            const char *a = scalar(yaml_document_get_node(doc, *it));
+            ok = a && *a && strlen(a) <= 120 && k < IG_MAX_ALIASES;
+            if (ok)
+                aliases[k++] = a;
+        }
+        if (!ok) {
+            snprintf(err, err_size, "%s:%zu: aliases is a list of at most %d names", path,
+                     an->start_mark.line + 1, IG_MAX_ALIASES);
+            return IG_ECONFIG;
+        }
+    }
     const struct ig_model *tmpl = ig_provider_template(list[0].provider, list[0].model);
-    rc = ig_models_add_copy(m, tmpl, name, NULL, list, n);
+    rc = ig_models_add_copy(m, tmpl, name, aliases, list, n);
     if (rc == IG_EEXISTS)
-        snprintf(err, err_size, "%s:%zu: model '%s' is defined twice", path, line, name);
+        snprintf(err, err_size, "%s:%zu: model '%s' or one of its aliases is defined twice", path,
+                 line, name);
     return rc;
 }
 

@@ -265,11 +265,16 @@ class GatewayTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.cleanup()
 
-    def assertOpenAIError(self, status, hdrs, doc, want_status, code=None, param=None):
+    def assertOpenAIError(self, status, hdrs, doc, want_status, code=None, param=None,
+                          detail=False):
+        """OpenAI's error shape, exactly; with detail, also the `detail`
+        member the Ops-Center paths add (the message again)."""
         self.assertEqual(status, want_status, doc)
         self.assertIn("application/json", hdrs.get("content-type", ""))
         self.assertIsInstance(doc, dict)
-        self.assertEqual(set(doc), {"error"})
+        self.assertEqual(set(doc), {"error", "detail"} if detail else {"error"})
+        if detail:
+            self.assertEqual(doc["detail"], doc["error"]["message"])
         err = doc["error"]
         self.assertEqual(set(err), {"message", "type", "param", "code"})
         self.assertIsInstance(err["message"], str)
