@@ -26,3 +26,16 @@ start_fake_upstream() {
     nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
     echo $! >"$dir/nginx.pid"
 }
+# imagegate on $ig (from start_fake_upstream) in directory $1 with build
+# $2 and $3 workers: access log off, breaker off, the admin key $key, the
+# fake as its OpenAI; returns once both it and the proxy answer.
+start_gateway() {
+    local dir=$1 build=$2 workers=$3
+    printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\nbreaker:\n  failure_threshold: 0\n' >"$dir/ig.yaml"
+    IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
+        "./$build/imagegate" serve --config "$dir/ig.yaml" --listen "127.0.0.1:$ig" \
+        --data "$dir/data" --workers "$workers" >"$dir/ig.out" 2>"$dir/ig.err" &
+    echo $! >"$dir/ig.pid"
+    for _ in $(seq 100); do grep -q "listening on" "$dir/ig.out" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 100); do curl -s "127.0.0.1:$px/" >/dev/null && break; sleep 0.05; done
+}

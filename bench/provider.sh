@@ -24,13 +24,7 @@ fd_room=$(( ($(ulimit -n) - 500) / 2 ))
 p99() { awk '/^ +99%/ {print $2}'; }
 
 start_fake_upstream "$tmp" "$workers"
-printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\nbreaker:\n  failure_threshold: 0\n' >"$tmp/ig.yaml"
-IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
-    "./$build/imagegate" serve --config "$tmp/ig.yaml" --listen "127.0.0.1:$ig" \
-    --data "$tmp/data" --workers "$workers" >"$tmp/ig.out" 2>"$tmp/ig.err" &
-echo $! >"$tmp/ig.pid"
-for _ in $(seq 100); do grep -q "listening on" "$tmp/ig.out" 2>/dev/null && break; sleep 0.05; done
-for _ in $(seq 100); do curl -s "127.0.0.1:$px/" >/dev/null && break; sleep 0.05; done
+start_gateway "$tmp" "$build" "$workers"
 export IMAGEGATE_BENCH_KEY=$key
 status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $key" -d '{"prompt":"x","model":"dall-e-2","size":"256x256"}' \

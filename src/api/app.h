@@ -69,7 +69,7 @@ struct ig_api_req {
     struct ig_app *app;
     int route_id;
     char key_id[48];
-    char account_id[48];
+    struct ig_key_identity account; /* the key's account: id, tier, metered */
     unsigned key_scopes;
     const char *model; /* static or owned by the registry */
     int images;

@@ -122,7 +122,7 @@ static struct credits_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)
         return NULL;
     }
     c->app = app;
-    ig_strlcpy(c->account_id, ig_api_req_of(req)->account_id, sizeof c->account_id);
+    ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     return c;
 }
 

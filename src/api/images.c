@@ -107,7 +107,8 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
             ig_credits_format(g->acct.cost, cost, sizeof cost);
             ig_credits_format(g->acct.balance, left, sizeof left);
             ig_http_add_header(req, "x-imagegate-cost", cost);
-            ig_http_add_header(req, "x-imagegate-credits-remaining", left);
+            if (g->acct.metered)
+                ig_http_add_header(req, "x-imagegate-credits-remaining", left);
         }
         ig_http_respond(req, 200, "application/json", g->result.body, g->result.body_len,
                         IG_BODY_FREE);
@@ -155,7 +156,10 @@ static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_r
     }
     struct ig_gen_context *ctx = &g->ctx;
     ig_strlcpy(ctx->key_id, ig_api_req_of(req)->key_id, sizeof ctx->key_id);
-    ig_strlcpy(ctx->account_id, ig_api_req_of(req)->account_id, sizeof ctx->account_id);
+    const struct ig_key_identity *who = &ig_api_req_of(req)->account;
+    ig_strlcpy(ctx->account_id, who->account_id, sizeof ctx->account_id);
+    ig_strlcpy(ctx->tier, who->tier, sizeof ctx->tier);
+    ctx->metered = who->metered;
     ig_strlcpy(ctx->request_id, req->request_id, sizeof ctx->request_id);
     ig_app_base_url(app, req, ctx->base_url, sizeof ctx->base_url);
     ctx->start_us = g->t.start_us = req->start_us;

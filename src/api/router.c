@@ -195,6 +195,14 @@ static void key_lookup_work(void *ctx)
     rc->store_rc = ig_store_key_find_by_hash(rc->app->store, rc->key_hash, &rc->found);
 }
 
+/* The request is now the key's. */
+static void take_identity(struct ig_api_req *rc, const struct ig_key_identity *who)
+{
+    ig_strlcpy(rc->key_id, who->id, sizeof rc->key_id);
+    rc->account = *who;
+    rc->key_scopes = who->scopes;
+}
+
 static void key_lookup_done(struct ig_http_req *req, void *ctx)
 {
     struct ig_api_req *rc = ctx;
@@ -204,11 +212,11 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         struct ig_key_identity who;
         ig_strlcpy(who.id, rc->found.id, sizeof who.id);
         ig_strlcpy(who.account_id, rc->found.account_id, sizeof who.account_id);
+        ig_strlcpy(who.tier, rc->found.tier, sizeof who.tier);
+        who.metered = rc->found.metered;
         who.scopes = rc->found.scopes;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
-        ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
-        ig_strlcpy(rc->account_id, who.account_id, sizeof rc->account_id);
-        rc->key_scopes = who.scopes;
+        take_identity(rc, &who);
         proceed(app, req, rc);
         return;
     }
@@ -342,9 +350,7 @@ static void route_request(struct ig_app *app, struct ig_http_req *req)
     struct ig_key_identity who;
     switch (ig_keycache_get(app->keys, rc->key_hash, ig_now_us() / 1000, &who)) {
     case IG_KEY_LIVE:
-        ig_strlcpy(rc->key_id, who.id, sizeof rc->key_id);
-        ig_strlcpy(rc->account_id, who.account_id, sizeof rc->account_id);
-        rc->key_scopes = who.scopes;
+        take_identity(rc, &who);
         proceed(app, req, rc);
         return;
     case IG_KEY_UNKNOWN:

@@ -17,6 +17,8 @@ enum ig_keycache_result { IG_KEY_MISS, IG_KEY_LIVE, IG_KEY_UNKNOWN };
 struct ig_key_identity {
     char id[48];
     char account_id[48]; /* the account it spends from */
+    char tier[32];       /* the account's tier and whether it is metered */
+    int metered;
     unsigned scopes;
 };
 

@@ -28,6 +28,8 @@
 struct ig_gen_context {
     char key_id[48];
     char account_id[48]; /* who pays; empty: nobody (no price, no hold) */
+    char tier[32];       /* the account's tier (its markup) */
+    int metered;         /* 0: charged on the record only, never held or refused */
     char request_id[72];
     char base_url[300]; /* scheme://host[:port] that signed image URLs start with */
     uint64_t start_us;  /* when the request arrived (ig_now_us) */

@@ -59,6 +59,7 @@ struct ig_pipeline_worker {
     uv_loop_t *loop;
     struct ig_upstream *upstream;
     struct ig_batcher *store_batcher;
+    struct ig_batcher *hold_batcher;
     struct ig_capacity_notifier *capacity_notifier; /* NULL without capacity */
     /* Generations made on this worker and not yet freed: the worker is
      * freed only after the last (a generation outlives the request that

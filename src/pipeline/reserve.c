@@ -6,11 +6,14 @@
  * set aside in one store transaction (store/ledger.h: never below zero,
  * however many ask at once): short, the generation fails 402 with the
  * balance and the estimate. A deployment without a price is refused for
- * metered accounts (never free by omission); the operator's own account
- * (not metered) is charged what is known and never refused, so it takes
- * no hold. The store step settles the hold with the generation's record;
- * pipeline/settle.c releases one that nothing settled. Store calls run on
- * the thread pool. */
+ * metered accounts (never free by omission). The tier and whether the
+ * account is metered come with the key (its cache entry), so an account
+ * that is not metered — the operator's own — costs nothing here: its
+ * generations carry their cost on their record, with no hold and no
+ * ledger entry, and are never refused. The store step settles a hold with
+ * the generation's record; pipeline/settle.c releases one that nothing
+ * settled. Holds are batched per worker loop: those asked for together
+ * share one store transaction on the thread pool. */
 #include "pipeline/stage.h"
 
 #include "store/ledger.h"
@@ -19,106 +22,121 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A hold asked for by a generation, batched with the others of its
+ * worker's loop (core/batch.h): holds that arrive together share one
+ * store transaction, as records do in the store step. */
 struct reserve_job {
-    uv_work_t work;
+    struct ig_batch_item item;
     struct ig_generation *g;
-    int64_t unit; /* the highest list price per image; -1: a deployment is not priced */
-    int rc;
-    struct ig_account_record account;
-    int markup;
+    struct ig_hold_request req;
 };
 
-static void reserve_work(uv_work_t *w)
+#define JOB_OF_ITEM(it) ((struct reserve_job *)((char *)(it)-offsetof(struct reserve_job, item)))
+
+/* On a pool thread: the batch's holds, in one transaction. */
+static void holds_run(struct ig_batch_item *first, void *ud)
 {
-    struct reserve_job *j = w->data;
-    struct ig_generation *g = j->g;
-    struct ig_pipeline *p = g->pipeline;
-    j->rc = ig_store_account_find(p->store, g->ctx.account_id, &j->account);
-    if (j->rc)
+    struct ig_pipeline *p = ud;
+    size_t n = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next)
+        n++;
+    struct ig_hold_request *reqs = calloc(n, sizeof *reqs);
+    size_t i = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next, i++) {
+        if (reqs)
+            reqs[i] = JOB_OF_ITEM(it)->req;
+        else
+            JOB_OF_ITEM(it)->req.rc = IG_ENOMEM;
+    }
+    if (!reqs)
         return;
-    j->markup = p->tiers ? ig_tiers_markup(p->tiers, j->account.tier) : 0;
-    if (j->markup < 0) {
-        ig_warn("account %s has tier '%s', which credits.markups does not name: no markup",
-                j->account.id, j->account.tier);
-        j->markup = 0;
-    }
-    if (!j->account.metered || j->unit < 0)
-        return; /* not held: never refused, or refused below */
-    struct ig_hold_record h;
-    memset(&h, 0, sizeof h);
-    if (ig_random_id("hold_", 12, h.id, sizeof h.id)) {
-        j->rc = IG_ECRYPTO;
-        return;
-    }
-    ig_strlcpy(h.account_id, j->account.id, sizeof h.account_id);
-    ig_strlcpy(h.generation_id, g->id, sizeof h.generation_id);
-    h.amount = ig_price_marked_up(j->unit, j->markup) * g->req.n;
-    h.created_ms = ig_unix_ms();
-    j->rc = ig_ledger_hold(p->store, &h, &j->account.balance);
-    if (j->rc == 0) {
-        ig_strlcpy(g->acct.hold_id, h.id, sizeof g->acct.hold_id);
-        g->acct.held = h.amount;
-    }
+    ig_ledger_hold_many(p->store, reqs, n);
+    i = 0;
+    for (struct ig_batch_item *it = first; it; it = it->next, i++)
+        JOB_OF_ITEM(it)->req = reqs[i];
+    free(reqs);
 }
 
-static void reserve_done(uv_work_t *w, int status)
+/* On the loop, for each generation of the batch. */
+static void holds_done(struct ig_batch_item *it, void *ud)
 {
-    (void)status;
-    struct reserve_job *j = w->data;
+    (void)ud;
+    struct reserve_job *j = JOB_OF_ITEM(it);
     struct ig_generation *g = j->g;
     struct ig_gen_account *a = &g->acct;
-    ig_strlcpy(a->tier, j->account.tier, sizeof a->tier);
-    a->markup = j->markup;
-    a->metered = j->account.metered;
-    a->balance = j->account.balance;
-    char have[32], need[32];
-    if (j->rc == IG_EFUNDS) {
-        ig_credits_format(j->account.balance, have, sizeof have);
-        ig_credits_format(ig_price_marked_up(j->unit, j->markup) * g->req.n, need, sizeof need);
+    const struct ig_hold_request *r = &j->req;
+    a->balance = r->balance;
+    if (r->rc == IG_EFUNDS) {
+        char have[32], need[32];
+        ig_credits_format(r->balance, have, sizeof have);
+        ig_credits_format(r->hold.amount, need, sizeof need);
         ig_generation_fail(g, IG_GERR_QUOTA, "insufficient_credits", NULL,
                            "insufficient credits: balance %s, estimated cost %s", have, need);
-    } else if (j->rc == IG_ENOTFOUND) {
+    } else if (r->rc == IG_ENOTFOUND) {
         ig_generation_fail(g, IG_GERR_PERMISSION, "account_not_found", NULL,
                            "This key's account does not exist.");
-    } else if (j->rc) {
-        ig_error("generation %s: the hold failed: %s", g->id, ig_strerror(j->rc));
+    } else if (r->rc) {
+        ig_error("generation %s: the hold failed: %s", g->id, ig_strerror(r->rc));
         ig_generation_fail(g, IG_GERR_UNAVAILABLE, "store_unavailable", NULL,
                            "The credit store is unavailable; try again.");
         g->error.retry_after_s = 1;
-    } else if (j->unit < 0 && a->metered) {
-        ig_generation_fail(g, IG_GERR_UNAVAILABLE, "model_not_priced", "model",
-                           "'%s' has no price for size %s and quality %s, so it cannot be "
-                           "charged; the operator sets one with price: in the config.",
-                           g->req.model->id, g->req.size, g->req.quality);
     } else {
+        ig_strlcpy(a->hold_id, r->hold.id, sizeof a->hold_id);
+        a->held = r->hold.amount;
         a->accounted = 1;
     }
     free(j);
     ig_generation_resume(g);
 }
 
+const struct ig_batch_ops ig_hold_batch_ops = {
+    .run = holds_run,
+    .done = holds_done,
+};
+
 enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
 {
     if (!g->ctx.account_id[0])
         return IG_STAGE_NEXT; /* nobody pays: a generation of the gateway's own */
-    struct reserve_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        ig_generation_fail_internal(g, IG_ENOMEM);
+    struct ig_gen_account *a = &g->acct;
+    const struct ig_tiers *tiers = g->pipeline->tiers;
+    ig_strlcpy(a->tier, g->ctx.tier, sizeof a->tier);
+    a->markup = tiers ? ig_tiers_markup(tiers, a->tier) : 0;
+    if (a->markup < 0)
+        a->markup = 0; /* a tier credits.markups no longer names */
+    a->metered = g->ctx.metered;
+    int64_t unit;
+    int priced = ig_gen_request_price(&g->req, &unit) == 0;
+    if (!a->metered) {
+        a->accounted = 1; /* charged on its record, never held or refused */
         return IG_STAGE_NEXT;
     }
-    j->work.data = j;
-    j->g = g;
-    if (ig_gen_request_price(&g->req, &j->unit))
-        j->unit = -1;
-    if (uv_queue_work(g->worker->loop, &j->work, reserve_work, reserve_done)) {
+    if (!priced) {
+        ig_generation_fail(g, IG_GERR_UNAVAILABLE, "model_not_priced", "model",
+                           "'%s' has no price for size %s and quality %s, so it cannot be "
+                           "charged; the operator sets one with price: in the config.",
+                           g->req.model->id, g->req.size, g->req.quality);
+        return IG_STAGE_NEXT;
+    }
+    struct reserve_job *j = calloc(1, sizeof *j);
+    struct ig_hold_record *h = j ? &j->req.hold : NULL;
+    /* Time-ordered ids: holds land at the end of their index. */
+    if (!j || ig_time_ordered_id("hold_", (uint64_t)ig_unix_ms(), h->id, sizeof h->id)) {
         free(j);
         ig_generation_fail_internal(g, IG_ENOMEM);
         return IG_STAGE_NEXT;
     }
+    j->g = g;
+    ig_strlcpy(h->account_id, g->ctx.account_id, sizeof h->account_id);
+    ig_strlcpy(h->generation_id, g->id, sizeof h->generation_id);
+    h->amount = ig_price_marked_up(unit, a->markup) * g->req.n;
+    h->created_ms = ig_unix_ms();
+    ig_batcher_submit(g->worker->hold_batcher, &j->item);
     return IG_STAGE_PARKED;
 }
 

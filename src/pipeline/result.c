@@ -159,7 +159,7 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
             ig_credits_format(g->acct.cost, cost, sizeof cost);
             ig_credits_format(g->acct.balance, left, sizeof left);
             ig_jw_raw(&meta, "cost_incurred", cost);
-            ig_jw_raw(&meta, "credits_remaining", left);
+            ig_jw_raw(&meta, "credits_remaining", g->acct.metered ? left : "null");
             ig_jw_str(&meta, "tier", g->acct.tier);
         }
         if (r->metadata)

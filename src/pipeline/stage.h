@@ -62,5 +62,7 @@ void ig_stage_dispatch_cancel(struct ig_generation *g);
 void ig_pipeline_worker_generation_gone(struct ig_pipeline_worker *w);
 /* The store step's batch operations, for each worker's batcher. */
 extern const struct ig_batch_ops ig_store_batch_ops;
+/* The reserve stage's holds, batched the same way. */
+extern const struct ig_batch_ops ig_hold_batch_ops;
 
 #endif

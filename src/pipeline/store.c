@@ -150,8 +150,8 @@ static int settle_with_record(struct ig_store_tx *tx, void *ud)
 {
     struct ig_generation *g = ud;
     struct ig_gen_account *a = &g->acct;
-    if (!a->accounted || (!a->hold_id[0] && a->cost == 0))
-        return 0;
+    if (!a->accounted || !a->metered)
+        return 0; /* not metered: the cost is on the record only */
     int rc = ig_ledger_settle(tx, g->ctx.account_id, a->hold_id, g->id, a->cost, ig_unix_ms(),
                               &a->balance);
     a->settled = rc == 0;

@@ -13,48 +13,63 @@ const char *ig_ledger_kind_name(enum ig_ledger_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "adjust";
 }
 
-struct hold_args {
-    const struct ig_hold_record *h;
-    int64_t balance;
+/* One hold inside the open transaction: r->rc says what became of it; the
+ * return is nonzero only for a failure that ends the transaction. */
+static int hold_one(struct ig_store_tx *tx, struct ig_hold_request *r)
+{
+    struct ig_ledger_entry e = {.account_id = r->hold.account_id,
+                                .kind = IG_LEDGER_HOLD,
+                                .amount = -r->hold.amount,
+                                .hold_id = r->hold.id,
+                                .generation_id =
+                                    r->hold.generation_id[0] ? r->hold.generation_id : NULL,
+                                .created_ms = r->hold.created_ms};
+    /* The check and the debit are one statement (covered). */
+    r->rc = ig_store_tx_ledger_append(tx, &e, 1, &r->balance);
+    if (r->rc == IG_EFUNDS || r->rc == IG_ENOTFOUND)
+        return 0; /* refused: nothing was written */
+    r->rc = r->rc ? r->rc : ig_store_tx_hold_insert(tx, &r->hold);
+    return r->rc;
+}
+
+struct hold_batch {
+    struct ig_hold_request *r;
+    size_t n;
 };
 
 static int hold_body(struct ig_store_tx *tx, void *ud)
 {
-    struct hold_args *a = ud;
-    struct ig_account_record acct;
-    int rc = ig_store_tx_account_find(tx, a->h->account_id, &acct);
-    if (rc)
-        return rc;
-    a->balance = acct.balance;
-    if (acct.metered && acct.balance < a->h->amount)
-        return IG_EFUNDS;
-    rc = ig_store_tx_hold_insert(tx, a->h);
-    struct ig_ledger_entry e = {.account_id = a->h->account_id,
-                                .kind = IG_LEDGER_HOLD,
-                                .amount = -a->h->amount,
-                                .hold_id = a->h->id,
-                                .generation_id =
-                                    a->h->generation_id[0] ? a->h->generation_id : NULL,
-                                .created_ms = a->h->created_ms};
-    rc = rc ? rc : ig_store_tx_ledger_append(tx, &e);
-    if (rc == 0)
-        a->balance -= a->h->amount;
+    struct hold_batch *b = ud;
+    for (size_t i = 0; i < b->n; i++) {
+        int rc = hold_one(tx, &b->r[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n)
+{
+    struct hold_batch b = {r, n};
+    int rc = ig_store_transact(s, hold_body, &b);
+    for (size_t i = 0; rc && i < n; i++)
+        r[i].rc = rc;
     return rc;
 }
 
 int ig_ledger_hold(struct ig_store *s, const struct ig_hold_record *h, int64_t *balance)
 {
-    struct hold_args a = {h, 0};
-    int rc = ig_store_transact(s, hold_body, &a);
+    struct ig_hold_request r = {.hold = *h};
+    ig_ledger_hold_many(s, &r, 1);
     if (balance)
-        *balance = a.balance;
-    return rc;
+        *balance = r.balance;
+    return r.rc;
 }
 
 int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char *hold_id,
                      const char *generation_id, int64_t charge, int64_t now_ms, int64_t *balance)
 {
-    int rc = 0;
+    int rc = 0, wrote = 0;
     if (hold_id && hold_id[0]) {
         struct ig_hold_record h;
         rc = ig_store_tx_hold_close(tx, hold_id, now_ms, &h);
@@ -65,7 +80,8 @@ int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char 
                                         .hold_id = hold_id,
                                         .generation_id = generation_id,
                                         .created_ms = now_ms};
-            rc = ig_store_tx_ledger_append(tx, &e);
+            rc = ig_store_tx_ledger_append(tx, &e, 0, balance);
+            wrote = 1;
         } else if (rc == IG_ENOTFOUND) {
             rc = 0; /* settled already: this write runs again after a refused batch */
         }
@@ -77,9 +93,10 @@ int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char 
                                     .hold_id = hold_id && hold_id[0] ? hold_id : NULL,
                                     .generation_id = generation_id,
                                     .created_ms = now_ms};
-        rc = ig_store_tx_ledger_append(tx, &e);
+        rc = ig_store_tx_ledger_append(tx, &e, 0, balance);
+        wrote = 1;
     }
-    if (rc == 0 && balance) {
+    if (rc == 0 && !wrote && balance) {
         struct ig_account_record acct;
         rc = ig_store_tx_account_find(tx, account_id, &acct);
         *balance = acct.balance;
@@ -95,17 +112,8 @@ struct credit_args {
 static int credit_body(struct ig_store_tx *tx, void *ud)
 {
     struct credit_args *a = ud;
-    struct ig_account_record acct;
-    int rc = ig_store_tx_account_find(tx, a->e->account_id, &acct);
-    if (rc)
-        return rc;
-    a->balance = acct.balance;
-    if (acct.metered && a->e->amount < 0 && acct.balance + a->e->amount < 0)
-        return IG_EFUNDS;
-    rc = ig_store_tx_ledger_append(tx, a->e);
-    if (rc == 0)
-        a->balance += a->e->amount;
-    return rc;
+    /* Taking away never goes below zero (covered); adding always may. */
+    return ig_store_tx_ledger_append(tx, a->e, a->e->amount < 0, &a->balance);
 }
 
 int ig_ledger_credit(struct ig_store *s, const char *account_id, enum ig_ledger_kind kind,
@@ -169,7 +177,7 @@ static int create_body(struct ig_store_tx *tx, void *ud)
                                     .amount = c->grant,
                                     .reason = "initial grant",
                                     .created_ms = c->now_ms};
-        rc = ig_store_tx_ledger_append(tx, &e);
+        rc = ig_store_tx_ledger_append(tx, &e, 0, NULL);
     }
     if (rc == 0 && c->key)
         rc = ig_store_tx_key_insert(tx, c->key);

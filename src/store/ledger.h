@@ -12,6 +12,20 @@
  * metered account's balance is below the amount (*balance is the balance);
  * IG_ENOTFOUND for an unknown account; IG_EDB. */
 int ig_ledger_hold(struct ig_store *s, const struct ig_hold_record *h, int64_t *balance);
+
+/* One hold of a batch, and its answer (rc and balance as ig_ledger_hold). */
+struct ig_hold_request {
+    struct ig_hold_record hold;
+    int64_t balance;
+    int rc;
+};
+
+/* The holds of n requests in one transaction, in order (each sees the
+ * balance the ones before it left): a refused one (IG_EFUNDS,
+ * IG_ENOTFOUND) changes nothing and the others go on; when the
+ * transaction itself fails, every rc is its error. Returns 0 or that
+ * error. */
+int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n);
 /* Inside a transaction (a generation's write): releases the hold hold_id
  * (when given and still open) and charges `charge` for what was
  * delivered. Settling twice releases once. *balance (may be NULL) gets

@@ -41,6 +41,7 @@ struct sqlite_store {
     struct gen_pending *queue, **queue_tail;
     int committing;
     struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
+    struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
 };
 
 /* A caller's generation writes waiting for the group commit
@@ -52,7 +53,8 @@ struct gen_pending {
     struct gen_pending *next;
 };
 
-#define DB(s) (((struct sqlite_store *)(s))->db)
+#define DB(s)    (((struct sqlite_store *)(s))->db)
+#define CACHE(s) (&((struct sqlite_store *)(s))->cache)
 
 /* WAL pages that wake the background checkpointer: SQLite's own default
  * threshold (about 4 MB of WAL at 4 KiB pages). */
@@ -107,14 +109,21 @@ static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)
     k->created_at = sqlite3_column_int64(st, 5);
     k->revoked_at = sqlite3_column_int64(st, 6);
     copy_text(k->account_id, sizeof k->account_id, st, 7);
+    copy_text(k->tier, sizeof k->tier, st, 8);
+    k->metered = sqlite3_column_int(st, 9);
 }
 
-#define KEY_COLUMNS "id, name, prefix, hash, scopes, created_at, revoked_at, account_id"
+/* A key with its account's tier and whether it is metered, which every
+ * request needs and the key cache keeps with it. */
+#define KEY_COLUMNS                                                                                \
+    "k.id, k.name, k.prefix, k.hash, k.scopes, k.created_at, k.revoked_at, k.account_id, "         \
+    "coalesce(a.tier, ''), coalesce(a.metered, 1)"
+#define KEY_FROM " FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
 
 static int key_insert(struct ig_store *s, const struct ig_key_record *k)
 {
     lock(s);
-    int rc = ig_sqlite_key_insert(DB(s), k);
+    int rc = ig_sqlite_key_insert(CACHE(s), k);
     unlock(s);
     return rc;
 }
@@ -172,7 +181,7 @@ static int key_find_db(sqlite3 *db, const char *where, const void *arg, int arg_
                        struct ig_key_record *out)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS " FROM api_keys WHERE %s", where);
+    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS KEY_FROM "WHERE %s", where);
     return query_one_db(db, sql, arg, arg_is_blob, key_row, out);
 }
 
@@ -187,12 +196,12 @@ static int key_find(struct ig_store *s, const char *where, const void *arg, int 
 
 static int key_find_by_hash(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
 {
-    return key_find(s, "hash = ?", hash, 1, out);
+    return key_find(s, "k.hash = ?", hash, 1, out);
 }
 
 static int key_find_by_id(struct ig_store *s, const char *id, struct ig_key_record *out)
 {
-    return key_find(s, "id = ?", id, 0, out);
+    return key_find(s, "k.id = ?", id, 0, out);
 }
 
 /* Runs one bound statement without results; 0 (with *changes, when
@@ -280,7 +289,7 @@ static int bind_revoke(sqlite3_stmt *st, void *ud)
 
 static int tx_key_find_by_id(struct ig_store_tx *tx, const char *id, struct ig_key_record *out)
 {
-    return key_find_db(DB(tx->store), "id = ?", id, 0, out);
+    return key_find_db(DB(tx->store), "k.id = ?", id, 0, out);
 }
 
 static int tx_key_revoke(struct ig_store_tx *tx, const char *id, int64_t now)
@@ -309,50 +318,51 @@ static int tx_key_count_live(struct ig_store_tx *tx, unsigned scope, int64_t *ou
 
 static int tx_key_insert(struct ig_store_tx *tx, const struct ig_key_record *k)
 {
-    return ig_sqlite_key_insert(DB(tx->store), k);
+    return ig_sqlite_key_insert(CACHE(tx->store), k);
 }
 
 static int tx_account_insert(struct ig_store_tx *tx, const struct ig_account_record *a)
 {
-    return ig_sqlite_account_insert(DB(tx->store), a);
+    return ig_sqlite_account_insert(CACHE(tx->store), a);
 }
 
 static int tx_account_find(struct ig_store_tx *tx, const char *id, struct ig_account_record *out)
 {
-    return ig_sqlite_account_find(DB(tx->store), id, out);
+    return ig_sqlite_account_find(CACHE(tx->store), id, out);
 }
 
-static int tx_ledger_append(struct ig_store_tx *tx, const struct ig_ledger_entry *e)
+static int tx_ledger_append(struct ig_store_tx *tx, const struct ig_ledger_entry *e, int covered,
+                            int64_t *balance)
 {
-    return ig_sqlite_ledger_append(DB(tx->store), e);
+    return ig_sqlite_ledger_append(CACHE(tx->store), e, covered, balance);
 }
 
 static int tx_ledger_sum(struct ig_store_tx *tx, const char *account_id, int64_t *out)
 {
-    return ig_sqlite_ledger_sum(DB(tx->store), account_id, out);
+    return ig_sqlite_ledger_sum(CACHE(tx->store), account_id, out);
 }
 
 static int tx_hold_insert(struct ig_store_tx *tx, const struct ig_hold_record *h)
 {
-    return ig_sqlite_hold_insert(DB(tx->store), h);
+    return ig_sqlite_hold_insert(CACHE(tx->store), h);
 }
 
 static int tx_hold_close(struct ig_store_tx *tx, const char *id, int64_t now_ms,
                          struct ig_hold_record *out)
 {
-    return ig_sqlite_hold_close(DB(tx->store), id, now_ms, out);
+    return ig_sqlite_hold_close(CACHE(tx->store), id, now_ms, out);
 }
 
 static int tx_hold_oldest_open(struct ig_store_tx *tx, int64_t before_ms,
                                struct ig_hold_record *out)
 {
-    return ig_sqlite_hold_oldest_open(DB(tx->store), before_ms, out);
+    return ig_sqlite_hold_oldest_open(CACHE(tx->store), before_ms, out);
 }
 
 static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
 {
     lock(s);
-    int rc = ig_sqlite_account_find(DB(s), id, out);
+    int rc = ig_sqlite_account_find(CACHE(s), id, out);
     unlock(s);
     return rc;
 }
@@ -361,7 +371,7 @@ static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_re
                         void *ud)
 {
     lock(s);
-    int rc = ig_sqlite_account_list(DB(s), cb, ud);
+    int rc = ig_sqlite_account_list(CACHE(s), cb, ud);
     unlock(s);
     return rc;
 }
@@ -390,7 +400,7 @@ static int key_list(struct ig_store *s, int (*cb)(const struct ig_key_record *, 
     lock(s);
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(DB(s), "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY created_at, rowid",
+    if (sqlite3_prepare_v2(DB(s), "SELECT " KEY_COLUMNS KEY_FROM "ORDER BY k.created_at, k.rowid",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(DB(s), "prepare key list");
         goto out;
@@ -618,6 +628,7 @@ static void sqlite_close(struct ig_store *s)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
     ig_checkpointer_stop(ss->checkpointer);
+    ig_sqlite_cache_release(&ss->cache);
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
     ig_buf_release(&ss->images_json);
@@ -741,6 +752,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         return IG_EDB;
     }
     sqlite3_busy_timeout(ss->db, BUSY_MS);
+    ss->cache.db = ss->db;
     int rc = 0;
     if (sqlite3_exec(ss->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "

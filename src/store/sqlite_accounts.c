@@ -10,22 +10,47 @@
 #include <stdarg.h>
 #include <string.h>
 
-/* Prepares sql and binds the arguments types describes. */
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *types, va_list ap)
+void ig_sqlite_cache_release(struct ig_sqlite_cache *c)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-        ig_error("sqlite: prepare: %s", sqlite3_errmsg(db));
+    for (int i = 0; i < IG_SQLITE_CACHED; i++) {
+        sqlite3_finalize(c->slot[i].st);
+        c->slot[i].st = NULL;
+        c->slot[i].sql = NULL;
+    }
+}
+
+/* The statement of sql (a literal: found by its address), prepared the
+ * first time, and its arguments bound as types describes. */
+static int prepare(struct ig_sqlite_cache *c, const char *sql, sqlite3_stmt **st, const char *types,
+                   va_list ap)
+{
+    int i;
+    for (i = 0; i < IG_SQLITE_CACHED && c->slot[i].sql && c->slot[i].sql != sql; i++)
+        ;
+    if (i == IG_SQLITE_CACHED) {
+        ig_error("sqlite: more than %d cached statements", IG_SQLITE_CACHED);
         return IG_EDB;
     }
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 's') {
+    if (!c->slot[i].sql) {
+        if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->slot[i].st, NULL) !=
+            SQLITE_OK) {
+            ig_error("sqlite: prepare: %s", sqlite3_errmsg(c->db));
+            sqlite3_finalize(c->slot[i].st);
+            c->slot[i].st = NULL;
+            return IG_EDB;
+        }
+        c->slot[i].sql = sql;
+    }
+    *st = c->slot[i].st;
+    for (int a = 0; types[a]; a++) {
+        if (types[a] == 's') {
             const char *v = va_arg(ap, const char *);
             if (v)
-                sqlite3_bind_text(*st, i + 1, v, -1, SQLITE_TRANSIENT);
-        } else if (types[i] == 'i') {
-            sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
+                sqlite3_bind_text(*st, a + 1, v, -1, SQLITE_TRANSIENT);
+        } else if (types[a] == 'i') {
+            sqlite3_bind_int64(*st, a + 1, va_arg(ap, int64_t));
         } else {
-            sqlite3_bind_blob(*st, i + 1, va_arg(ap, const uint8_t *), 32, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(*st, a + 1, va_arg(ap, const uint8_t *), 32, SQLITE_TRANSIENT);
         }
     }
     return 0;
@@ -35,11 +60,12 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *
  * until it returns nonzero, and a query that gives no row answers
  * IG_ENOTFOUND; *changes (when asked) gets the rows a write changed. A
  * unique or primary key constraint is IG_EEXISTS. */
-static int run(sqlite3 *db, int (*row)(sqlite3_stmt *, void *), void *out, int *changes,
-               const char *sql, const char *types, va_list ap)
+static int run(struct ig_sqlite_cache *c, int (*row)(sqlite3_stmt *, void *), void *out,
+               int *changes, const char *sql, const char *types, va_list ap)
 {
+    sqlite3 *db = c->db;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(db, sql, &st, types, ap);
+    int rc = prepare(c, sql, &st, types, ap);
     if (rc == 0) {
         int step, rows = 0;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -59,25 +85,28 @@ static int run(sqlite3 *db, int (*row)(sqlite3_stmt *, void *), void *out, int *
             *changes = sqlite3_changes(db);
         }
     }
-    sqlite3_finalize(st);
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
     return rc;
 }
 
-static int exec(sqlite3 *db, int *changes, const char *sql, const char *types, ...)
+static int exec(struct ig_sqlite_cache *c, int *changes, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    int rc = run(db, NULL, NULL, changes, sql, types, ap);
+    int rc = run(c, NULL, NULL, changes, sql, types, ap);
     va_end(ap);
     return rc;
 }
 
-static int query(sqlite3 *db, int (*row)(sqlite3_stmt *, void *), void *out, const char *sql,
-                 const char *types, ...)
+static int query(struct ig_sqlite_cache *c, int (*row)(sqlite3_stmt *, void *), void *out,
+                 const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    int rc = run(db, row, out, NULL, sql, types, ap);
+    int rc = run(c, row, out, NULL, sql, types, ap);
     va_end(ap);
     return rc;
 }
@@ -109,15 +138,15 @@ static int account_row(sqlite3_stmt *st, void *out)
     return 1;
 }
 
-int ig_sqlite_account_insert(sqlite3 *db, const struct ig_account_record *a)
+int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_record *a)
 {
-    return exec(db, NULL, "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES (?, ?, ?, 0, ?, ?)",
+    return exec(c, NULL, "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES (?, ?, ?, 0, ?, ?)",
                 "sssii", a->id, a->name, a->tier, (int64_t)a->metered, a->created_at);
 }
 
-int ig_sqlite_account_find(sqlite3 *db, const char *id, struct ig_account_record *out)
+int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id, struct ig_account_record *out)
 {
-    return query(db, account_row, out, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?", "s",
+    return query(c, account_row, out, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?", "s",
                  id);
 }
 
@@ -134,20 +163,20 @@ static int account_each_row(sqlite3_stmt *st, void *p)
     return e->cb(&a, e->ud);
 }
 
-int ig_sqlite_account_list(sqlite3 *db, int (*cb)(const struct ig_account_record *, void *),
-                           void *ud)
+int ig_sqlite_account_list(struct ig_sqlite_cache *c,
+                           int (*cb)(const struct ig_account_record *, void *), void *ud)
 {
     struct account_each e = {cb, ud};
-    int rc = query(db, account_each_row, &e,
+    int rc = query(c, account_each_row, &e,
                    "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY created_at, rowid", "");
     return rc == IG_ENOTFOUND ? 0 : rc;
 }
 
-int ig_sqlite_key_insert(sqlite3 *db, const struct ig_key_record *k)
+int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k)
 {
     char scopes[64];
     ig_scopes_format(k->scopes, scopes, sizeof scopes);
-    return exec(db, NULL,
+    return exec(c, NULL,
                 "INSERT INTO api_keys (id, name, prefix, hash, scopes, created_at, revoked_at, "
                 "account_id) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                 "sssbsis", k->id, k->name, k->prefix, k->hash, scopes, k->created_at,
@@ -156,30 +185,45 @@ int ig_sqlite_key_insert(sqlite3 *db, const struct ig_key_record *k)
 
 /* ---- the ledger ---- */
 
-int ig_sqlite_ledger_append(sqlite3 *db, const struct ig_ledger_entry *e)
-{
-    int changes = 0;
-    int rc = exec(db, &changes, "UPDATE accounts SET balance = balance + ? WHERE id = ?", "is",
-                  e->amount, e->account_id);
-    if (rc == 0 && changes == 0)
-        return IG_ENOTFOUND;
-    return rc ? rc
-              : exec(db, NULL,
-                     "INSERT INTO ledger (account_id, kind, amount, hold_id, generation_id, "
-                     "reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     "ssisssi", e->account_id, ig_ledger_kind_name(e->kind), e->amount, e->hold_id,
-                     e->generation_id, e->reason, e->created_ms);
-}
-
 static int int64_row(sqlite3_stmt *st, void *out)
 {
     *(int64_t *)out = sqlite3_column_int64(st, 0);
     return 1;
 }
 
-int ig_sqlite_ledger_sum(sqlite3 *db, const char *account_id, int64_t *out)
+int ig_sqlite_ledger_append(struct ig_sqlite_cache *c, const struct ig_ledger_entry *e, int covered,
+                            int64_t *balance)
 {
-    return query(db, int64_row, out,
+    int64_t after = 0;
+    /* The balance moves, and says where it ended, in one statement; when
+     * covered, only if a metered account stays at or above zero. */
+    int rc = covered ? query(c, int64_row, &after,
+                             "UPDATE accounts SET balance = balance + ?1 WHERE id = ?2 AND "
+                             "(metered = 0 OR balance + ?1 >= 0) RETURNING balance",
+                             "is", e->amount, e->account_id)
+                     : query(c, int64_row, &after,
+                             "UPDATE accounts SET balance = balance + ? WHERE id = ? "
+                             "RETURNING balance",
+                             "is", e->amount, e->account_id);
+    if (rc == IG_ENOTFOUND && covered) {
+        struct ig_account_record a;
+        rc = ig_sqlite_account_find(c, e->account_id, &a);
+        after = a.balance;
+        rc = rc ? rc : IG_EFUNDS;
+    }
+    if (balance)
+        *balance = after;
+    return rc ? rc
+              : exec(c, NULL,
+                     "INSERT INTO ledger (account_id, kind, amount, hold_id, generation_id, "
+                     "reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     "ssisssi", e->account_id, ig_ledger_kind_name(e->kind), e->amount, e->hold_id,
+                     e->generation_id, e->reason, e->created_ms);
+}
+
+int ig_sqlite_ledger_sum(struct ig_sqlite_cache *c, const char *account_id, int64_t *out)
+{
+    return query(c, int64_row, out,
                  "SELECT coalesce(sum(amount), 0) FROM ledger WHERE account_id = ?", "s",
                  account_id);
 }
@@ -200,27 +244,28 @@ static int hold_row(sqlite3_stmt *st, void *out)
     return 1;
 }
 
-int ig_sqlite_hold_insert(sqlite3 *db, const struct ig_hold_record *h)
+int ig_sqlite_hold_insert(struct ig_sqlite_cache *c, const struct ig_hold_record *h)
 {
-    return exec(db, NULL,
+    return exec(c, NULL,
                 "INSERT INTO holds (id, account_id, generation_id, amount, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 "sssii", h->id, h->account_id, h->generation_id[0] ? h->generation_id : NULL,
                 h->amount, h->created_ms);
 }
 
-int ig_sqlite_hold_close(sqlite3 *db, const char *id, int64_t now_ms, struct ig_hold_record *out)
+int ig_sqlite_hold_close(struct ig_sqlite_cache *c, const char *id, int64_t now_ms,
+                         struct ig_hold_record *out)
 {
-    int rc =
-        query(db, hold_row, out,
-              "SELECT " HOLD_COLUMNS " FROM holds WHERE id = ? AND settled_at IS NULL", "s", id);
-    return rc ? rc
-              : exec(db, NULL, "UPDATE holds SET settled_at = ? WHERE id = ?", "is", now_ms, id);
+    return query(c, hold_row, out,
+                 "UPDATE holds SET settled_at = ? WHERE id = ? AND settled_at IS NULL "
+                 "RETURNING " HOLD_COLUMNS,
+                 "is", now_ms, id);
 }
 
-int ig_sqlite_hold_oldest_open(sqlite3 *db, int64_t before_ms, struct ig_hold_record *out)
+int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
+                               struct ig_hold_record *out)
 {
-    return query(db, hold_row, out,
+    return query(c, hold_row, out,
                  "SELECT " HOLD_COLUMNS " FROM holds WHERE settled_at IS NULL AND created_at < ? "
                  "ORDER BY created_at LIMIT 1",
                  "i", before_ms);

@@ -1,6 +1,6 @@
 /* sqlite_accounts.h — private to store/: the SQL of accounts, keys in
  * transactions, the ledger and holds, for sqlite.c's operations table.
- * Every function runs on a connection whose store lock the caller holds,
+ * Every function runs on a connection (c->db) whose store lock the caller holds,
  * inside the transaction it opened; none locks or begins. Returns 0,
  * IG_ENOTFOUND, IG_EEXISTS (a constraint) or IG_EDB. */
 #ifndef IG_STORE_SQLITE_ACCOUNTS_H
@@ -10,21 +10,43 @@
 
 #include <sqlite3.h>
 
-int ig_sqlite_account_insert(sqlite3 *db, const struct ig_account_record *a);
-int ig_sqlite_account_find(sqlite3 *db, const char *id, struct ig_account_record *out);
+/* The statements of these operations on one connection, prepared once
+ * (they run on every metered generation) and kept until released. */
+#define IG_SQLITE_CACHED 24
+
+struct ig_sqlite_cache {
+    sqlite3 *db;
+    struct {
+        const char *sql; /* the literal it was prepared from */
+        sqlite3_stmt *st;
+    } slot[IG_SQLITE_CACHED];
+};
+
+/* Finalizes the cached statements (before the connection closes). */
+void ig_sqlite_cache_release(struct ig_sqlite_cache *c);
+
+int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_record *a);
+int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id,
+                           struct ig_account_record *out);
 /* Calls cb for each account, oldest first; a non-zero return stops. */
-int ig_sqlite_account_list(sqlite3 *db, int (*cb)(const struct ig_account_record *, void *),
-                           void *ud);
-int ig_sqlite_key_insert(sqlite3 *db, const struct ig_key_record *k);
-/* Appends e and moves its account's balance by e->amount. */
-int ig_sqlite_ledger_append(sqlite3 *db, const struct ig_ledger_entry *e);
+int ig_sqlite_account_list(struct ig_sqlite_cache *c,
+                           int (*cb)(const struct ig_account_record *, void *), void *ud);
+int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k);
+/* Appends e and moves its account's balance by e->amount; *balance (may
+ * be NULL) gets the balance after. When covered, only if the account is
+ * not metered or stays at or above zero: IG_EFUNDS otherwise, with
+ * *balance the balance as it is. */
+int ig_sqlite_ledger_append(struct ig_sqlite_cache *c, const struct ig_ledger_entry *e, int covered,
+                            int64_t *balance);
 /* The sum of an account's entries (to check the balance against). */
-int ig_sqlite_ledger_sum(sqlite3 *db, const char *account_id, int64_t *out);
-int ig_sqlite_hold_insert(sqlite3 *db, const struct ig_hold_record *h);
+int ig_sqlite_ledger_sum(struct ig_sqlite_cache *c, const char *account_id, int64_t *out);
+int ig_sqlite_hold_insert(struct ig_sqlite_cache *c, const struct ig_hold_record *h);
 /* Closes the open hold id at now_ms; *out gets it as it was. IG_ENOTFOUND
  * when no open hold has that id (settled already, or never made). */
-int ig_sqlite_hold_close(sqlite3 *db, const char *id, int64_t now_ms, struct ig_hold_record *out);
+int ig_sqlite_hold_close(struct ig_sqlite_cache *c, const char *id, int64_t now_ms,
+                         struct ig_hold_record *out);
 /* The oldest hold still open that was made before before_ms. */
-int ig_sqlite_hold_oldest_open(sqlite3 *db, int64_t before_ms, struct ig_hold_record *out);
+int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
+                               struct ig_hold_record *out);
 
 #endif

@@ -65,6 +65,8 @@ struct ig_hold_record {
 struct ig_key_record {
     char id[IG_ID_MAX];
     char account_id[IG_ID_MAX];
+    char tier[32]; /* its account's, when read (not written with the key) */
+    int metered;   /* its account's */
     char name[128];
     char prefix[16]; /* the first characters of the key, for people to recognise it */
     uint8_t hash[32];
@@ -163,8 +165,12 @@ struct ig_store_ops {
     int (*tx_key_insert)(struct ig_store_tx *tx, const struct ig_key_record *k);
     int (*tx_account_insert)(struct ig_store_tx *tx, const struct ig_account_record *a);
     int (*tx_account_find)(struct ig_store_tx *tx, const char *id, struct ig_account_record *out);
-    /* Appends e and moves its account's balance by e->amount, together. */
-    int (*tx_ledger_append)(struct ig_store_tx *tx, const struct ig_ledger_entry *e);
+    /* Appends e and moves its account's balance by e->amount, together;
+     * *balance (may be NULL) gets the balance after. covered: only when a
+     * metered account stays at or above zero, else IG_EFUNDS (nothing
+     * written; *balance the balance as it is). */
+    int (*tx_ledger_append)(struct ig_store_tx *tx, const struct ig_ledger_entry *e, int covered,
+                            int64_t *balance);
     int (*tx_ledger_sum)(struct ig_store_tx *tx, const char *account_id, int64_t *out);
     int (*tx_hold_insert)(struct ig_store_tx *tx, const struct ig_hold_record *h);
     /* Closes the open hold id; *out gets it. IG_ENOTFOUND when none is open. */
@@ -217,9 +223,10 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_tx_key_insert(tx, k)       ((tx)->store->ops->tx_key_insert((tx), (k)))
 #define ig_store_tx_account_insert(tx, a)   ((tx)->store->ops->tx_account_insert((tx), (a)))
 #define ig_store_tx_account_find(tx, id, o) ((tx)->store->ops->tx_account_find((tx), (id), (o)))
-#define ig_store_tx_ledger_append(tx, e)    ((tx)->store->ops->tx_ledger_append((tx), (e)))
-#define ig_store_tx_ledger_sum(tx, id, o)   ((tx)->store->ops->tx_ledger_sum((tx), (id), (o)))
-#define ig_store_tx_hold_insert(tx, h)      ((tx)->store->ops->tx_hold_insert((tx), (h)))
+#define ig_store_tx_ledger_append(tx, e, covered, bal)                                             \
+    ((tx)->store->ops->tx_ledger_append((tx), (e), (covered), (bal)))
+#define ig_store_tx_ledger_sum(tx, id, o) ((tx)->store->ops->tx_ledger_sum((tx), (id), (o)))
+#define ig_store_tx_hold_insert(tx, h)    ((tx)->store->ops->tx_hold_insert((tx), (h)))
 #define ig_store_tx_hold_close(tx, id, now, o)                                                     \
     ((tx)->store->ops->tx_hold_close((tx), (id), (now), (o)))
 #define ig_store_tx_hold_oldest_open(tx, before, o)                                                \
