@@ -107,6 +107,9 @@ static const struct setting settings[] = {
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},
     {"log.level", SET_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"cors.allowed_origins", SET_STRING, F(cors_allowed_origins), 0, 0, "",
+     "origins whose pages may call the API from a browser (comma-separated "
+     "scheme://host[:port], or *); empty: none"},
     {"default_model", SET_STRING, F(default_model), 0, 0, "",
      "the model of a request that names none (an id or alias, e.g. dall-e-3); empty: the "
      "built-in local renderer"},

@@ -49,6 +49,7 @@ struct ig_config {
     int log_prompts;
     int provenance_prompt;       /* the prompt's text in PNG provenance, not only its hash */
     char *default_model;         /* empty: the first model (the local renderer) */
+    char *cors_allowed_origins;  /* api/cors.h */
     char *credits_markups;       /* "free:50,managed:20,…" (core/pricing.h: ig_tiers_parse) */
     char *credits_default_tier;  /* of a new account */
     char *credits_initial_grant; /* credits, decimal */

@@ -208,6 +208,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         if (rc)
             ig_error("upstream.allow_networks: %s", why);
     }
+    if (rc == 0 && (rc = ig_cors_parse(cfg->cors_allowed_origins, &app->cors, why, sizeof why)))
+        ig_error("cors.allowed_origins: %s", why);
     app->upstream_options.allow = &app->allow_networks;
     /* An operator's proxy for plain http is honoured by libcurl alone. */
     app->upstream_options.builtin_http = cfg->upstream_builtin_http &&

@@ -7,6 +7,7 @@
 #ifndef IG_APP_H
 #define IG_APP_H
 
+#include "api/cors.h"
 #include "api/errors.h"
 #include "config.h"
 #include "core/breaker.h"
@@ -39,6 +40,7 @@ struct ig_app {
     struct ig_bus *bus;                /* notices shared with the fleet: key revocations */
     struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
     struct ig_tiers tiers;             /* credits.markups, parsed */
+    struct ig_cors cors;               /* cors.allowed_origins, parsed */
     int64_t initial_grant;             /* credits.initial_grant, millicredits */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;

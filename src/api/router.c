@@ -12,6 +12,7 @@
  * memory). Missing, unknown, revoked and malformed keys all get the same
  * 401 text, so the answer never says which part was wrong. */
 #include "api/router.h"
+#include "api/cors.h"
 #include "api/handlers.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -288,6 +289,9 @@ static void route_request(struct ig_app *app, struct ig_http_req *req)
     req->app = rc;
     req->app_free = api_req_free;
     atomic_fetch_add_explicit(&app->metrics.in_flight, 1, memory_order_relaxed);
+    ig_cors_apply(&app->cors, req); /* on every answer, errors included */
+    if (ig_cors_preflight(&app->cors, req))
+        return;
 
     const struct route *r = NULL;
     int path_known = 0;

@@ -1,6 +1,8 @@
 /* pricing.c — prices, markups and credits as text; see pricing.h. */
 #include "core/pricing.h"
+#include "util/buf.h"
 #include "util/err.h"
+#include "util/num.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,31 +79,24 @@ void ig_credits_format(int64_t mc, char *out, size_t size)
 int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err_size)
 {
     memset(out, 0, sizeof *out);
-    const char *p = text ? text : "";
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        size_t n = strcspn(p, ":, ");
-        if (n == 0 || n >= sizeof out->list[0].name || p[n] != ':' || out->n == IG_MAX_TIERS) {
-            snprintf(err, err_size, "'%.40s': write tiers as name:percent, at most %d of them", p,
-                     IG_MAX_TIERS);
+    const char *cursor = text, *p;
+    size_t item;
+    while ((p = ig_list_next(&cursor, &item))) {
+        size_t n = strcspn(p, ":");
+        if (n == 0 || n >= item || n >= sizeof out->list[0].name || out->n == IG_MAX_TIERS) {
+            snprintf(err, err_size, "'%.*s': write tiers as name:percent, at most %d of them",
+                     (int)(item > 40 ? 40 : item), p, IG_MAX_TIERS);
             return IG_EINVAL;
         }
-        int percent = 0, digits = 0;
-        const char *q = p + n + 1;
-        for (; *q >= '0' && *q <= '9' && digits < 5; q++, digits++)
-            percent = percent * 10 + (*q - '0');
-        if (!digits || percent > 1000 || (*q && *q != ',' && *q != ' ')) {
+        int64_t percent;
+        if (ig_parse_i64(p + n + 1, item - n - 1, 0, 1000, &percent)) {
             snprintf(err, err_size, "'%.*s': the markup must be a percent from 0 to 1000", (int)n,
                      p);
             return IG_EINVAL;
         }
         memcpy(out->list[out->n].name, p, n);
-        out->list[out->n].markup = percent;
+        out->list[out->n].markup = (int)percent;
         out->n++;
-        p = q;
     }
     return 0;
 }

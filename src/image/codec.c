@@ -250,8 +250,11 @@ static int png_decode_into(const void *data, size_t len, int header_only, size_t
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     struct png_source src = {data, len, 0};
-    uint8_t *pixels = NULL;
-    png_bytep *rows = NULL;
+    /* volatile: set after setjmp and read after libpng's longjmp, which
+     * otherwise may see a stale copy (NULL) and leak them (found by
+     * fuzz_multipart: a PNG truncated inside its image data). */
+    uint8_t *volatile pixels = NULL;
+    png_bytep *volatile rows = NULL;
     int rc = IG_ECODEC;
     if (!png || !info)
         goto out;

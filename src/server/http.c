@@ -562,8 +562,10 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     rc = rc ? rc : ig_buf_puts(&head, ig_http_status_text(status));
     rc = rc ? rc : ig_buf_puts(&head, "\r\nServer: imagegate\r\nDate: ");
     rc = rc ? rc : ig_buf_puts(&head, ig_http__worker_date(c->w));
-    rc = rc ? rc : ig_buf_puts(&head, "\r\nContent-Length: ");
-    rc = rc ? rc : ig_buf_put_u64(&head, len);
+    if (status != 204) { /* 204 has no body, and says no length (RFC 9110, 8.6) */
+        rc = rc ? rc : ig_buf_puts(&head, "\r\nContent-Length: ");
+        rc = rc ? rc : ig_buf_put_u64(&head, len);
+    }
     rc = rc ? rc : ig_buf_puts(&head, "\r\nx-request-id: ");
     rc = rc ? rc : ig_buf_puts(&head, req->request_id);
     rc = rc ? rc : ig_buf_puts(&head, "\r\n");

@@ -236,6 +236,20 @@ char *ig_buf_detach(struct ig_buf *b, size_t *len)
     return p;
 }
 
+const char *ig_list_next(const char **cursor, size_t *len)
+{
+    const char *p = *cursor ? *cursor : "";
+    while (*p == ' ' || *p == ',')
+        p++;
+    if (!*p) {
+        *cursor = p;
+        return NULL;
+    }
+    *len = strcspn(p, ", ");
+    *cursor = p + *len;
+    return p;
+}
+
 size_t ig_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);

@@ -61,6 +61,10 @@ int ig_utf8_valid(const void *s, size_t n);
  * NUL-terminated when size > 0, as BSD's strlcpy; returns strlen(src), so
  * a result >= size means it was cut. */
 size_t ig_strlcpy(char *dst, const char *src, size_t size);
+/* The next item of a list separated by commas and spaces ("a, b,c"):
+ * its start, with *len its length and *cursor moved past it; NULL at the
+ * end. */
+const char *ig_list_next(const char **cursor, size_t *len);
 /* Hands the data to the caller (to free()) and leaves the buffer empty. */
 char *ig_buf_detach(struct ig_buf *b, size_t *len);
 void ig_buf_reset(struct ig_buf *b);

@@ -160,3 +160,20 @@ Test(buf, reserved_room_is_still_bounded_by_max)
     cr_assert_str_eq(b.data, "");
     ig_buf_release(&b);
 }
+
+Test(buf, list_items_split_on_commas_and_spaces)
+{
+    const char *cursor = " a, bb,,c  ddd ,", *p;
+    size_t n;
+    const char *want[] = {"a", "bb", "c", "ddd"};
+    for (int i = 0; i < 4; i++) {
+        p = ig_list_next(&cursor, &n);
+        cr_assert_not_null(p);
+        cr_assert_eq(n, strlen(want[i]));
+        cr_assert_eq(strncmp(p, want[i], n), 0, "item %d", i);
+    }
+    cr_assert_null(ig_list_next(&cursor, &n));
+    cr_assert_null(ig_list_next(&cursor, &n), "the end stays the end");
+    cursor = NULL;
+    cr_assert_null(ig_list_next(&cursor, &n), "NULL is an empty list");
+}

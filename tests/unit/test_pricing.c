@@ -72,8 +72,8 @@ Test(pricing, tiers)
 {
     struct ig_tiers t;
     char err[128];
-    cr_assert_eq(ig_tiers_parse("free:50, managed:20,byok:0,vip:0,gold:5", &t, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(ig_tiers_parse("free:50, managed:20,byok:0,vip:0,gold:5", &t, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_eq(t.n, 5);
     cr_assert_eq(ig_tiers_markup(&t, "free"), 50);
     cr_assert_eq(ig_tiers_markup(&t, "gold"), 5, "new tiers are allowed");
