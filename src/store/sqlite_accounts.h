@@ -8,22 +8,9 @@
 
 #include "store/store.h"
 
+#include "store/sqlite_stmt.h"
+
 #include <sqlite3.h>
-
-/* The statements of these operations on one connection, prepared once
- * (they run on every metered generation) and kept until released. */
-#define IG_SQLITE_CACHED 24
-
-struct ig_sqlite_cache {
-    sqlite3 *db;
-    struct {
-        const char *sql; /* the literal it was prepared from */
-        sqlite3_stmt *st;
-    } slot[IG_SQLITE_CACHED];
-};
-
-/* Finalizes the cached statements (before the connection closes). */
-void ig_sqlite_cache_release(struct ig_sqlite_cache *c);
 
 int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_record *a);
 int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id,
