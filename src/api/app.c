@@ -452,3 +452,38 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
                       req->request_id, req->status, (unsigned long long)latency) == 0)
         ig_log_line(b.data, b.len);
 }
+
+int ig_app_query_param(const struct ig_http_req *req, const char *name, char *out, size_t size)
+{
+    size_t nlen = strlen(name);
+    const char *p = req->query, *end = req->query ? req->query + req->query_len : NULL;
+    int found = 0;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            if (found++)
+                return -1;
+            size_t o = 0;
+            for (const char *v = p + nlen + 1; v < stop; v++) {
+                int c = (unsigned char)*v;
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int hi = v + 2 < stop ? ig_hex_value(v[1]) : -1;
+                    int lo = hi >= 0 ? ig_hex_value(v[2]) : -1;
+                    if (lo < 0)
+                        return -1;
+                    c = hi << 4 | lo;
+                    v += 2;
+                }
+                if (c == 0 || o + 1 >= size)
+                    return -1;
+                out[o++] = (char)c;
+            }
+            out[o] = '\0';
+        }
+        p = stop + 1;
+    }
+    return found;
+}

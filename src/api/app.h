@@ -97,6 +97,9 @@ int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, vo
 
 /* Responds with a JSON value (the reference is stolen). */
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
+/* The query parameter name of req, percent-decoded into out: 1 when it is
+ * there (once), 0 when absent, -1 when repeated, malformed or too long. */
+int ig_app_query_param(const struct ig_http_req *req, const char *name, char *out, size_t size);
 /* The scheme://host[:port] image URLs start with: public_url, else the
  * request's Host header when it is a plain host[:port], else the listen
  * address. */

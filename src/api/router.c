@@ -43,7 +43,9 @@
     X(ROUTE_CREDITS, "credits")                                                                    \
     X(ROUTE_ESTIMATE, "estimate")                                                                  \
     X(ROUTE_OPS_GENERATIONS, "ops_generations")                                                    \
-    X(ROUTE_OPS_CREDITS, "ops_credits")
+    X(ROUTE_OPS_CREDITS, "ops_credits")                                                            \
+    X(ROUTE_HISTORY, "history")                                                                    \
+    X(ROUTE_HISTORY_ONE, "history_one")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -92,6 +94,8 @@ static const struct route routes[] = {
     {ROUTE_ADMIN_ACCOUNT, HTTP_POST, "/admin/accounts/", 1, IG_SCOPE_ADMIN, BODY_JSON,
      ig_api_account_credits},
     {ROUTE_CREDITS, HTTP_GET, "/v1/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
+    {ROUTE_HISTORY, HTTP_GET, "/v1/generations", 0, IG_SCOPE_GENERATE, 0, ig_api_history_list},
+    {ROUTE_HISTORY_ONE, HTTP_GET, "/v1/generations/", 1, IG_SCOPE_GENERATE, 0, ig_api_history_get},
     {ROUTE_ESTIMATE, HTTP_POST, "/v1/images/estimate", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_estimate},
     /* The Ops-Center API of seed 003, as its clients call it (errors carry

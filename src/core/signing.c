@@ -62,3 +62,15 @@ int ig_verify_signed(const uint8_t *secret, size_t secret_len, const char *path,
         return IG_ERANGE;
     return 0;
 }
+
+void ig_signed_file_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                        const char *sha256, const char *format, int64_t expires, char *out,
+                        size_t size)
+{
+    char path[160], sig[IG_SIG_HEX];
+    int n = snprintf(path, sizeof path, "/v1/files/%s.%s", sha256, format);
+    if (n < 0 || (size_t)n >= sizeof path)
+        n = (int)strlen(path);
+    ig_sign_path(secret, secret_len, path, (size_t)n, expires, sig);
+    snprintf(out, size, "%s%s?expires=%lld&sig=%s", base_url, path, (long long)expires, sig);
+}

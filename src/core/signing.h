@@ -13,6 +13,11 @@
 
 void ig_sign_path(const uint8_t *secret, size_t secret_len, const char *path, size_t path_len,
                   int64_t expires, char sig[IG_SIG_HEX]);
+/* The signed URL of a stored image: base_url (scheme://host[:port]) +
+ * /v1/files/SHA.FORMAT?expires=…&sig=…, into out. */
+void ig_signed_file_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                        const char *sha256, const char *format, int64_t expires, char *out,
+                        size_t size);
 /* 0 when valid; IG_EINVAL for a bad or missing signature, IG_ERANGE when
  * expired. query is the raw query string (without '?'). *expires (may be
  * NULL) receives the signed expiry when the signature is good. */

@@ -30,11 +30,8 @@ static void signed_url(const struct ig_generation *g, const struct ig_image_reco
                        size_t size)
 {
     const struct ig_pipeline *p = g->pipeline;
-    char path[160], sig[IG_SIG_HEX];
-    int64_t expires = ig_unix_time() + p->cfg->url_ttl_s;
-    int n = snprintf(path, sizeof path, "/v1/files/%s.%s", im->sha256, im->format);
-    ig_sign_path(p->secret, p->secret_len, path, (size_t)n, expires, sig);
-    snprintf(url, size, "%s%s?expires=%lld&sig=%s", g->ctx.base_url, path, (long long)expires, sig);
+    ig_signed_file_url(p->secret, p->secret_len, g->ctx.base_url, im->sha256, im->format,
+                       ig_unix_time() + p->cfg->url_ttl_s, url, size);
 }
 
 int ig_result_open(struct ig_generation *g, struct ig_stored *s, size_t need)

@@ -10,6 +10,7 @@
  * instance on the same data dir) wait instead of failing. */
 #include "store/checkpoint.h"
 #include "store/sqlite_accounts.h"
+#include "store/sqlite_history.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -359,6 +360,15 @@ static int tx_hold_oldest_open(struct ig_store_tx *tx, int64_t before_ms,
     return ig_sqlite_hold_oldest_open(CACHE(tx->store), before_ms, out);
 }
 
+static int generation_history(struct ig_store *s, const struct ig_history_query *q,
+                              int (*cb)(const struct ig_history_row *, void *), void *ud)
+{
+    lock(s);
+    int rc = ig_sqlite_generation_history(CACHE(s), q, cb, ud);
+    unlock(s);
+    return rc;
+}
+
 static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
 {
     lock(s);
@@ -661,6 +671,7 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_hold_close = tx_hold_close,
     .tx_hold_oldest_open = tx_hold_oldest_open,
     .account_find = account_find,
+    .generation_history = generation_history,
     .account_list = account_list,
     .generation_insert = generation_insert,
     .generation_count = generation_count,

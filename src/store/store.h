@@ -103,6 +103,24 @@ struct ig_generation_record {
     int64_t latency_us;
 };
 
+/* One generation as its account's history shows it; the strings are
+ * borrowed for the callback only. images_json is [{"sha256", "format",
+ * "seed"}, …] in image order. */
+struct ig_history_row {
+    const char *id, *model, *provider, *prompt, *params_json, *status, *error, *images_json;
+    int n, width, height;
+    int64_t created_ms, completed_ms, latency_us, cost;
+};
+
+/* Which history: one account's, newest first; NULL fields match all. */
+struct ig_history_query {
+    const char *account_id; /* required: an account sees its own only */
+    const char *id;         /* one generation */
+    const char *before_id;  /* a page's cursor: older than this id */
+    const char *model, *status;
+    int limit;
+};
+
 struct ig_store;
 
 /* A transaction in progress: handed to the body of ig_store_transact, and
@@ -181,6 +199,10 @@ struct ig_store_ops {
                                struct ig_hold_record *out);
 
     /* Outside transactions. */
+    /* Calls cb for each generation q matches, newest first, at most
+     * q->limit; a nonzero return stops. 0 (also when none matched). */
+    int (*generation_history)(struct ig_store *s, const struct ig_history_query *q,
+                              int (*cb)(const struct ig_history_row *, void *), void *ud);
     int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);
     int (*account_list)(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud);
@@ -231,7 +253,9 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((tx)->store->ops->tx_hold_close((tx), (id), (now), (o)))
 #define ig_store_tx_hold_oldest_open(tx, before, o)                                                \
     ((tx)->store->ops->tx_hold_oldest_open((tx), (before), (o)))
-#define ig_store_account_find(s, id, o)  ((s)->ops->account_find((s), (id), (o)))
+#define ig_store_account_find(s, id, o) ((s)->ops->account_find((s), (id), (o)))
+#define ig_store_generation_history(s, q, cb, ud)                                                  \
+    ((s)->ops->generation_history((s), (q), (cb), (ud)))
 #define ig_store_account_list(s, cb, ud) ((s)->ops->account_list((s), (cb), (ud)))
 
 /* "grant", "hold", … */

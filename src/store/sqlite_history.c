@@ -1,0 +1,57 @@
+/* sqlite_history.c — an account's generations, newest first; see
+ * sqlite_history.h. One statement serves a page, a filtered page and one
+ * generation: absent filters are NULL and match everything. */
+#include "store/sqlite_history.h"
+#include "util/err.h"
+
+struct history_each {
+    int (*cb)(const struct ig_history_row *, void *);
+    void *ud;
+};
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static int history_row(sqlite3_stmt *st, void *p)
+{
+    struct history_each *e = p;
+    struct ig_history_row r = {
+        .id = col(st, 0),
+        .model = col(st, 1),
+        .provider = col(st, 2),
+        .prompt = col(st, 3),
+        .params_json = col(st, 4),
+        .status = col(st, 5),
+        .error = col(st, 6),
+        .n = sqlite3_column_int(st, 7),
+        .width = sqlite3_column_int(st, 8),
+        .height = sqlite3_column_int(st, 9),
+        .created_ms = sqlite3_column_int64(st, 10),
+        .completed_ms = sqlite3_column_int64(st, 11),
+        .latency_us = sqlite3_column_int64(st, 12),
+        .cost = sqlite3_column_int64(st, 13),
+        .images_json = col(st, 14),
+    };
+    return e->cb(&r, e->ud);
+}
+
+int ig_sqlite_generation_history(struct ig_sqlite_cache *c, const struct ig_history_query *q,
+                                 int (*cb)(const struct ig_history_row *, void *), void *ud)
+{
+    struct history_each e = {cb, ud};
+    int rc = ig_sqlite_query(
+        c, history_row, &e,
+        "SELECT g.id, g.model, g.provider, g.prompt, g.params, g.status, g.error, g.n, g.width, "
+        "g.height, g.created_at, g.completed_at, g.latency_us, g.cost, "
+        "(SELECT json_group_array(json(x)) FROM (SELECT json_object('sha256', b.sha256, "
+        "'format', b.format, 'seed', j.value ->> 'seed') AS x FROM json_each(g.images) j "
+        "JOIN blobs b ON b.sha256 = j.value ->> 'sha256' ORDER BY j.key)) "
+        "FROM generations g WHERE g.account_id = ?1 AND (?2 IS NULL OR g.id = ?2) "
+        "AND (?3 IS NULL OR g.id < ?3) AND (?4 IS NULL OR g.model = ?4) "
+        "AND (?5 IS NULL OR g.status = ?5) ORDER BY g.id DESC LIMIT ?6",
+        "sssssi", q->account_id, q->id, q->before_id, q->model, q->status,
+        (int64_t)(q->limit > 0 ? q->limit : 1));
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}
