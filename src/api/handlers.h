@@ -25,5 +25,6 @@ void ig_api_credits(struct ig_app *app, struct ig_http_req *req, const char *par
 void ig_api_estimate(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_history_list(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_history_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

@@ -45,7 +45,8 @@
     X(ROUTE_OPS_GENERATIONS, "ops_generations")                                                    \
     X(ROUTE_OPS_CREDITS, "ops_credits")                                                            \
     X(ROUTE_HISTORY, "history")                                                                    \
-    X(ROUTE_HISTORY_ONE, "history_one")
+    X(ROUTE_HISTORY_ONE, "history_one")                                                            \
+    X(ROUTE_USAGE, "usage")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -96,6 +97,7 @@ static const struct route routes[] = {
     {ROUTE_CREDITS, HTTP_GET, "/v1/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
     {ROUTE_HISTORY, HTTP_GET, "/v1/generations", 0, IG_SCOPE_GENERATE, 0, ig_api_history_list},
     {ROUTE_HISTORY_ONE, HTTP_GET, "/v1/generations/", 1, IG_SCOPE_GENERATE, 0, ig_api_history_get},
+    {ROUTE_USAGE, HTTP_GET, "/v1/usage", 0, IG_SCOPE_GENERATE, 0, ig_api_usage},
     {ROUTE_ESTIMATE, HTTP_POST, "/v1/images/estimate", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_estimate},
     /* The Ops-Center API of seed 003, as its clients call it (errors carry

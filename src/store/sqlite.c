@@ -369,6 +369,15 @@ static int generation_history(struct ig_store *s, const struct ig_history_query 
     return rc;
 }
 
+static int usage(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
+                 enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud)
+{
+    lock(s);
+    int rc = ig_sqlite_usage(CACHE(s), account_id, from_ms, to_ms, by, cb, ud);
+    unlock(s);
+    return rc;
+}
+
 static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
 {
     lock(s);
@@ -672,6 +681,7 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_hold_oldest_open = tx_hold_oldest_open,
     .account_find = account_find,
     .generation_history = generation_history,
+    .usage = usage,
     .account_list = account_list,
     .generation_insert = generation_insert,
     .generation_count = generation_count,

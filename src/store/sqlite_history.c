@@ -55,3 +55,47 @@ int ig_sqlite_generation_history(struct ig_sqlite_cache *c, const struct ig_hist
         (int64_t)(q->limit > 0 ? q->limit : 1));
     return rc == IG_ENOTFOUND ? 0 : rc;
 }
+
+struct usage_each {
+    int (*cb)(const struct ig_usage_row *, void *);
+    void *ud;
+};
+
+static int usage_row(sqlite3_stmt *st, void *p)
+{
+    struct usage_each *e = p;
+    struct ig_usage_row r = {
+        .group = col(st, 0),
+        .generations = sqlite3_column_int64(st, 1),
+        .images = sqlite3_column_int64(st, 2),
+        .cost = sqlite3_column_int64(st, 3),
+        .failed = sqlite3_column_int64(st, 4),
+        .p50_latency_us = sqlite3_column_int64(st, 5),
+        .p95_latency_us = sqlite3_column_int64(st, 6),
+    };
+    return e->cb(&r, e->ud);
+}
+
+int ig_sqlite_usage(struct ig_sqlite_cache *c, const char *account_id, int64_t from_ms,
+                    int64_t to_ms, enum ig_usage_group by,
+                    int (*cb)(const struct ig_usage_row *, void *), void *ud)
+{
+    struct usage_each e = {cb, ud};
+    /* Percentiles by rank within each group (window functions): the
+     * ceil(p * n)-th smallest latency. */
+    int rc = ig_sqlite_query(
+        c, usage_row, &e,
+        "WITH g AS (SELECT CASE ?4 WHEN 1 THEN model WHEN 2 THEN "
+        "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') WHEN 3 THEN coalesce(key_id, '') "
+        "ELSE 'all' END AS grp, status, latency_us, cost, json_array_length(images) AS imgs "
+        "FROM generations WHERE account_id = ?1 AND created_at >= ?2 AND created_at < ?3), "
+        "r AS (SELECT grp, latency_us, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY latency_us) "
+        "AS rn, COUNT(*) OVER (PARTITION BY grp) AS cnt FROM g) "
+        "SELECT t.grp, t.n, t.images, t.cost, t.failed, "
+        "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 50 + 99) / 100), "
+        "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 95 + 99) / 100) "
+        "FROM (SELECT grp, count(*) AS n, sum(imgs) AS images, sum(cost) AS cost, "
+        "sum(status = 'failed') AS failed FROM g GROUP BY grp) AS t ORDER BY t.grp",
+        "siii", account_id, from_ms, to_ms, (int64_t)by);
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}

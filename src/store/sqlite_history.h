@@ -10,4 +10,8 @@
 int ig_sqlite_generation_history(struct ig_sqlite_cache *c, const struct ig_history_query *q,
                                  int (*cb)(const struct ig_history_row *, void *), void *ud);
 
+int ig_sqlite_usage(struct ig_sqlite_cache *c, const char *account_id, int64_t from_ms,
+                    int64_t to_ms, enum ig_usage_group by,
+                    int (*cb)(const struct ig_usage_row *, void *), void *ud);
+
 #endif

@@ -121,6 +121,15 @@ struct ig_history_query {
     int limit;
 };
 
+/* An account's usage over [from_ms, to_ms), in groups. */
+enum ig_usage_group { IG_USAGE_ALL, IG_USAGE_MODEL, IG_USAGE_DAY, IG_USAGE_KEY };
+
+struct ig_usage_row {
+    const char *group; /* the model, the day (YYYY-MM-DD, UTC), the key id, or "all" */
+    int64_t generations, images, failed, cost;
+    int64_t p50_latency_us, p95_latency_us;
+};
+
 struct ig_store;
 
 /* A transaction in progress: handed to the body of ig_store_transact, and
@@ -203,6 +212,10 @@ struct ig_store_ops {
      * q->limit; a nonzero return stops. 0 (also when none matched). */
     int (*generation_history)(struct ig_store *s, const struct ig_history_query *q,
                               int (*cb)(const struct ig_history_row *, void *), void *ud);
+    /* Calls cb for each group of account_id's generations made in
+     * [from_ms, to_ms), in group order. 0 (also when there were none). */
+    int (*usage)(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
+                 enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud);
     int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);
     int (*account_list)(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud);
@@ -256,6 +269,8 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_account_find(s, id, o) ((s)->ops->account_find((s), (id), (o)))
 #define ig_store_generation_history(s, q, cb, ud)                                                  \
     ((s)->ops->generation_history((s), (q), (cb), (ud)))
+#define ig_store_usage(s, acct, from, to, by, cb, ud)                                              \
+    ((s)->ops->usage((s), (acct), (from), (to), (by), (cb), (ud)))
 #define ig_store_account_list(s, cb, ud) ((s)->ops->account_list((s), (cb), (ud)))
 
 /* "grant", "hold", … */

@@ -93,6 +93,40 @@ class History(FakeTest):
         status, hdrs, doc = self.gw.json("GET", "/v1/generations")
         self.assertOpenAIError(status, hdrs, doc, 401, "missing_api_key", None)
 
+    def test_usage_totals_and_groups(self):
+        import datetime
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        status, _, u = self.get("/v1/usage")
+        self.assertEqual(status, 200, u)
+        self.assertEqual((u["object"], u["end_date"], u["group_by"], u["data"]),
+                         ("usage", today, None, []))
+        t = u["totals"]
+        self.assertEqual((t["generations"], t["images"], t["failed"], t["cost"],
+                          t["error_rate"], t["cache_hit_rate"]), (3, 3, 0, 0, 0, 0))
+        self.assertEqual((u["total_generations"], u["total_cost"]), (3, 0))
+        self.assertGreater(t["p95_latency"], 0)
+        self.assertGreaterEqual(t["p95_latency"], t["p50_latency"])
+        for by, group in (("model", "local/procedural"), ("day", today),
+                          ("key", self.a["id"])):
+            with self.subTest(by=by):
+                status, _, u = self.get("/v1/usage?group_by=" + by)
+                self.assertEqual(u["group_by"], by)
+                self.assertEqual([(g["group"], g["generations"]) for g in u["data"]],
+                                 [(group, 3)])
+        # Another account's usage is its own; a range without them is empty.
+        self.assertEqual(self.get("/v1/usage", key=self.b["key"])[2]["totals"]["generations"], 1)
+        status, _, u = self.get("/v1/usage?start_date=2020-01-01&end_date=2020-01-31")
+        self.assertEqual((u["start_date"], u["end_date"], u["totals"]["generations"]),
+                         ("2020-01-01", "2020-01-31", 0))
+        for query, param in (("start_date=2026-02-30", "start_date"),
+                             ("start_date=yesterday", "start_date"),
+                             ("start_date=2026-03-02&end_date=2026-03-01", "end_date"),
+                             ("group_by=colour", "group_by"),
+                             ("group_by=day&group_by=key", "group_by")):
+            with self.subTest(query=query):
+                status, hdrs, doc = self.get("/v1/usage?" + query)
+                self.assertOpenAIError(status, hdrs, doc, 400, "invalid_value", param)
+
     def test_failures_are_in_the_history(self):
         status, _, acct = self.gw.json("POST", "/admin/accounts", {"grant": 100},
                                        key=self.gw.admin_key)
