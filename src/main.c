@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"serve", cli_serve, "run the gateway"},
     {"generate", cli_generate, "generate images through a running gateway"},
     {"keys", cli_keys, "create, list and revoke API keys"},
+    {"accounts", cli_accounts, "create and list accounts, grant them credits"},
     {"config", cli_config, "print the effective configuration (dump) or its reference (doc)"},
 };
 

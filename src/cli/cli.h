@@ -9,6 +9,7 @@
 #include "upstream/fetch.h"
 #include "util/buf.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 enum cli_exit {
@@ -51,10 +52,30 @@ int cli_report_error(const char *what, const struct cli_response *r);
 /* The server URL and key from options or the environment. */
 const char *cli_server_url(const char *option);
 const char *cli_api_key(const char *option);
+/* A subcommand's verbs: the name and how many positional arguments it
+ * takes, the verb's own included. */
+struct cli_verb {
+    const char *name;
+    int npositional;
+};
+/* The verb a's positional arguments name (one of verbs, NULL-terminated,
+ * with its count of arguments), or NULL after printing usage. */
+const char *cli_verb_of(const struct cli_args *a, const struct cli_verb *verbs, const char *usage);
+/* Sends an admin call and reads its JSON answer: CLI_OK with *r (the
+ * caller releases r->body) and *j (NULL when the answer is not JSON), or
+ * the exit code after reporting the failure (r released). */
+int cli_admin_call(const char *method, const char *url, const char *key, const char *body,
+                   const char *what, struct cli_response *r, json_t **j);
+/* For an admin subcommand: the key (*key) and the gateway's base URL
+ * without trailing slashes (into base). CLI_OK, or CLI_USAGE after saying
+ * that no key was given. */
+int cli_admin_target(const char *key_option, const char *server_option, const char **key,
+                     char *base, size_t size);
 
 int cli_serve(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+int cli_accounts(int argc, char **argv);
 int cli_config(int argc, char **argv);
 
 #endif

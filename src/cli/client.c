@@ -135,3 +135,42 @@ int cli_report_error(const char *what, const struct cli_response *r)
         return CLI_REJECTED;
     return CLI_FAILURE;
 }
+
+int cli_admin_target(const char *key_option, const char *server_option, const char **key,
+                     char *base, size_t size)
+{
+    *key = cli_api_key(key_option);
+    if (!*key) {
+        fprintf(stderr, "imagegate: no admin key: pass --key or set IMAGEGATE_ADMIN_KEY\n");
+        return CLI_USAGE;
+    }
+    const char *server = cli_server_url(server_option);
+    size_t n = strlen(server);
+    while (n && server[n - 1] == '/')
+        n--;
+    snprintf(base, size, "%.*s", (int)n, server);
+    return CLI_OK;
+}
+
+const char *cli_verb_of(const struct cli_args *a, const struct cli_verb *verbs, const char *usage)
+{
+    const char *verb = a->npositional ? a->positional[0] : NULL;
+    for (const struct cli_verb *v = verbs; verb && v->name; v++)
+        if (strcmp(v->name, verb) == 0 && v->npositional == (int)a->npositional)
+            return verb;
+    fprintf(stderr, "usage: %s\n", usage);
+    return NULL;
+}
+
+int cli_admin_call(const char *method, const char *url, const char *key, const char *body,
+                   const char *what, struct cli_response *r, json_t **j)
+{
+    cli_http(method, url, key, body, 16 << 20, r);
+    if (r->status != 200 && r->status != 201) {
+        int rc = cli_report_error(what, r);
+        ig_buf_release(&r->body);
+        return rc;
+    }
+    *j = ig_json_loadb(r->body.data, r->body.len, 0, NULL);
+    return CLI_OK;
+}

@@ -13,14 +13,15 @@
 static const struct cli_option options[] = {
     {"scopes", 0, "LIST", "for create: comma-separated scopes (generate, admin)"},
     {"admin", 0, NULL, "for create: an admin key (scopes generate,admin), to rotate the admin key"},
+    {"account", 0, "ID", "for create: the account it spends from (default: an account of its own)"},
     {"json", 0, NULL, "print the gateway's JSON answer"},
     {"server", 0, "URL", "gateway URL (default $IMAGEGATE_URL or http://127.0.0.1:8080)"},
     {"key", 'k', "KEY", "admin key (default $IMAGEGATE_API_KEY, then $IMAGEGATE_ADMIN_KEY)"},
 };
-enum { O_SCOPES, O_ADMIN, O_JSON, O_SERVER, O_KEY, O_COUNT };
+enum { O_SCOPES, O_ADMIN, O_ACCOUNT, O_JSON, O_SERVER, O_KEY, O_COUNT };
 
-static const char usage[] = "imagegate keys create NAME [--scopes generate,admin | --admin] | "
-                            "keys list | keys revoke ID";
+static const char usage[] = "imagegate keys create NAME [--scopes generate,admin | --admin] "
+                            "[--account ID] | keys list | keys revoke ID";
 
 int cli_keys(int argc, char **argv)
 {
@@ -28,23 +29,14 @@ int cli_keys(int argc, char **argv)
     int rc = cli_parse(argc, argv, 2, usage, options, O_COUNT, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
-    const char *verb = a.npositional ? a.positional[0] : NULL;
-    int ok_args = verb && ((strcmp(verb, "create") == 0 && a.npositional == 2) ||
-                           (strcmp(verb, "list") == 0 && a.npositional == 1) ||
-                           (strcmp(verb, "revoke") == 0 && a.npositional == 2));
-    if (!ok_args) {
-        fprintf(stderr, "usage: %s\n", usage);
+    static const struct cli_verb verbs[] = {{"create", 2}, {"list", 1}, {"revoke", 2}, {NULL, 0}};
+    const char *verb = cli_verb_of(&a, verbs, usage);
+    if (!verb)
         return CLI_USAGE;
-    }
-    const char *key = cli_api_key(a.values[O_KEY]);
-    if (!key) {
-        fprintf(stderr, "imagegate: no admin key: pass --key or set IMAGEGATE_ADMIN_KEY\n");
+    const char *key;
+    char server[1024];
+    if (cli_admin_target(a.values[O_KEY], a.values[O_SERVER], &key, server, sizeof server))
         return CLI_USAGE;
-    }
-    const char *server = cli_server_url(a.values[O_SERVER]);
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/')
-        sl--;
     char url[2048];
     char *body = NULL;
     const char *method = "GET";
@@ -70,32 +62,32 @@ int cli_keys(int argc, char **argv)
             }
             json_object_set_new(j, "scopes", sc);
         }
+        if (a.values[O_ACCOUNT])
+            json_object_set_new(j, "account_id", json_string(a.values[O_ACCOUNT]));
         body = json_dumps(j, JSON_COMPACT);
         json_decref(j);
         method = "POST";
-        snprintf(url, sizeof url, "%.*s/admin/keys", (int)sl, server);
+        snprintf(url, sizeof url, "%s/admin/keys", server);
     } else if (strcmp(verb, "list") == 0) {
-        snprintf(url, sizeof url, "%.*s/admin/keys", (int)sl, server);
+        snprintf(url, sizeof url, "%s/admin/keys", server);
     } else {
         method = "DELETE";
-        snprintf(url, sizeof url, "%.*s/admin/keys/%s", (int)sl, server, a.positional[1]);
+        snprintf(url, sizeof url, "%s/admin/keys/%s", server, a.positional[1]);
     }
     struct cli_response r;
-    cli_http(method, url, key, body, 16 << 20, &r);
+    json_t *j;
+    rc = cli_admin_call(method, url, key, body, verb, &r, &j);
     free(body);
-    if (r.status != 200 && r.status != 201) {
-        rc = cli_report_error(verb, &r);
-        ig_buf_release(&r.body);
+    if (rc)
         return rc;
-    }
-    json_t *j = ig_json_loadb(r.body.data, r.body.len, 0, NULL);
     if (a.values[O_JSON] || !j) {
         printf("%s\n", r.body.data ? r.body.data : "");
     } else if (strcmp(verb, "create") == 0) {
         printf("%s\n", json_string_value(json_object_get(j, "key")));
-        fprintf(stderr, "created %s (%s); the key above is shown only once\n",
+        fprintf(stderr, "created %s (%s) in account %s; the key above is shown only once\n",
                 json_string_value(json_object_get(j, "id")),
-                json_string_value(json_object_get(j, "name")));
+                json_string_value(json_object_get(j, "name")),
+                json_string_value(json_object_get(j, "account_id")));
     } else if (strcmp(verb, "list") == 0) {
         size_t i;
         json_t *k;

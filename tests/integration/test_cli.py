@@ -1,4 +1,4 @@
-"""The CLI against a running gateway: generate, keys, exit codes."""
+"""The CLI against a running gateway: generate, keys, accounts, exit codes."""
 import os
 import shutil
 import subprocess
@@ -73,6 +73,38 @@ class Cli(GatewayTest):
         self.assertEqual(r.returncode, 4)
         r = self.run_cli("keys", "frobnicate", env_extra=admin)
         self.assertEqual(r.returncode, 2)
+
+    def test_accounts_and_credits(self):
+        admin = {"IMAGEGATE_ADMIN_KEY": self.gw.admin_key}
+        r = self.run_cli("accounts", "create", "acme", "--grant", "100", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        acct, word, balance = r.stdout.decode().split()
+        self.assertTrue(acct.startswith("acct_"))
+        self.assertEqual((word, balance), ("balance", "100"))
+        r = self.run_cli("accounts", "grant", acct, "50.5", "--reason", "top-up",
+                         env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().split(), [acct, "balance", "150.500"])
+        r = self.run_cli("accounts", "list", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), acct + r"\s+managed\s+150.500\s+acme")
+        r = self.run_cli("keys", "create", "app", "--account", acct, env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("in account " + acct, r.stderr.decode())
+        key = r.stdout.decode().strip()
+        status, _, c = self.gw.json("GET", "/v1/credits", key=key)
+        self.assertEqual((status, c["account_id"], c["balance"]), (200, acct, 150.5))
+        for args, code in ((("accounts", "grant", "acct_nope", "1"), 4),
+                           (("accounts", "grant", acct, "abc"), 4),
+                           (("accounts", "create", "x", "--tier", "platinum"), 4),
+                           (("keys", "create", "x", "--account", "acct_nope"), 4),
+                           (("accounts", "frobnicate"), 2),
+                           (("accounts", "grant", acct), 2)):
+            with self.subTest(args=args):
+                r = self.run_cli(*args, env_extra=admin)
+                self.assertEqual(r.returncode, code, r.stderr)
+        r = self.run_cli("accounts", "list", key="ig_wrong")
+        self.assertEqual(r.returncode, 3)
 
     def test_admin_key_rotation(self):
         """The last admin key cannot be revoked (409 last_admin_key, the key
