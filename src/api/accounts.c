@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum account_op { ACCOUNT_CREATE, ACCOUNT_LIST, ACCOUNT_CREDIT };
+enum account_op { ACCOUNT_CREATE, ACCOUNT_LIST, ACCOUNT_CREDIT, ACCOUNT_UPDATE };
 
 struct account_ctx {
     struct ig_app *app;
@@ -57,6 +57,10 @@ static void account_work(void *p)
         c->list = json_array();
         c->rc = c->list ? ig_store_account_list(s, collect_account, c->list) : IG_ENOMEM;
         break;
+    case ACCOUNT_UPDATE:
+        c->rc = ig_store_account_update(s, c->rec.id, c->rec.name[0] ? c->rec.name : NULL,
+                                        c->rec.tier[0] ? c->rec.tier : NULL, &c->rec);
+        break;
     case ACCOUNT_CREDIT:
         c->rc = ig_ledger_credit(s, c->rec.id, c->amount >= 0 ? IG_LEDGER_GRANT : IG_LEDGER_ADJUST,
                                  c->amount, c->reason, ig_unix_ms(), &c->rec.balance);
@@ -83,6 +87,10 @@ static void account_done(struct ig_http_req *req, void *p)
                              "The account store is unavailable; try again.");
     } else if (c->op == ACCOUNT_CREATE) {
         ig_app_respond_json(req, 201, account_json(&c->rec));
+    } else if (c->op == ACCOUNT_UPDATE) {
+        /* Keys carry their account's tier in the key caches. */
+        ig_bus_publish(c->app->bus, IG_TOPIC_ACCOUNT_CHANGED, c->rec.id);
+        ig_app_respond_json(req, 200, account_json(&c->rec));
     } else if (c->op == ACCOUNT_LIST) {
         ig_app_respond_json(req, 200, json_pack("{s:s, s:O}", "object", "list", "data", c->list));
     } else {
@@ -243,6 +251,44 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
                              bad_amount ? "'amount' is required: credits other than zero, with at "
                                           "most three decimals (negative to take away)."
                                         : "'reason' is a string of up to 255 characters.");
+        free(c);
+        return;
+    }
+    start(req, c);
+}
+
+/* PATCH /admin/accounts/{id} {name?, tier?}: a new tier applies to the
+ * account's next requests (its keys' cached tier is dropped). */
+void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    if (strchr(param, '/') || !param[0] || strlen(param) >= IG_ID_MAX) {
+        ig_api_respond_error(req, 404, "invalid_request_error", "not_found", NULL,
+                             "Unknown path: use /admin/accounts/{id}.");
+        return;
+    }
+    static const char *const allowed[] = {"name", "tier", NULL};
+    json_t *j = body_object(req, allowed);
+    if (!j)
+        return;
+    struct account_ctx *c = new_ctx(app, req, ACCOUNT_UPDATE);
+    if (!c) {
+        json_decref(j);
+        return;
+    }
+    ig_strlcpy(c->rec.id, param, sizeof c->rec.id);
+    const char *bad = NULL;
+    if (json_object_size(j) == 0)
+        bad = "name";
+    else if (string_member(j, "name", "", c->rec.name, sizeof c->rec.name))
+        bad = "name";
+    else if (string_member(j, "tier", "", c->rec.tier, sizeof c->rec.tier) ||
+             (c->rec.tier[0] && ig_tiers_markup(&app->tiers, c->rec.tier) < 0))
+        bad = "tier";
+    json_decref(j);
+    if (bad) {
+        ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value", bad,
+                             "Give a name (1 to 127 characters) and/or a tier of "
+                             "credits.markups.");
         free(c);
         return;
     }

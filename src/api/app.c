@@ -152,9 +152,10 @@ static int ensure_admin_key(struct ig_app *app, FILE *announce)
     return rc;
 }
 
-/* A key was revoked somewhere in the fleet: drop every cached answer (the
- * cache is keyed by hash, not id, and a revocation is rare). */
-static void forget_revoked_key(void *ud, const char *topic, const char *key_id)
+/* A key was revoked, or an account changed, somewhere in the fleet: drop
+ * every cached answer (the cache is keyed by hash, not id, and both are
+ * rare). */
+static void forget_cached_keys(void *ud, const char *topic, const char *key_id)
 {
     (void)topic;
     (void)key_id;
@@ -202,7 +203,11 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0 && !(app->bus = ig_bus_local_new()))
         rc = IG_ENOMEM;
     if (rc == 0)
-        rc = ig_bus_subscribe(app->bus, IG_TOPIC_KEY_REVOKED, forget_revoked_key, app->keys);
+        rc = ig_bus_subscribe(app->bus, IG_TOPIC_KEY_REVOKED, forget_cached_keys, app->keys);
+    /* Keys are cached with their account's tier: a changed account empties
+     * the caches too. */
+    if (rc == 0)
+        rc = ig_bus_subscribe(app->bus, IG_TOPIC_ACCOUNT_CHANGED, forget_cached_keys, app->keys);
     if (rc == 0) {
         rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
         if (rc)

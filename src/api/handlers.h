@@ -21,6 +21,7 @@ void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char 
 void ig_api_accounts_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_accounts_list(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_credits(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_estimate(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_history_list(struct ig_app *app, struct ig_http_req *req, const char *param);

@@ -94,6 +94,8 @@ static const struct route routes[] = {
     {ROUTE_ADMIN_ACCOUNTS, HTTP_GET, "/admin/accounts", 0, IG_SCOPE_ADMIN, 0, ig_api_accounts_list},
     {ROUTE_ADMIN_ACCOUNT, HTTP_POST, "/admin/accounts/", 1, IG_SCOPE_ADMIN, BODY_JSON,
      ig_api_account_credits},
+    {ROUTE_ADMIN_ACCOUNT, HTTP_PATCH, "/admin/accounts/", 1, IG_SCOPE_ADMIN, BODY_JSON,
+     ig_api_account_update},
     {ROUTE_CREDITS, HTTP_GET, "/v1/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
     {ROUTE_HISTORY, HTTP_GET, "/v1/generations", 0, IG_SCOPE_GENERATE, 0, ig_api_history_list},
     {ROUTE_HISTORY_ONE, HTTP_GET, "/v1/generations/", 1, IG_SCOPE_GENERATE, 0, ig_api_history_get},

@@ -13,7 +13,8 @@
 #ifndef IG_BUS_H
 #define IG_BUS_H
 
-#define IG_TOPIC_KEY_REVOKED "keys.revoked" /* payload: the key id */
+#define IG_TOPIC_KEY_REVOKED     "keys.revoked"     /* payload: the key id */
+#define IG_TOPIC_ACCOUNT_CHANGED "accounts.changed" /* payload: the account id (its tier) */
 
 #define IG_BUS_TOPIC_MAX   64
 #define IG_BUS_PAYLOAD_MAX 256

@@ -386,6 +386,15 @@ static int account_find(struct ig_store *s, const char *id, struct ig_account_re
     return rc;
 }
 
+static int account_update(struct ig_store *s, const char *id, const char *name, const char *tier,
+                          struct ig_account_record *out)
+{
+    lock(s);
+    int rc = ig_sqlite_account_update(CACHE(s), id, name, tier, out);
+    unlock(s);
+    return rc;
+}
+
 static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud)
 {
@@ -680,6 +689,7 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_hold_close = tx_hold_close,
     .tx_hold_oldest_open = tx_hold_oldest_open,
     .account_find = account_find,
+    .account_update = account_update,
     .generation_history = generation_history,
     .usage = usage,
     .account_list = account_list,

@@ -65,6 +65,15 @@ int ig_sqlite_account_list(struct ig_sqlite_cache *c,
     return rc == IG_ENOTFOUND ? 0 : rc;
 }
 
+int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id, const char *name,
+                             const char *tier, struct ig_account_record *out)
+{
+    return ig_sqlite_query(c, account_row, out,
+                           "UPDATE accounts SET name = coalesce(?2, name), tier = coalesce(?3, "
+                           "tier) WHERE id = ?1 RETURNING " ACCOUNT_COLUMNS,
+                           "sss", id, name, tier);
+}
+
 int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k)
 {
     char scopes[64];

@@ -18,6 +18,8 @@ int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id,
 /* Calls cb for each account, oldest first; a non-zero return stops. */
 int ig_sqlite_account_list(struct ig_sqlite_cache *c,
                            int (*cb)(const struct ig_account_record *, void *), void *ud);
+int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id, const char *name,
+                             const char *tier, struct ig_account_record *out);
 int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k);
 /* Appends e and moves its account's balance by e->amount; *balance (may
  * be NULL) gets the balance after. When covered, only if the account is

@@ -219,6 +219,10 @@ struct ig_store_ops {
     int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);
     int (*account_list)(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud);
+    /* Sets the name and/or tier (NULL: unchanged) of account id; *out gets
+     * it as it now is. IG_ENOTFOUND. */
+    int (*account_update)(struct ig_store *s, const char *id, const char *name, const char *tier,
+                          struct ig_account_record *out);
 
     void (*close)(struct ig_store *s);
 };
@@ -272,6 +276,8 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_usage(s, acct, from, to, by, cb, ud)                                              \
     ((s)->ops->usage((s), (acct), (from), (to), (by), (cb), (ud)))
 #define ig_store_account_list(s, cb, ud) ((s)->ops->account_list((s), (cb), (ud)))
+#define ig_store_account_update(s, id, name, tier, o)                                              \
+    ((s)->ops->account_update((s), (id), (name), (tier), (o)))
 
 /* "grant", "hold", … */
 const char *ig_ledger_kind_name(enum ig_ledger_kind k);

@@ -185,6 +185,31 @@ models:
                                     {"model": "house", "prompt": "x"}, key=key)
         self.assertEqual(e["estimated_cost"], 3)
 
+    def test_a_new_tier_applies_to_the_next_request(self):
+        account, key = self.account(1000)
+        self.fake.script([])
+        self.assertEqual(self.gen(key, model="dall-e-3")[2]["_metadata"]["cost_incurred"], 48)
+        status, _, a = self.admin("PATCH", "/admin/accounts/" + account,
+                                  {"tier": "free", "name": "renamed"})
+        self.assertEqual((status, a["tier"], a["name"], a["balance"]), (200, "free", "renamed",
+                                                                         952), a)
+        # The key's cached tier was dropped: the next generation pays +50%.
+        doc = self.gen(key, model="dall-e-3")[2]
+        self.assertEqual((doc["_metadata"]["cost_incurred"], doc["_metadata"]["tier"]),
+                         (60, "free"))
+        for body, code, param in (({"tier": "platinum"}, "invalid_value", "tier"),
+                                  ({}, "invalid_value", "name"),
+                                  ({"name": ""}, "invalid_value", "name"),
+                                  ({"balance": 5}, "unknown_parameter", "balance")):
+            with self.subTest(body=body):
+                status, hdrs, doc = self.admin("PATCH", "/admin/accounts/" + account, body)
+                self.assertOpenAIError(status, hdrs, doc, 400, code, param)
+        status, hdrs, doc = self.admin("PATCH", "/admin/accounts/acct_nobody", {"tier": "vip"})
+        self.assertOpenAIError(status, hdrs, doc, 404, "account_not_found", "id")
+        status, hdrs, doc = self.gw.json("PATCH", "/admin/accounts/" + account, {"tier": "vip"},
+                                         key=key)
+        self.assertOpenAIError(status, hdrs, doc, 403, "insufficient_scope", None)
+
     def test_an_unpriced_model_is_refused_never_free(self):
         _, key = self.account(1000)
         self.fake.script([])
