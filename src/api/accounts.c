@@ -104,9 +104,8 @@ static void account_done(struct ig_http_req *req, void *p)
 
 static void start(struct ig_http_req *req, struct account_ctx *c)
 {
-    if (ig_app_offload(req, account_work, account_done, c)) {
+    if (ig_app_offload_or_refuse(req, account_work, account_done, c)) {
         free(c);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 
@@ -122,64 +121,19 @@ static struct account_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, 
     return c;
 }
 
-/* The body as a JSON object whose members are all in allowed; NULL after
- * answering 400. */
-static json_t *body_object(struct ig_http_req *req, const char *const *allowed)
-{
-    json_error_t jerr;
-    json_t *j = ig_json_loadb(req->body.data ? req->body.data : "", req->body.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        ig_api_respond_error(req, 400, "invalid_request_error", "invalid_json", NULL,
-                             "The body must be a JSON object.");
-        return NULL;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, k) == 0;
-        if (!ok) {
-            ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
-                                 "Unrecognized request argument supplied: %.64s", k);
-            json_decref(j);
-            return NULL;
-        }
-    }
-    return j;
-}
-
-/* A string member of 1 to size-1 characters into out (absent: def). */
-static int string_member(json_t *j, const char *name, const char *def, char *out, size_t size)
-{
-    json_t *v = json_object_get(j, name);
-    if (!v || json_is_null(v)) {
-        ig_strlcpy(out, def, size);
-        return 0;
-    }
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= size ||
-        strlen(json_string_value(v)) != json_string_length(v))
-        return IG_EINVAL;
-    ig_strlcpy(out, json_string_value(v), size);
-    return 0;
-}
-
 void ig_api_accounts_create(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
     static const char *const allowed[] = {"name", "tier", "grant", NULL};
-    json_t *j = body_object(req, allowed);
+    json_t *j = ig_app_json_body(req, allowed);
     if (!j)
         return;
     struct account_ctx *c = new_ctx(app, req, ACCOUNT_CREATE);
     const char *bad = NULL;
-    if (c && string_member(j, "name", "", c->rec.name, sizeof c->rec.name))
+    if (c && ig_app_json_string(j, "name", "", c->rec.name, sizeof c->rec.name))
         bad = "name";
-    else if (c && string_member(j, "tier", app->cfg->credits_default_tier, c->rec.tier,
-                                sizeof c->rec.tier))
+    else if (c && ig_app_json_string(j, "tier", app->cfg->credits_default_tier, c->rec.tier,
+                                     sizeof c->rec.tier))
         bad = "tier";
     else if (c && ig_tiers_markup(&app->tiers, c->rec.tier) < 0)
         bad = "tier";
@@ -232,7 +186,7 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
         return;
     }
     static const char *const allowed[] = {"amount", "reason", NULL};
-    json_t *j = body_object(req, allowed);
+    json_t *j = ig_app_json_body(req, allowed);
     if (!j)
         return;
     struct account_ctx *c = new_ctx(app, req, ACCOUNT_CREDIT);
@@ -243,7 +197,7 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
     memcpy(c->rec.id, param, (size_t)(slash - param));
     json_t *amount = json_object_get(j, "amount");
     int bad_amount = !amount || ig_api_credits_of(amount, &c->amount) || c->amount == 0;
-    int bad_reason = string_member(j, "reason", "", c->reason, sizeof c->reason) != 0;
+    int bad_reason = ig_app_json_string(j, "reason", "", c->reason, sizeof c->reason) != 0;
     json_decref(j);
     if (bad_amount || bad_reason) {
         ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value",
@@ -267,7 +221,7 @@ void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const ch
         return;
     }
     static const char *const allowed[] = {"name", "tier", NULL};
-    json_t *j = body_object(req, allowed);
+    json_t *j = ig_app_json_body(req, allowed);
     if (!j)
         return;
     struct account_ctx *c = new_ctx(app, req, ACCOUNT_UPDATE);
@@ -279,9 +233,9 @@ void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const ch
     const char *bad = NULL;
     if (json_object_size(j) == 0)
         bad = "name";
-    else if (string_member(j, "name", "", c->rec.name, sizeof c->rec.name))
+    else if (ig_app_json_string(j, "name", "", c->rec.name, sizeof c->rec.name))
         bad = "name";
-    else if (string_member(j, "tier", "", c->rec.tier, sizeof c->rec.tier) ||
+    else if (ig_app_json_string(j, "tier", "", c->rec.tier, sizeof c->rec.tier) ||
              (c->rec.tier[0] && ig_tiers_markup(&app->tiers, c->rec.tier) < 0))
         bad = "tier";
     json_decref(j);

@@ -492,3 +492,56 @@ int ig_app_query_param(const struct ig_http_req *req, const char *name, char *ou
     }
     return found;
 }
+
+/* The body as a JSON object whose members are all in allowed; NULL after
+ * answering 400. */
+json_t *ig_app_json_body(struct ig_http_req *req, const char *const *allowed)
+{
+    json_error_t jerr;
+    json_t *j = ig_json_loadb(req->body.data ? req->body.data : "", req->body.len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        ig_api_respond_error(req, 400, "invalid_request_error", "invalid_json", NULL,
+                             "The body must be a JSON object.");
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= strcmp(*a, k) == 0;
+        if (!ok) {
+            ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
+                                 "Unrecognized request argument supplied: %.64s", k);
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* A string member of 1 to size-1 characters into out (absent: def). */
+int ig_app_json_string(json_t *j, const char *name, const char *def, char *out, size_t size)
+{
+    json_t *v = json_object_get(j, name);
+    if (!v || json_is_null(v)) {
+        ig_strlcpy(out, def, size);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= size ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return IG_EINVAL;
+    ig_strlcpy(out, json_string_value(v), size);
+    return 0;
+}
+
+int ig_app_offload_or_refuse(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, void *ctx)
+{
+    int rc = ig_app_offload(req, work, done, ctx);
+    if (rc)
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
+    return rc;
+}

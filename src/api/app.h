@@ -94,6 +94,16 @@ static inline struct ig_api_req *ig_api_req_of(const struct ig_http_req *req)
 typedef void (*ig_work_fn)(void *ctx);
 typedef void (*ig_done_fn)(struct ig_http_req *req, void *ctx);
 int ig_app_offload(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, void *ctx);
+/* The same, answering 503 overloaded when it cannot start (the caller
+ * then frees ctx). */
+int ig_app_offload_or_refuse(struct ig_http_req *req, ig_work_fn work, ig_done_fn done, void *ctx);
+/* The request's body as a JSON object whose members are all in allowed
+ * (NULL-terminated); NULL after answering 400 (invalid_json or
+ * unknown_parameter). The caller releases it. */
+json_t *ig_app_json_body(struct ig_http_req *req, const char *const *allowed);
+/* The string member name of j (1 to size-1 characters, no NUL) into out;
+ * def when absent or null. 0, or IG_EINVAL. */
+int ig_app_json_string(json_t *j, const char *name, const char *def, char *out, size_t size);
 
 /* Responds with a JSON value (the reference is stolen). */
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);

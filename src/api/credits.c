@@ -128,11 +128,10 @@ static struct credits_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)
 
 static void start(struct ig_http_req *req, struct credits_ctx *c)
 {
-    if (ig_app_offload(req, credits_work, credits_done, c)) {
+    if (ig_app_offload_or_refuse(req, credits_work, credits_done, c)) {
         if (c->estimate)
             ig_gen_request_release(&c->req);
         free(c);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 

@@ -138,9 +138,8 @@ static struct history_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)
 
 static void start(struct ig_http_req *req, struct history_ctx *c)
 {
-    if (ig_app_offload(req, history_work, history_done, c)) {
+    if (ig_app_offload_or_refuse(req, history_work, history_done, c)) {
         free(c);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 

@@ -136,9 +136,8 @@ static struct key_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, enum
 
 static void start(struct ig_http_req *req, struct key_ctx *c)
 {
-    if (ig_app_offload(req, key_work, key_done, c)) {
+    if (ig_app_offload_or_refuse(req, key_work, key_done, c)) {
         free(c);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }
 
@@ -156,35 +155,17 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
     struct key_ctx *c = new_ctx(app, req, KEY_CREATE);
     if (!c)
         return;
-    json_error_t jerr;
-    json_t *j = ig_json_loadb(req->body.data ? req->body.data : "", req->body.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    if (!j || !json_is_object(j)) {
-        bad(req, c, j, "invalid_json", NULL, "The body must be a JSON object.");
+    static const char *const allowed[] = {"name", "scopes", "account_id", NULL};
+    json_t *j = ig_app_json_body(req, allowed);
+    if (!j) {
+        free(c);
         return;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        if (strcmp(k, "name") && strcmp(k, "scopes") && strcmp(k, "account_id")) {
-            /* k lives in j: answer before releasing it. */
-            ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
-                                 "Unrecognized request argument supplied: %.64s", k);
-            json_decref(j);
-            free(c);
-            return;
-        }
-    }
-    json_t *name = json_object_get(j, "name");
-    if (!json_is_string(name) || json_string_length(name) == 0 ||
-        json_string_length(name) >= sizeof c->rec.name ||
-        strlen(json_string_value(name)) != json_string_length(name)) {
+    if (ig_app_json_string(j, "name", "", c->rec.name, sizeof c->rec.name) || !c->rec.name[0]) {
         bad(req, c, j, "invalid_value", "name",
             "'name' is required: a string of 1 to 127 characters.");
         return;
     }
-    ig_strlcpy(c->rec.name, json_string_value(name), sizeof c->rec.name);
     json_t *scopes = json_object_get(j, "scopes");
     unsigned bits = IG_SCOPE_GENERATE;
     if (scopes && !json_is_null(scopes)) {
@@ -208,15 +189,10 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
             bits |= bit;
         }
     }
-    json_t *account = json_object_get(j, "account_id");
-    if (account && !json_is_null(account)) {
-        if (!json_is_string(account) || json_string_length(account) == 0 ||
-            json_string_length(account) >= sizeof c->rec.account_id) {
-            bad(req, c, j, "invalid_value", "account_id",
-                "'account_id' must be the id of an account (acct_…).");
-            return;
-        }
-        ig_strlcpy(c->rec.account_id, json_string_value(account), sizeof c->rec.account_id);
+    if (ig_app_json_string(j, "account_id", "", c->rec.account_id, sizeof c->rec.account_id)) {
+        bad(req, c, j, "invalid_value", "account_id",
+            "'account_id' must be the id of an account (acct_…).");
+        return;
     }
     json_decref(j);
     c->rec.scopes = bits;

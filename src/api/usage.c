@@ -167,8 +167,7 @@ void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param
     c->to_ms = last + DAY_MS; /* the end day is included */
     format_day(first, c->start, sizeof c->start);
     format_day(last, c->end, sizeof c->end);
-    if (ig_app_offload(req, usage_work, usage_done, c)) {
+    if (ig_app_offload_or_refuse(req, usage_work, usage_done, c)) {
         free(c);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
 }

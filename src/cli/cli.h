@@ -71,6 +71,13 @@ int cli_admin_call(const char *method, const char *url, const char *key, const c
  * that no key was given. */
 int cli_admin_target(const char *key_option, const char *server_option, const char **key,
                      char *base, size_t size);
+/* The start every admin subcommand shares: parses argv (options, then
+ * verbs), finds the verb, the key and the base URL. CLI_OK, or the exit
+ * code to return (CLI_OK for --help, with *verb NULL). */
+int cli_admin_start(int argc, char **argv, const char *usage, const struct cli_option *options,
+                    size_t noptions, int key_option, int server_option,
+                    const struct cli_verb *verbs, struct cli_args *a, const char **verb,
+                    const char **key, char *base, size_t size);
 
 int cli_serve(int argc, char **argv);
 int cli_generate(int argc, char **argv);

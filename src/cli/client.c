@@ -174,3 +174,21 @@ int cli_admin_call(const char *method, const char *url, const char *key, const c
     *j = ig_json_loadb(r->body.data, r->body.len, 0, NULL);
     return CLI_OK;
 }
+
+int cli_admin_start(int argc, char **argv, const char *usage, const struct cli_option *options,
+                    size_t noptions, int key_option, int server_option,
+                    const struct cli_verb *verbs, struct cli_args *a, const char **verb,
+                    const char **key, char *base, size_t size)
+{
+    *verb = NULL;
+    int rc = cli_parse(argc, argv, 2, usage, options, noptions, a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    const char *v = cli_verb_of(a, verbs, usage);
+    if (!v)
+        return CLI_USAGE;
+    if (cli_admin_target(a->values[key_option], a->values[server_option], key, base, size))
+        return CLI_USAGE;
+    *verb = v;
+    return CLI_OK;
+}

@@ -25,18 +25,14 @@ static const char usage[] = "imagegate keys create NAME [--scopes generate,admin
 
 int cli_keys(int argc, char **argv)
 {
-    struct cli_args a;
-    int rc = cli_parse(argc, argv, 2, usage, options, O_COUNT, &a);
-    if (rc)
-        return rc < 0 ? CLI_OK : rc;
     static const struct cli_verb verbs[] = {{"create", 2}, {"list", 1}, {"revoke", 2}, {NULL, 0}};
-    const char *verb = cli_verb_of(&a, verbs, usage);
-    if (!verb)
-        return CLI_USAGE;
-    const char *key;
+    struct cli_args a;
+    const char *verb, *key;
     char server[1024];
-    if (cli_admin_target(a.values[O_KEY], a.values[O_SERVER], &key, server, sizeof server))
-        return CLI_USAGE;
+    int rc = cli_admin_start(argc, argv, usage, options, O_COUNT, O_KEY, O_SERVER, verbs, &a, &verb,
+                             &key, server, sizeof server);
+    if (rc || !verb)
+        return rc;
     char url[2048];
     char *body = NULL;
     const char *method = "GET";

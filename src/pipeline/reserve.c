@@ -110,13 +110,12 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
     if (a->markup < 0)
         a->markup = 0; /* a tier credits.markups no longer names */
     a->metered = g->ctx.metered;
-    int64_t unit;
-    int priced = ig_gen_request_price(&g->req, &unit) == 0;
     if (!a->metered) {
         a->accounted = 1; /* charged on its record, never held or refused */
         return IG_STAGE_NEXT;
     }
-    if (!priced) {
+    int64_t unit;
+    if (ig_gen_request_price(&g->req, &unit)) {
         ig_generation_fail(g, IG_GERR_UNAVAILABLE, "model_not_priced", "model",
                            "'%s' has no price for size %s and quality %s, so it cannot be "
                            "charged; the operator sets one with price: in the config.",
