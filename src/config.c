@@ -121,6 +121,17 @@ static const struct setting settings[] = {
      "the tier of a new account"},
     {"credits.initial_grant", SET_STRING, F(credits_initial_grant), 0, 0, "0",
      "credits a new account starts with (a decimal, at most three places)"},
+    {"rate_limits.requests_per_minute", SET_STRING, F(rate_requests_per_minute), 0, 0,
+     "free:60,managed:600,byok:600,vip:6000",
+     "each tier's default requests per minute per key (name:number, comma-separated); 0 or a "
+     "tier not listed: no limit; a key's own limit (PATCH /admin/keys/{id}) wins"},
+    {"rate_limits.images_per_minute", SET_STRING, F(rate_images_per_minute), 0, 0,
+     "free:60,managed:600,byok:600,vip:6000",
+     "each tier's default images per minute per key, as rate_limits.requests_per_minute"},
+    {"rate_limits.concurrent", SET_STRING, F(rate_concurrent), 0, 0,
+     "free:4,managed:32,byok:32,vip:256",
+     "each tier's default generations in progress at once per key, as "
+     "rate_limits.requests_per_minute"},
     {"credits.usd_per_credit", SET_STRING, F(credits_usd_per_credit), 0, 0, "0.001",
      "what a credit is worth in US dollars (shown by GET /v1/credits)"},
     {"provenance.prompt", SET_BOOL, F(provenance_prompt), 0, 1, "false",

@@ -54,6 +54,9 @@ struct ig_config {
     char *credits_default_tier;  /* of a new account */
     char *credits_initial_grant; /* credits, decimal */
     char *credits_usd_per_credit;
+    char *rate_requests_per_minute; /* tier defaults, "free:60,…" (core/pricing.h) */
+    char *rate_images_per_minute;
+    char *rate_concurrent;
     char *log_level;
 };
 

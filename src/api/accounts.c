@@ -3,6 +3,7 @@
  * credits. Amounts in JSON are credits as decimals ("10.5" or 10.5);
  * inside, millicredits. Store calls run on the thread pool. */
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/credits.h"
 #include "api/handlers.h"
 #include "store/ledger.h"
@@ -24,6 +25,8 @@ struct account_ctx {
     struct ig_account_record rec;
     int64_t amount;
     char reason[256];
+    char actor[IG_ID_MAX]; /* the admin key that acts */
+    struct ig_account_patch patch;
     json_t *list;
     int rc;
 };
@@ -34,6 +37,7 @@ static json_t *account_json(const struct ig_account_record *a)
                           "name", a->name, "tier", a->tier, "metered", a->metered, "created_at",
                           (json_int_t)a->created_at);
     json_object_set_new(o, "balance", ig_api_credits_json(a->balance));
+    json_object_set_new(o, "budgets", ig_api_budgets_json(&a->budgets));
     return o;
 }
 
@@ -58,13 +62,23 @@ static void account_work(void *p)
         c->rc = c->list ? ig_store_account_list(s, collect_account, c->list) : IG_ENOMEM;
         break;
     case ACCOUNT_UPDATE:
-        c->rc = ig_store_account_update(s, c->rec.id, c->rec.name[0] ? c->rec.name : NULL,
-                                        c->rec.tier[0] ? c->rec.tier : NULL, &c->rec);
+        c->patch.name = c->rec.name[0] ? c->rec.name : NULL;
+        c->patch.tier = c->rec.tier[0] ? c->rec.tier : NULL;
+        c->rc = ig_store_account_update(s, c->rec.id, &c->patch, &c->rec);
         break;
     case ACCOUNT_CREDIT:
         c->rc = ig_ledger_credit(s, c->rec.id, c->amount >= 0 ? IG_LEDGER_GRANT : IG_LEDGER_ADJUST,
                                  c->amount, c->reason, ig_unix_ms(), &c->rec.balance);
         break;
+    }
+    if (c->rc == 0 && c->op != ACCOUNT_LIST) {
+        static const char *const actions[] = {"account.create", NULL, "account.credit",
+                                              "account.update"};
+        json_t *detail = c->op == ACCOUNT_CREDIT
+                             ? json_pack("{s:o, s:s}", "amount", ig_api_credits_json(c->amount),
+                                         "reason", c->reason)
+                             : account_json(&c->rec);
+        ig_app_audit(c->app, c->actor, c->rec.id, actions[c->op], c->rec.id, detail);
     }
 }
 
@@ -117,6 +131,7 @@ static struct account_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, 
     else {
         c->app = app;
         c->op = op;
+        ig_strlcpy(c->actor, ig_api_req_of(req)->key_id, sizeof c->actor);
     }
     return c;
 }
@@ -211,8 +226,9 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
     start(req, c);
 }
 
-/* PATCH /admin/accounts/{id} {name?, tier?}: a new tier applies to the
- * account's next requests (its keys' cached tier is dropped). */
+/* PATCH /admin/accounts/{id} {name?, tier?, budgets?}: a new tier or
+ * budget applies to the account's next requests (its keys' cached
+ * entries are dropped). */
 void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     if (strchr(param, '/') || !param[0] || strlen(param) >= IG_ID_MAX) {
@@ -220,7 +236,7 @@ void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const ch
                              "Unknown path: use /admin/accounts/{id}.");
         return;
     }
-    static const char *const allowed[] = {"name", "tier", NULL};
+    static const char *const allowed[] = {"name", "tier", "budgets", NULL};
     json_t *j = ig_app_json_body(req, allowed);
     if (!j)
         return;
@@ -238,11 +254,13 @@ void ig_api_account_update(struct ig_app *app, struct ig_http_req *req, const ch
     else if (ig_app_json_string(j, "tier", "", c->rec.tier, sizeof c->rec.tier) ||
              (c->rec.tier[0] && ig_tiers_markup(&app->tiers, c->rec.tier) < 0))
         bad = "tier";
+    else if (ig_api_budgets_of(json_object_get(j, "budgets"), &c->patch.budgets))
+        bad = "budgets";
     json_decref(j);
     if (bad) {
         ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value", bad,
-                             "Give a name (1 to 127 characters) and/or a tier of "
-                             "credits.markups.");
+                             "Give a name (1 to 127 characters), a tier of credits.markups "
+                             "and/or budgets {daily, monthly} (credits, or null for none).");
         free(c);
         return;
     }

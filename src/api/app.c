@@ -89,6 +89,17 @@ static int credits_setup(struct ig_app *app)
                  cfg->credits_default_tier);
         return IG_ECONFIG;
     }
+    const char *rate_names[IG_RATE_COUNT] = {"rate_limits.requests_per_minute",
+                                             "rate_limits.images_per_minute",
+                                             "rate_limits.concurrent"};
+    const char *rate_texts[IG_RATE_COUNT] = {cfg->rate_requests_per_minute,
+                                             cfg->rate_images_per_minute, cfg->rate_concurrent};
+    for (int i = 0; i < IG_RATE_COUNT; i++) {
+        if (ig_tier_values_parse(rate_texts[i], 1000000000, &app->rate_tiers[i], why, sizeof why)) {
+            ig_error("%s: %s", rate_names[i], why);
+            return IG_ECONFIG;
+        }
+    }
     if (ig_credits_parse(cfg->credits_initial_grant, &app->initial_grant)) {
         ig_error("credits.initial_grant: '%s' is not a number of credits (at most three "
                  "decimals)",
@@ -254,6 +265,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .metrics = &app->metrics,
         .counters = app->counters,
         .tiers = &app->tiers,
+        .rate_tiers = app->rate_tiers,
     };
     ig_pipeline_init(&app->pipeline);
     return 0;
@@ -506,21 +518,29 @@ json_t *ig_app_json_body(struct ig_http_req *req, const char *const *allowed)
                              "The body must be a JSON object.");
         return NULL;
     }
+    const char *k = ig_app_json_unknown(j, allowed);
+    if (k) {
+        ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
+                             "Unrecognized request argument supplied: %.64s", k);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+const char *ig_app_json_unknown(json_t *obj, const char *const *allowed)
+{
     const char *k;
     json_t *v;
-    json_object_foreach(j, k, v)
+    json_object_foreach(obj, k, v)
     {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)
             ok |= strcmp(*a, k) == 0;
-        if (!ok) {
-            ig_api_respond_error(req, 400, "invalid_request_error", "unknown_parameter", k,
-                                 "Unrecognized request argument supplied: %.64s", k);
-            json_decref(j);
-            return NULL;
-        }
+        if (!ok)
+            return k;
     }
-    return j;
+    return NULL;
 }
 
 /* A string member of 1 to size-1 characters into out (absent: def). */

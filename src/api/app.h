@@ -37,11 +37,12 @@ struct ig_app {
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;
-    struct ig_bus *bus;                /* notices shared with the fleet: key revocations */
-    struct ig_networks allow_networks; /* upstream.allow_networks, parsed */
-    struct ig_tiers tiers;             /* credits.markups, parsed */
-    struct ig_cors cors;               /* cors.allowed_origins, parsed */
-    int64_t initial_grant;             /* credits.initial_grant, millicredits */
+    struct ig_bus *bus;                        /* notices shared with the fleet: key revocations */
+    struct ig_networks allow_networks;         /* upstream.allow_networks, parsed */
+    struct ig_tiers tiers;                     /* credits.markups, parsed */
+    struct ig_tiers rate_tiers[IG_RATE_COUNT]; /* rate_limits.*, parsed */
+    struct ig_cors cors;                       /* cors.allowed_origins, parsed */
+    int64_t initial_grant;                     /* credits.initial_grant, millicredits */
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;
     struct ig_pipeline pipeline; /* what generations need, pointing at the above */
@@ -101,6 +102,9 @@ int ig_app_offload_or_refuse(struct ig_http_req *req, ig_work_fn work, ig_done_f
  * (NULL-terminated); NULL after answering 400 (invalid_json or
  * unknown_parameter). The caller releases it. */
 json_t *ig_app_json_body(struct ig_http_req *req, const char *const *allowed);
+/* The first member of the object obj not in allowed (NULL-terminated), or
+ * NULL when there is none. */
+const char *ig_app_json_unknown(json_t *obj, const char *const *allowed);
 /* The string member name of j (1 to size-1 characters, no NUL) into out;
  * def when absent or null. 0, or IG_EINVAL. */
 int ig_app_json_string(json_t *j, const char *name, const char *def, char *out, size_t size);

@@ -6,7 +6,9 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "core/request.h"
+#include "store/ledger.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 json_t *ig_api_credits_json(int64_t millicredits)
 {
@@ -53,25 +56,123 @@ int ig_api_credits_of(const json_t *v, int64_t *out)
     return 0;
 }
 
+json_t *ig_api_budgets_json(const struct ig_budgets *b)
+{
+    return json_pack("{s:o, s:o}", "daily",
+                     b->day == IG_UNSET ? json_null() : ig_api_credits_json(b->day), "monthly",
+                     b->month == IG_UNSET ? json_null() : ig_api_credits_json(b->month));
+}
+
+static int budget_of(const json_t *obj, const char *name, int64_t *out)
+{
+    const json_t *v = json_object_get(obj, name);
+    if (!v)
+        *out = IG_UNCHANGED;
+    else if (json_is_null(v))
+        *out = IG_UNSET;
+    else if (ig_api_credits_of(v, out) || *out < 0)
+        return IG_EINVAL;
+    return 0;
+}
+
+int ig_api_budgets_of(json_t *v, struct ig_budgets *out)
+{
+    static const char *const names[] = {"daily", "monthly", NULL};
+    *out = (struct ig_budgets){IG_UNCHANGED, IG_UNCHANGED};
+    if (!v)
+        return 0;
+    if (!json_is_object(v) || ig_app_json_unknown(v, names) || budget_of(v, "daily", &out->day) ||
+        budget_of(v, "monthly", &out->month))
+        return IG_EINVAL;
+    return 0;
+}
+
 struct credits_ctx {
     struct ig_app *app;
     char account_id[IG_ID_MAX];
+    char tier[32]; /* the key's */
+    struct ig_key_identity who;
     struct ig_account_record account;
+    json_t *budgets, *alerts; /* GET /v1/credits */
     int rc;
     /* The estimate's request (parsed), or none for GET /v1/credits. */
     int estimate;
     struct ig_gen_request req;
 };
 
+static int collect_alert(const struct ig_budget_alert *a, void *ud)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:I}", "subject", a->subject, "period", a->period, "threshold",
+                  a->threshold, "created_at", (json_int_t)(a->created_ms / 1000));
+    json_object_set_new(o, "spent", ig_api_credits_json(a->spent));
+    json_object_set_new(o, "budget", ig_api_credits_json(a->budget));
+    json_array_append_new(ud, o);
+    return 0;
+}
+
+int ig_api_budget_alerts(struct ig_store *s, const char *account_id, json_t **out)
+{
+    /* This month's (UTC), the period of the longest budget. */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    *out = json_array();
+    return *out ? ig_store_budget_alerts(s, account_id, (int64_t)timegm(&tm) * 1000, collect_alert,
+                                         *out)
+                : IG_ENOMEM;
+}
+
+/* The key's and its account's budgets as they stand this day and month. */
+static int budgets_state(struct credits_ctx *c)
+{
+    char day[12], month[12], subject[IG_ID_MAX + 8];
+    ig_budget_periods(ig_unix_ms(), day, month);
+    const struct {
+        const char *scope, *id;
+        int64_t limit;
+        const char *period, *period_id;
+    } all[] = {
+        {"key", c->who.id, c->who.key_budgets.day, "day", day},
+        {"key", c->who.id, c->who.key_budgets.month, "month", month},
+        {"account", c->account_id, c->account.budgets.day, "day", day},
+        {"account", c->account_id, c->account.budgets.month, "month", month},
+    };
+    c->budgets = json_array();
+    for (size_t i = 0; c->budgets && i < sizeof all / sizeof all[0]; i++) {
+        if (all[i].limit < 0)
+            continue;
+        int64_t spent = 0;
+        snprintf(subject, sizeof subject, "%s:%s", all[i].scope, all[i].id);
+        int rc = ig_store_budget_spent(c->app->store, subject, all[i].period_id, &spent);
+        if (rc)
+            return rc;
+        json_t *o = json_pack("{s:s, s:s, s:s}", "scope", all[i].scope, "period", all[i].period,
+                              "period_id", all[i].period_id);
+        json_object_set_new(o, "limit", ig_api_credits_json(all[i].limit));
+        json_object_set_new(o, "spent", ig_api_credits_json(spent));
+        json_object_set_new(o, "remaining",
+                            ig_api_credits_json(all[i].limit > spent ? all[i].limit - spent : 0));
+        json_array_append_new(c->budgets, o);
+    }
+    return c->budgets ? 0 : IG_ENOMEM;
+}
+
 static void credits_work(void *p)
 {
     struct credits_ctx *c = p;
     c->rc = ig_store_account_find(c->app->store, c->account_id, &c->account);
+    if (c->rc == 0 && !c->estimate)
+        c->rc = budgets_state(c);
+    if (c->rc == 0 && !c->estimate)
+        c->rc = ig_api_budget_alerts(c->app->store, c->account_id, &c->alerts);
 }
 
 static int markup_of(const struct credits_ctx *c)
 {
-    int m = ig_tiers_markup(&c->app->tiers, c->account.tier);
+    int m = ig_tiers_markup(&c->app->tiers, c->tier);
     return m < 0 ? 0 : m;
 }
 
@@ -86,11 +187,13 @@ static void credits_done(struct ig_http_req *req, void *p)
         ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
                              "The account store is unavailable; try again.");
     } else if (!c->estimate) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "object", "credits", "account_id",
-                              c->account.id, "tier", c->account.tier, "markup_percent",
-                              markup_of(c), "metered", c->account.metered, "usd_per_credit",
-                              c->app->cfg->credits_usd_per_credit);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:O, s:O}", "object", "credits", "account_id",
+                      c->account.id, "tier", c->tier, "markup_percent", markup_of(c), "metered",
+                      c->account.metered, "usd_per_credit", c->app->cfg->credits_usd_per_credit,
+                      "budgets", c->budgets, "alerts", c->alerts);
         json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
+        json_object_set_new(o, "open_holds", ig_api_credits_json(c->account.held));
         ig_app_respond_json(req, 200, o);
     } else if (ig_gen_request_price(&c->req, &unit)) {
         ig_api_respond_error(req, 503, "server_error", "model_not_priced", "model",
@@ -101,7 +204,7 @@ static void credits_done(struct ig_http_req *req, void *p)
         int64_t each = ig_price_marked_up(unit, markup);
         json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:s}", "object",
                               "image.estimate", "model", c->req.model->id, "n", c->req.n, "size",
-                              c->req.size, "quality", c->req.quality, "tier", c->account.tier,
+                              c->req.size, "quality", c->req.quality, "tier", c->tier,
                               "markup_percent", markup, "byok", 0, "currency", "credits");
         json_object_set_new(o, "unit_price", ig_api_credits_json(unit));
         json_object_set_new(o, "unit_price_with_markup", ig_api_credits_json(each));
@@ -111,6 +214,8 @@ static void credits_done(struct ig_http_req *req, void *p)
     }
     if (c->estimate)
         ig_gen_request_release(&c->req);
+    json_decref(c->budgets);
+    json_decref(c->alerts);
     free(c);
 }
 
@@ -122,7 +227,9 @@ static struct credits_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)
         return NULL;
     }
     c->app = app;
-    ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
+    c->who = ig_api_req_of(req)->account;
+    ig_strlcpy(c->account_id, c->who.account_id, sizeof c->account_id);
+    ig_strlcpy(c->tier, c->who.tier, sizeof c->tier);
     return c;
 }
 

@@ -27,5 +27,7 @@ void ig_api_estimate(struct ig_app *app, struct ig_http_req *req, const char *pa
 void ig_api_history_list(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_history_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_keys_update(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_audit(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

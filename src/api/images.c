@@ -26,6 +26,7 @@
 #include "util/formdata.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +48,36 @@ static void write_event(struct ig_http_req *req, const char *name, size_t name_l
     ig_http_stream_write(req, "\n\n", 2);
 }
 
+/* The key's rate limits and what is left of them, as OpenAI sends them,
+ * on every answer of a generation whose limit stage looked. */
+static void add_ratelimit_headers(struct ig_http_req *req, const struct ig_generation *g)
+{
+    const struct ig_gen_limits *l = &g->limits;
+    if (!l->known)
+        return;
+    char v[32];
+    if (l->requests_limit) {
+        snprintf(v, sizeof v, "%lld", (long long)l->requests_limit);
+        ig_http_add_header(req, "x-ratelimit-limit-requests", v);
+        snprintf(v, sizeof v, "%lld", (long long)l->requests_remaining);
+        ig_http_add_header(req, "x-ratelimit-remaining-requests", v);
+        snprintf(v, sizeof v, "%llds", (long long)((l->requests_reset_ms + 999) / 1000));
+        ig_http_add_header(req, "x-ratelimit-reset-requests", v);
+    }
+    if (l->images_limit) {
+        snprintf(v, sizeof v, "%lld", (long long)l->images_limit);
+        ig_http_add_header(req, "x-ratelimit-limit-images", v);
+        snprintf(v, sizeof v, "%lld", (long long)l->images_remaining);
+        ig_http_add_header(req, "x-ratelimit-remaining-images", v);
+        snprintf(v, sizeof v, "%llds", (long long)((l->images_reset_ms + 999) / 1000));
+        ig_http_add_header(req, "x-ratelimit-reset-images", v);
+    }
+}
+
 static int begin_stream(struct http_waiter *hw)
 {
+    if (!hw->streaming)
+        add_ratelimit_headers(hw->req, hw->g);
     if (!hw->streaming && ig_http_stream_start(hw->req, 200, "text/event-stream") == 0)
         hw->streaming = 1;
     return hw->streaming;
@@ -94,6 +123,8 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
     req->on_client_gone = NULL;
     int ok = g->state == IG_GEN_SUCCEEDED;
     ar->images = ok ? g->result.images : 0;
+    if (!hw->streaming && !(g->req.stream && ok))
+        add_ratelimit_headers(req, g);
     if (g->req.stream && (hw->streaming || ok)) {
         if (begin_stream(hw)) {
             finish_stream(hw, g);
@@ -160,6 +191,9 @@ static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_r
     ig_strlcpy(ctx->account_id, who->account_id, sizeof ctx->account_id);
     ig_strlcpy(ctx->tier, who->tier, sizeof ctx->tier);
     ctx->metered = who->metered;
+    ctx->limits = who->limits;
+    ctx->key_budgets = who->key_budgets;
+    ctx->account_budgets = who->account_budgets;
     ig_strlcpy(ctx->request_id, req->request_id, sizeof ctx->request_id);
     ig_app_base_url(app, req, ctx->base_url, sizeof ctx->base_url);
     ctx->start_us = g->t.start_us = req->start_us;

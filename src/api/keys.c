@@ -8,6 +8,8 @@
  * revoked (409 last_admin_key): rotate by creating a new admin key first.
  * Store calls run on the thread pool. */
 #include "api/app.h"
+#include "api/audit.h"
+#include "api/credits.h"
 #include "api/handlers.h"
 #include "store/keys.h"
 #include "store/ledger.h"
@@ -20,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_op { KEY_CREATE, KEY_LIST, KEY_REVOKE };
+enum key_op { KEY_CREATE, KEY_LIST, KEY_REVOKE, KEY_UPDATE };
 
 struct key_ctx {
     struct ig_app *app;
@@ -29,9 +31,18 @@ struct key_ctx {
     int new_account; /* KEY_CREATE without account_id: the key comes with an account */
     char secret_key[IG_KEY_LEN + 1];
     char id[IG_ID_MAX];
+    char actor[IG_ID_MAX]; /* the admin key that acts */
+    struct ig_key_patch patch;
+    char tier[32];
     json_t *list;
     int rc;
 };
+
+/* A limit as JSON: the number, or null when it is the tier's default. */
+static json_t *setting_json(int64_t v)
+{
+    return v == IG_UNSET ? json_null() : json_integer(v);
+}
 
 static json_t *key_json(const struct ig_key_record *k)
 {
@@ -48,6 +59,13 @@ static json_t *key_json(const struct ig_key_record *k)
                           "account_id", k->account_id, "name", k->name, "prefix", k->prefix,
                           "scopes", sc, "created_at", (json_int_t)k->created_at);
     json_object_set_new(o, "revoked_at", k->revoked_at ? json_integer(k->revoked_at) : json_null());
+    json_object_set_new(o, "tier", k->own_tier[0] ? json_string(k->own_tier) : json_null());
+    json_object_set_new(o, "limits",
+                        json_pack("{s:o, s:o, s:o}", "requests_per_minute",
+                                  setting_json(k->limits.requests_per_minute), "images_per_minute",
+                                  setting_json(k->limits.images_per_minute), "concurrent",
+                                  setting_json(k->limits.concurrent)));
+    json_object_set_new(o, "budgets", ig_api_budgets_json(&k->budgets));
     return o;
 }
 
@@ -85,6 +103,14 @@ static void key_work(void *p)
     case KEY_REVOKE:
         c->rc = ig_key_revoke(c->app->store, c->id, ig_unix_time());
         break;
+    case KEY_UPDATE:
+        c->rc = ig_store_key_update(c->app->store, c->id, &c->patch, &c->rec);
+        break;
+    }
+    if (c->rc == 0 && c->op != KEY_LIST) {
+        static const char *const actions[] = {"key.create", NULL, "key.revoke", "key.update"};
+        ig_app_audit(c->app, c->actor, c->op == KEY_REVOKE ? NULL : c->rec.account_id,
+                     actions[c->op], c->id, c->op == KEY_UPDATE ? key_json(&c->rec) : NULL);
     }
 }
 
@@ -111,6 +137,10 @@ static void key_done(struct ig_http_req *req, void *p)
         ig_app_respond_json(req, 201, o);
     } else if (c->op == KEY_LIST) {
         ig_app_respond_json(req, 200, json_pack("{s:s, s:O}", "object", "list", "data", c->list));
+    } else if (c->op == KEY_UPDATE) {
+        /* The key caches carry its tier, limits and budgets. */
+        ig_bus_publish(c->app->bus, IG_TOPIC_ACCOUNT_CHANGED, c->rec.account_id);
+        ig_app_respond_json(req, 200, key_json(&c->rec));
     } else {
         ig_bus_publish(c->app->bus, IG_TOPIC_KEY_REVOKED, c->id);
         ig_app_respond_json(
@@ -131,6 +161,7 @@ static struct key_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, enum
     }
     c->app = app;
     c->op = op;
+    ig_strlcpy(c->actor, ig_api_req_of(req)->key_id, sizeof c->actor);
     return c;
 }
 
@@ -240,5 +271,86 @@ void ig_api_keys_revoke(struct ig_app *app, struct ig_http_req *req, const char 
     if (!c)
         return;
     ig_strlcpy(c->id, param, sizeof c->id);
+    start(req, c);
+}
+
+/* A limit of a PATCH: absent stays, null returns to the tier's default,
+ * else a whole number from 0 (no limit) up. 0 or IG_EINVAL. */
+static int limit_of(json_t *limits, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(limits, name);
+    if (!v)
+        *out = IG_UNCHANGED;
+    else if (json_is_null(v))
+        *out = IG_UNSET;
+    else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+             json_integer_value(v) <= 1000000000)
+        *out = json_integer_value(v);
+    else
+        return IG_EINVAL;
+    return 0;
+}
+
+/* PATCH /admin/keys/{id} {tier?, limits?: {requests_per_minute,
+ * images_per_minute, concurrent}, budgets?: {daily, monthly}}: null
+ * returns a setting to its default (the account's tier, the tier's
+ * limits, no budget). Applies to the key's next request. */
+void ig_api_keys_update(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    if (!param[0] || strlen(param) >= IG_ID_MAX) {
+        ig_api_respond_error(req, 404, "invalid_request_error", "key_not_found", "id",
+                             "No API key has that id.");
+        return;
+    }
+    struct key_ctx *c = new_ctx(app, req, KEY_UPDATE);
+    if (!c)
+        return;
+    static const char *const allowed[] = {"tier", "limits", "budgets", NULL};
+    json_t *j = ig_app_json_body(req, allowed);
+    if (!j) {
+        free(c);
+        return;
+    }
+    ig_strlcpy(c->id, param, sizeof c->id);
+    struct ig_key_patch *p = &c->patch;
+    p->tier = NULL;
+    json_t *tier = json_object_get(j, "tier");
+    if (tier && json_is_null(tier)) {
+        p->tier = "";
+    } else if (tier) {
+        if (ig_app_json_string(j, "tier", "", c->tier, sizeof c->tier) ||
+            ig_tiers_markup(&app->tiers, c->tier) < 0) {
+            bad(req, c, j, "invalid_value", "tier",
+                "'tier' must be one of the tiers of credits.markups, or null for the "
+                "account's.");
+            return;
+        }
+        p->tier = c->tier;
+    }
+    json_t *limits = json_object_get(j, "limits");
+    static const char *const limit_names[] = {"requests_per_minute", "images_per_minute",
+                                              "concurrent", NULL};
+    if (limits && (!json_is_object(limits) || ig_app_json_unknown(limits, limit_names) ||
+                   limit_of(limits, "requests_per_minute", &p->limits.requests_per_minute) ||
+                   limit_of(limits, "images_per_minute", &p->limits.images_per_minute) ||
+                   limit_of(limits, "concurrent", &p->limits.concurrent))) {
+        bad(req, c, j, "invalid_value", "limits",
+            "'limits' is an object of requests_per_minute, images_per_minute and concurrent: "
+            "each a whole number (0: no limit) or null (the tier's default).");
+        return;
+    }
+    if (!limits)
+        p->limits = (struct ig_key_limits){IG_UNCHANGED, IG_UNCHANGED, IG_UNCHANGED};
+    if (ig_api_budgets_of(json_object_get(j, "budgets"), &p->budgets)) {
+        bad(req, c, j, "invalid_value", "budgets",
+            "'budgets' is an object of daily and monthly: credits of zero or more, or null "
+            "(no budget).");
+        return;
+    }
+    if (json_object_size(j) == 0) {
+        bad(req, c, j, "invalid_value", NULL, "Give tier, limits and/or budgets to change.");
+        return;
+    }
+    json_decref(j);
     start(req, c);
 }

@@ -46,7 +46,8 @@
     X(ROUTE_OPS_CREDITS, "ops_credits")                                                            \
     X(ROUTE_HISTORY, "history")                                                                    \
     X(ROUTE_HISTORY_ONE, "history_one")                                                            \
-    X(ROUTE_USAGE, "usage")
+    X(ROUTE_USAGE, "usage")                                                                        \
+    X(ROUTE_ADMIN_AUDIT, "admin_audit")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -89,6 +90,8 @@ static const struct route routes[] = {
     {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_create},
     {ROUTE_ADMIN_KEYS, HTTP_GET, "/admin/keys", 0, IG_SCOPE_ADMIN, 0, ig_api_keys_list},
     {ROUTE_ADMIN_KEY, HTTP_DELETE, "/admin/keys/", 1, IG_SCOPE_ADMIN, 0, ig_api_keys_revoke},
+    {ROUTE_ADMIN_KEY, HTTP_PATCH, "/admin/keys/", 1, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_update},
+    {ROUTE_ADMIN_AUDIT, HTTP_GET, "/admin/audit", 0, IG_SCOPE_ADMIN, 0, ig_api_audit},
     {ROUTE_ADMIN_ACCOUNTS, HTTP_POST, "/admin/accounts", 0, IG_SCOPE_ADMIN, BODY_JSON,
      ig_api_accounts_create},
     {ROUTE_ADMIN_ACCOUNTS, HTTP_GET, "/admin/accounts", 0, IG_SCOPE_ADMIN, 0, ig_api_accounts_list},
@@ -224,6 +227,9 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         ig_strlcpy(who.tier, rc->found.tier, sizeof who.tier);
         who.metered = rc->found.metered;
         who.scopes = rc->found.scopes;
+        who.limits = rc->found.limits;
+        who.key_budgets = rc->found.budgets;
+        who.account_budgets = rc->found.account_budgets;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         take_identity(rc, &who);
         proceed(app, req, rc);

@@ -25,7 +25,7 @@ struct usage_ctx {
     int64_t from_ms, to_ms;
     enum ig_usage_group by;
     char start[16], end[16], group_name[8];
-    json_t *groups, *totals;
+    json_t *groups, *totals, *alerts;
     int rc;
 };
 
@@ -67,6 +67,8 @@ static void usage_work(void *p)
     if (c->rc == 0 && c->by != IG_USAGE_ALL)
         c->rc = ig_store_usage(c->app->store, c->account_id, c->from_ms, c->to_ms, c->by,
                                collect_group, c->groups);
+    if (c->rc == 0)
+        c->rc = ig_api_budget_alerts(c->app->store, c->account_id, &c->alerts);
 }
 
 static void usage_done(struct ig_http_req *req, void *p)
@@ -88,8 +90,10 @@ static void usage_done(struct ig_http_req *req, void *p)
         json_object_set_new(o, "group_by",
                             c->by == IG_USAGE_ALL ? json_null() : json_string(c->group_name));
         json_object_set(o, "data", c->groups);
+        json_object_set(o, "alerts", c->alerts); /* this month's budget alerts */
         ig_app_respond_json(req, 200, o);
     }
+    json_decref(c->alerts);
     json_decref(c->groups);
     json_decref(c->totals);
     free(c);

@@ -12,15 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS   4096
+#define SLOTS   16384
 #define STRIPES 64
 #define KEY_MAX 96
 
 struct slot {
-    char key[KEY_MAX]; /* "" when free */
+    char key[KEY_MAX]; /* "" when never used */
     int64_t value;
     uint64_t window_start_ms;
+    int64_t window_ms; /* 0: a level */
 };
+
+/* A slot that counts nothing any more: its window has passed, or it is a
+ * level back at 0. */
+static int spent(const struct slot *s, uint64_t now_ms)
+{
+    return s->window_ms > 0 ? now_ms - s->window_start_ms >= (uint64_t)s->window_ms : s->value == 0;
+}
 
 struct local {
     struct ig_counters base;
@@ -36,27 +44,38 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-/* The key's slot (claimed when new), under its stripe's lock; NULL when
- * the key is too long or the table is full. Probing stays within the
- * stripe (slots i with i % STRIPES == the stripe), so one lock covers it. */
-static struct slot *find(struct local *l, const char *key, size_t stripe, int claim)
+/* The key's slot (claimed when new: a never-used slot, or the first spent
+ * one along its probe), under its stripe's lock; NULL when the key is too
+ * long or the table is full. Probing stays within the stripe (slots i
+ * with i % STRIPES == the stripe), so one lock covers it. Slots are never
+ * emptied, only taken over, so a probe never stops short of its key. */
+static struct slot *find(struct local *l, const char *key, size_t stripe, int claim,
+                         uint64_t now_ms)
 {
-    if (strlen(key) >= KEY_MAX)
+    size_t len = strlen(key);
+    if (len >= KEY_MAX)
         return NULL;
     uint64_t h = hash(key);
     size_t per = SLOTS / STRIPES;
+    struct slot *reusable = NULL;
     for (size_t i = 0; i < per; i++) {
         struct slot *s = &l->slots[((h / STRIPES + i) % per) * STRIPES + stripe];
         if (strcmp(s->key, key) == 0)
             return s;
         if (!s->key[0]) {
-            if (!claim)
-                return NULL;
-            memcpy(s->key, key, strlen(key) + 1);
-            return s;
+            reusable = reusable ? reusable : s;
+            break;
         }
+        if (!reusable && claim && spent(s, now_ms))
+            reusable = s;
     }
-    return NULL;
+    if (!claim || !reusable)
+        return NULL;
+    memcpy(reusable->key, key, len + 1);
+    reusable->value = 0;
+    reusable->window_start_ms = now_ms;
+    reusable->window_ms = 0;
+    return reusable;
 }
 
 static void local_add(struct ig_counters *c, const char *key, int64_t delta, int64_t limit,
@@ -65,23 +84,26 @@ static void local_add(struct ig_counters *c, const char *key, int64_t delta, int
     struct local *l = (struct local *)c;
     size_t stripe = hash(key) % STRIPES;
     pthread_mutex_lock(&l->locks[stripe]);
-    struct slot *s = find(l, key, stripe, 1);
+    uint64_t now = ig_now_us() / 1000;
+    struct slot *s = find(l, key, stripe, 1, now);
     int ok = 0;
-    int64_t value = 0;
+    int64_t value = 0, reset_ms = 0;
     if (s) {
-        uint64_t now = window_ms > 0 ? ig_now_us() / 1000 : 0;
+        s->window_ms = window_ms > 0 ? window_ms : 0;
         if (window_ms > 0 && now - s->window_start_ms >= (uint64_t)window_ms) {
             s->value = 0;
             s->window_start_ms = now;
         }
-        ok = limit < 0 || s->value + delta <= limit;
+        ok = limit < 0 || delta <= 0 || s->value + delta <= limit;
         if (ok)
             s->value += delta;
         value = s->value;
+        if (window_ms > 0)
+            reset_ms = (int64_t)(s->window_start_ms + (uint64_t)window_ms - now);
     }
     pthread_mutex_unlock(&l->locks[stripe]);
     if (cb)
-        cb(ud, ok, value);
+        cb(ud, ok, value, reset_ms);
 }
 
 static void local_free(struct ig_counters *c)
@@ -110,7 +132,7 @@ int64_t ig_counters_local_value(struct ig_counters *c, const char *key)
     struct local *l = (struct local *)c;
     size_t stripe = hash(key) % STRIPES;
     pthread_mutex_lock(&l->locks[stripe]);
-    struct slot *s = find(l, key, stripe, 0);
+    struct slot *s = find(l, key, stripe, 0, ig_now_us() / 1000);
     int64_t v = s ? s->value : 0;
     pthread_mutex_unlock(&l->locks[stripe]);
     return v;

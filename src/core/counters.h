@@ -16,8 +16,10 @@
 struct ig_counters;
 
 /* ok: the add was made (0: it would have passed the limit, and nothing
- * changed); value: the count after it (or as it stands, when refused). */
-typedef void (*ig_counter_cb)(void *ud, int ok, int64_t value);
+ * changed); value: the count after it (or as it stands, when refused);
+ * reset_ms: for a rate, how long until its window starts again (0 for a
+ * level). */
+typedef void (*ig_counter_cb)(void *ud, int ok, int64_t value, int64_t reset_ms);
 
 struct ig_counters_ops {
     /* Adds delta to key's count unless the result would pass limit
@@ -38,8 +40,10 @@ struct ig_counters {
     ((c)->ops->add((c), (key), (delta), (limit), (window_ms), (cb), (ud)))
 #define ig_counters_free(c) ((c)->ops->free((c)))
 
-/* The in-process backend: up to 4,096 keys (past that, adds to new keys
- * are refused). Thread-safe. NULL when out of memory. */
+/* The in-process backend: up to 16,384 keys at once; a key whose window
+ * has passed, or whose level is back at 0, gives its place to a new one
+ * (past that, adds to new keys are refused). Thread-safe. NULL when out
+ * of memory. */
 struct ig_counters *ig_counters_local_new(void);
 /* The in-process backend's count of key (0 when unknown), for tests and
  * metrics. */

@@ -10,6 +10,8 @@
 #ifndef IG_KEYCACHE_H
 #define IG_KEYCACHE_H
 
+#include "store/store.h"
+
 #include <stdint.h>
 
 enum ig_keycache_result { IG_KEY_MISS, IG_KEY_LIVE, IG_KEY_UNKNOWN };
@@ -17,9 +19,13 @@ enum ig_keycache_result { IG_KEY_MISS, IG_KEY_LIVE, IG_KEY_UNKNOWN };
 struct ig_key_identity {
     char id[48];
     char account_id[48]; /* the account it spends from */
-    char tier[32];       /* the account's tier and whether it is metered */
-    int metered;
+    char tier[32];       /* the key's tier (its own, else its account's) */
+    int metered;         /* whether its account is metered */
     unsigned scopes;
+    /* Its own rate limits (-1: the tier's default) and the budgets of the
+     * key and of its account (IG_UNSET: none). */
+    struct ig_key_limits limits;
+    struct ig_budgets key_budgets, account_budgets;
 };
 
 struct ig_keycache;

@@ -76,7 +76,8 @@ void ig_credits_format(int64_t mc, char *out, size_t size)
     snprintf(out, size, "%s%llu.%s", sign, (unsigned long long)(v / 1000), f);
 }
 
-int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err_size)
+int ig_tier_values_parse(const char *text, int64_t max, struct ig_tiers *out, char *err,
+                         size_t err_size)
 {
     memset(out, 0, sizeof *out);
     const char *cursor = text, *p;
@@ -84,27 +85,37 @@ int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err
     while ((p = ig_list_next(&cursor, &item))) {
         size_t n = strcspn(p, ":");
         if (n == 0 || n >= item || n >= sizeof out->list[0].name || out->n == IG_MAX_TIERS) {
-            snprintf(err, err_size, "'%.*s': write tiers as name:percent, at most %d of them",
+            snprintf(err, err_size, "'%.*s': write tiers as name:number, at most %d of them",
                      (int)(item > 40 ? 40 : item), p, IG_MAX_TIERS);
             return IG_EINVAL;
         }
-        int64_t percent;
-        if (ig_parse_i64(p + n + 1, item - n - 1, 0, 1000, &percent)) {
-            snprintf(err, err_size, "'%.*s': the markup must be a percent from 0 to 1000", (int)n,
-                     p);
+        int64_t v;
+        if (ig_parse_i64(p + n + 1, item - n - 1, 0, max, &v)) {
+            snprintf(err, err_size, "'%.*s': the number must be from 0 to %lld", (int)n, p,
+                     (long long)max);
             return IG_EINVAL;
         }
         memcpy(out->list[out->n].name, p, n);
-        out->list[out->n].markup = (int)percent;
+        out->list[out->n].value = v;
         out->n++;
     }
     return 0;
 }
 
-int ig_tiers_markup(const struct ig_tiers *t, const char *tier)
+int64_t ig_tier_value(const struct ig_tiers *t, const char *tier, int64_t def)
 {
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->list[i].name, tier) == 0)
-            return t->list[i].markup;
-    return -1;
+            return t->list[i].value;
+    return def;
+}
+
+int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err_size)
+{
+    return ig_tier_values_parse(text, 1000, out, err, err_size);
+}
+
+int ig_tiers_markup(const struct ig_tiers *t, const char *tier)
+{
+    return (int)ig_tier_value(t, tier, -1);
 }

@@ -44,16 +44,23 @@ void ig_credits_format(int64_t millicredits, char *out, size_t size);
 
 #define IG_MAX_TIERS 16
 
-/* The markup of each tier, in percent: "free:50,managed:20,byok:0". */
+/* A number for each tier: its markup in percent ("free:50,managed:20,
+ * byok:0"), or one of its default rate limits ("free:60,managed:600"). */
 struct ig_tiers {
     struct {
         char name[32];
-        int markup;
+        int64_t value;
     } list[IG_MAX_TIERS];
     int n;
 };
 
-/* Parses "name:percent, …" (percent 0–1000): 0, or IG_EINVAL with why in err. */
+/* Parses "name:number, …" (each number 0 to max): 0, or IG_EINVAL with
+ * why in err. */
+int ig_tier_values_parse(const char *text, int64_t max, struct ig_tiers *out, char *err,
+                         size_t err_size);
+/* tier's number, or def when the tier is not listed. */
+int64_t ig_tier_value(const struct ig_tiers *t, const char *tier, int64_t def);
+/* Markups: percents 0–1000. */
 int ig_tiers_parse(const char *text, struct ig_tiers *out, char *err, size_t err_size);
 /* The markup of tier in percent, or -1 when the tier is unknown. */
 int ig_tiers_markup(const struct ig_tiers *t, const char *tier);

@@ -29,9 +29,10 @@ static int renders_locally(const struct ig_generation *g)
     return 1;
 }
 
-static void admitted_cb(void *ud, int ok, int64_t value)
+static void admitted_cb(void *ud, int ok, int64_t value, int64_t reset_ms)
 {
     (void)value;
+    (void)reset_ms;
     struct ig_generation *g = ud;
     if (ok) {
         g->admitted = 1;

@@ -27,9 +27,11 @@
 /* Who asked, as far as the pipeline needs to know. */
 struct ig_gen_context {
     char key_id[48];
-    char account_id[48]; /* who pays; empty: nobody (no price, no hold) */
-    char tier[32];       /* the account's tier (its markup) */
-    int metered;         /* 0: charged on the record only, never held or refused */
+    char account_id[48];         /* who pays; empty: nobody (no price, no hold) */
+    char tier[32];               /* the account's tier (its markup) */
+    int metered;                 /* 0: charged on the record only, never held or refused */
+    struct ig_key_limits limits; /* the key's own (IG_UNSET: its tier's) */
+    struct ig_budgets key_budgets, account_budgets; /* IG_UNSET: none */
     char request_id[72];
     char base_url[300]; /* scheme://host[:port] that signed image URLs start with */
     uint64_t start_us;  /* when the request arrived (ig_now_us) */
@@ -83,6 +85,19 @@ struct ig_gen_account {
     int settled;      /* the hold was released and the cost charged */
 };
 
+/* The key's rate limits as the limit stage found them (pipeline/limit.c),
+ * for the x-ratelimit-* headers; a limit of 0 is none. */
+struct ig_gen_limits {
+    int known; /* the stage looked: the numbers below are true */
+    int64_t requests_limit, requests_remaining, requests_reset_ms;
+    int64_t images_limit, images_remaining, images_reset_ms;
+    int64_t concurrent_limit;
+    /* The stage's own. */
+    int step;
+    int peek; /* the generation had failed: read, count nothing */
+    int concurrent_taken;
+};
+
 struct ig_gen_timings {
     uint64_t start_us;    /* the request arrived */
     uint64_t dispatch_us; /* dispatch began */
@@ -100,6 +115,7 @@ struct ig_generation {
     struct ig_gen_result result;
     struct ig_gen_timings t;
     struct ig_gen_account acct;
+    struct ig_gen_limits limits;
     uint64_t seed; /* the seed used (the request's, or a random one) */
     int64_t created;
 

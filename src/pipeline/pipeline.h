@@ -20,6 +20,7 @@
 #include "core/counters.h"
 #include "core/metrics.h"
 #include "core/models.h"
+#include "core/pricing.h"
 #include "store/blobs.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
@@ -29,6 +30,8 @@
 #include <uv.h>
 
 struct ig_stage;
+
+enum ig_rate_limit { IG_RATE_REQUESTS, IG_RATE_IMAGES, IG_RATE_CONCURRENT, IG_RATE_COUNT };
 
 struct ig_pipeline {
     const struct ig_stage *stages; /* the stage table (pipeline/stages.c) */
@@ -52,6 +55,9 @@ struct ig_pipeline {
     int64_t max_renders, max_provider;
     /* Each tier's markup (credits.markups); NULL: no markups. */
     const struct ig_tiers *tiers;
+    /* Each tier's default rate limits (rate_limits.*), indexed by enum
+     * ig_rate_limit; NULL: none. */
+    const struct ig_tiers *rate_tiers;
 };
 
 struct ig_pipeline_worker {

@@ -5,11 +5,12 @@
  * it), raised by the account's tier markup. A metered account then has it
  * set aside in one store transaction (store/ledger.h: never below zero,
  * however many ask at once): short, the generation fails 402 with the
- * balance and the estimate. A deployment without a price is refused for
- * metered accounts (never free by omission). The tier and whether the
- * account is metered come with the key (its cache entry), so an account
- * that is not metered — the operator's own — costs nothing here: its
- * generations carry their cost on their record, with no hold and no
+ * balance and the estimate. Budgets of the key and of its account (per
+ * UTC day and month) are counted in the same transaction with the same
+ * rule: a hold that would pass one fails 402 budget_exceeded. A deployment without a price is
+ * refused for metered accounts (never free by omission). The tier and whether the account is
+ * metered come with the key (its cache entry), so an account that is not metered — the operator's
+ * own — costs nothing here: its generations carry their cost on their record, with no hold and no
  * ledger entry, and are never refused. The store step settles a hold with
  * the generation's record; pipeline/settle.c releases one that nothing
  * settled. Holds are batched per worker loop: those asked for together
@@ -77,6 +78,18 @@ static void holds_done(struct ig_batch_item *it, void *ud)
         ig_credits_format(r->hold.amount, need, sizeof need);
         ig_generation_fail(g, IG_GERR_QUOTA, "insufficient_credits", NULL,
                            "insufficient credits: balance %s, estimated cost %s", have, need);
+    } else if (r->rc == IG_EBUDGET) {
+        const struct ig_budget_use *b = &r->hold.budgets[r->budget_refused];
+        char limit[32], spent[32], need[32];
+        ig_credits_format(b->limit, limit, sizeof limit);
+        ig_credits_format(r->budget_spent, spent, sizeof spent);
+        ig_credits_format(r->hold.amount, need, sizeof need);
+        ig_generation_fail(g, IG_GERR_QUOTA, "budget_exceeded", NULL,
+                           "budget exceeded: the %s %s budget for %s is %s, spent %s, estimated "
+                           "cost %s",
+                           strncmp(b->subject, "key:", 4) == 0 ? "key's" : "account's",
+                           strlen(b->period) == 7 ? "monthly" : "daily", b->period, limit, spent,
+                           need);
     } else if (r->rc == IG_ENOTFOUND) {
         ig_generation_fail(g, IG_GERR_PERMISSION, "account_not_found", NULL,
                            "This key's account does not exist.");
@@ -135,6 +148,7 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
     ig_strlcpy(h->generation_id, g->id, sizeof h->generation_id);
     h->amount = ig_price_marked_up(unit, a->markup) * g->req.n;
     h->created_ms = ig_unix_ms();
+    ig_hold_add_budgets(h, g->ctx.key_id, &g->ctx.key_budgets, &g->ctx.account_budgets);
     ig_batcher_submit(g->worker->hold_batcher, &j->item);
     return IG_STAGE_PARKED;
 }

@@ -47,6 +47,8 @@ enum ig_stage_rc ig_generation_finish(struct ig_generation *g);
 enum ig_stage_rc ig_stage_validate(struct ig_generation *g);
 enum ig_stage_rc ig_stage_admit(struct ig_generation *g);
 void ig_stage_admit_release(struct ig_generation *g);
+enum ig_stage_rc ig_stage_limit(struct ig_generation *g);
+void ig_stage_limit_release(struct ig_generation *g);
 enum ig_stage_rc ig_stage_reserve(struct ig_generation *g);
 enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g);
 enum ig_stage_rc ig_stage_settle(struct ig_generation *g);

@@ -5,7 +5,9 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const char *ig_ledger_kind_name(enum ig_ledger_kind k)
 {
@@ -13,10 +15,103 @@ const char *ig_ledger_kind_name(enum ig_ledger_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "adjust";
 }
 
+static void budget_use(struct ig_hold_record *h, const char *kind, const char *id,
+                       const char *period, int64_t limit)
+{
+    if (limit < 0 || h->nbudgets == IG_HOLD_BUDGETS)
+        return;
+    struct ig_budget_use *b = &h->budgets[h->nbudgets++];
+    snprintf(b->subject, sizeof b->subject, "%s:%s", kind, id);
+    ig_strlcpy(b->period, period, sizeof b->period);
+    b->limit = limit;
+}
+
+void ig_budget_periods(int64_t ms, char day[12], char month[12])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(day, 12, "%Y-%m-%d", &tm);
+    strftime(month, 12, "%Y-%m", &tm);
+}
+
+void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
+                         const struct ig_budgets *account)
+{
+    char day[12], month[12];
+    ig_budget_periods(h->created_ms, day, month);
+    budget_use(h, "key", key_id, day, key->day);
+    budget_use(h, "key", key_id, month, key->month);
+    budget_use(h, "account", h->account_id, day, account->day);
+    budget_use(h, "account", h->account_id, month, account->month);
+}
+
+/* Moves what each of h's budgets has spent by delta (the hold's amount,
+ * or at its settlement what was charged minus what was held). With check,
+ * a budget that would pass its limit refuses: the ones before it are put
+ * back and *refused says which. */
+static int budgets_move(struct ig_store_tx *tx, const struct ig_hold_record *h, int64_t delta,
+                        int check, int *refused, int64_t *spent)
+{
+    for (int i = 0; i < h->nbudgets; i++) {
+        const struct ig_budget_use *b = &h->budgets[i];
+        int rc = ig_store_tx_budget_add(tx, b->subject, b->period, delta, check ? b->limit : -1,
+                                        &spent[i]);
+        if (rc == IG_EBUDGET && refused) {
+            *refused = i;
+            for (int j = 0; j < i; j++) {
+                int undo = ig_store_tx_budget_add(tx, h->budgets[j].subject, h->budgets[j].period,
+                                                  -delta, -1, &spent[j]);
+                if (undo)
+                    return undo;
+            }
+            return IG_EBUDGET;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* After a settlement: an alert for each threshold a budget's spend now
+ * reaches, once per threshold and period. */
+static int budgets_alert(struct ig_store_tx *tx, const struct ig_hold_record *h,
+                         const int64_t *spent, int64_t now_ms)
+{
+    static const int thresholds[] = {50, 80, 100};
+    for (int i = 0; i < h->nbudgets; i++) {
+        const struct ig_budget_use *b = &h->budgets[i];
+        for (size_t t = 0; t < sizeof thresholds / sizeof thresholds[0]; t++) {
+            if (spent[i] * 100 < b->limit * thresholds[t])
+                break;
+            struct ig_budget_alert a = {.threshold = thresholds[t],
+                                        .spent = spent[i],
+                                        .budget = b->limit,
+                                        .created_ms = now_ms};
+            ig_strlcpy(a.account_id, h->account_id, sizeof a.account_id);
+            ig_strlcpy(a.subject, b->subject, sizeof a.subject);
+            ig_strlcpy(a.period, b->period, sizeof a.period);
+            int rc = ig_store_tx_budget_alert(tx, &a, NULL);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* One hold inside the open transaction: r->rc says what became of it; the
  * return is nonzero only for a failure that ends the transaction. */
 static int hold_one(struct ig_store_tx *tx, struct ig_hold_request *r)
 {
+    int64_t spent[IG_HOLD_BUDGETS];
+    r->budget_refused = -1;
+    r->rc = budgets_move(tx, &r->hold, r->hold.amount, 1, &r->budget_refused, spent);
+    if (r->rc == IG_EBUDGET) {
+        r->budget_spent = spent[r->budget_refused];
+        return 0; /* refused: nothing was written */
+    }
+    if (r->rc)
+        return r->rc;
     struct ig_ledger_entry e = {.account_id = r->hold.account_id,
                                 .kind = IG_LEDGER_HOLD,
                                 .amount = -r->hold.amount,
@@ -26,8 +121,10 @@ static int hold_one(struct ig_store_tx *tx, struct ig_hold_request *r)
                                 .created_ms = r->hold.created_ms};
     /* The check and the debit are one statement (covered). */
     r->rc = ig_store_tx_ledger_append(tx, &e, 1, &r->balance);
-    if (r->rc == IG_EFUNDS || r->rc == IG_ENOTFOUND)
-        return 0; /* refused: nothing was written */
+    if (r->rc == IG_EFUNDS || r->rc == IG_ENOTFOUND) {
+        int rc = budgets_move(tx, &r->hold, -r->hold.amount, 0, NULL, spent);
+        return rc; /* refused: nothing stays written */
+    }
     r->rc = r->rc ? r->rc : ig_store_tx_hold_insert(tx, &r->hold);
     return r->rc;
 }
@@ -73,6 +170,11 @@ int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char 
     if (hold_id && hold_id[0]) {
         struct ig_hold_record h;
         rc = ig_store_tx_hold_close(tx, hold_id, now_ms, &h);
+        if (rc == 0 && h.nbudgets) {
+            int64_t spent[IG_HOLD_BUDGETS];
+            rc = budgets_move(tx, &h, charge - h.amount, 0, NULL, spent);
+            rc = rc ? rc : budgets_alert(tx, &h, spent, now_ms);
+        }
         if (rc == 0) {
             struct ig_ledger_entry e = {.account_id = h.account_id,
                                         .kind = IG_LEDGER_RELEASE,

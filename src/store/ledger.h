@@ -13,12 +13,24 @@
  * IG_ENOTFOUND for an unknown account; IG_EDB. */
 int ig_ledger_hold(struct ig_store *s, const struct ig_hold_record *h, int64_t *balance);
 
-/* One hold of a batch, and its answer (rc and balance as ig_ledger_hold). */
+/* One hold of a batch, and its answer (rc and balance as ig_ledger_hold;
+ * IG_EBUDGET when one of its budgets would be passed: budget_refused is
+ * its index in hold.budgets, budget_spent what that budget has spent). */
 struct ig_hold_request {
     struct ig_hold_record hold;
     int64_t balance;
     int rc;
+    int budget_refused;
+    int64_t budget_spent;
 };
+
+/* The UTC day ("2026-12-06") and month ("2026-12") of ms, as budgets
+ * name their periods. */
+void ig_budget_periods(int64_t ms, char day[12], char month[12]);
+/* Counts h (its account_id and created_ms set) against the budgets of
+ * key key_id and of its account, those that are set (not IG_UNSET). */
+void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
+                         const struct ig_budgets *account);
 
 /* The holds of n requests in one transaction, in order (each sees the
  * balance the ones before it left): a refused one (IG_EFUNDS,
@@ -28,7 +40,8 @@ struct ig_hold_request {
 int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n);
 /* Inside a transaction (a generation's write): releases the hold hold_id
  * (when given and still open) and charges `charge` for what was
- * delivered. Settling twice releases once. *balance (may be NULL) gets
+ * delivered, moving the hold's budgets by the difference (with an alert
+ * for each 50/80/100 percent they reach). Settling twice releases once. *balance (may be NULL) gets
  * the balance after. */
 int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char *hold_id,
                      const char *generation_id, int64_t charge, int64_t now_ms, int64_t *balance);

@@ -112,13 +112,25 @@ static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)
     copy_text(k->account_id, sizeof k->account_id, st, 7);
     copy_text(k->tier, sizeof k->tier, st, 8);
     k->metered = sqlite3_column_int(st, 9);
+    copy_text(k->own_tier, sizeof k->own_tier, st, 10);
+    k->limits.requests_per_minute = sqlite3_column_int64(st, 11);
+    k->limits.images_per_minute = sqlite3_column_int64(st, 12);
+    k->limits.concurrent = sqlite3_column_int64(st, 13);
+    k->budgets.day = sqlite3_column_int64(st, 14);
+    k->budgets.month = sqlite3_column_int64(st, 15);
+    k->account_budgets.day = sqlite3_column_int64(st, 16);
+    k->account_budgets.month = sqlite3_column_int64(st, 17);
 }
 
-/* A key with its account's tier and whether it is metered, which every
- * request needs and the key cache keeps with it. */
+/* A key with its tier (its own, else its account's), whether its account
+ * is metered, its limits and both budgets, which every request needs and
+ * the key cache keeps with it. */
 #define KEY_COLUMNS                                                                                \
     "k.id, k.name, k.prefix, k.hash, k.scopes, k.created_at, k.revoked_at, k.account_id, "         \
-    "coalesce(a.tier, ''), coalesce(a.metered, 1)"
+    "coalesce(k.tier, a.tier, ''), coalesce(a.metered, 1), coalesce(k.tier, ''), "                 \
+    "coalesce(k.requests_per_minute, -1), coalesce(k.images_per_minute, -1), "                     \
+    "coalesce(k.concurrent, -1), coalesce(k.budget_day, -1), coalesce(k.budget_month, -1), "       \
+    "coalesce(a.budget_day, -1), coalesce(a.budget_month, -1)"
 #define KEY_FROM " FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
 
 static int key_insert(struct ig_store *s, const struct ig_key_record *k)
@@ -181,7 +193,7 @@ static void int64_row(sqlite3_stmt *st, void *out)
 static int key_find_db(sqlite3 *db, const char *where, const void *arg, int arg_is_blob,
                        struct ig_key_record *out)
 {
-    char sql[256];
+    char sql[768];
     snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS KEY_FROM "WHERE %s", where);
     return query_one_db(db, sql, arg, arg_is_blob, key_row, out);
 }
@@ -386,13 +398,82 @@ static int account_find(struct ig_store *s, const char *id, struct ig_account_re
     return rc;
 }
 
-static int account_update(struct ig_store *s, const char *id, const char *name, const char *tier,
+static int account_update(struct ig_store *s, const char *id, const struct ig_account_patch *p,
                           struct ig_account_record *out)
 {
     lock(s);
-    int rc = ig_sqlite_account_update(CACHE(s), id, name, tier, out);
+    int rc = ig_sqlite_account_update(CACHE(s), id, p, out);
     unlock(s);
     return rc;
+}
+
+static int key_update(struct ig_store *s, const char *id, const struct ig_key_patch *p,
+                      struct ig_key_record *out)
+{
+    lock(s);
+    int rc = ig_sqlite_key_update(CACHE(s), id, p);
+    rc = rc ? rc : key_find_db(DB(s), "k.id = ?", id, 0, out);
+    unlock(s);
+    return rc;
+}
+
+static int tx_budget_add(struct ig_store_tx *tx, const char *subject, const char *period,
+                         int64_t delta, int64_t limit, int64_t *spent)
+{
+    return ig_sqlite_budget_add(CACHE(tx->store), subject, period, delta, limit, spent);
+}
+
+static int tx_budget_alert(struct ig_store_tx *tx, const struct ig_budget_alert *a, int *added)
+{
+    return ig_sqlite_budget_alert(CACHE(tx->store), a, added);
+}
+
+/* The operations outside transactions that are one call of
+ * sqlite_accounts.c under the store's lock. */
+#define LOCKED(s, call)                                                                            \
+    do {                                                                                           \
+        lock(s);                                                                                   \
+        int rc_ = (call);                                                                          \
+        unlock(s);                                                                                 \
+        return rc_;                                                                                \
+    } while (0)
+
+static int budget_spent(struct ig_store *s, const char *subject, const char *period, int64_t *out)
+{
+    LOCKED(s, ig_sqlite_budget_spent(CACHE(s), subject, period, out));
+}
+
+static int budget_alerts(struct ig_store *s, const char *account_id, int64_t since_ms,
+                         int (*cb)(const struct ig_budget_alert *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_budget_alerts(CACHE(s), account_id, since_ms, cb, ud));
+}
+
+static int audit_append(struct ig_store *s, const struct ig_audit_record *r)
+{
+    LOCKED(s, ig_sqlite_audit_append(CACHE(s), r));
+}
+
+static int audit_list(struct ig_store *s, const struct ig_audit_query *q,
+                      int (*cb)(const struct ig_audit_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_audit_list(CACHE(s), q, cb, ud));
+}
+
+static int byok_put(struct ig_store *s, const struct ig_byok_record *r)
+{
+    LOCKED(s, ig_sqlite_byok_put(CACHE(s), r));
+}
+
+static int byok_delete(struct ig_store *s, const char *account_id, const char *provider)
+{
+    LOCKED(s, ig_sqlite_byok_delete(CACHE(s), account_id, provider));
+}
+
+static int byok_list(struct ig_store *s, const char *account_id,
+                     int (*cb)(const struct ig_byok_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_byok_list(CACHE(s), account_id, cb, ud));
 }
 
 static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
@@ -690,6 +771,16 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_hold_oldest_open = tx_hold_oldest_open,
     .account_find = account_find,
     .account_update = account_update,
+    .key_update = key_update,
+    .tx_budget_add = tx_budget_add,
+    .tx_budget_alert = tx_budget_alert,
+    .budget_spent = budget_spent,
+    .budget_alerts = budget_alerts,
+    .audit_append = audit_append,
+    .audit_list = audit_list,
+    .byok_put = byok_put,
+    .byok_delete = byok_delete,
+    .byok_list = byok_list,
     .generation_history = generation_history,
     .usage = usage,
     .account_list = account_list,

@@ -6,11 +6,15 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- accounts ---- */
 
-#define ACCOUNT_COLUMNS "id, name, tier, balance, metered, created_at"
+#define ACCOUNT_COLUMNS                                                                            \
+    "id, name, tier, balance, metered, created_at, coalesce(budget_day, -1), "                     \
+    "coalesce(budget_month, -1)"
 
 static void row_to_account(sqlite3_stmt *st, struct ig_account_record *a)
 {
@@ -21,6 +25,9 @@ static void row_to_account(sqlite3_stmt *st, struct ig_account_record *a)
     a->balance = sqlite3_column_int64(st, 3);
     a->metered = sqlite3_column_int(st, 4);
     a->created_at = sqlite3_column_int64(st, 5);
+    a->budgets.day = sqlite3_column_int64(st, 6);
+    a->budgets.month = sqlite3_column_int64(st, 7);
+    a->held = sqlite3_column_count(st) > 8 ? sqlite3_column_int64(st, 8) : 0;
 }
 
 static int account_row(sqlite3_stmt *st, void *out)
@@ -32,14 +39,18 @@ static int account_row(sqlite3_stmt *st, void *out)
 int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_record *a)
 {
     return ig_sqlite_exec(c, NULL,
-                          "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES (?, ?, ?, 0, ?, ?)",
+                          "INSERT INTO accounts (id, name, tier, balance, metered, created_at) "
+                          "VALUES (?, ?, ?, 0, ?, ?)",
                           "sssii", a->id, a->name, a->tier, (int64_t)a->metered, a->created_at);
 }
 
 int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id, struct ig_account_record *out)
 {
     return ig_sqlite_query(c, account_row, out,
-                           "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?", "s", id);
+                           "SELECT " ACCOUNT_COLUMNS ", (SELECT coalesce(sum(amount), 0) FROM "
+                           "holds h WHERE h.account_id = accounts.id AND h.settled_at IS NULL) "
+                           "FROM accounts WHERE id = ?",
+                           "s", id);
 }
 
 struct account_each {
@@ -65,13 +76,37 @@ int ig_sqlite_account_list(struct ig_sqlite_cache *c,
     return rc == IG_ENOTFOUND ? 0 : rc;
 }
 
-int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id, const char *name,
-                             const char *tier, struct ig_account_record *out)
+/* A patch's number as bound: whether it changes, and to what (IG_UNSET
+ * binds as -1, which the SQL turns into NULL). */
+#define CHANGES(v) (int64_t)((v) != IG_UNCHANGED), (int64_t)((v) == IG_UNCHANGED ? 0 : (v))
+
+int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id,
+                             const struct ig_account_patch *p, struct ig_account_record *out)
 {
-    return ig_sqlite_query(c, account_row, out,
-                           "UPDATE accounts SET name = coalesce(?2, name), tier = coalesce(?3, "
-                           "tier) WHERE id = ?1 RETURNING " ACCOUNT_COLUMNS,
-                           "sss", id, name, tier);
+    return ig_sqlite_query(
+        c, account_row, out,
+        "UPDATE accounts SET name = coalesce(?2, name), tier = coalesce(?3, tier), "
+        "budget_day = iif(?4, nullif(?5, -1), budget_day), "
+        "budget_month = iif(?6, nullif(?7, -1), budget_month) "
+        "WHERE id = ?1 RETURNING " ACCOUNT_COLUMNS,
+        "sssiiii", id, p->name, p->tier, CHANGES(p->budgets.day), CHANGES(p->budgets.month));
+}
+
+int ig_sqlite_key_update(struct ig_sqlite_cache *c, const char *id, const struct ig_key_patch *p)
+{
+    int changes = 0;
+    int rc = ig_sqlite_exec(c, &changes,
+                            "UPDATE api_keys SET tier = iif(?2, nullif(?3, ''), tier), "
+                            "requests_per_minute = iif(?4, nullif(?5, -1), requests_per_minute), "
+                            "images_per_minute = iif(?6, nullif(?7, -1), images_per_minute), "
+                            "concurrent = iif(?8, nullif(?9, -1), concurrent), "
+                            "budget_day = iif(?10, nullif(?11, -1), budget_day), "
+                            "budget_month = iif(?12, nullif(?13, -1), budget_month) WHERE id = ?1",
+                            "sisiiiiiiiiii", id, (int64_t)(p->tier != NULL), p->tier ? p->tier : "",
+                            CHANGES(p->limits.requests_per_minute),
+                            CHANGES(p->limits.images_per_minute), CHANGES(p->limits.concurrent),
+                            CHANGES(p->budgets.day), CHANGES(p->budgets.month));
+    return rc ? rc : changes ? 0 : IG_ENOTFOUND;
 }
 
 int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k)
@@ -135,7 +170,43 @@ int ig_sqlite_ledger_sum(struct ig_sqlite_cache *c, const char *account_id, int6
 
 /* ---- holds ---- */
 
-#define HOLD_COLUMNS "id, account_id, coalesce(generation_id, ''), amount, created_at"
+#define HOLD_COLUMNS                                                                               \
+    "id, account_id, coalesce(generation_id, ''), amount, created_at, coalesce(budgets, '')"
+
+/* A hold's budgets as its row keeps them: "subject|period|limit;…". */
+static void budgets_format(const struct ig_hold_record *h, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < h->nbudgets && used < size; i++) {
+        const struct ig_budget_use *b = &h->budgets[i];
+        used += (size_t)snprintf(out + used, size - used, "%s%s|%s|%lld", i ? ";" : "", b->subject,
+                                 b->period, (long long)b->limit);
+    }
+}
+
+static void budgets_parse(const char *text, struct ig_hold_record *h)
+{
+    h->nbudgets = 0;
+    while (*text && h->nbudgets < IG_HOLD_BUDGETS) {
+        struct ig_budget_use *b = &h->budgets[h->nbudgets];
+        size_t n = strcspn(text, "|");
+        if (n >= sizeof b->subject || text[n] != '|')
+            return;
+        memcpy(b->subject, text, n);
+        b->subject[n] = '\0';
+        text += n + 1;
+        n = strcspn(text, "|");
+        if (n >= sizeof b->period || text[n] != '|')
+            return;
+        memcpy(b->period, text, n);
+        b->period[n] = '\0';
+        char *end;
+        b->limit = strtoll(text + n + 1, &end, 10);
+        h->nbudgets++;
+        text = *end == ';' ? end + 1 : end;
+    }
+}
 
 static int hold_row(sqlite3_stmt *st, void *out)
 {
@@ -146,16 +217,21 @@ static int hold_row(sqlite3_stmt *st, void *out)
     ig_sqlite_text(h->generation_id, sizeof h->generation_id, st, 2);
     h->amount = sqlite3_column_int64(st, 3);
     h->created_ms = sqlite3_column_int64(st, 4);
+    const unsigned char *b = sqlite3_column_text(st, 5);
+    budgets_parse(b ? (const char *)b : "", h);
     return 1;
 }
 
 int ig_sqlite_hold_insert(struct ig_sqlite_cache *c, const struct ig_hold_record *h)
 {
+    char budgets[IG_HOLD_BUDGETS * (sizeof h->budgets[0].subject + 40)];
+    budgets_format(h, budgets, sizeof budgets);
     return ig_sqlite_exec(c, NULL,
-                          "INSERT INTO holds (id, account_id, generation_id, amount, created_at) "
-                          "VALUES (?, ?, ?, ?, ?)",
-                          "sssii", h->id, h->account_id,
-                          h->generation_id[0] ? h->generation_id : NULL, h->amount, h->created_ms);
+                          "INSERT INTO holds (id, account_id, generation_id, amount, created_at, "
+                          "budgets) VALUES (?, ?, ?, ?, ?, ?)",
+                          "sssiis", h->id, h->account_id,
+                          h->generation_id[0] ? h->generation_id : NULL, h->amount, h->created_ms,
+                          h->nbudgets ? budgets : NULL);
 }
 
 int ig_sqlite_hold_close(struct ig_sqlite_cache *c, const char *id, int64_t now_ms,
@@ -175,4 +251,183 @@ int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
                            " FROM holds WHERE settled_at IS NULL AND created_at < ? "
                            "ORDER BY created_at LIMIT 1",
                            "i", before_ms);
+}
+
+/* ---- budgets ---- */
+
+int ig_sqlite_budget_add(struct ig_sqlite_cache *c, const char *subject, const char *period,
+                         int64_t delta, int64_t limit, int64_t *spent)
+{
+    int rc = ig_sqlite_exec(c, NULL,
+                            "INSERT INTO budget_spend (subject, period, spent) VALUES (?, ?, 0) "
+                            "ON CONFLICT DO NOTHING",
+                            "ss", subject, period);
+    /* The check and the add are one statement. */
+    rc = rc ? rc
+            : ig_sqlite_query(c, int64_row, spent,
+                              "UPDATE budget_spend SET spent = spent + ?3 WHERE subject = ?1 AND "
+                              "period = ?2 AND (?4 < 0 OR spent + ?3 <= ?4) RETURNING spent",
+                              "ssii", subject, period, delta, limit);
+    if (rc == IG_ENOTFOUND) {
+        rc = ig_sqlite_budget_spent(c, subject, period, spent);
+        rc = rc ? rc : IG_EBUDGET;
+    }
+    return rc;
+}
+
+int ig_sqlite_budget_spent(struct ig_sqlite_cache *c, const char *subject, const char *period,
+                           int64_t *out)
+{
+    *out = 0;
+    int rc = ig_sqlite_query(c, int64_row, out,
+                             "SELECT spent FROM budget_spend WHERE subject = ? AND period = ?",
+                             "ss", subject, period);
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}
+
+int ig_sqlite_budget_alert(struct ig_sqlite_cache *c, const struct ig_budget_alert *a, int *added)
+{
+    int changes = 0;
+    int rc = ig_sqlite_exec(c, &changes,
+                            "INSERT INTO budget_alerts (account_id, subject, period, threshold, "
+                            "spent, budget, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            "sssiiii", a->account_id, a->subject, a->period, (int64_t)a->threshold,
+                            a->spent, a->budget, a->created_ms);
+    if (added)
+        *added = rc == 0 && changes > 0;
+    return rc;
+}
+
+struct alert_each {
+    int (*cb)(const struct ig_budget_alert *, void *);
+    void *ud;
+};
+
+static int alert_row(sqlite3_stmt *st, void *p)
+{
+    struct alert_each *e = p;
+    struct ig_budget_alert a;
+    memset(&a, 0, sizeof a);
+    ig_sqlite_text(a.account_id, sizeof a.account_id, st, 0);
+    ig_sqlite_text(a.subject, sizeof a.subject, st, 1);
+    ig_sqlite_text(a.period, sizeof a.period, st, 2);
+    a.threshold = sqlite3_column_int(st, 3);
+    a.spent = sqlite3_column_int64(st, 4);
+    a.budget = sqlite3_column_int64(st, 5);
+    a.created_ms = sqlite3_column_int64(st, 6);
+    return e->cb(&a, e->ud);
+}
+
+int ig_sqlite_budget_alerts(struct ig_sqlite_cache *c, const char *account_id, int64_t since_ms,
+                            int (*cb)(const struct ig_budget_alert *, void *), void *ud)
+{
+    struct alert_each e = {cb, ud};
+    int rc = ig_sqlite_query(c, alert_row, &e,
+                             "SELECT account_id, subject, period, threshold, spent, budget, "
+                             "created_at FROM budget_alerts WHERE account_id = ? AND "
+                             "created_at >= ? ORDER BY created_at, rowid",
+                             "si", account_id, since_ms);
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}
+
+/* ---- BYOK keys ---- */
+
+int ig_sqlite_byok_put(struct ig_sqlite_cache *c, const struct ig_byok_record *r)
+{
+    return ig_sqlite_exec(c, NULL,
+                          "INSERT INTO byok_keys (account_id, provider, sealed, last4, created_at) "
+                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, provider) DO UPDATE "
+                          "SET sealed = excluded.sealed, last4 = excluded.last4, "
+                          "created_at = excluded.created_at",
+                          "ssBsi", r->account_id, r->provider, r->sealed, r->sealed_len, r->last4,
+                          r->created_at);
+}
+
+int ig_sqlite_byok_delete(struct ig_sqlite_cache *c, const char *account_id, const char *provider)
+{
+    int changes = 0;
+    int rc =
+        ig_sqlite_exec(c, &changes, "DELETE FROM byok_keys WHERE account_id = ? AND provider = ?",
+                       "ss", account_id, provider);
+    return rc ? rc : changes ? 0 : IG_ENOTFOUND;
+}
+
+struct byok_each {
+    int (*cb)(const struct ig_byok_record *, void *);
+    void *ud;
+};
+
+static int byok_row(sqlite3_stmt *st, void *p)
+{
+    struct byok_each *e = p;
+    struct ig_byok_record r;
+    memset(&r, 0, sizeof r);
+    ig_sqlite_text(r.account_id, sizeof r.account_id, st, 0);
+    ig_sqlite_text(r.provider, sizeof r.provider, st, 1);
+    r.sealed = sqlite3_column_blob(st, 2);
+    r.sealed_len = (size_t)sqlite3_column_bytes(st, 2);
+    ig_sqlite_text(r.last4, sizeof r.last4, st, 3);
+    r.created_at = sqlite3_column_int64(st, 4);
+    return e->cb(&r, e->ud);
+}
+
+int ig_sqlite_byok_list(struct ig_sqlite_cache *c, const char *account_id,
+                        int (*cb)(const struct ig_byok_record *, void *), void *ud)
+{
+    struct byok_each e = {cb, ud};
+    int rc = ig_sqlite_query(c, byok_row, &e,
+                             "SELECT account_id, provider, sealed, last4, created_at FROM "
+                             "byok_keys WHERE account_id = ? ORDER BY provider",
+                             "s", account_id);
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}
+
+/* ---- the audit trail ---- */
+
+int ig_sqlite_audit_append(struct ig_sqlite_cache *c, const struct ig_audit_record *r)
+{
+    return ig_sqlite_exec(c, NULL,
+                          "INSERT INTO audit (created_at, actor, account_id, action, target, "
+                          "detail) VALUES (?, ?, ?, ?, ?, ?)",
+                          "isssss", r->created_ms, r->actor, r->account_id, r->action, r->target,
+                          r->detail);
+}
+
+struct audit_each {
+    int (*cb)(const struct ig_audit_record *, void *);
+    void *ud;
+};
+
+static const char *column_or_null(sqlite3_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+static int audit_row(sqlite3_stmt *st, void *p)
+{
+    struct audit_each *e = p;
+    struct ig_audit_record r = {
+        .seq = sqlite3_column_int64(st, 0),
+        .created_ms = sqlite3_column_int64(st, 1),
+        .actor = column_or_null(st, 2),
+        .account_id = column_or_null(st, 3),
+        .action = column_or_null(st, 4),
+        .target = column_or_null(st, 5),
+        .detail = column_or_null(st, 6),
+    };
+    return e->cb(&r, e->ud);
+}
+
+int ig_sqlite_audit_list(struct ig_sqlite_cache *c, const struct ig_audit_query *q,
+                         int (*cb)(const struct ig_audit_record *, void *), void *ud)
+{
+    struct audit_each e = {cb, ud};
+    int rc = ig_sqlite_query(
+        c, audit_row, &e,
+        "SELECT seq, created_at, actor, account_id, action, target, detail FROM audit "
+        "WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR action = ?2) AND "
+        "(?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+        "ssii", q->account_id, q->action, q->before_seq, (int64_t)q->limit);
+    return rc == IG_ENOTFOUND ? 0 : rc;
 }

@@ -18,8 +18,10 @@ int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id,
 /* Calls cb for each account, oldest first; a non-zero return stops. */
 int ig_sqlite_account_list(struct ig_sqlite_cache *c,
                            int (*cb)(const struct ig_account_record *, void *), void *ud);
-int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id, const char *name,
-                             const char *tier, struct ig_account_record *out);
+int ig_sqlite_account_update(struct ig_sqlite_cache *c, const char *id,
+                             const struct ig_account_patch *p, struct ig_account_record *out);
+/* IG_ENOTFOUND when no key has that id. */
+int ig_sqlite_key_update(struct ig_sqlite_cache *c, const char *id, const struct ig_key_patch *p);
 int ig_sqlite_key_insert(struct ig_sqlite_cache *c, const struct ig_key_record *k);
 /* Appends e and moves its account's balance by e->amount; *balance (may
  * be NULL) gets the balance after. When covered, only if the account is
@@ -37,5 +39,22 @@ int ig_sqlite_hold_close(struct ig_sqlite_cache *c, const char *id, int64_t now_
 /* The oldest hold still open that was made before before_ms. */
 int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
                                struct ig_hold_record *out);
+
+/* Budgets, BYOK keys and the audit trail: as store.h's operations of
+ * the same names. */
+int ig_sqlite_budget_add(struct ig_sqlite_cache *c, const char *subject, const char *period,
+                         int64_t delta, int64_t limit, int64_t *spent);
+int ig_sqlite_budget_spent(struct ig_sqlite_cache *c, const char *subject, const char *period,
+                           int64_t *out);
+int ig_sqlite_budget_alert(struct ig_sqlite_cache *c, const struct ig_budget_alert *a, int *added);
+int ig_sqlite_budget_alerts(struct ig_sqlite_cache *c, const char *account_id, int64_t since_ms,
+                            int (*cb)(const struct ig_budget_alert *, void *), void *ud);
+int ig_sqlite_byok_put(struct ig_sqlite_cache *c, const struct ig_byok_record *r);
+int ig_sqlite_byok_delete(struct ig_sqlite_cache *c, const char *account_id, const char *provider);
+int ig_sqlite_byok_list(struct ig_sqlite_cache *c, const char *account_id,
+                        int (*cb)(const struct ig_byok_record *, void *), void *ud);
+int ig_sqlite_audit_append(struct ig_sqlite_cache *c, const struct ig_audit_record *r);
+int ig_sqlite_audit_list(struct ig_sqlite_cache *c, const struct ig_audit_query *q,
+                         int (*cb)(const struct ig_audit_record *, void *), void *ud);
 
 #endif

@@ -47,6 +47,10 @@ static int prepare(struct ig_sqlite_cache *c, const char *sql, sqlite3_stmt **st
                 sqlite3_bind_text(*st, a + 1, v, -1, SQLITE_TRANSIENT);
         } else if (types[a] == 'i') {
             sqlite3_bind_int64(*st, a + 1, va_arg(ap, int64_t));
+        } else if (types[a] == 'B') {
+            const uint8_t *v = va_arg(ap, const uint8_t *);
+            size_t n = va_arg(ap, size_t);
+            sqlite3_bind_blob(*st, a + 1, v, (int)n, SQLITE_TRANSIENT);
         } else {
             sqlite3_bind_blob(*st, a + 1, va_arg(ap, const uint8_t *), 32, SQLITE_TRANSIENT);
         }

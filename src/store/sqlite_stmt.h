@@ -4,7 +4,8 @@
  * SQL and its arguments. The caller holds the connection's store lock.
  *
  * Arguments are bound as types says: 's' text (NULL binds NULL), 'i'
- * int64, 'b' a 32-byte blob. A statement is found by the address of its
+ * int64, 'b' a 32-byte blob, 'B' a blob as two arguments (pointer,
+ * size_t length). A statement is found by the address of its
  * SQL, which must be a literal. */
 #ifndef IG_STORE_SQLITE_STMT_H
 #define IG_STORE_SQLITE_STMT_H
@@ -12,7 +13,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#define IG_SQLITE_CACHED 32
+#define IG_SQLITE_CACHED 64
 
 struct ig_sqlite_cache {
     sqlite3 *db;

@@ -22,6 +22,22 @@ enum ig_scope {
  * key made before accounts existed); it is charged but never refused. */
 #define IG_OPERATOR_ACCOUNT "acct_operator"
 
+/* A setting that is not set: a key's limit is then its tier's default, a
+ * budget absent. */
+#define IG_UNSET (-1)
+/* In a patch: leave the setting as it is. */
+#define IG_UNCHANGED INT64_MIN
+
+/* Spending caps in millicredits per UTC day and month (IG_UNSET: none). */
+struct ig_budgets {
+    int64_t day, month;
+};
+
+/* A key's own rate limits (IG_UNSET: its tier's default). */
+struct ig_key_limits {
+    int64_t requests_per_minute, images_per_minute, concurrent;
+};
+
 /* An account (a tenant): it owns keys and credits. Amounts are integers
  * in millicredits (1 credit = 1000). */
 struct ig_account_record {
@@ -31,6 +47,24 @@ struct ig_account_record {
     int64_t balance; /* = the sum of its ledger entries */
     int metered;     /* 0: charged but never refused (the operator's own) */
     int64_t created_at;
+    struct ig_budgets budgets;
+    int64_t held; /* open holds (read by account_find only) */
+};
+
+/* What PATCH changes of an account: NULL strings and IG_UNCHANGED numbers
+ * stay as they are; IG_UNSET removes a budget. */
+struct ig_account_patch {
+    const char *name, *tier;
+    struct ig_budgets budgets;
+};
+
+/* What PATCH changes of a key: tier NULL stays, "" returns to the
+ * account's; numbers as in ig_account_patch (IG_UNSET: back to the tier's
+ * default, or no budget). */
+struct ig_key_patch {
+    const char *tier;
+    struct ig_key_limits limits;
+    struct ig_budgets budgets;
 };
 
 enum ig_ledger_kind {
@@ -53,20 +87,78 @@ struct ig_ledger_entry {
     int64_t created_ms;
 };
 
-/* Credits set aside for a generation before it is dispatched. */
+/* A budget a hold counts against: what subject ("key:ID", "account:ID")
+ * may spend in period ("2026-12-06", "2026-12"; UTC). */
+struct ig_budget_use {
+    char subject[IG_ID_MAX + 8];
+    char period[12];
+    int64_t limit;
+};
+
+#define IG_HOLD_BUDGETS 4
+
+/* Credits set aside for a generation before it is dispatched, counted
+ * against budgets too (its settlement moves them by what was charged). */
 struct ig_hold_record {
     char id[IG_ID_MAX];
     char account_id[IG_ID_MAX];
     char generation_id[IG_ID_MAX];
     int64_t amount;
     int64_t created_ms;
+    struct ig_budget_use budgets[IG_HOLD_BUDGETS];
+    int nbudgets;
+};
+
+/* A budget as it stands in a period. */
+struct ig_budget_state {
+    const char *subject, *period;
+    int64_t limit, spent;
+};
+
+/* One record of a budget crossing a threshold. */
+struct ig_budget_alert {
+    char account_id[IG_ID_MAX];
+    char subject[IG_ID_MAX + 8];
+    char period[12];
+    int threshold; /* percent: 50, 80 or 100 */
+    int64_t spent, budget, created_ms;
+};
+
+/* An entry of the audit trail (admin actions, safety decisions); strings
+ * may be NULL except action. detail is JSON text. */
+struct ig_audit_record {
+    int64_t seq; /* assigned when appended */
+    int64_t created_ms;
+    const char *actor, *account_id, *action, *target, *detail;
+};
+
+/* Which entries: newest first, older than before_seq (0: from the newest);
+ * account_id NULL: every account's. */
+struct ig_audit_query {
+    const char *account_id;
+    const char *action; /* NULL: every action */
+    int64_t before_seq;
+    int limit;
+};
+
+/* An account's own key for a provider, sealed (store/byok.h). */
+struct ig_byok_record {
+    char account_id[IG_ID_MAX];
+    char provider[32];
+    char last4[8];
+    int64_t created_at; /* unix seconds */
+    const uint8_t *sealed;
+    size_t sealed_len;
 };
 
 struct ig_key_record {
     char id[IG_ID_MAX];
     char account_id[IG_ID_MAX];
-    char tier[32]; /* its account's, when read (not written with the key) */
-    int metered;   /* its account's */
+    char tier[32];     /* when read: its own tier, else its account's */
+    char own_tier[32]; /* its own ("" : its account's) */
+    int metered;       /* its account's */
+    struct ig_key_limits limits;
+    struct ig_budgets budgets, account_budgets;
     char name[128];
     char prefix[16]; /* the first characters of the key, for people to recognise it */
     uint8_t hash[32];
@@ -219,10 +311,40 @@ struct ig_store_ops {
     int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);
     int (*account_list)(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud);
-    /* Sets the name and/or tier (NULL: unchanged) of account id; *out gets
-     * it as it now is. IG_ENOTFOUND. */
-    int (*account_update)(struct ig_store *s, const char *id, const char *name, const char *tier,
+    /* Applies p to account id; *out gets it as it now is. IG_ENOTFOUND. */
+    int (*account_update)(struct ig_store *s, const char *id, const struct ig_account_patch *p,
                           struct ig_account_record *out);
+    /* Applies p to key id; *out gets it as it now is. IG_ENOTFOUND. */
+    int (*key_update)(struct ig_store *s, const char *id, const struct ig_key_patch *p,
+                      struct ig_key_record *out);
+
+    /* Budgets. Inside a transaction: adds delta to what subject has spent
+     * in period unless that would pass limit (limit < 0: no limit; then
+     * IG_EBUDGET and nothing changes); *spent gets the sum after (or as it
+     * is, when refused). */
+    int (*tx_budget_add)(struct ig_store_tx *tx, const char *subject, const char *period,
+                         int64_t delta, int64_t limit, int64_t *spent);
+    /* Records a, unless its subject, period and threshold are recorded
+     * already; *added (may be NULL) says which. */
+    int (*tx_budget_alert)(struct ig_store_tx *tx, const struct ig_budget_alert *a, int *added);
+    /* What subject has spent in period (0 when nothing). */
+    int (*budget_spent)(struct ig_store *s, const char *subject, const char *period, int64_t *out);
+    /* account_id's alerts made at or after since_ms, oldest first. */
+    int (*budget_alerts)(struct ig_store *s, const char *account_id, int64_t since_ms,
+                         int (*cb)(const struct ig_budget_alert *, void *), void *ud);
+
+    /* The audit trail: append-only. */
+    int (*audit_append)(struct ig_store *s, const struct ig_audit_record *r);
+    int (*audit_list)(struct ig_store *s, const struct ig_audit_query *q,
+                      int (*cb)(const struct ig_audit_record *, void *), void *ud);
+
+    /* BYOK keys, sealed by the caller (store/byok.h). put replaces the
+     * account's key for the provider; delete answers IG_ENOTFOUND when
+     * there is none; list gives one account's (account_id NULL: none). */
+    int (*byok_put)(struct ig_store *s, const struct ig_byok_record *r);
+    int (*byok_delete)(struct ig_store *s, const char *account_id, const char *provider);
+    int (*byok_list)(struct ig_store *s, const char *account_id,
+                     int (*cb)(const struct ig_byok_record *, void *), void *ud);
 
     void (*close)(struct ig_store *s);
 };
@@ -275,9 +397,22 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((s)->ops->generation_history((s), (q), (cb), (ud)))
 #define ig_store_usage(s, acct, from, to, by, cb, ud)                                              \
     ((s)->ops->usage((s), (acct), (from), (to), (by), (cb), (ud)))
-#define ig_store_account_list(s, cb, ud) ((s)->ops->account_list((s), (cb), (ud)))
-#define ig_store_account_update(s, id, name, tier, o)                                              \
-    ((s)->ops->account_update((s), (id), (name), (tier), (o)))
+#define ig_store_account_list(s, cb, ud)     ((s)->ops->account_list((s), (cb), (ud)))
+#define ig_store_account_update(s, id, p, o) ((s)->ops->account_update((s), (id), (p), (o)))
+#define ig_store_key_update(s, id, p, o)     ((s)->ops->key_update((s), (id), (p), (o)))
+#define ig_store_tx_budget_add(tx, subj, period, delta, limit, spent)                              \
+    ((tx)->store->ops->tx_budget_add((tx), (subj), (period), (delta), (limit), (spent)))
+#define ig_store_tx_budget_alert(tx, a, added)                                                     \
+    ((tx)->store->ops->tx_budget_alert((tx), (a), (added)))
+#define ig_store_budget_spent(s, subj, period, o)                                                  \
+    ((s)->ops->budget_spent((s), (subj), (period), (o)))
+#define ig_store_budget_alerts(s, acct, since, cb, ud)                                             \
+    ((s)->ops->budget_alerts((s), (acct), (since), (cb), (ud)))
+#define ig_store_audit_append(s, r)         ((s)->ops->audit_append((s), (r)))
+#define ig_store_audit_list(s, q, cb, ud)   ((s)->ops->audit_list((s), (q), (cb), (ud)))
+#define ig_store_byok_put(s, r)             ((s)->ops->byok_put((s), (r)))
+#define ig_store_byok_delete(s, acct, pr)   ((s)->ops->byok_delete((s), (acct), (pr)))
+#define ig_store_byok_list(s, acct, cb, ud) ((s)->ops->byok_list((s), (acct), (cb), (ud)))
 
 /* "grant", "hold", … */
 const char *ig_ledger_kind_name(enum ig_ledger_kind k);

@@ -19,7 +19,8 @@
     X(RANGE, "value out of range")                                                                 \
     X(AGAIN, "try again")                                                                          \
     X(CONFLICT, "conflicts with the current state")                                                \
-    X(FUNDS, "insufficient credits")
+    X(FUNDS, "insufficient credits")                                                               \
+    X(BUDGET, "budget exceeded")
 
 enum ig_errno_index {
     IG__EINDEX_NONE = 0,

@@ -530,6 +530,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Tests race hundreds of requests: socketserver's default backlog of 5
+    # drops connects, which then wait for the kernel's SYN retry (1 s, 3 s).
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         # A client (the gateway) that leaves a connection it gave up on is

@@ -262,6 +262,13 @@ class NoOvershoot(FakeTest):
                 status, _, k = gw.json("POST", "/admin/keys",
                                        {"name": "racer", "account_id": a["id"]},
                                        key=gw.admin_key)
+                # Credits alone decide here: the key's rate limits are off.
+                status, _, patched = gw.json(
+                    "PATCH", "/admin/keys/" + k["id"],
+                    {"limits": {"requests_per_minute": 0, "images_per_minute": 0,
+                                "concurrent": 0}}, key=gw.admin_key)
+                self.assertEqual(status, 200, patched)
+                self.assertEqual(patched["limits"]["concurrent"], 0)
                 fake.script([{"delay": 0.5}] * 200)
                 results = []
                 lock = threading.Lock()

@@ -10,15 +10,16 @@
 
 struct answer {
     int calls, ok;
-    int64_t value;
+    int64_t value, reset_ms;
 };
 
-static void answer_cb(void *ud, int ok, int64_t value)
+static void answer_cb(void *ud, int ok, int64_t value, int64_t reset_ms)
 {
     struct answer *a = ud;
     a->calls++;
     a->ok = ok;
     a->value = value;
+    a->reset_ms = reset_ms;
 }
 
 Test(counters, levels_stop_at_their_limit_and_refusals_change_nothing)
@@ -53,6 +54,8 @@ Test(counters, a_rate_starts_again_when_its_window_passes)
     ig_counters_add(c, "key_a/min", 1, 2, 100, answer_cb, &a);
     ig_counters_add(c, "key_a/min", 1, 2, 100, answer_cb, &a);
     cr_assert(a.ok);
+    cr_assert(a.reset_ms > 0 && a.reset_ms <= 100, "the window's end is told: %lld",
+              (long long)a.reset_ms);
     ig_counters_add(c, "key_a/min", 1, 2, 100, answer_cb, &a);
     cr_assert_not(a.ok, "two per window");
     usleep(150 * 1000);
@@ -73,14 +76,39 @@ Test(counters, keys_too_long_or_past_the_table_are_refused)
     cr_assert_eq(a.calls, 1, "answered even when refused");
     cr_assert_not(a.ok);
     int refused = 0;
-    for (int i = 0; i < 5000; i++) {
+    for (int i = 0; i < 20000; i++) {
         char k[32];
         snprintf(k, sizeof k, "k%d", i);
         ig_counters_add(c, k, 1, -1, 0, answer_cb, &a);
         refused += !a.ok;
     }
     cr_assert_gt(refused, 0, "fixed memory: some new keys are refused");
-    cr_assert_leq(refused, 5000 - 2048, "most fit");
+    cr_assert_leq(refused, 20000 - 8192, "most fit");
+    ig_counters_free(c);
+}
+
+Test(counters, spent_keys_give_their_place_to_new_ones)
+{
+    struct ig_counters *c = ig_counters_local_new();
+    struct answer a = {0};
+    char k[32];
+    /* Fill the table with rates of a short window and levels back at 0. */
+    for (int i = 0; i < 20000; i++) {
+        snprintf(k, sizeof k, "rate%d", i);
+        ig_counters_add(c, k, 1, -1, i % 2 ? 50 : 0, answer_cb, &a);
+        if (a.ok && i % 2 == 0)
+            ig_counters_add(c, k, -1, -1, 0, NULL, NULL);
+    }
+    usleep(80 * 1000);
+    int refused = 0;
+    for (int i = 0; i < 10000; i++) {
+        snprintf(k, sizeof k, "fresh%d", i);
+        ig_counters_add(c, k, 1, -1, 0, answer_cb, &a);
+        refused += !a.ok;
+    }
+    cr_assert_eq(refused, 0, "every spent slot is taken over");
+    ig_counters_add(c, "fresh42", 1, -1, 0, answer_cb, &a);
+    cr_assert_eq(a.value, 2, "a taken-over slot counts its new key: %lld", (long long)a.value);
     ig_counters_free(c);
 }
 
