@@ -232,6 +232,8 @@ void ig_config_release(struct ig_config *c)
 {
     free(c->models_file);
     c->models_file = NULL;
+    free(c->moderation_file);
+    c->moderation_file = NULL;
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (settings[i].type == SET_STRING) {
             char **slot = (char **)(void *)((char *)c + settings[i].offset);
@@ -242,6 +244,20 @@ void ig_config_release(struct ig_config *c)
 }
 
 #define MAX_DEPTH 8
+
+/* The sections that are trees, not settings (`models:`, `moderation:`):
+ * the reader notes which file holds each, for its own reader
+ * (providers/routes.c, core/moderation.c). NULL for other keys. */
+static char **tree_section(struct ig_config *c, const char *key)
+{
+    if (!key)
+        return NULL;
+    if (strcmp(key, "models") == 0)
+        return &c->models_file;
+    if (strcmp(key, "moderation") == 0)
+        return &c->moderation_file;
+    return NULL;
+}
 
 int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t err_size)
 {
@@ -281,9 +297,10 @@ int ig_config_load_file(struct ig_config *c, const char *path, char *err, size_t
             yaml_event_delete(&ev);
             continue;
         }
-        if (depth == 1 && !expecting_key[depth] && keys[0] && strcmp(keys[0], "models") == 0) {
-            free(c->models_file);
-            c->models_file = strdup(path);
+        char **tree = depth == 1 && !expecting_key[depth] ? tree_section(c, keys[0]) : NULL;
+        if (tree) {
+            free(*tree);
+            *tree = strdup(path);
             if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
                 skip_depth = 1;
             else

@@ -44,7 +44,8 @@ struct ig_config {
     int upstream_builtin_http;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
-    char *models_file; /* the YAML file whose `models:` section defines routing; NULL: none */
+    char *models_file;     /* the YAML file whose `models:` section defines routing; NULL: none */
+    char *moderation_file; /* the YAML file whose `moderation:` section has categories */
     int access_log;
     int log_prompts;
     int provenance_prompt;       /* the prompt's text in PNG provenance, not only its hash */

@@ -241,6 +241,9 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0 && cfg->models_file &&
         (rc = ig_routes_load(app->models, cfg->models_file, err, sizeof err)))
         ig_error("%s", err);
+    if (rc == 0 &&
+        (rc = ig_moderation_load(cfg->moderation_file, &app->moderation, err, sizeof err)))
+        ig_error("%s", err);
     if (rc == 0 && cfg->default_model[0] &&
         (rc = ig_models_set_default(app->models, cfg->default_model))) {
         ig_error("default_model: '%s' is not a model this gateway serves (GET /v1/models lists "
@@ -266,6 +269,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .counters = app->counters,
         .tiers = &app->tiers,
         .rate_tiers = app->rate_tiers,
+        .moderation = app->moderation,
     };
     ig_pipeline_init(&app->pipeline);
     return 0;
@@ -277,6 +281,8 @@ void ig_app_release(struct ig_app *app)
         ig_store_close(app->store);
     ig_keycache_free(app->keys);
     ig_models_free(app->models);
+    ig_moderation_free(app->moderation);
+    app->moderation = NULL;
     ig_breakers_free(app->breakers);
     app->breakers = NULL;
     ig_capacity_free(app->capacity);

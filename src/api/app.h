@@ -34,6 +34,7 @@ struct ig_app {
     struct ig_keycache *keys;
     struct ig_metrics metrics;
     struct ig_models *models;
+    struct ig_moderation *moderation; /* moderation:, compiled */
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;

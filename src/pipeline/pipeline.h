@@ -20,6 +20,7 @@
 #include "core/counters.h"
 #include "core/metrics.h"
 #include "core/models.h"
+#include "core/moderation.h"
 #include "core/pricing.h"
 #include "store/blobs.h"
 #include "store/store.h"
@@ -58,6 +59,8 @@ struct ig_pipeline {
     /* Each tier's default rate limits (rate_limits.*), indexed by enum
      * ig_rate_limit; NULL: none. */
     const struct ig_tiers *rate_tiers;
+    /* The operator's content rules (moderation:); NULL: none. */
+    const struct ig_moderation *moderation;
 };
 
 struct ig_pipeline_worker {

@@ -1,4 +1,5 @@
-/* settle.c — the settle stage: a hold nothing settled is released.
+/* settle.c — the settle stage: a hold nothing settled is released (and a
+ * provider's refusal of the content is put in the audit trail).
  *
  * The store step settles a generation's hold in the transaction that
  * records it (store/ledger.h: release the hold, charge what was
@@ -51,6 +52,9 @@ static void release_done(uv_work_t *w, int status)
 
 enum ig_stage_rc ig_stage_settle(struct ig_generation *g)
 {
+    if (g->dispatched && g->state == IG_GEN_FAILED && g->error.kind == IG_GERR_REFUSED)
+        ig_generation_audit(g, "provider.refusal", 0, "{\"provider\":\"%s\",\"model\":\"%s\"}",
+                            g->error.provider, g->req.model ? g->req.model->id : "");
     if (!g->acct.hold_id[0] || g->acct.settled)
         return IG_STAGE_NEXT;
     struct release_job *j = calloc(1, sizeof *j);

@@ -47,6 +47,7 @@ enum ig_stage_rc ig_generation_finish(struct ig_generation *g);
 enum ig_stage_rc ig_stage_validate(struct ig_generation *g);
 enum ig_stage_rc ig_stage_admit(struct ig_generation *g);
 void ig_stage_admit_release(struct ig_generation *g);
+enum ig_stage_rc ig_stage_moderate(struct ig_generation *g);
 enum ig_stage_rc ig_stage_limit(struct ig_generation *g);
 void ig_stage_limit_release(struct ig_generation *g);
 enum ig_stage_rc ig_stage_reserve(struct ig_generation *g);
@@ -60,6 +61,13 @@ int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deploy
 enum ig_stage_rc ig_stage_store(struct ig_generation *g);
 enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
 void ig_stage_dispatch_cancel(struct ig_generation *g);
+/* Appends an entry about g to the audit trail, on the thread pool: action
+ * ("moderation.block"), detail a JSON object made by fmt; the actor is
+ * g's key, the target g. With wait, g is resumed once it is written (the
+ * caller returns IG_STAGE_PARKED); without, nobody waits. 0, or
+ * IG_ENOMEM when it could not start (then nothing resumes g). */
+int ig_generation_audit(struct ig_generation *g, const char *action, int wait, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* A generation of w's has been freed (pipeline/worker.c). */
 void ig_pipeline_worker_generation_gone(struct ig_pipeline_worker *w);
 /* The store step's batch operations, for each worker's batcher. */

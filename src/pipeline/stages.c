@@ -17,7 +17,7 @@
 static const struct ig_stage stages[] = {
     {"validate", ig_stage_validate, NULL, NULL, 0},
     {"admit", ig_stage_admit, ig_stage_admit_release, NULL, 0},
-    {"moderate", NULL, NULL, NULL, 0},
+    {"moderate", ig_stage_moderate, NULL, NULL, 0},
     {"limit", ig_stage_limit, ig_stage_limit_release, NULL, IG_STAGE_ALWAYS},
     {"idempotency", NULL, NULL, NULL, 0},
     {"reserve", ig_stage_reserve, NULL, NULL, 0},
