@@ -6,6 +6,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "core/request.h"
+#include "store/byok.h"
 #include "store/ledger.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -94,6 +95,8 @@ struct credits_ctx {
     struct ig_key_identity who;
     struct ig_account_record account;
     json_t *budgets, *alerts; /* GET /v1/credits */
+    char byok_names[IG_BYOK_MAX][32];
+    char *byok[IG_BYOK_MAX + 1]; /* the estimate: providers of the account's own keys */
     int rc;
     /* The estimate's request (parsed), or none for GET /v1/credits. */
     int estimate;
@@ -160,10 +163,25 @@ static int budgets_state(struct credits_ctx *c)
     return c->budgets ? 0 : IG_ENOMEM;
 }
 
+static int collect_byok(const struct ig_byok_record *r, void *ud)
+{
+    struct credits_ctx *c = ud;
+    size_t i = 0;
+    while (c->byok[i])
+        i++;
+    if (i < IG_BYOK_MAX) {
+        ig_strlcpy(c->byok_names[i], r->provider, sizeof c->byok_names[i]);
+        c->byok[i] = c->byok_names[i];
+    }
+    return 0;
+}
+
 static void credits_work(void *p)
 {
     struct credits_ctx *c = p;
     c->rc = ig_store_account_find(c->app->store, c->account_id, &c->account);
+    if (c->rc == 0 && c->estimate)
+        c->rc = ig_store_byok_list(c->app->store, c->account_id, collect_byok, c);
     if (c->rc == 0 && !c->estimate)
         c->rc = budgets_state(c);
     if (c->rc == 0 && !c->estimate)
@@ -195,17 +213,17 @@ static void credits_done(struct ig_http_req *req, void *p)
         json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
         json_object_set_new(o, "open_holds", ig_api_credits_json(c->account.held));
         ig_app_respond_json(req, 200, o);
-    } else if (ig_gen_request_price(&c->req, &unit)) {
+    } else if (ig_gen_request_price(&c->req, (const char *const *)c->byok, &unit)) {
         ig_api_respond_error(req, 503, "server_error", "model_not_priced", "model",
                              "'%s' has no price for size %s and quality %s.", c->req.model->id,
                              c->req.size, c->req.quality);
     } else {
         int markup = markup_of(c);
         int64_t each = ig_price_marked_up(unit, markup);
-        json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:s}", "object",
-                              "image.estimate", "model", c->req.model->id, "n", c->req.n, "size",
-                              c->req.size, "quality", c->req.quality, "tier", c->tier,
-                              "markup_percent", markup, "byok", 0, "currency", "credits");
+        json_t *o = json_pack(
+            "{s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:s}", "object", "image.estimate", "model",
+            c->req.model->id, "n", c->req.n, "size", c->req.size, "quality", c->req.quality, "tier",
+            c->tier, "markup_percent", markup, "byok", c->byok[0] != NULL, "currency", "credits");
         json_object_set_new(o, "unit_price", ig_api_credits_json(unit));
         json_object_set_new(o, "unit_price_with_markup", ig_api_credits_json(each));
         json_object_set_new(o, "estimated_cost", ig_api_credits_json(each * c->req.n));

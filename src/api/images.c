@@ -194,6 +194,7 @@ static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_r
     ctx->limits = who->limits;
     ctx->key_budgets = who->key_budgets;
     ctx->account_budgets = who->account_budgets;
+    ctx->has_byok = who->has_byok;
     ig_strlcpy(ctx->request_id, req->request_id, sizeof ctx->request_id);
     ig_app_base_url(app, req, ctx->base_url, sizeof ctx->base_url);
     ctx->start_us = g->t.start_us = req->start_us;

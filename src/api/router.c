@@ -47,7 +47,9 @@
     X(ROUTE_HISTORY, "history")                                                                    \
     X(ROUTE_HISTORY_ONE, "history_one")                                                            \
     X(ROUTE_USAGE, "usage")                                                                        \
-    X(ROUTE_ADMIN_AUDIT, "admin_audit")
+    X(ROUTE_ADMIN_AUDIT, "admin_audit")                                                            \
+    X(ROUTE_BYOK, "byok")                                                                          \
+    X(ROUTE_BYOK_ONE, "byok_one")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -103,6 +105,10 @@ static const struct route routes[] = {
     {ROUTE_HISTORY, HTTP_GET, "/v1/generations", 0, IG_SCOPE_GENERATE, 0, ig_api_history_list},
     {ROUTE_HISTORY_ONE, HTTP_GET, "/v1/generations/", 1, IG_SCOPE_GENERATE, 0, ig_api_history_get},
     {ROUTE_USAGE, HTTP_GET, "/v1/usage", 0, IG_SCOPE_GENERATE, 0, ig_api_usage},
+    {ROUTE_BYOK, HTTP_GET, "/v1/byok/keys", 0, IG_SCOPE_GENERATE, 0, ig_api_byok_keys},
+    {ROUTE_BYOK, HTTP_POST, "/v1/byok/keys", 0, IG_SCOPE_GENERATE, BODY_JSON, ig_api_byok_keys},
+    {ROUTE_BYOK_ONE, HTTP_DELETE, "/v1/byok/keys/", 1, IG_SCOPE_GENERATE, 0,
+     ig_api_byok_key_delete},
     {ROUTE_ESTIMATE, HTTP_POST, "/v1/images/estimate", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_estimate},
     /* The Ops-Center API of seed 003, as its clients call it (errors carry
@@ -110,6 +116,11 @@ static const struct route routes[] = {
     {ROUTE_OPS_GENERATIONS, HTTP_POST, "/api/v1/llm/image/generations", 0, IG_SCOPE_GENERATE,
      BODY_JSON, ig_api_generations},
     {ROUTE_OPS_CREDITS, HTTP_GET, "/api/v1/llm/credits", 0, IG_SCOPE_GENERATE, 0, ig_api_credits},
+    {ROUTE_BYOK, HTTP_GET, "/api/v1/llm/byok/keys", 0, IG_SCOPE_GENERATE, 0, ig_api_byok_keys},
+    {ROUTE_BYOK, HTTP_POST, "/api/v1/llm/byok/keys", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_byok_keys},
+    {ROUTE_BYOK_ONE, HTTP_DELETE, "/api/v1/llm/byok/keys/", 1, IG_SCOPE_GENERATE, 0,
+     ig_api_byok_key_delete},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -230,6 +241,7 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
         who.limits = rc->found.limits;
         who.key_budgets = rc->found.budgets;
         who.account_budgets = rc->found.account_budgets;
+        who.has_byok = rc->found.has_byok;
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         take_identity(rc, &who);
         proceed(app, req, rc);

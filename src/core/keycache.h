@@ -26,6 +26,7 @@ struct ig_key_identity {
      * key and of its account (IG_UNSET: none). */
     struct ig_key_limits limits;
     struct ig_budgets key_budgets, account_budgets;
+    int has_byok; /* its account has provider keys of its own */
 };
 
 struct ig_keycache;

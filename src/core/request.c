@@ -764,7 +764,16 @@ char *ig_gen_request_normalized_json(const struct ig_gen_request *req)
     return ig_buf_detach(&text, NULL);
 }
 
-int ig_gen_request_price(const struct ig_gen_request *req, int64_t *unit)
+static int listed(const char *const *names, const char *name)
+{
+    for (; names && *names; names++)
+        if (strcmp(*names, name) == 0)
+            return 1;
+    return 0;
+}
+
+int ig_gen_request_price(const struct ig_gen_request *req, const char *const *free_providers,
+                         int64_t *unit)
 {
     int64_t most = 0;
     if (!req->model || req->model->ndeployments == 0)
@@ -772,6 +781,8 @@ int ig_gen_request_price(const struct ig_gen_request *req, int64_t *unit)
     for (size_t i = 0; i < req->model->ndeployments; i++) {
         const struct ig_deployment *d = &req->model->deployments[i];
         int64_t p;
+        if (listed(free_providers, d->provider))
+            continue; /* the account's own key pays there */
         if (ig_price_lookup(d->prices, d->nprices, req->size, req->quality, &p))
             return IG_ENOTFOUND;
         if (p > most)

@@ -84,8 +84,11 @@ void ig_gen_request_release(struct ig_gen_request *req);
 /* The highest price of one image of req among its model's deployments
  * (any of them may serve it), in millicredits before any markup: 0 and
  * *unit, or IG_ENOTFOUND when one of them has no price for req's size and
- * quality (or the model has no deployment). */
-int ig_gen_request_price(const struct ig_gen_request *req, int64_t *unit);
+ * quality (or the model has no deployment). Deployments of the providers
+ * in free_providers (NULL-terminated; NULL: none) cost 0 and need no
+ * price: the account brings its own key there (BYOK). */
+int ig_gen_request_price(const struct ig_gen_request *req, const char *const *free_providers,
+                         int64_t *unit);
 /* "generation", "edit" or "variation". */
 const char *ig_operation_name(enum ig_operation op);
 /* The normalized request as compact JSON (malloc'd), for the history. */

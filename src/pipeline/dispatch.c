@@ -117,6 +117,7 @@ enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
         .seed = g->seed,
         .stream_ud = g,
     };
+    opts.byok = ig_generation_byok_keys(g, &opts.nbyok);
     g->dispatched = 1;
     g->t.dispatch_us = ig_now_us();
     if (g->req.stream) {

@@ -38,6 +38,10 @@ struct ig_dispatch {
 
     const struct ig_deployment *order[MAX_DEPLOYMENTS];
     size_t norder, current;
+    /* BYOK: for each deployment of order whose provider has the account's
+     * own key, a copy with that key, which provider calls get instead
+     * (order keeps the registry's, which outcomes name); NULL: none. */
+    struct ig_deployment *byok;
     int attempts_here, attempts_total;
     struct ig_upstream_call *call;
     struct ig_upstream_call *downloads[IG_MAX_IMAGES];
@@ -51,6 +55,8 @@ struct ig_dispatch {
     /* The last failure, for the final answer. */
     struct ig_provider_result last;
     int any_attempted;
+    int last_auth_byok; /* the last failure was an account's own key refused */
+    char last_auth_provider[32];
     int relayed; /* a streamed attempt has passed events to the client */
     int breaker_skips;
     /* Async providers: the poll to repeat, how many polls so far, and how
@@ -146,8 +152,22 @@ static void unref(struct ig_dispatch *d)
         ig_provider_result_release(&d->last);
         ig_upstream_request_release(&d->poll);
         ig_upstream_request_release(&d->cancel);
+        free(d->byok);
         free(d);
     }
+}
+
+/* 1 when the current deployment is called with the account's own key. */
+static int byok_here(const struct ig_dispatch *d)
+{
+    return d->byok && d->byok[d->current].api_key;
+}
+
+/* The deployment as provider calls see it: with the account's own key
+ * where it has one. */
+static const struct ig_deployment *call_dep(const struct ig_dispatch *d)
+{
+    return byok_here(d) ? &d->byok[d->current] : d->order[d->current];
 }
 
 static void timer_closed_cb(uv_handle_t *h)
@@ -266,6 +286,14 @@ static void fail_exhausted(struct ig_dispatch *d)
         return;
     }
     d->current = d->norder - 1; /* the last one tried names the provider */
+    if (l->error_class == IG_ERRC_AUTH && d->last_auth_byok) {
+        fail(d, IG_GERR_UPSTREAM, "byok_key_rejected", NULL, -1,
+             "The provider %s rejected this account's own key (BYOK): %s. Replace it with POST "
+             "/v1/byok/keys or remove it with DELETE /v1/byok/keys/%s; the gateway's key is "
+             "never used in its place.",
+             d->last_auth_provider, l->message, d->last_auth_provider);
+        return;
+    }
     if (l->error_class == IG_ERRC_AUTH) {
         fail(d, IG_GERR_UPSTREAM, "provider_auth_failed", NULL, -1,
              "Every provider failed; the last one refused the gateway's credentials: %s",
@@ -406,6 +434,7 @@ static void downloads_finished(struct ig_dispatch *d)
     o.result = d->result;
     memset(&d->result, 0, sizeof d->result);
     o.deployment = d->order[d->current];
+    o.byok = byok_here(d);
     finish(d, &o);
 }
 
@@ -540,9 +569,9 @@ static void upstream_done_cb(struct ig_upstream_call *call, struct ig_upstream_r
         next_deployment(d);
         return;
     }
-    if (parse_on_pool(d, p, dep, res) == 0)
+    if (parse_on_pool(d, p, call_dep(d), res) == 0)
         return; /* handle_parsed() follows on the loop */
-    p->parse(dep, res, d->polls, &r);
+    p->parse(call_dep(d), res, d->polls, &r);
     handle_parsed(d, &r);
 }
 
@@ -593,7 +622,8 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
                   r.error_class == IG_ERRC_CONTENT_POLICY;
     int retrying_here = !healthy && r.error_class == IG_ERRC_RETRYABLE && !d->relayed &&
                         d->attempts_here < d->opt.max_attempts;
-    if (!retrying_here)
+    /* An account's own key failing is not the deployment's health. */
+    if (!retrying_here && !byok_here(d))
         ig_breaker_record(d->opt.breakers, dep, healthy, ig_now_us() / 1000);
     if (r.outcome == IG_OUTCOME_IMAGES) {
         d->result = r;
@@ -608,6 +638,9 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
     }
     ig_provider_result_release(&d->last);
     d->last = r;
+    d->last_auth_byok = r.error_class == IG_ERRC_AUTH && byok_here(d);
+    if (d->last_auth_byok)
+        ig_strlcpy(d->last_auth_provider, dep->provider, sizeof d->last_auth_provider);
     ig_info("provider %s (%s) failed: %s [%s]", dep->provider, dep->model, r.message,
             ig_error_class_name(r.error_class));
     if (d->relayed && r.error_class != IG_ERRC_CONTENT_POLICY) {
@@ -802,6 +835,10 @@ static void attempt(struct ig_dispatch *d)
         next_deployment(d);
         return;
     }
+    if (byok_here(d)) {
+        attempt_allowed(d); /* the account's own key: not the deployment's breaker */
+        return;
+    }
     /* The breaker's answer may come later (a shared backend): d stays
      * alive for it, as for a parse on the pool. */
     d->open_timers++;
@@ -833,7 +870,7 @@ static void attempt_allowed(struct ig_dispatch *d)
     const struct ig_deployment *dep = d->order[d->current];
     const struct ig_provider *p = ig_provider_find(dep->provider);
     struct ig_upstream_request r;
-    if (dep->max_concurrency > 0 && !d->holding) {
+    if (dep->max_concurrency > 0 && !d->holding && !byok_here(d)) {
         if (!ig_capacity_acquire(d->opt.capacity, dep, dep->max_concurrency)) {
             d->waiter.notifier = d->opt.capacity_notifier;
             d->waiter.granted = slot_granted_cb;
@@ -857,7 +894,7 @@ static void attempt_allowed(struct ig_dispatch *d)
         render(d, p, d->opt.on_partial && d->req->stream ? 0 : -1);
         return;
     }
-    if (p->prepare(d->req, dep, &r)) {
+    if (p->prepare(d->req, call_dep(d), &r)) {
         release_slot(d);
         next_deployment(d);
         return;
@@ -909,11 +946,23 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
     d->cb = cb;
     d->ud = ud;
     d->last.retry_after_ms = -1;
+    d->norder = ig_deployments_order(d->model, fast_random, NULL, d->order, MAX_DEPLOYMENTS);
+    for (size_t i = 0; i < d->norder && opts->nbyok; i++) {
+        for (size_t k = 0; k < opts->nbyok; k++) {
+            if (strcmp(d->order[i]->provider, opts->byok[k].provider) != 0)
+                continue;
+            if (!d->byok && !(d->byok = calloc(d->norder, sizeof *d->byok))) {
+                free(d);
+                return IG_ENOMEM;
+            }
+            d->byok[i] = *d->order[i];
+            d->byok[i].api_key = opts->byok[k].api_key;
+        }
+    }
     uv_timer_init(loop, &d->backoff);
     uv_timer_init(loop, &d->deadline);
     d->backoff.data = d->deadline.data = d;
     d->open_timers = 2;
-    d->norder = ig_deployments_order(d->model, fast_random, NULL, d->order, MAX_DEPLOYMENTS);
     if (d->opt.deadline_ms > 0)
         uv_timer_start(&d->deadline, deadline_cb, (uint64_t)d->opt.deadline_ms, 0);
     *out = d;

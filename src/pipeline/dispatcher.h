@@ -29,6 +29,13 @@ struct ig_breakers;
 struct ig_capacity;
 struct ig_capacity_notifier;
 
+/* An account's own key for a provider (BYOK): every deployment of that
+ * provider is called with it, never with the gateway's. */
+struct ig_byok_key {
+    const char *provider;
+    const char *api_key;
+};
+
 struct ig_dispatch_options {
     struct ig_breakers *breakers; /* may be NULL */
     struct ig_capacity *capacity; /* may be NULL */
@@ -52,6 +59,12 @@ struct ig_dispatch_options {
      * image (request's partial_images of them) as it is rendered, on the
      * loop, before the final images; the data stays the dispatcher's. */
     void (*on_partial)(void *ud, int index, const struct ig_image_out *img);
+    /* The account's own keys (they must outlive the dispatch). Their
+     * deployments skip the breakers and concurrency caps (those measure
+     * the gateway's keys), and a refusal of one fails 502
+     * byok_key_rejected. */
+    const struct ig_byok_key *byok;
+    size_t nbyok;
 };
 
 struct ig_dispatch_outcome {
@@ -60,6 +73,7 @@ struct ig_dispatch_outcome {
      * bytes are an image's signature (ig_sniff); nothing more is checked. */
     struct ig_provider_result result;
     const struct ig_deployment *deployment;
+    int byok; /* delivered with the account's own key */
     int attempts;
     /* On failure: why (kind, code, message, retry hint). */
     struct ig_gen_error error;

@@ -32,6 +32,7 @@ struct ig_gen_context {
     int metered;                 /* 0: charged on the record only, never held or refused */
     struct ig_key_limits limits; /* the key's own (IG_UNSET: its tier's) */
     struct ig_budgets key_budgets, account_budgets; /* IG_UNSET: none */
+    int has_byok; /* the account has keys of its own (pipeline/byok.c) */
     char request_id[72];
     char base_url[300]; /* scheme://host[:port] that signed image URLs start with */
     uint64_t start_us;  /* when the request arrived (ig_now_us) */
@@ -47,6 +48,7 @@ struct ig_gen_partial {
 };
 
 struct ig_generation;
+struct ig_gen_byok;
 
 struct ig_gen_waiter {
     struct ig_gen_waiter *next; /* the generation's list */
@@ -116,7 +118,8 @@ struct ig_generation {
     struct ig_gen_timings t;
     struct ig_gen_account acct;
     struct ig_gen_limits limits;
-    uint64_t seed; /* the seed used (the request's, or a random one) */
+    struct ig_gen_byok *byok; /* the account's own keys, opened (pipeline/byok.c) */
+    uint64_t seed;            /* the seed used (the request's, or a random one) */
     int64_t created;
 
     /* The pipeline's own. */

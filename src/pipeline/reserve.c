@@ -128,7 +128,7 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
         return IG_STAGE_NEXT;
     }
     int64_t unit;
-    if (ig_gen_request_price(&g->req, &unit)) {
+    if (ig_gen_request_price(&g->req, ig_generation_byok_providers(g), &unit)) {
         ig_generation_fail(g, IG_GERR_UNAVAILABLE, "model_not_priced", "model",
                            "'%s' has no price for size %s and quality %s, so it cannot be "
                            "charged; the operator sets one with price: in the config.",
@@ -153,10 +153,11 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
     return IG_STAGE_PARKED;
 }
 
-int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d, int images)
+int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d, int images,
+                           int byok)
 {
     int64_t unit;
-    if (!g->acct.accounted || images <= 0 || !d ||
+    if (!g->acct.accounted || images <= 0 || !d || byok ||
         ig_price_lookup(d->prices, d->nprices, g->req.size, g->req.quality, &unit))
         return 0;
     return ig_price_marked_up(unit, g->acct.markup) * images;

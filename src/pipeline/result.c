@@ -158,6 +158,7 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
             ig_jw_raw(&meta, "cost_incurred", cost);
             ig_jw_raw(&meta, "credits_remaining", g->acct.metered ? left : "null");
             ig_jw_str(&meta, "tier", g->acct.tier);
+            ig_jw_raw(&meta, "byok", o && o->byok ? "true" : "false");
         }
         if (r->metadata)
             ig_jw_value(&meta, "metadata", r->metadata);

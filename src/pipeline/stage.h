@@ -50,14 +50,21 @@ void ig_stage_admit_release(struct ig_generation *g);
 enum ig_stage_rc ig_stage_moderate(struct ig_generation *g);
 enum ig_stage_rc ig_stage_limit(struct ig_generation *g);
 void ig_stage_limit_release(struct ig_generation *g);
+enum ig_stage_rc ig_stage_byok(struct ig_generation *g);
+void ig_stage_byok_release(struct ig_generation *g);
+/* The providers g's account brings its own keys for (NULL-terminated), or
+ * NULL when none; and the keys themselves (pipeline/byok.c). */
+const char *const *ig_generation_byok_providers(const struct ig_generation *g);
+const struct ig_byok_key *ig_generation_byok_keys(const struct ig_generation *g, size_t *n);
 enum ig_stage_rc ig_stage_reserve(struct ig_generation *g);
 enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g);
 enum ig_stage_rc ig_stage_settle(struct ig_generation *g);
 /* What d's delivery of `images` costs g's account (reserve.c): the
  * deployment's price for the request, with the account's markup; 0 when
- * the generation is not accounted or the deployment has no price. */
-int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d,
-                           int images);
+ * the generation is not accounted, the deployment has no price, or it
+ * was called with the account's own key (byok). */
+int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d, int images,
+                           int byok);
 enum ig_stage_rc ig_stage_store(struct ig_generation *g);
 enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
 void ig_stage_dispatch_cancel(struct ig_generation *g);

@@ -1,10 +1,10 @@
 /* stages.c — the stage table: the one map of the pipeline.
  *
- *   validate → admit → [moderate → limit → idempotency] → reserve → [cache]
- *     → dispatch → store → settle → answer
+ *   validate → admit → moderate → limit → [idempotency] → byok → reserve
+ *     → [cache] → dispatch → store → settle → answer
  *
- * Bracketed slots are empty until their issues fill them (moderation,
- * rate limits, idempotency, cache and single-flight); adding a stage is
+ * Bracketed slots are empty until their issues fill them (idempotency,
+ * cache and single-flight); adding a stage is
  * one line here and its own file. The
  * table reaches the driver (pipeline/generation.c) through struct
  * ig_pipeline, so the driver knows no stage by name. A stage
@@ -20,6 +20,7 @@ static const struct ig_stage stages[] = {
     {"moderate", ig_stage_moderate, NULL, NULL, 0},
     {"limit", ig_stage_limit, ig_stage_limit_release, NULL, IG_STAGE_ALWAYS},
     {"idempotency", NULL, NULL, NULL, 0},
+    {"byok", ig_stage_byok, ig_stage_byok_release, NULL, 0},
     {"reserve", ig_stage_reserve, NULL, NULL, 0},
     {"cache", NULL, NULL, NULL, 0},
     {"dispatch", ig_stage_dispatch, NULL, ig_stage_dispatch_cancel, 0},

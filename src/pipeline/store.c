@@ -140,7 +140,7 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
         s->made = 0; /* a failed generation is recorded without images */
     /* What was delivered, at the price of the deployment that delivered
      * it: charged with the record (settle_with_record). */
-    g->acct.cost = ig_generation_cost(g, o->deployment, s->made);
+    g->acct.cost = ig_generation_cost(g, o->deployment, s->made, o->byok);
     fill_record(g, s);
 }
 

@@ -120,17 +120,20 @@ static void row_to_key(sqlite3_stmt *st, struct ig_key_record *k)
     k->budgets.month = sqlite3_column_int64(st, 15);
     k->account_budgets.day = sqlite3_column_int64(st, 16);
     k->account_budgets.month = sqlite3_column_int64(st, 17);
+    k->has_byok = sqlite3_column_int(st, 18);
 }
 
 /* A key with its tier (its own, else its account's), whether its account
- * is metered, its limits and both budgets, which every request needs and
+ * is metered, its limits and both budgets, and whether its account has
+ * keys of its own (BYOK), which every request needs and
  * the key cache keeps with it. */
 #define KEY_COLUMNS                                                                                \
     "k.id, k.name, k.prefix, k.hash, k.scopes, k.created_at, k.revoked_at, k.account_id, "         \
     "coalesce(k.tier, a.tier, ''), coalesce(a.metered, 1), coalesce(k.tier, ''), "                 \
     "coalesce(k.requests_per_minute, -1), coalesce(k.images_per_minute, -1), "                     \
     "coalesce(k.concurrent, -1), coalesce(k.budget_day, -1), coalesce(k.budget_month, -1), "       \
-    "coalesce(a.budget_day, -1), coalesce(a.budget_month, -1)"
+    "coalesce(a.budget_day, -1), coalesce(a.budget_month, -1), "                                   \
+    "EXISTS (SELECT 1 FROM byok_keys b WHERE b.account_id = k.account_id)"
 #define KEY_FROM " FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
 
 static int key_insert(struct ig_store *s, const struct ig_key_record *k)

@@ -159,6 +159,7 @@ struct ig_key_record {
     int metered;       /* its account's */
     struct ig_key_limits limits;
     struct ig_budgets budgets, account_budgets;
+    int has_byok; /* its account has keys of its own (when read) */
     char name[128];
     char prefix[16]; /* the first characters of the key, for people to recognise it */
     uint8_t hash[32];

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,4 +223,39 @@ long ig_base64_decode(const char *in, size_t n, uint8_t *out)
     if (in[n - 2] == '=')
         len--;
     return len;
+}
+
+int ig_aead_seal(const uint8_t key[32], const void *aad, size_t aad_len, const void *plain,
+                 size_t n, uint8_t *out)
+{
+    if (n > INT_MAX - IG_AEAD_OVERHEAD || aad_len > INT_MAX || ig_random_bytes(out, 12))
+        return IG_ECRYPTO;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0, ok = c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, out) == 1 &&
+                      EVP_EncryptUpdate(c, NULL, &len, aad, (int)aad_len) == 1 &&
+                      EVP_EncryptUpdate(c, out + 12, &len, plain, (int)n) == 1 &&
+                      EVP_EncryptFinal_ex(c, out + 12 + len, &len) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + 12 + n) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : IG_ECRYPTO;
+}
+
+int ig_aead_open(const uint8_t key[32], const void *aad, size_t aad_len, const uint8_t *sealed,
+                 size_t n, uint8_t *out)
+{
+    if (n < IG_AEAD_OVERHEAD || n > INT_MAX || aad_len > INT_MAX)
+        return IG_ECRYPTO;
+    size_t plain = n - IG_AEAD_OVERHEAD;
+    uint8_t tag[16];
+    memcpy(tag, sealed + n - 16, 16);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0, ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, sealed) == 1 &&
+                      EVP_DecryptUpdate(c, NULL, &len, aad, (int)aad_len) == 1 &&
+                      EVP_DecryptUpdate(c, out, &len, sealed + 12, (int)plain) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1 &&
+                      EVP_DecryptFinal_ex(c, out + len, &len) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok)
+        explicit_bzero(out, plain);
+    return ok ? 0 : IG_ECRYPTO;
 }

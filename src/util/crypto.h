@@ -50,4 +50,16 @@ size_t ig_base64_encode(const void *in, size_t n, char *out);
  * a negative IG_EINVAL. */
 long ig_base64_decode(const char *in, size_t n, uint8_t *out);
 
+/* AES-256-GCM with a random 96-bit nonce. Sealed text is nonce (12) ||
+ * ciphertext (n) || tag (16): IG_AEAD_OVERHEAD bytes more than the plain
+ * text. aad is bound in but not stored. */
+#define IG_AEAD_OVERHEAD 28
+int ig_aead_seal(const uint8_t key[32], const void *aad, size_t aad_len, const void *plain,
+                 size_t n, uint8_t *out);
+/* Opens sealed text of n bytes into out (n - IG_AEAD_OVERHEAD bytes):
+ * 0, or IG_ECRYPTO when it was not sealed under key with aad (altered,
+ * truncated, another key or another aad). */
+int ig_aead_open(const uint8_t key[32], const void *aad, size_t aad_len, const uint8_t *sealed,
+                 size_t n, uint8_t *out);
+
 #endif

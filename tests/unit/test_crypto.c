@@ -119,3 +119,33 @@ Test(crypto, random_fast_hands_out_distinct_bytes_across_refills)
     cr_assert_eq(ig_random_fast(big, sizeof big), 0, "larger than a batch: drawn directly");
     cr_assert_neq(memcmp(big, zero, sizeof big), 0);
 }
+
+Test(crypto, aead_round_trip_and_every_alteration_refused)
+{
+    uint8_t key[32], other[32];
+    memset(key, 7, sizeof key);
+    memset(other, 8, sizeof other);
+    const char plain[] = "sk-tenant-secret";
+    size_t n = sizeof plain - 1;
+    uint8_t sealed[sizeof plain + IG_AEAD_OVERHEAD], back[sizeof plain];
+    cr_assert_eq(ig_aead_seal(key, "acct\0openai", 11, plain, n, sealed), 0);
+    cr_assert_null(memmem(sealed, n + IG_AEAD_OVERHEAD, plain, n), "no plain text in it");
+    cr_assert_eq(ig_aead_open(key, "acct\0openai", 11, sealed, n + IG_AEAD_OVERHEAD, back), 0);
+    cr_assert_eq(memcmp(back, plain, n), 0);
+    cr_assert_eq(ig_aead_open(other, "acct\0openai", 11, sealed, n + IG_AEAD_OVERHEAD, back),
+                 IG_ECRYPTO, "another key");
+    cr_assert_eq(ig_aead_open(key, "acct\0fal", 8, sealed, n + IG_AEAD_OVERHEAD, back), IG_ECRYPTO,
+                 "another provider");
+    for (size_t i = 0; i < n + IG_AEAD_OVERHEAD; i++) {
+        sealed[i] ^= 1;
+        cr_assert_eq(ig_aead_open(key, "acct\0openai", 11, sealed, n + IG_AEAD_OVERHEAD, back),
+                     IG_ECRYPTO, "byte %zu altered", i);
+        sealed[i] ^= 1;
+    }
+    cr_assert_eq(ig_aead_open(key, "acct\0openai", 11, sealed, n + IG_AEAD_OVERHEAD - 1, back),
+                 IG_ECRYPTO, "truncated");
+    cr_assert_eq(ig_aead_open(key, "", 0, sealed, 10, back), IG_ECRYPTO, "too short");
+    uint8_t again[sizeof sealed];
+    cr_assert_eq(ig_aead_seal(key, "acct\0openai", 11, plain, n, again), 0);
+    cr_assert_neq(memcmp(again, sealed, 12), 0, "a fresh nonce each time");
+}
