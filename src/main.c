@@ -16,6 +16,9 @@ static const struct command commands[] = {
     {"generate", cli_generate, "generate images through a running gateway"},
     {"keys", cli_keys, "create, list and revoke API keys"},
     {"accounts", cli_accounts, "create and list accounts, grant them credits"},
+    {"credits", cli_credits, "show a key's credits and budgets, grant an account credits"},
+    {"usage", cli_usage, "usage of every account or one (admin)"},
+    {"history", cli_history, "a key's account's generations, newest first"},
     {"config", cli_config, "print the effective configuration (dump) or its reference (doc)"},
 };
 

@@ -49,7 +49,8 @@
     X(ROUTE_USAGE, "usage")                                                                        \
     X(ROUTE_ADMIN_AUDIT, "admin_audit")                                                            \
     X(ROUTE_BYOK, "byok")                                                                          \
-    X(ROUTE_BYOK_ONE, "byok_one")
+    X(ROUTE_BYOK_ONE, "byok_one")                                                                  \
+    X(ROUTE_ADMIN_USAGE, "admin_usage")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -94,6 +95,7 @@ static const struct route routes[] = {
     {ROUTE_ADMIN_KEY, HTTP_DELETE, "/admin/keys/", 1, IG_SCOPE_ADMIN, 0, ig_api_keys_revoke},
     {ROUTE_ADMIN_KEY, HTTP_PATCH, "/admin/keys/", 1, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_update},
     {ROUTE_ADMIN_AUDIT, HTTP_GET, "/admin/audit", 0, IG_SCOPE_ADMIN, 0, ig_api_audit},
+    {ROUTE_ADMIN_USAGE, HTTP_GET, "/admin/usage", 0, IG_SCOPE_ADMIN, 0, ig_api_admin_usage},
     {ROUTE_ADMIN_ACCOUNTS, HTTP_POST, "/admin/accounts", 0, IG_SCOPE_ADMIN, BODY_JSON,
      ig_api_accounts_create},
     {ROUTE_ADMIN_ACCOUNTS, HTTP_GET, "/admin/accounts", 0, IG_SCOPE_ADMIN, 0, ig_api_accounts_list},

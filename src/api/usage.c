@@ -25,6 +25,7 @@ struct usage_ctx {
     int64_t from_ms, to_ms;
     enum ig_usage_group by;
     char start[16], end[16], group_name[8];
+    int admin; /* the operator's view: account_id may be empty (every account) */
     json_t *groups, *totals, *alerts;
     int rc;
 };
@@ -62,13 +63,14 @@ static void usage_work(void *p)
 {
     struct usage_ctx *c = p;
     c->groups = json_array();
-    c->rc = ig_store_usage(c->app->store, c->account_id, c->from_ms, c->to_ms, IG_USAGE_ALL,
-                           keep_total, &c->totals);
+    const char *acct = c->account_id[0] ? c->account_id : NULL;
+    c->rc = ig_store_usage(c->app->store, acct, c->from_ms, c->to_ms, IG_USAGE_ALL, keep_total,
+                           &c->totals);
     if (c->rc == 0 && c->by != IG_USAGE_ALL)
-        c->rc = ig_store_usage(c->app->store, c->account_id, c->from_ms, c->to_ms, c->by,
-                               collect_group, c->groups);
-    if (c->rc == 0)
-        c->rc = ig_api_budget_alerts(c->app->store, c->account_id, &c->alerts);
+        c->rc = ig_store_usage(c->app->store, acct, c->from_ms, c->to_ms, c->by, collect_group,
+                               c->groups);
+    if (c->rc == 0 && acct)
+        c->rc = ig_api_budget_alerts(c->app->store, acct, &c->alerts);
 }
 
 static void usage_done(struct ig_http_req *req, void *p)
@@ -90,7 +92,11 @@ static void usage_done(struct ig_http_req *req, void *p)
         json_object_set_new(o, "group_by",
                             c->by == IG_USAGE_ALL ? json_null() : json_string(c->group_name));
         json_object_set(o, "data", c->groups);
-        json_object_set(o, "alerts", c->alerts); /* this month's budget alerts */
+        /* This month's budget alerts (of one account). */
+        json_object_set_new(o, "alerts", c->alerts ? json_incref(c->alerts) : json_array());
+        if (c->admin)
+            json_object_set_new(o, "account_id",
+                                c->account_id[0] ? json_string(c->account_id) : json_null());
         ig_app_respond_json(req, 200, o);
     }
     json_decref(c->alerts);
@@ -126,20 +132,24 @@ static void format_day(int64_t ms, char *out, size_t size)
     strftime(out, size, "%Y-%m-%d", &tm);
 }
 
-void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param)
+/* The key's own account's usage, or (admin) any account's or all. */
+static void usage_start(struct ig_app *app, struct ig_http_req *req, int admin)
 {
-    (void)param;
     struct usage_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
         return;
     }
     c->app = app;
-    ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
-    int64_t today = ig_unix_ms() / DAY_MS * DAY_MS, first = today - 29 * DAY_MS, last = today;
+    c->admin = admin;
     const char *bad = NULL;
-    int got = ig_app_query_param(req, "start_date", c->start, sizeof c->start);
-    if (got < 0 || (got && day_ms(c->start, &first)))
+    if (!admin)
+        ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
+    else if (ig_app_query_param(req, "account_id", c->account_id, sizeof c->account_id) < 0)
+        bad = "account_id";
+    int64_t today = ig_unix_ms() / DAY_MS * DAY_MS, first = today - 29 * DAY_MS, last = today;
+    int got = bad ? 0 : ig_app_query_param(req, "start_date", c->start, sizeof c->start);
+    if (!bad && (got < 0 || (got && day_ms(c->start, &first))))
         bad = "start_date";
     got = bad ? 0 : ig_app_query_param(req, "end_date", c->end, sizeof c->end);
     if (!bad && (got < 0 || (got && day_ms(c->end, &last))))
@@ -156,14 +166,16 @@ void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param
             c->by = IG_USAGE_DAY;
         else if (!strcmp(c->group_name, "key"))
             c->by = IG_USAGE_KEY;
+        else if (admin && !strcmp(c->group_name, "account"))
+            c->by = IG_USAGE_ACCOUNT;
         else
             bad = "group_by";
     }
     if (bad) {
         ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value", bad,
                              "Invalid '%s': dates are YYYY-MM-DD (UTC; the end on or after the "
-                             "start, at most %d days), group_by is model, day or key.",
-                             bad, MAX_DAYS);
+                             "start, at most %d days), group_by is model, day or key%s.",
+                             bad, MAX_DAYS, admin ? " (or account)" : "");
         free(c);
         return;
     }
@@ -174,4 +186,19 @@ void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param
     if (ig_app_offload_or_refuse(req, usage_work, usage_done, c)) {
         free(c);
     }
+}
+
+void ig_api_usage(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    usage_start(app, req, 0);
+}
+
+/* GET /admin/usage?account_id=&start_date=&end_date=&group_by=: the
+ * operator's view, of one account or (without account_id) of all, which
+ * group_by=account splits. */
+void ig_api_admin_usage(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    usage_start(app, req, 1);
 }

@@ -23,15 +23,31 @@ enum { O_TIER, O_GRANT, O_REASON, O_JSON, O_SERVER, O_KEY, O_COUNT };
 static const char usage[] = "imagegate accounts create NAME [--tier T] [--grant CREDITS] | "
                             "accounts list | accounts grant ID CREDITS [--reason TEXT]";
 
-/* A JSON number as the gateway wrote it (credits may be 10.5). */
-static void print_number(const json_t *v)
+int cli_grant(const char *base, const char *key, const char *account_id, const char *amount,
+              const char *reason, int raw)
 {
-    if (json_is_integer(v))
-        printf("%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        printf("%.3f", json_real_value(v));
-    else
-        printf("?");
+    json_t *body = json_pack("{s:s, s:s}", "amount", amount, "reason",
+                             reason ? reason : "granted with the CLI");
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char url[2048];
+    snprintf(url, sizeof url, "%s/admin/accounts/%s/credits", base, account_id);
+    struct cli_response r;
+    json_t *j;
+    int rc = cli_admin_call("POST", url, key, text, "grant", &r, &j);
+    free(text);
+    if (rc)
+        return rc;
+    if (raw || !j) {
+        printf("%s\n", r.body.data ? r.body.data : "");
+    } else {
+        printf("%s balance ", account_id);
+        cli_print_number(json_object_get(j, "balance"));
+        printf("\n");
+    }
+    json_decref(j);
+    ig_buf_release(&r.body);
+    return CLI_OK;
 }
 
 int cli_accounts(int argc, char **argv)
@@ -44,6 +60,9 @@ int cli_accounts(int argc, char **argv)
                              &key, server, sizeof server);
     if (rc || !verb)
         return rc;
+    if (strcmp(verb, "grant") == 0)
+        return cli_grant(server, key, a.positional[1], a.positional[2], a.values[O_REASON],
+                         a.values[O_JSON] != NULL);
     char url[2048];
     json_t *body = NULL;
     const char *method = "POST";
@@ -54,13 +73,9 @@ int cli_accounts(int argc, char **argv)
         if (a.values[O_GRANT]) /* a string: the gateway checks it as credits */
             json_object_set_new(body, "grant", json_string(a.values[O_GRANT]));
         snprintf(url, sizeof url, "%s/admin/accounts", server);
-    } else if (strcmp(verb, "list") == 0) {
+    } else {
         method = "GET";
         snprintf(url, sizeof url, "%s/admin/accounts", server);
-    } else {
-        body = json_pack("{s:s, s:s}", "amount", a.positional[2], "reason",
-                         a.values[O_REASON] ? a.values[O_REASON] : "granted with the CLI");
-        snprintf(url, sizeof url, "%s/admin/accounts/%s/credits", server, a.positional[1]);
     }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -80,14 +95,14 @@ int cli_accounts(int argc, char **argv)
         {
             printf("%-28s %-10s ", json_string_value(json_object_get(acct, "id")),
                    json_string_value(json_object_get(acct, "tier")));
-            print_number(json_object_get(acct, "balance"));
+            cli_print_number(json_object_get(acct, "balance"));
             printf("%*s%s\n", 4, "", json_string_value(json_object_get(acct, "name")));
         }
     } else {
-        /* create: the new account's id; grant: its balance now. */
+        /* create: the new account's id and balance. */
         const char *id = json_string_value(json_object_get(j, "id"));
         printf("%s balance ", id ? id : a.positional[1]);
-        print_number(json_object_get(j, "balance"));
+        cli_print_number(json_object_get(j, "balance"));
         printf("\n");
     }
     json_decref(j);

@@ -79,10 +79,21 @@ int cli_admin_start(int argc, char **argv, const char *usage, const struct cli_o
                     const struct cli_verb *verbs, struct cli_args *a, const char **verb,
                     const char **key, char *base, size_t size);
 
+/* Prints a JSON number as the gateway wrote it (credits may be 10.5);
+ * "-" for anything else. */
+void cli_print_number(const json_t *v);
+/* POST /admin/accounts/{account_id}/credits {amount, reason}: prints the
+ * balance after (or the JSON, raw). An exit code. */
+int cli_grant(const char *base, const char *key, const char *account_id, const char *amount,
+              const char *reason, int raw);
+
 int cli_serve(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_accounts(int argc, char **argv);
+int cli_usage(int argc, char **argv);
+int cli_history(int argc, char **argv);
+int cli_credits(int argc, char **argv);
 int cli_config(int argc, char **argv);
 
 #endif

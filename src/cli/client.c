@@ -192,3 +192,13 @@ int cli_admin_start(int argc, char **argv, const char *usage, const struct cli_o
     *verb = v;
     return CLI_OK;
 }
+
+void cli_print_number(const json_t *v)
+{
+    if (json_is_integer(v))
+        printf("%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        printf("%.3f", json_real_value(v));
+    else
+        printf("-");
+}

@@ -81,21 +81,25 @@ int ig_sqlite_usage(struct ig_sqlite_cache *c, const char *account_id, int64_t f
                     int (*cb)(const struct ig_usage_row *, void *), void *ud)
 {
     struct usage_each e = {cb, ud};
-    /* Percentiles by rank within each group (window functions): the
-     * ceil(p * n)-th smallest latency. */
-    int rc = ig_sqlite_query(
-        c, usage_row, &e,
-        "WITH g AS (SELECT CASE ?4 WHEN 1 THEN model WHEN 2 THEN "
-        "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') WHEN 3 THEN coalesce(key_id, '') "
-        "ELSE 'all' END AS grp, status, latency_us, cost, json_array_length(images) AS imgs "
-        "FROM generations WHERE account_id = ?1 AND created_at >= ?2 AND created_at < ?3), "
-        "r AS (SELECT grp, latency_us, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY latency_us) "
-        "AS rn, COUNT(*) OVER (PARTITION BY grp) AS cnt FROM g) "
-        "SELECT t.grp, t.n, t.images, t.cost, t.failed, "
-        "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 50 + 99) / 100), "
-        "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 95 + 99) / 100) "
-        "FROM (SELECT grp, count(*) AS n, sum(imgs) AS images, sum(cost) AS cost, "
-        "sum(status = 'failed') AS failed FROM g GROUP BY grp) AS t ORDER BY t.grp",
-        "siii", account_id, from_ms, to_ms, (int64_t)by);
+/* Percentiles by rank within each group (window functions): the
+ * ceil(p * n)-th smallest latency. One account's rows, or every
+ * account's (the operator's view). */
+#define USAGE_SQL(where)                                                                           \
+    "WITH g AS (SELECT CASE ?4 WHEN 1 THEN model WHEN 2 THEN "                                     \
+    "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') WHEN 3 THEN coalesce(key_id, '') "       \
+    "WHEN 4 THEN coalesce(account_id, '') ELSE 'all' END AS grp, status, latency_us, cost, "       \
+    "json_array_length(images) AS imgs FROM generations WHERE " where " AND created_at >= ?2 "     \
+    "AND created_at < ?3), "                                                                       \
+    "r AS (SELECT grp, latency_us, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY latency_us) "      \
+    "AS rn, COUNT(*) OVER (PARTITION BY grp) AS cnt FROM g) "                                      \
+    "SELECT t.grp, t.n, t.images, t.cost, t.failed, "                                              \
+    "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 50 + 99) / 100), "          \
+    "(SELECT latency_us FROM r WHERE r.grp = t.grp AND r.rn = (r.cnt * 95 + 99) / 100) "           \
+    "FROM (SELECT grp, count(*) AS n, sum(imgs) AS images, sum(cost) AS cost, "                    \
+    "sum(status = 'failed') AS failed FROM g GROUP BY grp) AS t ORDER BY t.grp"
+    int rc = account_id ? ig_sqlite_query(c, usage_row, &e, USAGE_SQL("account_id = ?1"), "siii",
+                                          account_id, from_ms, to_ms, (int64_t)by)
+                        : ig_sqlite_query(c, usage_row, &e, USAGE_SQL("?1 IS NULL"), "siii",
+                                          account_id, from_ms, to_ms, (int64_t)by);
     return rc == IG_ENOTFOUND ? 0 : rc;
 }

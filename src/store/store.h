@@ -215,10 +215,10 @@ struct ig_history_query {
 };
 
 /* An account's usage over [from_ms, to_ms), in groups. */
-enum ig_usage_group { IG_USAGE_ALL, IG_USAGE_MODEL, IG_USAGE_DAY, IG_USAGE_KEY };
+enum ig_usage_group { IG_USAGE_ALL, IG_USAGE_MODEL, IG_USAGE_DAY, IG_USAGE_KEY, IG_USAGE_ACCOUNT };
 
 struct ig_usage_row {
-    const char *group; /* the model, the day (YYYY-MM-DD, UTC), the key id, or "all" */
+    const char *group; /* the model, the day (YYYY-MM-DD, UTC), the key or account id, or "all" */
     int64_t generations, images, failed, cost;
     int64_t p50_latency_us, p95_latency_us;
 };
@@ -305,8 +305,9 @@ struct ig_store_ops {
      * q->limit; a nonzero return stops. 0 (also when none matched). */
     int (*generation_history)(struct ig_store *s, const struct ig_history_query *q,
                               int (*cb)(const struct ig_history_row *, void *), void *ud);
-    /* Calls cb for each group of account_id's generations made in
-     * [from_ms, to_ms), in group order. 0 (also when there were none). */
+    /* Calls cb for each group of account_id's generations (NULL: every
+     * account's) made in [from_ms, to_ms), in group order. 0 (also when
+     * there were none). */
     int (*usage)(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
                  enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud);
     int (*account_find)(struct ig_store *s, const char *id, struct ig_account_record *out);

@@ -1,4 +1,5 @@
 """The CLI against a running gateway: generate, keys, accounts, exit codes."""
+import json
 import os
 import shutil
 import subprocess
@@ -105,6 +106,49 @@ class Cli(GatewayTest):
                 self.assertEqual(r.returncode, code, r.stderr)
         r = self.run_cli("accounts", "list", key="ig_wrong")
         self.assertEqual(r.returncode, 3)
+
+    def test_credits_usage_and_history(self):
+        admin = {"IMAGEGATE_ADMIN_KEY": self.gw.admin_key}
+        r = self.run_cli("accounts", "create", "histo", "--grant", "10", env_extra=admin)
+        acct = r.stdout.decode().split()[0]
+        r = self.run_cli("credits", "grant", acct, "2.5", "--reason", "cli", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().split(), [acct, "balance", "12.500"])
+        r = self.run_cli("keys", "create", "h", "--account", acct, env_extra=admin)
+        key = r.stdout.decode().strip()
+        for prompt in ("first", "second"):
+            status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                          {"prompt": prompt, "size": "256x256"}, key=key)
+            self.assertEqual(status, 200, doc)
+        r = self.run_cli("history", "--limit", "1", key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual(lines[0].split(), ["ID", "MODEL", "STATUS", "COST", "CREATED"])
+        self.assertRegex(lines[1], r"^gen_\w+\s+local/procedural\s+succeeded\s+0\s+\d+$")
+        self.assertTrue(lines[2].startswith("more: --cursor gen_"), lines)
+        r = self.run_cli("history", "--cursor", lines[2].split()[-1], key=key)
+        self.assertEqual(len(r.stdout.decode().splitlines()), 2, "the older one, alone")
+        r = self.run_cli("credits", "show", key=key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(acct + " tier managed balance 12.500 open holds 0", r.stdout.decode())
+        r = self.run_cli("usage", "--account", acct, "--group-by", "model", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertRegex(out, r"local/procedural\s+2\s+2\s+0\s+0")
+        self.assertRegex(out, r"total\s+2\s+2\s+0\s+0")
+        r = self.run_cli("usage", "--group-by", "account", "--json", env_extra=admin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        groups = {g["group"] for g in json.loads(r.stdout)["data"]}
+        self.assertIn(acct, groups)
+        for args, code, env in ((("usage", "--group-by", "colour"), 4, admin),
+                                (("usage", "--start", "2026-13-01"), 4, admin),
+                                (("usage",), 3, {"IMAGEGATE_API_KEY": key}),
+                                (("history", "--status", "maybe"), 4, {"IMAGEGATE_API_KEY": key}),
+                                (("credits", "grant", acct), 2, admin),
+                                (("usage", "extra"), 2, admin)):
+            with self.subTest(args=args):
+                r = self.run_cli(*args, env_extra=env)
+                self.assertEqual(r.returncode, code, r.stderr)
 
     def test_admin_key_rotation(self):
         """The last admin key cannot be revoked (409 last_admin_key, the key

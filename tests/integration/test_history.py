@@ -127,6 +127,27 @@ class History(FakeTest):
                 status, hdrs, doc = self.get("/v1/usage?" + query)
                 self.assertOpenAIError(status, hdrs, doc, 400, "invalid_value", param)
 
+    def test_admin_usage_sees_every_account_or_one(self):
+        admin = self.gw.admin_key
+        status, _, u = self.get("/admin/usage?group_by=account", key=admin)
+        self.assertEqual(status, 200, u)
+        self.assertIsNone(u["account_id"])
+        groups = {g["group"]: g["generations"] for g in u["data"]}
+        self.assertEqual(groups.get(self.a["account_id"]), 3, groups)
+        self.assertEqual(groups.get(self.b["account_id"]), 1, groups)
+        self.assertGreaterEqual(u["totals"]["generations"], 4)
+        status, _, u = self.get("/admin/usage?account_id=" + self.b["account_id"], key=admin)
+        self.assertEqual((u["account_id"], u["totals"]["generations"]),
+                         (self.b["account_id"], 1))
+        status, hdrs, doc = self.get("/v1/usage?group_by=account")
+        self.assertOpenAIError(status, hdrs, doc, 400, "invalid_value", "group_by")
+        for query, param in (("account_id=a&account_id=b", "account_id"),
+                             ("group_by=tier", "group_by"),
+                             ("end_date=2026-02-29", "end_date")):
+            with self.subTest(query=query):
+                status, hdrs, doc = self.get("/admin/usage?" + query, key=admin)
+                self.assertOpenAIError(status, hdrs, doc, 400, "invalid_value", param)
+
     def test_failures_are_in_the_history(self):
         status, _, acct = self.gw.json("POST", "/admin/accounts", {"grant": 100},
                                        key=self.gw.admin_key)

@@ -47,7 +47,10 @@ class Isolation(GatewayTest):
                        ("GET", "/admin/accounts", None),
                        ("POST", "/admin/accounts", {"name": "x"}),
                        ("PATCH", "/admin/accounts/" + a_acct, {"tier": "vip"}),
-                       ("POST", "/admin/accounts/%s/credits" % b_acct, {"amount": 1000})]
+                       ("POST", "/admin/accounts/%s/credits" % b_acct, {"amount": 1000}),
+                       ("PATCH", "/admin/keys/" + b_kid, {"limits": {"concurrent": 0}}),
+                       ("GET", "/admin/usage", None),
+                       ("GET", "/admin/audit", None)]
         for method, path, body in admin_calls:
             with self.subTest(method=method, path=path):
                 status, _, doc = self.gw.json(method, path, body, key=b)
@@ -56,6 +59,20 @@ class Isolation(GatewayTest):
                          "b could not grant itself credits")
         self.assertEqual(self.gw.json("GET", "/v1/generations", key=a)[2]["data"][0]["id"], gid,
                          "a's key was not revoked by b")
+        # BYOK keys: each account's own; another's provider key is a 404.
+        status, _, doc = self.gw.json("POST", "/v1/byok/keys",
+                                      {"provider": "openai", "api_key": "sk-a-only"}, key=a)
+        self.assertEqual(status, 201, doc)
+        for path in ("/v1/byok/keys", "/api/v1/llm/byok/keys"):
+            self.assertEqual(self.gw.json("GET", path, key=b)[2]["data"], [])
+            self.assertEqual(len(self.gw.json("GET", path, key=a)[2]["data"]), 1)
+        status, _, doc = self.gw.json("DELETE", "/v1/byok/keys/openai", key=b)
+        self.assertEqual((status, doc["error"]["code"]), (404, "byok_key_not_found"))
+        self.assertEqual(len(self.gw.json("GET", "/v1/byok/keys", key=a)[2]["data"]), 1,
+                         "b could not delete a's key")
+        # Budgets and alerts in credits and usage are each one's own.
+        self.assertEqual(self.gw.json("GET", "/v1/credits", key=b)[2]["budgets"], [])
+        self.assertEqual(self.gw.json("GET", "/v1/usage", key=b)[2]["alerts"], [])
         # The image: through its signed URL only; a key does not stand in.
         self.assertEqual(self.gw.request("GET", url.path + "?" + url.query)[0], 200)
         status, _, doc = self.gw.json("GET", url.path, key=b)
