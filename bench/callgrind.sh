@@ -5,7 +5,10 @@
 # against the same fake upstream as bench/provider.sh (nginx's fixed
 # answer); counting is switched on after a warm-up and covers a fixed
 # number of generations sent by 8 connections.
-# usage: bench/callgrind.sh [BUILD_DIR] [REQUESTS]
+# With TENANT=1 the generations are a metered tenant's (moderation rules,
+# rate limits, a reservation, day and month budgets, a charge with the
+# record) instead of the operator's.
+# usage: [TENANT=1] bench/callgrind.sh [BUILD_DIR] [REQUESTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -15,6 +18,7 @@ tmp=$(mktemp -d)
 trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 start_fake_upstream "$tmp" 1
 printf 'log:\n  access: false\nbreaker:\n  failure_threshold: 0\nthreadpool_size: 2\n' >"$tmp/ig.yaml"
+if [ -n "${TENANT:-}" ]; then printf '%s\n' "$MODERATION_RULES" >>"$tmp/ig.yaml"; fi
 IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
     valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no \
     --callgrind-out-file="$tmp/cg.%p" \
@@ -41,6 +45,10 @@ ts = [threading.Thread(target=one, args=(n // 8,)) for _ in range(8)]
 if bad: sys.exit("non-200 answers: %s" % bad[:5])
 PY
 }
+if [ -n "${TENANT:-}" ]; then
+    make_tenant
+    key=$tenant
+fi
 gen 400                                   # warm-up, not counted
 pid=$(cat "$tmp/ig.pid")
 callgrind_control -i on "$pid" >/dev/null 2>&1

@@ -32,6 +32,8 @@ start_fake_upstream() {
 start_gateway() {
     local dir=$1 build=$2 workers=$3
     printf 'log:\n  access: false\nlimits:\n  max_connections: 30000\nbreaker:\n  failure_threshold: 0\n' >"$dir/ig.yaml"
+    # Extra settings (the accounting bench's moderation rules) from $IG_EXTRA_CONFIG.
+    if [ -n "${IG_EXTRA_CONFIG:-}" ]; then printf "%s\n" "$IG_EXTRA_CONFIG" >>"$dir/ig.yaml"; fi
     IMAGEGATE_ADMIN_KEY=$key OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="http://127.0.0.1:$up/v1" \
         "./$build/imagegate" serve --config "$dir/ig.yaml" --listen "127.0.0.1:$ig" \
         --data "$dir/data" --workers "$workers" >"$dir/ig.out" 2>"$dir/ig.err" &
@@ -39,3 +41,29 @@ start_gateway() {
     for _ in $(seq 100); do grep -q "listening on" "$dir/ig.out" 2>/dev/null && break; sleep 0.05; done
     for _ in $(seq 100); do curl -s "127.0.0.1:$px/" >/dev/null && break; sleep 0.05; done
 }
+
+# A metered tenant of the gateway on port $ig with enough credits for any
+# run, whose key has rate limits and day and month budgets that are counted
+# on every request but never reached. Sets tenant (the key) and acct.
+make_tenant() {
+    local kid
+    admin() { curl -s -H "Authorization: Bearer $key" -H 'Content-Type: application/json' "$@"; }
+    acct=$(admin -d '{"name":"bench","grant":"1000000000"}' "127.0.0.1:$ig/admin/accounts" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    read -r tenant kid < <(admin -d "{\"name\":\"bench\",\"account_id\":\"$acct\"}" \
+        "127.0.0.1:$ig/admin/keys" |
+        python3 -c 'import json,sys; k=json.load(sys.stdin); print(k["key"], k["id"])')
+    admin -X PATCH -d '{"limits":{"requests_per_minute":1000000000,"images_per_minute":1000000000,
+        "concurrent":100000},"budgets":{"daily":"1000000000","monthly":"1000000000"}}' \
+        "127.0.0.1:$ig/admin/keys/$kid" >/dev/null
+}
+
+# The moderation rules the accounting benches check every prompt against
+# (the bench's prompt matches none).
+MODERATION_RULES='moderation:
+  categories:
+    - name: violence
+      patterns: ["blood\\s*bath", "\\bbehead(ing|ed)?\\b"]
+      words: [gore, massacre, carnage]
+    - name: spam
+      words: ["buy now", "limited offer"]'

@@ -102,12 +102,14 @@ static void account_done(struct ig_http_req *req, void *p)
     } else if (c->op == ACCOUNT_CREATE) {
         ig_app_respond_json(req, 201, account_json(&c->rec));
     } else if (c->op == ACCOUNT_UPDATE) {
-        /* Keys carry their account's tier in the key caches. */
+        /* Keys carry their account's tier and budgets in the key caches. */
         ig_bus_publish(c->app->bus, IG_TOPIC_ACCOUNT_CHANGED, c->rec.id);
         ig_app_respond_json(req, 200, account_json(&c->rec));
     } else if (c->op == ACCOUNT_LIST) {
         ig_app_respond_json(req, 200, json_pack("{s:s, s:O}", "object", "list", "data", c->list));
     } else {
+        /* The balances cache holds what the store said before this. */
+        ig_bus_publish(c->app->bus, IG_TOPIC_ACCOUNT_CHANGED, c->rec.id);
         json_t *o = json_pack("{s:s, s:s}", "object", "credits", "account_id", c->rec.id);
         json_object_set_new(o, "balance", ig_api_credits_json(c->rec.balance));
         ig_app_respond_json(req, 200, o);

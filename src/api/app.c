@@ -173,6 +173,15 @@ static void forget_cached_keys(void *ud, const char *topic, const char *key_id)
     ig_keycache_invalidate(ud);
 }
 
+/* A grant, an adjustment or a new budget changes what the balances cache
+ * holds: it is emptied (and read again from the store when needed). */
+static void forget_balances(void *ud, const char *topic, const char *account_id)
+{
+    (void)topic;
+    (void)account_id;
+    ig_balances_forget_all(ud);
+}
+
 int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
@@ -219,6 +228,10 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
      * the caches too. */
     if (rc == 0)
         rc = ig_bus_subscribe(app->bus, IG_TOPIC_ACCOUNT_CHANGED, forget_cached_keys, app->keys);
+    if (rc == 0)
+        rc = ig_balances_new(&app->balances);
+    if (rc == 0)
+        rc = ig_bus_subscribe(app->bus, IG_TOPIC_ACCOUNT_CHANGED, forget_balances, app->balances);
     if (rc == 0) {
         rc = ig_networks_parse(cfg->upstream_allow_networks, &app->allow_networks, why, sizeof why);
         if (rc)
@@ -267,6 +280,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .capacity = app->capacity,
         .metrics = &app->metrics,
         .counters = app->counters,
+        .balances = app->balances,
         .tiers = &app->tiers,
         .rate_tiers = app->rate_tiers,
         .moderation = app->moderation,
@@ -280,6 +294,8 @@ void ig_app_release(struct ig_app *app)
     if (app->store)
         ig_store_close(app->store);
     ig_keycache_free(app->keys);
+    ig_balances_free(app->balances);
+    app->balances = NULL;
     ig_models_free(app->models);
     ig_moderation_free(app->moderation);
     app->moderation = NULL;

@@ -38,6 +38,7 @@ struct ig_app {
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;
+    struct ig_balances *balances;              /* what the store last said of balances and spends */
     struct ig_bus *bus;                        /* notices shared with the fleet: key revocations */
     struct ig_networks allow_networks;         /* upstream.allow_networks, parsed */
     struct ig_tiers tiers;                     /* credits.markups, parsed */

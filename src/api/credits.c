@@ -6,6 +6,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "core/request.h"
+#include "pipeline/reserve.h"
 #include "store/byok.h"
 #include "store/ledger.h"
 #include "util/buf.h"
@@ -95,6 +96,7 @@ struct credits_ctx {
     struct ig_key_identity who;
     struct ig_account_record account;
     json_t *budgets, *alerts; /* GET /v1/credits */
+    struct ig_http_req *http; /* answered once the reservations are read */
     char byok_names[IG_BYOK_MAX][32];
     char *byok[IG_BYOK_MAX + 1]; /* the estimate: providers of the account's own keys */
     int rc;
@@ -194,6 +196,35 @@ static int markup_of(const struct credits_ctx *c)
     return m < 0 ? 0 : m;
 }
 
+static void credits_free(struct credits_ctx *c)
+{
+    if (c->estimate)
+        ig_gen_request_release(&c->req);
+    json_decref(c->budgets);
+    json_decref(c->alerts);
+    free(c);
+}
+
+/* GET /v1/credits, once what the account's generations in flight have
+ * reserved is known (the shared counters may answer later). */
+static void credits_answer(void *ud, int ok, int64_t reserved, int64_t reset_ms)
+{
+    (void)ok;
+    (void)reset_ms;
+    struct credits_ctx *c = ud;
+    int64_t held = c->account.held + reserved; /* durable holds and reservations */
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:O, s:O}", "object", "credits", "account_id",
+                  c->account.id, "tier", c->tier, "markup_percent", markup_of(c), "metered",
+                  c->account.metered, "usd_per_credit", c->app->cfg->credits_usd_per_credit,
+                  "budgets", c->budgets, "alerts", c->alerts);
+    json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
+    json_object_set_new(o, "open_holds", ig_api_credits_json(held));
+    json_object_set_new(o, "available", ig_api_credits_json(c->account.balance - held));
+    ig_app_respond_json(c->http, 200, o);
+    credits_free(c);
+}
+
 static void credits_done(struct ig_http_req *req, void *p)
 {
     struct credits_ctx *c = p;
@@ -205,14 +236,9 @@ static void credits_done(struct ig_http_req *req, void *p)
         ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
                              "The account store is unavailable; try again.");
     } else if (!c->estimate) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:O, s:O}", "object", "credits", "account_id",
-                      c->account.id, "tier", c->tier, "markup_percent", markup_of(c), "metered",
-                      c->account.metered, "usd_per_credit", c->app->cfg->credits_usd_per_credit,
-                      "budgets", c->budgets, "alerts", c->alerts);
-        json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
-        json_object_set_new(o, "open_holds", ig_api_credits_json(c->account.held));
-        ig_app_respond_json(req, 200, o);
+        c->http = req;
+        ig_reserved_read(&c->app->pipeline, c->account_id, credits_answer, c);
+        return;
     } else if (ig_gen_request_price(&c->req, (const char *const *)c->byok, &unit)) {
         ig_api_respond_error(req, 503, "server_error", "model_not_priced", "model",
                              "'%s' has no price for size %s and quality %s.", c->req.model->id,
@@ -230,11 +256,7 @@ static void credits_done(struct ig_http_req *req, void *p)
         json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
         ig_app_respond_json(req, 200, o);
     }
-    if (c->estimate)
-        ig_gen_request_release(&c->req);
-    json_decref(c->budgets);
-    json_decref(c->alerts);
-    free(c);
+    credits_free(c);
 }
 
 static struct credits_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req)

@@ -50,6 +50,24 @@ static void write_event(struct ig_http_req *req, const char *name, size_t name_l
 
 /* The key's rate limits and what is left of them, as OpenAI sends them,
  * on every answer of a generation whose limit stage looked. */
+/* n (>= 0) in decimal, then suffix, into out (32 bytes). */
+static const char *decimal(int64_t n, const char *suffix, char out[32])
+{
+    char digits[24];
+    size_t k = 0;
+    uint64_t v = n > 0 ? (uint64_t)n : 0;
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) && k < sizeof digits);
+    size_t o = 0;
+    while (k)
+        out[o++] = digits[--k];
+    ig_strlcpy(out + o, suffix, 32 - o);
+    return out;
+}
+
+/* The key's rate limits and what is left of them, as OpenAI sends them,
+ * on every answer of a generation whose limit stage looked. */
 static void add_ratelimit_headers(struct ig_http_req *req, const struct ig_generation *g)
 {
     const struct ig_gen_limits *l = &g->limits;
@@ -57,20 +75,18 @@ static void add_ratelimit_headers(struct ig_http_req *req, const struct ig_gener
         return;
     char v[32];
     if (l->requests_limit) {
-        snprintf(v, sizeof v, "%lld", (long long)l->requests_limit);
-        ig_http_add_header(req, "x-ratelimit-limit-requests", v);
-        snprintf(v, sizeof v, "%lld", (long long)l->requests_remaining);
-        ig_http_add_header(req, "x-ratelimit-remaining-requests", v);
-        snprintf(v, sizeof v, "%llds", (long long)((l->requests_reset_ms + 999) / 1000));
-        ig_http_add_header(req, "x-ratelimit-reset-requests", v);
+        ig_http_add_header(req, "x-ratelimit-limit-requests", decimal(l->requests_limit, "", v));
+        ig_http_add_header(req, "x-ratelimit-remaining-requests",
+                           decimal(l->requests_remaining, "", v));
+        ig_http_add_header(req, "x-ratelimit-reset-requests",
+                           decimal((l->requests_reset_ms + 999) / 1000, "s", v));
     }
     if (l->images_limit) {
-        snprintf(v, sizeof v, "%lld", (long long)l->images_limit);
-        ig_http_add_header(req, "x-ratelimit-limit-images", v);
-        snprintf(v, sizeof v, "%lld", (long long)l->images_remaining);
-        ig_http_add_header(req, "x-ratelimit-remaining-images", v);
-        snprintf(v, sizeof v, "%llds", (long long)((l->images_reset_ms + 999) / 1000));
-        ig_http_add_header(req, "x-ratelimit-reset-images", v);
+        ig_http_add_header(req, "x-ratelimit-limit-images", decimal(l->images_limit, "", v));
+        ig_http_add_header(req, "x-ratelimit-remaining-images",
+                           decimal(l->images_remaining, "", v));
+        ig_http_add_header(req, "x-ratelimit-reset-images",
+                           decimal((l->images_reset_ms + 999) / 1000, "s", v));
     }
 }
 

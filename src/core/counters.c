@@ -7,6 +7,7 @@
 #include "core/counters.h"
 
 #include "util/clock.h"
+#include "util/num.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,12 +37,9 @@ struct local {
     struct slot slots[SLOTS];
 };
 
-static uint64_t hash(const char *s)
+static uint64_t hash(const char *s, size_t *len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
+    return ig_hash_str(s, len);
 }
 
 /* The key's slot (claimed when new: a never-used slot, or the first spent
@@ -49,13 +47,11 @@ static uint64_t hash(const char *s)
  * long or the table is full. Probing stays within the stripe (slots i
  * with i % STRIPES == the stripe), so one lock covers it. Slots are never
  * emptied, only taken over, so a probe never stops short of its key. */
-static struct slot *find(struct local *l, const char *key, size_t stripe, int claim,
-                         uint64_t now_ms)
+static struct slot *find(struct local *l, const char *key, size_t len, uint64_t h, size_t stripe,
+                         int claim, uint64_t now_ms)
 {
-    size_t len = strlen(key);
     if (len >= KEY_MAX)
         return NULL;
-    uint64_t h = hash(key);
     size_t per = SLOTS / STRIPES;
     struct slot *reusable = NULL;
     for (size_t i = 0; i < per; i++) {
@@ -82,10 +78,12 @@ static void local_add(struct ig_counters *c, const char *key, int64_t delta, int
                       int64_t window_ms, ig_counter_cb cb, void *ud)
 {
     struct local *l = (struct local *)c;
-    size_t stripe = hash(key) % STRIPES;
-    pthread_mutex_lock(&l->locks[stripe]);
+    size_t len;
+    uint64_t h = hash(key, &len);
+    size_t stripe = h % STRIPES;
     uint64_t now = ig_now_us() / 1000;
-    struct slot *s = find(l, key, stripe, 1, now);
+    pthread_mutex_lock(&l->locks[stripe]);
+    struct slot *s = find(l, key, len, h, stripe, 1, now);
     int ok = 0;
     int64_t value = 0, reset_ms = 0;
     if (s) {
@@ -130,9 +128,11 @@ struct ig_counters *ig_counters_local_new(void)
 int64_t ig_counters_local_value(struct ig_counters *c, const char *key)
 {
     struct local *l = (struct local *)c;
-    size_t stripe = hash(key) % STRIPES;
+    size_t len;
+    uint64_t h = hash(key, &len);
+    size_t stripe = h % STRIPES;
     pthread_mutex_lock(&l->locks[stripe]);
-    struct slot *s = find(l, key, stripe, 0, ig_now_us() / 1000);
+    struct slot *s = find(l, key, len, h, stripe, 0, ig_now_us() / 1000);
     int64_t v = s ? s->value : 0;
     pthread_mutex_unlock(&l->locks[stripe]);
     return v;

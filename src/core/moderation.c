@@ -7,6 +7,7 @@
 #include "util/err.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +198,42 @@ size_t ig_moderation_count(const struct ig_moderation *m)
     return m ? m->n : 0;
 }
 
+/* Whether a text matches is all that is asked: one pair of offsets, made
+ * once per thread and freed when the thread ends. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_key_make(void)
+{
+    pthread_key_create(&md_key, md_free);
+}
+
+static pcre2_match_data *thread_match_data(void)
+{
+    pthread_once(&md_once, md_key_make);
+    pcre2_match_data *md = pthread_getspecific(md_key);
+    if (!md && (md = pcre2_match_data_create(1, NULL)) && pthread_setspecific(md_key, md)) {
+        pcre2_match_data_free(md);
+        md = NULL;
+    }
+    return md;
+}
+
 const char *ig_moderation_check(const struct ig_moderation *m, const char *text)
 {
     if (!m || !text || !*text)
         return NULL;
+    pcre2_match_data *md = thread_match_data();
+    if (!md)
+        return m->cats[0].name; /* out of memory: refuse rather than let it through */
+    size_t len = strlen(text);
     for (size_t i = 0; i < m->n; i++) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(m->cats[i].re, NULL);
-        if (!md)
-            return m->cats[i].name; /* out of memory: refuse rather than let it through */
-        int rc = pcre2_match(m->cats[i].re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL);
-        pcre2_match_data_free(md);
+        int rc = pcre2_match(m->cats[i].re, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
         if (rc >= 0 || (rc < 0 && rc != PCRE2_ERROR_NOMATCH))
             return m->cats[i].name; /* a match, or a text the rules cannot judge */
     }

@@ -72,19 +72,27 @@ struct ig_gen_result {
     size_t bytes_created;
 };
 
-/* What the generation costs its account (pipeline/reserve.c sets it up,
- * the store step settles it with the record, pipeline/settle.c releases
- * a hold nothing settled). Millicredits. */
+/* What the generation costs its account (pipeline/reserve.c prices and
+ * reserves it, the store step charges it with the record, then gives the
+ * reservation back; pipeline/settle.c gives it back when nothing was
+ * charged). Millicredits. */
 struct ig_gen_account {
     int accounted; /* the reserve stage ran: tier, markup and prices are known */
     char tier[32];
-    int markup;       /* percent */
-    int metered;      /* 0: charged, never refused (the operator's own) */
-    char hold_id[48]; /* empty: nothing held */
-    int64_t held;     /* set aside before dispatch */
-    int64_t cost;     /* charged for what was delivered */
-    int64_t balance;  /* after the hold; after settlement once settled */
-    int settled;      /* the hold was released and the cost charged */
+    int markup;      /* percent */
+    int metered;     /* 0: charged, never refused (the operator's own) */
+    int64_t held;    /* the estimate, reserved before dispatch */
+    int64_t cost;    /* charged for what was delivered */
+    int64_t balance; /* as last known; after the charge once settled */
+    int settled;     /* charged with the record */
+    /* The budgets it counts against, what each had spent (as known), and
+     * the reservation: the account's (step 0) and each budget's. */
+    struct ig_budget_use budgets[IG_HOLD_BUDGETS];
+    int nbudgets;
+    int64_t spent[IG_HOLD_BUDGETS];
+    int step, reserved_steps;
+    struct ig_charge charge; /* what the store step asks the store to charge */
+    uint64_t epoch;          /* of the balances cache, before the charge */
 };
 
 /* The key's rate limits as the limit stage found them (pipeline/limit.c),

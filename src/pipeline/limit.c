@@ -32,9 +32,10 @@ static int64_t limit_of(const struct ig_generation *g, int64_t own, int which)
     return v > 0 ? v : 0;
 }
 
+/* "rpm:KEY" and the like (kind includes its colon). */
 static void counter_key(char *out, size_t size, const char *kind, const struct ig_generation *g)
 {
-    snprintf(out, size, "%s:%s", kind, g->ctx.key_id);
+    ig_join3(out, size, kind, g->ctx.key_id, NULL);
 }
 
 static void run_step(struct ig_generation *g);
@@ -45,12 +46,12 @@ static void give_back(struct ig_generation *g, int through)
     struct ig_gen_limits *l = &g->limits;
     char key[96];
     if (through > STEP_REQUESTS && l->requests_limit) {
-        counter_key(key, sizeof key, "rpm", g);
+        counter_key(key, sizeof key, "rpm:", g);
         ig_counters_add(g->pipeline->counters, key, -1, -1, MINUTE_MS, NULL, NULL);
         l->requests_remaining++;
     }
     if (through > STEP_IMAGES && l->images_limit) {
-        counter_key(key, sizeof key, "ipm", g);
+        counter_key(key, sizeof key, "ipm:", g);
         ig_counters_add(g->pipeline->counters, key, -g->req.n, -1, MINUTE_MS, NULL, NULL);
         l->images_remaining += g->req.n;
     }
@@ -103,17 +104,17 @@ static void run_step(struct ig_generation *g)
     char key[96];
     for (;; l->step++) {
         if (l->step == STEP_REQUESTS && l->requests_limit) {
-            counter_key(key, sizeof key, "rpm", g);
+            counter_key(key, sizeof key, "rpm:", g);
             ig_counters_add(c, key, l->peek ? 0 : 1, l->requests_limit, MINUTE_MS, counted, g);
             return;
         }
         if (l->step == STEP_IMAGES && l->images_limit) {
-            counter_key(key, sizeof key, "ipm", g);
+            counter_key(key, sizeof key, "ipm:", g);
             ig_counters_add(c, key, l->peek ? 0 : g->req.n, l->images_limit, MINUTE_MS, counted, g);
             return;
         }
         if (l->step == STEP_CONCURRENT && l->concurrent_limit && !l->peek) {
-            counter_key(key, sizeof key, "conc", g);
+            counter_key(key, sizeof key, "conc:", g);
             ig_counters_add(c, key, 1, l->concurrent_limit, 0, counted, g);
             return;
         }
@@ -145,7 +146,7 @@ void ig_stage_limit_release(struct ig_generation *g)
 {
     if (g->limits.concurrent_taken) {
         char key[96];
-        counter_key(key, sizeof key, "conc", g);
+        counter_key(key, sizeof key, "conc:", g);
         ig_counters_add(g->pipeline->counters, key, -1, -1, 0, NULL, NULL);
         g->limits.concurrent_taken = 0;
     }

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "core/batch.h"
+#include "core/balances.h"
 #include "core/breaker.h"
 #include "core/capacity.h"
 #include "core/counters.h"
@@ -54,6 +55,8 @@ struct ig_pipeline {
      * admission (limits.max_pending_renders with 0 resolved from the
      * cores, limits.max_provider_generations). */
     int64_t max_renders, max_provider;
+    /* The balances and budget spends the store last gave (reserve.c). */
+    struct ig_balances *balances;
     /* Each tier's markup (credits.markups); NULL: no markups. */
     const struct ig_tiers *tiers;
     /* Each tier's default rate limits (rate_limits.*), indexed by enum
@@ -68,7 +71,6 @@ struct ig_pipeline_worker {
     uv_loop_t *loop;
     struct ig_upstream *upstream;
     struct ig_batcher *store_batcher;
-    struct ig_batcher *hold_batcher;
     struct ig_capacity_notifier *capacity_notifier; /* NULL without capacity */
     /* Generations made on this worker and not yet freed: the worker is
      * freed only after the last (a generation outlives the request that

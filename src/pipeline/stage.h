@@ -65,6 +65,11 @@ enum ig_stage_rc ig_stage_settle(struct ig_generation *g);
  * was called with the account's own key (byok). */
 int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deployment *d, int images,
                            int byok);
+/* Records g's balance and spends (as the store gave them, as of the
+ * balances cache's epoch) in the cache (reserve.c). */
+void ig_generation_remember_balances(struct ig_generation *g, uint64_t epoch);
+/* Gives back what g reserved (reserve.c); again: nothing. */
+void ig_generation_release_reservation(struct ig_generation *g);
 enum ig_stage_rc ig_stage_store(struct ig_generation *g);
 enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
 void ig_stage_dispatch_cancel(struct ig_generation *g);
@@ -79,7 +84,5 @@ int ig_generation_audit(struct ig_generation *g, const char *action, int wait, c
 void ig_pipeline_worker_generation_gone(struct ig_pipeline_worker *w);
 /* The store step's batch operations, for each worker's batcher. */
 extern const struct ig_batch_ops ig_store_batch_ops;
-/* The reserve stage's holds, batched the same way. */
-extern const struct ig_batch_ops ig_hold_batch_ops;
 
 #endif

@@ -144,18 +144,18 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
     fill_record(g, s);
 }
 
-/* Runs inside the transaction that records g: its hold released and its
- * cost charged, together with the record or not at all. */
-static int settle_with_record(struct ig_store_tx *tx, void *ud)
+/* What g's record charges its account: a metered account pays what was
+ * delivered (the operator's own has its cost on the record only). */
+static struct ig_charge *charge_of(struct ig_generation *g)
 {
-    struct ig_generation *g = ud;
     struct ig_gen_account *a = &g->acct;
     if (!a->accounted || !a->metered)
-        return 0; /* not metered: the cost is on the record only */
-    int rc = ig_ledger_settle(tx, g->ctx.account_id, a->hold_id, g->id, a->cost, ig_unix_ms(),
-                              &a->balance);
-    a->settled = rc == 0;
-    return rc;
+        return NULL;
+    a->charge = (struct ig_charge){.account_id = g->ctx.account_id,
+                                   .amount = a->cost,
+                                   .budgets = a->budgets,
+                                   .nbudgets = a->nbudgets};
+    return &a->charge;
 }
 
 #define GEN_OF_ITEM(it)                                                                            \
@@ -183,18 +183,23 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
     size_t i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
         store_images(GEN_OF_ITEM(it), &ss[i]);
+        struct ig_generation *g = GEN_OF_ITEM(it);
         ws[i] = (struct ig_generation_write){.g = &ss[i].rec,
                                              .images = ss[i].images,
                                              .nimages = (size_t)ss[i].made,
-                                             .also = settle_with_record,
-                                             .also_ud = GEN_OF_ITEM(it)};
+                                             .charge = charge_of(g)};
+        g->acct.epoch = ig_balances_epoch(p->balances); /* before the charge */
     }
     ig_store_generation_insert(p->store, ws, n);
     i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
-        if (ws[i].rc) /* not recorded: nothing was settled (settle.c releases the hold) */
-            GEN_OF_ITEM(it)->acct.settled = 0;
-        ig_result_close(GEN_OF_ITEM(it), &ss[i], ws[i].rc);
+        struct ig_generation *g = GEN_OF_ITEM(it);
+        if (ws[i].rc == 0 && ws[i].charge) { /* charged with the record */
+            g->acct.settled = 1;
+            g->acct.balance = ws[i].charge->balance;
+            memcpy(g->acct.spent, ws[i].charge->spent, sizeof g->acct.spent);
+        }
+        ig_result_close(g, &ss[i], ws[i].rc);
         stored_release(&ss[i]);
     }
     free(ss);
@@ -206,6 +211,12 @@ static void store_batch_done(struct ig_batch_item *it, void *ud)
     (void)ud;
     struct ig_generation *g = GEN_OF_ITEM(it);
     g->t.stored_us = ig_now_us();
+    if (g->acct.settled) {
+        /* The charge seen first, then the reservation given back: the
+         * reserved sum always covers what is charged and not yet seen. */
+        ig_generation_remember_balances(g, g->acct.epoch);
+        ig_generation_release_reservation(g);
+    }
     ig_generation_resume(g);
 }
 

@@ -1,5 +1,5 @@
 /* worker.c — a worker loop's part of the pipeline: its upstream client and
- * its store-step and hold batchers, and their lifetime, which may run past the
+ * its store-step batcher, and their lifetime, which may run past the
  * worker's own stop while generations whose clients left still run. */
 #include "pipeline/stage.h"
 
@@ -22,13 +22,10 @@ static void release_now(struct ig_pipeline_worker *w)
         ig_upstream_free(w->upstream);
     if (w->store_batcher)
         ig_batcher_free(w->store_batcher);
-    if (w->hold_batcher)
-        ig_batcher_free(w->hold_batcher);
     ig_capacity_notifier_free(w->capacity_notifier);
     w->capacity_notifier = NULL;
     w->upstream = NULL;
     w->store_batcher = NULL;
-    w->hold_batcher = NULL;
     uv_close((uv_handle_t *)&w->reaper, reaper_closed_cb);
 }
 
@@ -48,8 +45,7 @@ struct ig_pipeline_worker *ig_pipeline_worker_new(struct ig_pipeline *p, uv_loop
     uv_timer_init(loop, &w->reaper);
     w->reaper.data = w;
     w->store_batcher = ig_batcher_new(loop, &ig_store_batch_ops, p, STORE_JOBS, STORE_ITEMS);
-    w->hold_batcher = ig_batcher_new(loop, &ig_hold_batch_ops, p, STORE_JOBS, STORE_ITEMS);
-    if (!w->store_batcher || !w->hold_batcher || ig_upstream_new(&w->upstream, loop, upstream) ||
+    if (!w->store_batcher || ig_upstream_new(&w->upstream, loop, upstream) ||
         (p->capacity && ig_capacity_notifier_new(p->capacity, loop, &w->capacity_notifier))) {
         ig_pipeline_worker_free(w);
         return NULL;

@@ -6,6 +6,7 @@
 #include "util/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,35 +16,65 @@ const char *ig_ledger_kind_name(enum ig_ledger_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "adjust";
 }
 
-static void budget_use(struct ig_hold_record *h, const char *kind, const char *id,
+static void budget_use(struct ig_budget_use *out, int *n, const char *kind, const char *id,
                        const char *period, int64_t limit)
 {
-    if (limit < 0 || h->nbudgets == IG_HOLD_BUDGETS)
+    if (limit < 0 || *n == IG_HOLD_BUDGETS)
         return;
-    struct ig_budget_use *b = &h->budgets[h->nbudgets++];
-    snprintf(b->subject, sizeof b->subject, "%s:%s", kind, id);
+    struct ig_budget_use *b = &out[(*n)++];
+    ig_join3(b->subject, sizeof b->subject, kind, ":", id);
     ig_strlcpy(b->period, period, sizeof b->period);
     b->limit = limit;
 }
 
 void ig_budget_periods(int64_t ms, char day[12], char month[12])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(day, 12, "%Y-%m-%d", &tm);
-    strftime(month, 12, "%Y-%m", &tm);
+    /* The civil date of a day count (Howard Hinnant's days_from_civil,
+     * inverted): no gmtime and strftime on every generation. */
+    int64_t z = (ms >= 0 ? ms : ms - 86399999) / 86400000 + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int y = (int)(yoe + era * 400 + (m <= 2));
+    if (y < 0 || y > 9999)
+        y = 0;
+    char *p = day;
+    *p++ = (char)('0' + y / 1000);
+    *p++ = (char)('0' + y / 100 % 10);
+    *p++ = (char)('0' + y / 10 % 10);
+    *p++ = (char)('0' + y % 10);
+    *p++ = '-';
+    *p++ = (char)('0' + m / 10);
+    *p++ = (char)('0' + m % 10);
+    memcpy(month, day, 7);
+    month[7] = '\0';
+    *p++ = '-';
+    *p++ = (char)('0' + d / 10);
+    *p++ = (char)('0' + d % 10);
+    *p = '\0';
+}
+
+int ig_budget_uses(const char *key_id, const struct ig_budgets *key, const char *account_id,
+                   const struct ig_budgets *account, int64_t now_ms,
+                   struct ig_budget_use out[IG_HOLD_BUDGETS])
+{
+    char day[12], month[12];
+    int n = 0;
+    ig_budget_periods(now_ms, day, month);
+    budget_use(out, &n, "key", key_id, day, key->day);
+    budget_use(out, &n, "key", key_id, month, key->month);
+    budget_use(out, &n, "account", account_id, day, account->day);
+    budget_use(out, &n, "account", account_id, month, account->month);
+    return n;
 }
 
 void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
                          const struct ig_budgets *account)
 {
-    char day[12], month[12];
-    ig_budget_periods(h->created_ms, day, month);
-    budget_use(h, "key", key_id, day, key->day);
-    budget_use(h, "key", key_id, month, key->month);
-    budget_use(h, "account", h->account_id, day, account->day);
-    budget_use(h, "account", h->account_id, month, account->month);
+    h->nbudgets = ig_budget_uses(key_id, key, h->account_id, account, h->created_ms, h->budgets);
 }
 
 /* Moves what each of h's budgets has spent by delta (the hold's amount,
@@ -203,6 +234,112 @@ int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char 
         rc = ig_store_tx_account_find(tx, account_id, &acct);
         *balance = acct.balance;
     }
+    return rc;
+}
+
+static int same_budget(const struct ig_budget_use *a, const struct ig_budget_use *b)
+{
+    return strcmp(a->subject, b->subject) == 0 && strcmp(a->period, b->period) == 0;
+}
+
+/* One account's charges of the transaction: one entry for their sum. */
+static int charge_account(struct ig_store_tx *tx, struct ig_generation_write *const *w, size_t n,
+                          size_t first, unsigned char *done, int64_t now_ms)
+{
+    const char *acct = w[first]->charge->account_id;
+    int64_t sum = 0;
+    size_t count = 0, last = first;
+    for (size_t i = first; i < n; i++) {
+        struct ig_charge *c = w[i]->charge;
+        if (c && !done[i] && strcmp(c->account_id, acct) == 0) {
+            sum += c->amount;
+            count++;
+            last = i;
+        }
+    }
+    int64_t balance = 0;
+    int rc;
+    if (sum > 0) {
+        char reason[48];
+        snprintf(reason, sizeof reason, "%zu generation%s", count, count == 1 ? "" : "s");
+        struct ig_ledger_entry e = {.account_id = acct,
+                                    .kind = IG_LEDGER_CHARGE,
+                                    .amount = -sum,
+                                    .generation_id = count == 1 ? w[last]->g->id : NULL,
+                                    .reason = reason,
+                                    .created_ms = now_ms};
+        rc = ig_store_tx_ledger_append(tx, &e, 0, &balance);
+    } else {
+        struct ig_account_record a;
+        rc = ig_store_tx_account_find(tx, acct, &a);
+        balance = a.balance;
+    }
+    for (size_t i = first; rc == 0 && i < n; i++) {
+        struct ig_charge *c = w[i]->charge;
+        if (c && !done[i] && strcmp(c->account_id, acct) == 0) {
+            c->balance = balance;
+            done[i] = 1;
+        }
+    }
+    return rc;
+}
+
+/* One budget's charges of the transaction: one move by their sum, then
+ * its alerts; every charge that counts against it learns the spend. */
+static int charge_budget(struct ig_store_tx *tx, struct ig_generation_write *const *w, size_t n,
+                         const struct ig_budget_use *b, const char *account_id, int64_t now_ms)
+{
+    int64_t sum = 0, spent = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ig_charge *c = w[i]->charge;
+        for (int k = 0; c && k < c->nbudgets; k++)
+            if (same_budget(&c->budgets[k], b))
+                sum += c->amount;
+    }
+    int rc = sum > 0 ? ig_store_tx_budget_add(tx, b->subject, b->period, sum, -1, &spent)
+                     : ig_store_tx_budget_spent(tx, b->subject, b->period, &spent);
+    if (rc == 0 && sum > 0) {
+        struct ig_hold_record h = {.nbudgets = 1};
+        ig_strlcpy(h.account_id, account_id, sizeof h.account_id);
+        h.budgets[0] = *b;
+        rc = budgets_alert(tx, &h, &spent, now_ms);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct ig_charge *c = w[i]->charge;
+        for (int k = 0; c && k < c->nbudgets; k++)
+            if (same_budget(&c->budgets[k], b))
+                c->spent[k] = spent;
+    }
+    return rc;
+}
+
+int ig_ledger_charge_writes(struct ig_store_tx *tx, struct ig_generation_write *const *w, size_t n,
+                            int64_t now_ms)
+{
+    unsigned char stack[64], *done = n <= sizeof stack ? stack : calloc(n, 1);
+    if (!done)
+        return IG_ENOMEM;
+    memset(done, 0, n <= sizeof stack ? sizeof stack : 0);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (w[i]->charge && !done[i])
+            rc = charge_account(tx, w, n, i, done, now_ms);
+    /* Each budget once: at the first charge that names it. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct ig_charge *c = w[i]->charge;
+        for (int k = 0; c && rc == 0 && k < c->nbudgets; k++) {
+            int seen = 0;
+            for (size_t j = 0; j < i && !seen; j++)
+                for (int m = 0; w[j]->charge && m < w[j]->charge->nbudgets; m++)
+                    seen |= same_budget(&w[j]->charge->budgets[m], &c->budgets[k]);
+            for (int m = 0; m < k; m++)
+                seen |= same_budget(&c->budgets[m], &c->budgets[k]);
+            if (!seen)
+                rc = charge_budget(tx, w, n, &c->budgets[k], c->account_id, now_ms);
+        }
+    }
+    if (done != stack)
+        free(done);
     return rc;
 }
 

@@ -27,6 +27,11 @@ struct ig_hold_request {
 /* The UTC day ("2026-12-06") and month ("2026-12") of ms, as budgets
  * name their periods. */
 void ig_budget_periods(int64_t ms, char day[12], char month[12]);
+/* The budgets of key key_id and of its account that are set (not
+ * IG_UNSET), in their periods at now_ms, into out: how many. */
+int ig_budget_uses(const char *key_id, const struct ig_budgets *key, const char *account_id,
+                   const struct ig_budgets *account, int64_t now_ms,
+                   struct ig_budget_use out[IG_HOLD_BUDGETS]);
 /* Counts h (its account_id and created_ms set) against the budgets of
  * key key_id and of its account, those that are set (not IG_UNSET). */
 void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
@@ -45,6 +50,13 @@ int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n)
  * the balance after. */
 int ig_ledger_settle(struct ig_store_tx *tx, const char *account_id, const char *hold_id,
                      const char *generation_id, int64_t charge, int64_t now_ms, int64_t *balance);
+/* Inside a generation write's transaction (the store calls it once its
+ * rows are in): applies the charges of w[0..n) (those with one) together,
+ * per account one balance move and one ledger entry of kind charge, per
+ * budget and period one move of its spend, with an alert for each 50/80/
+ * 100 percent it reaches; fills each charge's balance and spends. */
+int ig_ledger_charge_writes(struct ig_store_tx *tx, struct ig_generation_write *const *w, size_t n,
+                            int64_t now_ms);
 /* Adds amount (negative to take away) as a grant, refund or adjustment,
  * with its reason. An adjustment may not take a metered account below
  * zero (IG_EFUNDS). *balance (may be NULL) gets the balance after. */

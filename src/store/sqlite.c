@@ -9,6 +9,7 @@
  * only what is new. busy_timeout lets a second process (the CLI, another
  * instance on the same data dir) wait instead of failing. */
 #include "store/checkpoint.h"
+#include "store/ledger.h"
 #include "store/sqlite_accounts.h"
 #include "store/sqlite_history.h"
 #include "store/store.h"
@@ -426,6 +427,12 @@ static int tx_budget_add(struct ig_store_tx *tx, const char *subject, const char
     return ig_sqlite_budget_add(CACHE(tx->store), subject, period, delta, limit, spent);
 }
 
+static int tx_budget_spent(struct ig_store_tx *tx, const char *subject, const char *period,
+                           int64_t *out)
+{
+    return ig_sqlite_budget_spent(CACHE(tx->store), subject, period, out);
+}
+
 static int tx_budget_alert(struct ig_store_tx *tx, const struct ig_budget_alert *a, int *added)
 {
     return ig_sqlite_budget_alert(CACHE(tx->store), a, added);
@@ -621,6 +628,9 @@ static int commit_writes(struct sqlite_store *ss, struct ig_generation_write *co
             rc = w[i]->also(&ss->tx, w[i]->also_ud) ? IG_EDB : 0;
         *row_failed = rc != 0;
     }
+    /* The transaction's charges, together: one entry per account. */
+    if (rc == 0 && (rc = ig_ledger_charge_writes(&ss->tx, w, n, ig_unix_ms())))
+        *row_failed = 1;
     if (rc == 0 && run_once(ss->commit) != SQLITE_DONE)
         rc = db_fail(ss->db, "commit");
     if (rc)
@@ -776,6 +786,7 @@ static const struct ig_store_ops sqlite_ops = {
     .account_update = account_update,
     .key_update = key_update,
     .tx_budget_add = tx_budget_add,
+    .tx_budget_spent = tx_budget_spent,
     .tx_budget_alert = tx_budget_alert,
     .budget_spent = budget_spent,
     .budget_alerts = budget_alerts,

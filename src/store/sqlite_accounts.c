@@ -258,21 +258,22 @@ int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
 int ig_sqlite_budget_add(struct ig_sqlite_cache *c, const char *subject, const char *period,
                          int64_t delta, int64_t limit, int64_t *spent)
 {
-    int rc = ig_sqlite_exec(c, NULL,
-                            "INSERT INTO budget_spend (subject, period, spent) VALUES (?, ?, 0) "
-                            "ON CONFLICT DO NOTHING",
-                            "ss", subject, period);
-    /* The check and the add are one statement. */
-    rc = rc ? rc
-            : ig_sqlite_query(c, int64_row, spent,
-                              "UPDATE budget_spend SET spent = spent + ?3 WHERE subject = ?1 AND "
-                              "period = ?2 AND (?4 < 0 OR spent + ?3 <= ?4) RETURNING spent",
-                              "ssii", subject, period, delta, limit);
-    if (rc == IG_ENOTFOUND) {
-        rc = ig_sqlite_budget_spent(c, subject, period, spent);
-        rc = rc ? rc : IG_EBUDGET;
+    /* The check and the add are one statement; a period's first spend
+     * makes its row. */
+    int rc = ig_sqlite_query(c, int64_row, spent,
+                             "UPDATE budget_spend SET spent = spent + ?3 WHERE subject = ?1 AND "
+                             "period = ?2 AND (?4 < 0 OR spent + ?3 <= ?4) RETURNING spent",
+                             "ssii", subject, period, delta, limit);
+    if (rc != IG_ENOTFOUND)
+        return rc;
+    rc = ig_sqlite_budget_spent(c, subject, period, spent);
+    if (rc == 0 && *spent == 0 && (limit < 0 || delta <= limit)) {
+        *spent = delta;
+        return ig_sqlite_exec(c, NULL,
+                              "INSERT INTO budget_spend (subject, period, spent) VALUES (?, ?, ?)",
+                              "ssi", subject, period, delta);
     }
-    return rc;
+    return rc ? rc : IG_EBUDGET;
 }
 
 int ig_sqlite_budget_spent(struct ig_sqlite_cache *c, const char *subject, const char *period,

@@ -233,6 +233,20 @@ struct ig_store_tx {
     struct ig_store *store;
 };
 
+/* What a recorded generation costs its account, charged with its record.
+ * The charges of one transaction are applied together (store/ledger.h:
+ * ig_ledger_charge_writes): per account one balance move and one ledger
+ * entry, per budget and period one move of its spend. */
+struct ig_charge {
+    const char *account_id;
+    int64_t amount; /* millicredits, 0 or more */
+    const struct ig_budget_use *budgets;
+    int nbudgets;
+    /* Set when the write succeeded: */
+    int64_t balance;                /* the account's balance after */
+    int64_t spent[IG_HOLD_BUDGETS]; /* each budget's spend after */
+};
+
 /* One generation to record and its images; rc is the store's answer for
  * this one. also, when set, runs inside the same transaction right after
  * the generation's rows: what it writes commits with them or not at all,
@@ -244,6 +258,7 @@ struct ig_generation_write {
     size_t nimages;
     int (*also)(struct ig_store_tx *tx, void *ud);
     void *also_ud;
+    struct ig_charge *charge; /* NULL: nothing to charge */
     int rc;
 };
 
@@ -326,6 +341,9 @@ struct ig_store_ops {
      * is, when refused). */
     int (*tx_budget_add)(struct ig_store_tx *tx, const char *subject, const char *period,
                          int64_t delta, int64_t limit, int64_t *spent);
+    /* What subject has spent in period (0 when nothing), in a transaction. */
+    int (*tx_budget_spent)(struct ig_store_tx *tx, const char *subject, const char *period,
+                           int64_t *out);
     /* Records a, unless its subject, period and threshold are recorded
      * already; *added (may be NULL) says which. */
     int (*tx_budget_alert)(struct ig_store_tx *tx, const struct ig_budget_alert *a, int *added);
@@ -404,6 +422,8 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_key_update(s, id, p, o)     ((s)->ops->key_update((s), (id), (p), (o)))
 #define ig_store_tx_budget_add(tx, subj, period, delta, limit, spent)                              \
     ((tx)->store->ops->tx_budget_add((tx), (subj), (period), (delta), (limit), (spent)))
+#define ig_store_tx_budget_spent(tx, subj, period, o)                                              \
+    ((tx)->store->ops->tx_budget_spent((tx), (subj), (period), (o)))
 #define ig_store_tx_budget_alert(tx, a, added)                                                     \
     ((tx)->store->ops->tx_budget_alert((tx), (a), (added)))
 #define ig_store_budget_spent(s, subj, period, o)                                                  \

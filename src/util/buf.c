@@ -250,6 +250,15 @@ const char *ig_list_next(const char **cursor, size_t *len)
     return p;
 }
 
+void ig_join3(char *dst, size_t size, const char *a, const char *b, const char *c)
+{
+    size_t used = ig_strlcpy(dst, a, size);
+    if (used < size)
+        used += ig_strlcpy(dst + used, b, size - used);
+    if (c && used < size)
+        ig_strlcpy(dst + used, c, size - used);
+}
+
 size_t ig_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);

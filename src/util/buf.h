@@ -61,6 +61,10 @@ int ig_utf8_valid(const void *s, size_t n);
  * NUL-terminated when size > 0, as BSD's strlcpy; returns strlen(src), so
  * a result >= size means it was cut. */
 size_t ig_strlcpy(char *dst, const char *src, size_t size);
+/* dst (size bytes) becomes a, b and c (c may be NULL) joined, cut to fit
+ * and NUL-terminated: a key such as "res:" + account, without printf's
+ * cost on a hot path. */
+void ig_join3(char *dst, size_t size, const char *a, const char *b, const char *c);
 /* The next item of a list separated by commas and spaces ("a, b,c"):
  * its start, with *len its length and *cursor moved past it; NULL at the
  * end. */

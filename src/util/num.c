@@ -1,4 +1,5 @@
-/* num.c — bounded integer parsing for config values, sizes and headers. */
+/* num.c — bounded integer parsing for config values, sizes and headers,
+ * and the string hash of in-memory tables. */
 #include "util/num.h"
 #include "util/err.h"
 
@@ -54,4 +55,23 @@ int ig_parse_size(const char *s, int min, int max, int *w, int *h)
     *w = (int)a;
     *h = (int)b;
     return 0;
+}
+
+uint64_t ig_hash_str(const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s + i, n - i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    *len = n;
+    return h;
 }

@@ -11,4 +11,9 @@ int ig_parse_i64(const char *s, size_t n, int64_t min, int64_t max, int64_t *out
 /* Parses "WxH" (either case of x); each side within [min, max]. */
 int ig_parse_size(const char *s, int min, int max, int *w, int *h);
 
+/* A 64-bit hash of the string s (its length into *len): eight bytes at a
+ * time, for the keys of in-memory tables (not for anything an attacker
+ * may aim collisions at without bound: tables that use it are fixed-size). */
+uint64_t ig_hash_str(const char *s, size_t *len);
+
 #endif

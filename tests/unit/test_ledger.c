@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static char path[96];
 static struct ig_store *s;
@@ -268,4 +269,26 @@ Test(ledger, credits_and_adjustments)
     cr_assert_eq(bal, 7000);
     cr_assert_eq(ig_ledger_credit(s, "acct_zz", IG_LEDGER_GRANT, 1, "x", 3, &bal), IG_ENOTFOUND);
     cr_assert_eq(ledger_sum("acct_c"), balance_of("acct_c"));
+}
+
+Test(ledger, budget_periods_are_the_utc_day_and_month)
+{
+    /* Against gmtime + strftime, over 400 years of days and around the
+     * epoch on, leap days and century years included. */
+    for (int64_t day = 0; day < 146097 + 800; day += 7) {
+        int64_t ms = day * 86400000 + 86399999 - (day % 5) * 3600000;
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char want_day[12], want_month[12], got_day[12], got_month[12];
+        strftime(want_day, sizeof want_day, "%Y-%m-%d", &tm);
+        strftime(want_month, sizeof want_month, "%Y-%m", &tm);
+        ig_budget_periods(ms, got_day, got_month);
+        cr_assert_str_eq(got_day, want_day, "day %lld", (long long)day);
+        cr_assert_str_eq(got_month, want_month, "day %lld", (long long)day);
+    }
+    char d[12], m[12];
+    ig_budget_periods(INT64_C(1709164800000), d, m); /* 2024-02-29 00:00 UTC */
+    cr_assert_str_eq(d, "2024-02-29");
+    cr_assert_str_eq(m, "2024-02");
 }
