@@ -43,10 +43,12 @@ start_gateway() {
 }
 
 # A metered tenant of the gateway on port $ig with enough credits for any
-# run, whose key has rate limits and day and month budgets that are counted
-# on every request but never reached. Sets tenant (the key) and acct.
+# run, whose key has rate limits (and, with "budgets" as $1, day and month
+# budgets) that are counted on every request but never reached. Sets
+# tenant (the key) and acct.
 make_tenant() {
-    local kid
+    local kid budgets='{"daily":null,"monthly":null}'
+    [ "${1:-}" = budgets ] && budgets='{"daily":"1000000000","monthly":"1000000000"}'
     admin() { curl -s -H "Authorization: Bearer $key" -H 'Content-Type: application/json' "$@"; }
     acct=$(admin -d '{"name":"bench","grant":"1000000000"}' "127.0.0.1:$ig/admin/accounts" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -54,8 +56,7 @@ make_tenant() {
         "127.0.0.1:$ig/admin/keys" |
         python3 -c 'import json,sys; k=json.load(sys.stdin); print(k["key"], k["id"])')
     admin -X PATCH -d '{"limits":{"requests_per_minute":1000000000,"images_per_minute":1000000000,
-        "concurrent":100000},"budgets":{"daily":"1000000000","monthly":"1000000000"}}' \
-        "127.0.0.1:$ig/admin/keys/$kid" >/dev/null
+        "concurrent":100000},"budgets":'"$budgets"'}' "127.0.0.1:$ig/admin/keys/$kid" >/dev/null
 }
 
 # The moderation rules the accounting benches check every prompt against

@@ -25,6 +25,7 @@
 #include "util/err.h"
 #include "util/formdata.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,15 +54,7 @@ static void write_event(struct ig_http_req *req, const char *name, size_t name_l
 /* n (>= 0) in decimal, then suffix, into out (32 bytes). */
 static const char *decimal(int64_t n, const char *suffix, char out[32])
 {
-    char digits[24];
-    size_t k = 0;
-    uint64_t v = n > 0 ? (uint64_t)n : 0;
-    do
-        digits[k++] = (char)('0' + v % 10);
-    while ((v /= 10) && k < sizeof digits);
-    size_t o = 0;
-    while (k)
-        out[o++] = digits[--k];
+    size_t o = ig_format_u64(n > 0 ? (uint64_t)n : 0, out);
     ig_strlcpy(out + o, suffix, 32 - o);
     return out;
 }

@@ -62,18 +62,23 @@ int ig_credits_parse(const char *text, int64_t *out)
 
 void ig_credits_format(int64_t mc, char *out, size_t size)
 {
-    const char *sign = mc < 0 ? "-" : "";
+    /* Every answer formats two or more of these: no printf. */
+    char text[32], *p = text;
     uint64_t v = mc < 0 ? (uint64_t)0 - (uint64_t)mc : (uint64_t)mc;
+    if (mc < 0)
+        *p++ = '-';
+    p += ig_format_u64(v / 1000, p);
     unsigned frac = (unsigned)(v % 1000);
-    if (!frac) {
-        snprintf(out, size, "%s%llu", sign, (unsigned long long)(v / 1000));
-        return;
+    if (frac) {
+        *p++ = '.';
+        *p++ = (char)('0' + frac / 100);
+        *p++ = (char)('0' + frac / 10 % 10);
+        *p++ = (char)('0' + frac % 10);
+        while (p[-1] == '0')
+            p--; /* "10.5", not "10.500" */
+        *p = '\0';
     }
-    char f[4];
-    snprintf(f, sizeof f, "%03u", frac);
-    for (int i = 2; i > 0 && f[i] == '0'; i--)
-        f[i] = '\0';
-    snprintf(out, size, "%s%llu.%s", sign, (unsigned long long)(v / 1000), f);
+    ig_strlcpy(out, text, size);
 }
 
 int ig_tier_values_parse(const char *text, int64_t max, struct ig_tiers *out, char *err,

@@ -75,3 +75,16 @@ uint64_t ig_hash_str(const char *s, size_t *len)
     *len = n;
     return h;
 }
+
+size_t ig_format_u64(uint64_t v, char *out)
+{
+    char digits[20];
+    size_t k = 0;
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < k; i++)
+        out[i] = digits[k - 1 - i];
+    out[k] = '\0';
+    return k;
+}

@@ -16,4 +16,8 @@ int ig_parse_size(const char *s, int min, int max, int *w, int *h);
  * may aim collisions at without bound: tables that use it are fixed-size). */
 uint64_t ig_hash_str(const char *s, size_t *len);
 
+/* v in decimal into out (at least 21 bytes), NUL-terminated: its length.
+ * For the per-generation numbers of answers, without printf's cost. */
+size_t ig_format_u64(uint64_t v, char *out);
+
 #endif

@@ -2,6 +2,7 @@
 #include "util/num.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static int parse(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -45,4 +46,15 @@ Test(num, sizes)
     cr_assert_neq(ig_parse_size("x1024", 64, 2048, &w, &h), 0);
     cr_assert_neq(ig_parse_size("+100x100", 64, 2048, &w, &h), 0);
     cr_assert_neq(ig_parse_size("100x100x100", 64, 2048, &w, &h), 0);
+}
+
+Test(num, format_u64_is_printf_without_printf)
+{
+    const uint64_t values[] = {0, 7, 10, 999, 1000, 123456789, UINT64_MAX};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char got[24], want[24];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)values[i]);
+        cr_assert_eq(ig_format_u64(values[i], got), strlen(want));
+        cr_assert_str_eq(got, want);
+    }
 }
