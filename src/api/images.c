@@ -210,27 +210,45 @@ static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_r
     return g;
 }
 
+/* req's waiter on g; NULL (g freed, req answered) when out of memory. */
+static struct http_waiter *waiter_for(struct ig_http_req *req, struct ig_generation *g)
+{
+    struct http_waiter *hw = calloc(1, sizeof *hw);
+    if (!hw) {
+        ig_generation_free(g);
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
+                             "The server is overloaded; try again.");
+        return NULL;
+    }
+    hw->req = req;
+    hw->g = g;
+    hw->waiter.done = on_done;
+    ig_generation_watch(g, &hw->waiter);
+    return hw;
+}
+
 /* Starts g, whose request has been parsed, with req waiting for it. */
 static void start(struct ig_app *app, struct ig_http_req *req, struct ig_generation *g)
 {
     struct ig_api_req *ar = ig_api_req_of(req);
     ar->model = g->req.model->id; /* static: outlives the request */
     log_prompt(app, ar, g->req.prompt);
-    struct http_waiter *hw = calloc(1, sizeof *hw);
-    if (!hw) {
-        ig_generation_free(g);
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
-                             "The server is overloaded; try again.");
+    struct http_waiter *hw = waiter_for(req, g);
+    if (!hw)
         return;
-    }
-    hw->req = req;
-    hw->g = g;
-    hw->waiter.done = on_done;
     hw->waiter.partial = g->req.stream ? on_partial : NULL;
     req->on_client_gone = client_gone_cb;
     req->on_client_gone_arg = hw;
-    ig_generation_watch(g, &hw->waiter);
     ig_generation_start(g);
+}
+
+/* Answers a request whose body could not be decoded (err) through g's
+ * failure stages, so the refusal carries the key's rate-limit headers. */
+static void refuse(struct ig_http_req *req, struct ig_generation *g, const struct ig_gen_error *err)
+{
+    g->req.stream = 0; /* whatever the body said: the answer is one document */
+    if (waiter_for(req, g))
+        ig_generation_refuse(g, err);
 }
 
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
@@ -242,8 +260,7 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
     struct ig_gen_error err;
     if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
                              &g->req, &err)) {
-        ig_generation_free(g); /* never started: nothing recorded, nothing held */
-        ig_api_respond_gen_error(req, &err);
+        refuse(req, g, &err); /* nothing recorded, nothing counted or held */
         return;
     }
     start(app, req, g);
@@ -289,7 +306,8 @@ static void upload_parse_done(struct ig_http_req *req, void *p)
     struct upload *u = p;
     struct ig_generation *g = NULL;
     if (u->rc) {
-        ig_api_respond_gen_error(req, &u->err);
+        if ((g = generation_for(u->app, req)) != NULL)
+            refuse(req, g, &u->err);
     } else if ((g = generation_for(u->app, req)) != NULL) {
         ig_buf_release(&req->body); /* the uploads live in the request now */
         g->req = u->greq;

@@ -140,6 +140,14 @@ void ig_generation_start(struct ig_generation *g)
     drive(g);
 }
 
+void ig_generation_refuse(struct ig_generation *g, const struct ig_gen_error *e)
+{
+    g->error = *e;
+    g->state = IG_GEN_FAILED;
+    g->refused = 1;
+    ig_generation_start(g);
+}
+
 void ig_generation_cancel(struct ig_generation *g)
 {
     /* The stage the generation is parked in is the one before g->stage. */
@@ -158,7 +166,9 @@ enum ig_stage_rc ig_generation_finish(struct ig_generation *g)
         g->state = IG_GEN_SUCCEEDED;
     g->t.done_us = ig_now_us();
     struct ig_metrics *m = g->pipeline->metrics;
-    if (m && g->state == IG_GEN_FAILED) {
+    if (m && g->refused) {
+        /* an invalid request, not a generation */
+    } else if (m && g->state == IG_GEN_FAILED) {
         atomic_fetch_add_explicit(&m->generations_failed, 1, memory_order_relaxed);
     } else if (m) {
         atomic_fetch_add_explicit(&m->images_generated, (unsigned long long)g->result.images,

@@ -135,6 +135,7 @@ struct ig_generation {
     struct ig_pipeline_worker *worker;
     struct ig_gen_waiter *waiters;
     int detached;     /* runs on when its last waiter leaves (a job) */
+    int refused;      /* refused before it began (ig_generation_refuse) */
     int stage;        /* the next stage to run */
     int driving;      /* inside a stage's run() */
     int resumed;      /* resumed while driving */
@@ -163,6 +164,12 @@ void ig_generation_watch(struct ig_generation *g, struct ig_gen_waiter *w);
 void ig_generation_unwatch(struct ig_generation *g, struct ig_gen_waiter *w);
 /* Runs the stages. Waiters may be called before it returns. */
 void ig_generation_start(struct ig_generation *g);
+/* Ends g, whose request was refused before it began (it could not be
+ * decoded: e says why), through the stages that run for failures, so
+ * its answer carries what they add (the key's rate-limit headers);
+ * nothing is counted against the key, and it is not a failed generation
+ * in the metrics. Waiters may be called before it returns. */
+void ig_generation_refuse(struct ig_generation *g, const struct ig_gen_error *e);
 /* OpenAI's event names of g's stream: image_generation.* for
  * generations, image_edit.* for edits; completed or partial_image. */
 const char *ig_generation_event_name(const struct ig_generation *g, int completed);

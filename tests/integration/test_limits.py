@@ -91,6 +91,25 @@ rate_limits:
         status, _, credits = self.gw.json("GET", "/v1/credits", key=key["key"])
         self.assertEqual(credits["balance"], 1000 - 5 * 18 * 1.5)
 
+    def test_refused_requests_carry_the_headers_and_count_nothing(self):
+        _, key = self.tenant(tier="free")
+        self.assertEqual(self.gen(key["key"])[1]["x-ratelimit-remaining-requests"], "4")
+        for body in ({"prompt": "x", "n": 99}, {"prompt": ""}, {"prompt": "x", "size": "3x3"},
+                     {"prompt": "x", "colour": "red"}):
+            status, hdrs, doc = self.gen(key["key"], **body)
+            self.assertOpenAIError(status, hdrs, doc, 400, None, doc["error"]["param"])
+            self.assertEqual((hdrs["x-ratelimit-limit-requests"],
+                              hdrs["x-ratelimit-remaining-requests"],
+                              hdrs["x-ratelimit-remaining-images"]), ("5", "4", "7"), body)
+        status, hdrs, doc = self.gw.request("POST", "/v1/images/generations", b"{not json",
+                                            headers={"Content-Type": "application/json",
+                                                     "Authorization": "Bearer " + key["key"]})
+        self.assertEqual(status, 400)
+        self.assertEqual(hdrs["x-ratelimit-remaining-requests"], "4")
+        status, hdrs, doc = self.gen(key["key"])
+        self.assertEqual((status, hdrs["x-ratelimit-remaining-requests"]), (200, "3"),
+                         "none of the refused ones was counted")
+
     def test_images_per_minute_counts_n(self):
         _, key = self.tenant(tier="free")
         status, hdrs, doc = self.gen(key["key"], n=6)
