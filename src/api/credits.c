@@ -212,7 +212,9 @@ static void credits_answer(void *ud, int ok, int64_t reserved, int64_t reset_ms)
     (void)ok;
     (void)reset_ms;
     struct credits_ctx *c = ud;
-    int64_t held = c->account.held + reserved; /* durable holds and reservations */
+    /* Durable holds (jobs) are already out of the balance; reservations
+     * of generations in flight are not. */
+    int64_t held = c->account.held + reserved;
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:i, s:b, s:s, s:O, s:O}", "object", "credits", "account_id",
                   c->account.id, "tier", c->tier, "markup_percent", markup_of(c), "metered",
@@ -220,7 +222,7 @@ static void credits_answer(void *ud, int ok, int64_t reserved, int64_t reset_ms)
                   "budgets", c->budgets, "alerts", c->alerts);
     json_object_set_new(o, "balance", ig_api_credits_json(c->account.balance));
     json_object_set_new(o, "open_holds", ig_api_credits_json(held));
-    json_object_set_new(o, "available", ig_api_credits_json(c->account.balance - held));
+    json_object_set_new(o, "available", ig_api_credits_json(c->account.balance - reserved));
     ig_app_respond_json(c->http, 200, o);
     credits_free(c);
 }

@@ -184,41 +184,47 @@ static int query_one(struct ig_store *s, const char *sql, const void *arg, int a
     return rc;
 }
 
-static void key_row(sqlite3_stmt *st, void *out)
-{
-    row_to_key(st, out);
-}
-
 static void int64_row(sqlite3_stmt *st, void *out)
 {
     *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
-static int key_find_db(sqlite3 *db, const char *where, const void *arg, int arg_is_blob,
-                       struct ig_key_record *out)
+static int key_row_cached(sqlite3_stmt *st, void *out)
 {
-    char sql[768];
-    snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS KEY_FROM "WHERE %s", where);
-    return query_one_db(db, sql, arg, arg_is_blob, key_row, out);
+    row_to_key(st, out);
+    return 1;
 }
 
-static int key_find(struct ig_store *s, const char *where, const void *arg, int arg_is_blob,
-                    struct ig_key_record *out)
+/* A key by its hash or id, with the statements prepared once per
+ * connection (sqlite_stmt.h): every key-cache miss comes here, a flood of
+ * random keys included, so nothing is prepared per lookup. The caller
+ * holds the lock. */
+static int key_by_hash_db(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
 {
-    lock(s);
-    int rc = key_find_db(DB(s), where, arg, arg_is_blob, out);
-    unlock(s);
-    return rc;
+    return ig_sqlite_query(CACHE(s), key_row_cached, out,
+                           "SELECT " KEY_COLUMNS KEY_FROM "WHERE k.hash = ?", "b", hash);
+}
+
+static int key_by_id_db(struct ig_store *s, const char *id, struct ig_key_record *out)
+{
+    return ig_sqlite_query(CACHE(s), key_row_cached, out,
+                           "SELECT " KEY_COLUMNS KEY_FROM "WHERE k.id = ?", "s", id);
 }
 
 static int key_find_by_hash(struct ig_store *s, const uint8_t hash[32], struct ig_key_record *out)
 {
-    return key_find(s, "k.hash = ?", hash, 1, out);
+    lock(s);
+    int rc = key_by_hash_db(s, hash, out);
+    unlock(s);
+    return rc;
 }
 
 static int key_find_by_id(struct ig_store *s, const char *id, struct ig_key_record *out)
 {
-    return key_find(s, "k.id = ?", id, 0, out);
+    lock(s);
+    int rc = key_by_id_db(s, id, out);
+    unlock(s);
+    return rc;
 }
 
 /* Runs one bound statement without results; 0 (with *changes, when
@@ -306,7 +312,7 @@ static int bind_revoke(sqlite3_stmt *st, void *ud)
 
 static int tx_key_find_by_id(struct ig_store_tx *tx, const char *id, struct ig_key_record *out)
 {
-    return key_find_db(DB(tx->store), "k.id = ?", id, 0, out);
+    return key_by_id_db(tx->store, id, out);
 }
 
 static int tx_key_revoke(struct ig_store_tx *tx, const char *id, int64_t now)
@@ -416,7 +422,7 @@ static int key_update(struct ig_store *s, const char *id, const struct ig_key_pa
 {
     lock(s);
     int rc = ig_sqlite_key_update(CACHE(s), id, p);
-    rc = rc ? rc : key_find_db(DB(s), "k.id = ?", id, 0, out);
+    rc = rc ? rc : key_by_id_db(s, id, out);
     unlock(s);
     return rc;
 }
