@@ -6,6 +6,7 @@
 #include "api/audit.h"
 #include "api/credits.h"
 #include "api/handlers.h"
+#include "api/idempotency.h"
 #include "store/ledger.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -125,6 +126,12 @@ static void start(struct ig_http_req *req, struct account_ctx *c)
     }
 }
 
+static void start_grant(struct ig_app *app, struct ig_http_req *req, void *c)
+{
+    (void)app;
+    start(req, c);
+}
+
 static struct account_ctx *new_ctx(struct ig_app *app, struct ig_http_req *req, enum account_op op)
 {
     struct account_ctx *c = calloc(1, sizeof *c);
@@ -225,7 +232,8 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
         free(c);
         return;
     }
-    start(req, c);
+    /* A grant retried with its Idempotency-Key is granted once. */
+    ig_idem_run(app, req, start_grant, free, c);
 }
 
 /* PATCH /admin/accounts/{id} {name?, tier?, budgets?}: a new tier or

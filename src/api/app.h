@@ -79,6 +79,7 @@ struct ig_api_req {
     const char *model; /* static or owned by the registry */
     int images;
     char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
+    void *idem;      /* owned: its Idempotency-Key claim until its answer (api/idempotency.c) */
     /* The router's own. */
     const void *route;
     char param[512];

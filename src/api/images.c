@@ -19,6 +19,7 @@
  * void. */
 #include "api/app.h"
 #include "api/handlers.h"
+#include "api/idempotency.h"
 #include "pipeline/generation.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -242,6 +243,17 @@ static void start(struct ig_app *app, struct ig_http_req *req, struct ig_generat
     ig_generation_start(g);
 }
 
+/* ig_idem_run's two ends for a parsed generation. */
+static void start_parsed(struct ig_app *app, struct ig_http_req *req, void *g)
+{
+    start(app, req, g);
+}
+
+static void drop_parsed(void *g)
+{
+    ig_generation_free(g); /* never started: nothing recorded, counted or held */
+}
+
 /* Answers a request whose body could not be decoded (err) through g's
  * failure stages, so the refusal carries the key's rate-limit headers. */
 static void refuse(struct ig_http_req *req, struct ig_generation *g, const struct ig_gen_error *err)
@@ -263,7 +275,15 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         refuse(req, g, &err); /* nothing recorded, nothing counted or held */
         return;
     }
-    start(app, req, g);
+    size_t n;
+    if (g->req.stream && ig_http_header(req, "idempotency-key", &n)) {
+        ig_gen_error_set(&err, IG_GERR_INVALID, "unsupported_parameter", "stream",
+                         "Idempotency-Key is not supported with stream=true: an event stream "
+                         "cannot be replayed.");
+        refuse(req, g, &err);
+        return;
+    }
+    ig_idem_run(app, req, start_parsed, drop_parsed, g);
 }
 
 /* ---- uploads: edits and variations ---- */

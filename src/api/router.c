@@ -258,15 +258,6 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
                          "The key store is unavailable; try again.");
 }
 
-/* How many times the header name appears. */
-static size_t header_count(const struct ig_http_req *req, const char *name)
-{
-    size_t n = 0, len = strlen(name);
-    for (size_t i = 0; i < req->nheaders; i++)
-        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
-    return n;
-}
-
 /* Extracts the presented key; NULL when there is none. */
 static const char *presented_key(const struct ig_http_req *req, size_t *len)
 {
@@ -298,6 +289,7 @@ static void api_req_free(void *p)
 {
     struct ig_api_req *ar = p;
     free(ar->log_extra);
+    free(ar->idem); /* a claim whose request ended unanswered: it lapses with its lock */
     free(ar);
 }
 
@@ -362,7 +354,7 @@ static void route_request(struct ig_app *app, struct ig_http_req *req)
         return;
     }
 
-    if (header_count(req, "authorization") + header_count(req, "x-api-key") > 1) {
+    if (ig_http_header_count(req, "authorization") + ig_http_header_count(req, "x-api-key") > 1) {
         ig_api_respond_error(req, 400, "invalid_request_error", "multiple_api_keys", NULL,
                              "Send one API key, in 'Authorization: Bearer' or in 'x-api-key', "
                              "not several.");

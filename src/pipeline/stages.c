@@ -1,11 +1,13 @@
 /* stages.c — the stage table: the one map of the pipeline.
  *
- *   validate → admit → moderate → limit → [idempotency] → byok → reserve
- *     → [cache] → dispatch → store → settle → answer
+ *   validate → admit → moderate → limit → byok → reserve → [cache]
+ *     → dispatch → store → settle → answer
  *
- * Bracketed slots are empty until their issues fill them (idempotency,
- * cache and single-flight); adding a stage is
- * one line here and its own file. The
+ * The bracketed slot is empty until its issue fills it (cache and
+ * single-flight); adding a stage is
+ * one line here and its own file. (Idempotency-Key is not a stage: what
+ * it replays is an HTTP answer, which the pipeline never sees; it runs in
+ * api/idempotency.c before a generation starts.) The
  * table reaches the driver (pipeline/generation.c) through struct
  * ig_pipeline, so the driver knows no stage by name. A stage
  * that fails skips the rest except those marked IG_STAGE_ALWAYS. */
@@ -19,7 +21,6 @@ static const struct ig_stage stages[] = {
     {"admit", ig_stage_admit, ig_stage_admit_release, NULL, 0},
     {"moderate", ig_stage_moderate, NULL, NULL, 0},
     {"limit", ig_stage_limit, ig_stage_limit_release, NULL, IG_STAGE_ALWAYS},
-    {"idempotency", NULL, NULL, NULL, 0},
     {"byok", ig_stage_byok, ig_stage_byok_release, NULL, 0},
     {"reserve", ig_stage_reserve, NULL, NULL, 0},
     {"cache", NULL, NULL, NULL, 0},

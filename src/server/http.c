@@ -139,6 +139,14 @@ const char *ig_http__worker_date(struct ig_http_worker *w)
     return w->date;
 }
 
+size_t ig_http_header_count(const struct ig_http_req *req, const char *name)
+{
+    size_t n = 0, len = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++)
+        n += req->headers[i].name_len == len && strncasecmp(req->headers[i].name, name, len) == 0;
+    return n;
+}
+
 const char *ig_http_header(const struct ig_http_req *req, const char *name, size_t *len)
 {
     size_t n = strlen(name);
@@ -529,6 +537,8 @@ void ig_http_respond(struct ig_http_req *req, int status, const char *content_ty
     req->responded = 1;
     req->status = status;
     req->bytes_out = len;
+    if (req->on_respond)
+        req->on_respond(req, status, content_type, body, len, req->on_respond_arg);
     struct ig_conn *c = req->conn;
     if (!c) {
         /* The client is gone: nothing to write, just account and free. */

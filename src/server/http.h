@@ -91,6 +91,11 @@ struct ig_http_req {
      * request (ig_http_respond frees it) now or when its work ends. */
     void (*on_client_gone)(struct ig_http_req *req, void *arg);
     void *on_client_gone_arg;
+    /* Optional: sees the answer (not a stream) as ig_http_respond sends
+     * it, before anything is written (api/idempotency.c records it). */
+    void (*on_respond)(struct ig_http_req *req, int status, const char *content_type,
+                       const char *body, size_t len, void *arg);
+    void *on_respond_arg;
 
     /* Private to the server. */
     struct ig_buf raw;    /* url and headers, bounded by max_header_bytes */
@@ -146,6 +151,8 @@ int ig_http_admitting(const struct ig_http_req *req);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const char *ig_http_header(const struct ig_http_req *req, const char *name, size_t *len);
+/* How many times the header name appears (case-insensitive). */
+size_t ig_http_header_count(const struct ig_http_req *req, const char *name);
 /* Adds a response header line. Names and values must not hold CR or LF. */
 int ig_http_add_header(struct ig_http_req *req, const char *name, const char *value);
 /* Sends the response (status line, standard headers, the extra headers,

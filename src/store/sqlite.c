@@ -476,6 +476,19 @@ static int audit_list(struct ig_store *s, const struct ig_audit_query *q,
     LOCKED(s, ig_sqlite_audit_list(CACHE(s), q, cb, ud));
 }
 
+static int idem_claim(struct ig_store *s, const struct ig_idem_claim *c, struct ig_idem_found *out)
+{
+    LOCKED(s, ig_sqlite_idem_claim(CACHE(s), c, out));
+}
+
+static int idem_finish(struct ig_store *s, const char *account_id, const char *key, int status,
+                       const char *content_type, const char *headers, const char *body,
+                       size_t body_len)
+{
+    LOCKED(s, ig_sqlite_idem_finish(CACHE(s), account_id, key, status, content_type, headers, body,
+                                    body_len));
+}
+
 static int byok_put(struct ig_store *s, const struct ig_byok_record *r)
 {
     LOCKED(s, ig_sqlite_byok_put(CACHE(s), r));
@@ -798,6 +811,8 @@ static const struct ig_store_ops sqlite_ops = {
     .budget_alerts = budget_alerts,
     .audit_append = audit_append,
     .audit_list = audit_list,
+    .idem_claim = idem_claim,
+    .idem_finish = idem_finish,
     .byok_put = byok_put,
     .byok_delete = byok_delete,
     .byok_list = byok_list,

@@ -432,3 +432,82 @@ int ig_sqlite_audit_list(struct ig_sqlite_cache *c, const struct ig_audit_query 
         "ssii", q->account_id, q->action, q->before_seq, (int64_t)q->limit);
     return rc == IG_ENOTFOUND ? 0 : rc;
 }
+
+/* ---- Idempotency-Key ---- */
+
+static int idem_row(sqlite3_stmt *st, void *p)
+{
+    struct ig_idem_found *f = p;
+    memset(f, 0, sizeof *f);
+    const void *h = sqlite3_column_blob(st, 0);
+    if (h && sqlite3_column_bytes(st, 0) == 32)
+        memcpy(f->request_hash, h, 32);
+    const unsigned char *state = sqlite3_column_text(st, 1);
+    f->done = state && strcmp((const char *)state, "done") == 0;
+    f->status = sqlite3_column_int(st, 2);
+    const unsigned char *ct = sqlite3_column_text(st, 3), *hd = sqlite3_column_text(st, 4);
+    f->content_type = strdup(ct ? (const char *)ct : "application/json");
+    f->headers = strdup(hd ? (const char *)hd : "");
+    int n = sqlite3_column_bytes(st, 5);
+    f->body = malloc((size_t)n + 1);
+    if (f->body) {
+        if (n)
+            memcpy(f->body, sqlite3_column_blob(st, 5), (size_t)n);
+        f->body[n] = '\0';
+        f->body_len = (size_t)n;
+    }
+    if (!f->content_type || !f->headers || !f->body) {
+        ig_idem_found_release(f);
+        return -1;
+    }
+    return 1;
+}
+
+void ig_idem_found_release(struct ig_idem_found *f)
+{
+    free(f->content_type);
+    free(f->headers);
+    free(f->body);
+    memset(f, 0, sizeof *f);
+}
+
+int ig_sqlite_idem_claim(struct ig_sqlite_cache *c, const struct ig_idem_claim *k,
+                         struct ig_idem_found *out)
+{
+    /* A new claim, or the take-over of one expired or abandoned: one
+     * statement, so two racing requests cannot both win. */
+    int changes = 0;
+    int rc = ig_sqlite_exec(
+        c, &changes,
+        "INSERT INTO idempotency (account_id, key, request_hash, state, created_at, expires_at, "
+        "locked_until) VALUES (?1, ?2, ?3, 'running', ?4, ?4 + ?6, ?4 + ?5) "
+        "ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash, "
+        "state = 'running', status = NULL, content_type = NULL, headers = NULL, body = NULL, "
+        "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+        "locked_until = excluded.locked_until WHERE expires_at <= ?4 OR "
+        "(state = 'running' AND locked_until <= ?4)",
+        "ssbiii", k->account_id, k->key, k->request_hash, k->now_ms, k->lock_ms, k->ttl_ms);
+    if (rc || changes)
+        return rc;
+    rc = ig_sqlite_query(c, idem_row, out,
+                         "SELECT request_hash, state, status, content_type, headers, body FROM "
+                         "idempotency WHERE account_id = ? AND key = ?",
+                         "ss", k->account_id, k->key);
+    if (rc == 0 && !out->body)
+        return IG_ENOMEM;
+    return rc ? rc : IG_EEXISTS;
+}
+
+int ig_sqlite_idem_finish(struct ig_sqlite_cache *c, const char *account_id, const char *key,
+                          int status, const char *content_type, const char *headers,
+                          const char *body, size_t body_len)
+{
+    if (!status)
+        return ig_sqlite_exec(c, NULL, "DELETE FROM idempotency WHERE account_id = ? AND key = ?",
+                              "ss", account_id, key);
+    return ig_sqlite_exec(c, NULL,
+                          "UPDATE idempotency SET state = 'done', status = ?3, content_type = ?4, "
+                          "headers = ?5, body = ?6 WHERE account_id = ?1 AND key = ?2",
+                          "ssissB", account_id, key, (int64_t)status, content_type, headers,
+                          (const uint8_t *)body, body_len);
+}

@@ -53,6 +53,11 @@ int ig_sqlite_byok_put(struct ig_sqlite_cache *c, const struct ig_byok_record *r
 int ig_sqlite_byok_delete(struct ig_sqlite_cache *c, const char *account_id, const char *provider);
 int ig_sqlite_byok_list(struct ig_sqlite_cache *c, const char *account_id,
                         int (*cb)(const struct ig_byok_record *, void *), void *ud);
+int ig_sqlite_idem_claim(struct ig_sqlite_cache *c, const struct ig_idem_claim *k,
+                         struct ig_idem_found *out);
+int ig_sqlite_idem_finish(struct ig_sqlite_cache *c, const char *account_id, const char *key,
+                          int status, const char *content_type, const char *headers,
+                          const char *body, size_t body_len);
 int ig_sqlite_audit_append(struct ig_sqlite_cache *c, const struct ig_audit_record *r);
 int ig_sqlite_audit_list(struct ig_sqlite_cache *c, const struct ig_audit_query *q,
                          int (*cb)(const struct ig_audit_record *, void *), void *ud);

@@ -141,6 +141,24 @@ struct ig_audit_query {
     int limit;
 };
 
+/* An Idempotency-Key's claim (api/idempotency.c). */
+struct ig_idem_claim {
+    const char *account_id, *key;
+    uint8_t request_hash[32];
+    int64_t now_ms, lock_ms, ttl_ms; /* a running claim is abandoned after lock_ms */
+};
+
+/* What an existing claim holds; body and the strings are the caller's to
+ * free (ig_idem_found_release). */
+struct ig_idem_found {
+    uint8_t request_hash[32];
+    int done; /* 0: still running */
+    int status;
+    char *content_type, *headers;
+    char *body;
+    size_t body_len;
+};
+
 /* An account's own key for a provider, sealed (store/byok.h). */
 struct ig_byok_record {
     char account_id[IG_ID_MAX];
@@ -366,6 +384,15 @@ struct ig_store_ops {
     int (*byok_list)(struct ig_store *s, const char *account_id,
                      int (*cb)(const struct ig_byok_record *, void *), void *ud);
 
+    /* Idempotency-Key. claim: 0 when (account, key) was free, expired or
+     * abandoned and is now this request's; IG_EEXISTS with *out when
+     * another holds it. finish: records the answer (status 0: forgets
+     * the claim instead, so the key may be used again). */
+    int (*idem_claim)(struct ig_store *s, const struct ig_idem_claim *c, struct ig_idem_found *out);
+    int (*idem_finish)(struct ig_store *s, const char *account_id, const char *key, int status,
+                       const char *content_type, const char *headers, const char *body,
+                       size_t body_len);
+
     void (*close)(struct ig_store *s);
 };
 
@@ -430,11 +457,17 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((s)->ops->budget_spent((s), (subj), (period), (o)))
 #define ig_store_budget_alerts(s, acct, since, cb, ud)                                             \
     ((s)->ops->budget_alerts((s), (acct), (since), (cb), (ud)))
-#define ig_store_audit_append(s, r)         ((s)->ops->audit_append((s), (r)))
-#define ig_store_audit_list(s, q, cb, ud)   ((s)->ops->audit_list((s), (q), (cb), (ud)))
+#define ig_store_audit_append(s, r)       ((s)->ops->audit_append((s), (r)))
+#define ig_store_audit_list(s, q, cb, ud) ((s)->ops->audit_list((s), (q), (cb), (ud)))
+#define ig_store_idem_claim(s, c, o)      ((s)->ops->idem_claim((s), (c), (o)))
+#define ig_store_idem_finish(s, acct, key, st, ct, h, b, n)                                        \
+    ((s)->ops->idem_finish((s), (acct), (key), (st), (ct), (h), (b), (n)))
 #define ig_store_byok_put(s, r)             ((s)->ops->byok_put((s), (r)))
 #define ig_store_byok_delete(s, acct, pr)   ((s)->ops->byok_delete((s), (acct), (pr)))
 #define ig_store_byok_list(s, acct, cb, ud) ((s)->ops->byok_list((s), (acct), (cb), (ud)))
+
+/* Frees what an ig_idem_found holds. */
+void ig_idem_found_release(struct ig_idem_found *f);
 
 /* "grant", "hold", … */
 const char *ig_ledger_kind_name(enum ig_ledger_kind k);
