@@ -292,3 +292,104 @@ Test(ledger, budget_periods_are_the_utc_day_and_month)
     cr_assert_str_eq(d, "2024-02-29");
     cr_assert_str_eq(m, "2024-02");
 }
+
+/* A count of ledger entries of kind for id. */
+static int64_t entries(const char *id, const char *kind)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT count(*) FROM ledger WHERE account_id = ? AND kind = ?",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+Test(ledger, charges_of_one_transaction_are_one_entry_per_account_and_move_budgets)
+{
+    struct ig_account_record a = account("acct_a", 1), b = account("acct_b", 1);
+    cr_assert_eq(ig_account_create(s, &a, 100000, NULL, 1), 0);
+    cr_assert_eq(ig_account_create(s, &b, 50000, NULL, 1), 0);
+    /* Five generations in one store call: three of a's (one free), two of
+     * b's; a's key has a daily budget of 10 credits. */
+    struct ig_budget_use day = {.limit = 10000};
+    snprintf(day.subject, sizeof day.subject, "key:key_a");
+    snprintf(day.period, sizeof day.period, "2026-12-06");
+    const struct {
+        const char *acct;
+        int64_t amount;
+        int budget;
+    } plan[] = {{"acct_a", 3000, 1},
+                {"acct_b", 2000, 0},
+                {"acct_a", 4000, 1},
+                {"acct_a", 0, 1},
+                {"acct_b", 2500, 0}};
+    enum { N = 5 };
+    struct ig_generation_record recs[N];
+    struct ig_charge charges[N];
+    struct ig_generation_write w[N];
+    for (int i = 0; i < N; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        snprintf(recs[i].id, sizeof recs[i].id, "gen_%d", i);
+        snprintf(recs[i].account_id, sizeof recs[i].account_id, "%s", plan[i].acct);
+        snprintf(recs[i].model, sizeof recs[i].model, "m");
+        recs[i].status = "succeeded";
+        recs[i].prompt = "p";
+        recs[i].params_json = "{}";
+        recs[i].n = 1;
+        recs[i].cost = plan[i].amount;
+        charges[i] = (struct ig_charge){.account_id = plan[i].acct,
+                                        .amount = plan[i].amount,
+                                        .budgets = &day,
+                                        .nbudgets = plan[i].budget};
+        w[i] = (struct ig_generation_write){.g = &recs[i], .charge = &charges[i]};
+    }
+    cr_assert_eq(ig_store_generation_insert(s, w, N), 0);
+    cr_assert_eq(balance_of("acct_a"), 93000);
+    cr_assert_eq(balance_of("acct_b"), 45500);
+    cr_assert_eq(ledger_sum("acct_a"), 93000, "the balance is the ledger's sum");
+    cr_assert_eq(ledger_sum("acct_b"), 45500);
+    cr_assert_eq(entries("acct_a", "charge"), 1, "one entry for the account's charges");
+    cr_assert_eq(entries("acct_b", "charge"), 1);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(w[i].rc, 0);
+        cr_assert_eq(charges[i].balance, strcmp(plan[i].acct, "acct_a") == 0 ? 93000 : 45500,
+                     "each charge learns its account's balance after");
+        if (plan[i].budget)
+            cr_assert_eq(charges[i].spent[0], 7000, "and its budget's spend after");
+    }
+    int64_t spent = -1;
+    cr_assert_eq(ig_store_budget_spent(s, "key:key_a", "2026-12-06", &spent), 0);
+    cr_assert_eq(spent, 7000);
+    /* 7 of 10: the 50% alert, once; another 1.5 passes 80%. */
+    struct ig_charge more = {
+        .account_id = "acct_a", .amount = 1500, .budgets = &day, .nbudgets = 1};
+    struct ig_generation_record r = recs[0];
+    snprintf(r.id, sizeof r.id, "gen_more");
+    struct ig_generation_write w2 = {.g = &r, .charge = &more};
+    cr_assert_eq(ig_store_generation_insert(s, &w2, 1), 0);
+    cr_assert_eq(more.spent[0], 8500);
+    int thresholds[4] = {0}, n = 0;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT threshold FROM budget_alerts WHERE account_id = "
+                                    "'acct_a' ORDER BY threshold",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && n < 4)
+        thresholds[n++] = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cr_assert_eq(n, 2, "50 and 80, each once: %d", n);
+    cr_assert_eq(thresholds[0], 50);
+    cr_assert_eq(thresholds[1], 80);
+}
