@@ -51,8 +51,8 @@ int ig_buf_reserve(struct ig_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    if (cap > b->max + 1)
-        cap = b->max + 1;
+    if (b->max < SIZE_MAX && cap > b->max + 1)
+        cap = b->max + 1; /* (an unbounded max would wrap to 0 here) */
     char *p = realloc(b->data, cap);
     if (!p)
         return IG_ENOMEM;

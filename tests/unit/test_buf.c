@@ -177,3 +177,15 @@ Test(buf, list_items_split_on_commas_and_spaces)
     cursor = NULL;
     cr_assert_null(ig_list_next(&cursor, &n), "NULL is an empty list");
 }
+
+Test(buf, an_unbounded_maximum_grows_like_any_other)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, SIZE_MAX);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(ig_buf_puts(&b, "0123456789"), 0);
+    cr_assert_eq(b.len, 10000);
+    cr_assert_geq(b.cap, 10001);
+    cr_assert_eq(b.data[9999], '9');
+    ig_buf_release(&b);
+}
