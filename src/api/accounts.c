@@ -233,7 +233,7 @@ void ig_api_account_credits(struct ig_app *app, struct ig_http_req *req, const c
         return;
     }
     /* A grant retried with its Idempotency-Key is granted once. */
-    ig_idem_run(app, req, start_grant, free, c);
+    ig_idem_run(app, req, start_grant, free, c, 0);
 }
 
 /* PATCH /admin/accounts/{id} {name?, tier?, budgets?}: a new tier or

@@ -201,16 +201,48 @@ static void claim_done(struct ig_http_req *req, void *ctx)
     free(cl);
 }
 
-/* SHA-256 of the method, the path and the body: what "the same request"
- * means. */
+/* The boundary of a multipart body (its content type's boundary=…), or
+ * NULL: it differs between two sends of the same form, so it is not part
+ * of what "the same request" means. */
+static const char *boundary_of(const struct ig_http_req *req, size_t *len)
+{
+    size_t n;
+    const char *ct = ig_http_header(req, "content-type", &n);
+    if (!ct || n < 19 || strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return NULL;
+    for (size_t i = 19; i + 9 <= n; i++) {
+        if (strncasecmp(ct + i, "boundary=", 9) != 0)
+            continue;
+        const char *b = ct + i + 9;
+        size_t k = 0;
+        int quoted = b < ct + n && *b == '"';
+        b += quoted;
+        while (b + k < ct + n && b[k] != (quoted ? '"' : ';') && b[k] != ' ')
+            k++;
+        *len = k;
+        return k ? b : NULL;
+    }
+    return NULL;
+}
+
+/* SHA-256 of the method, the path and the body (a multipart body without
+ * its boundary): what "the same request" means. */
 static void request_hash(const struct ig_http_req *req, uint8_t out[32])
 {
     struct ig_buf b;
     ig_buf_init(&b, req->body.len + req->path_len + 64);
     const char *method = ig_http_method_name(req);
-    if (ig_buf_puts(&b, method) || ig_buf_puts(&b, "\n") ||
-        ig_buf_append(&b, req->path, req->path_len) || ig_buf_puts(&b, "\n") ||
-        (req->body.len && ig_buf_append(&b, req->body.data, req->body.len)))
+    int rc = ig_buf_puts(&b, method) || ig_buf_puts(&b, "\n") ||
+             ig_buf_append(&b, req->path, req->path_len) || ig_buf_puts(&b, "\n");
+    size_t blen = 0;
+    const char *boundary = boundary_of(req, &blen);
+    const char *p = req->body.data, *end = p ? p + req->body.len : NULL;
+    while (!rc && p && p < end) {
+        const char *at = boundary ? memmem(p, (size_t)(end - p), boundary, blen) : NULL;
+        rc = ig_buf_append(&b, p, at ? (size_t)(at - p) : (size_t)(end - p));
+        p = at ? at + blen : end;
+    }
+    if (rc)
         memset(out, 0, 32);
     else
         ig_sha256(b.data, b.len, out);
@@ -219,10 +251,15 @@ static void request_hash(const struct ig_http_req *req, uint8_t out[32])
 
 void ig_idem_run(struct ig_app *app, struct ig_http_req *req,
                  void (*go)(struct ig_app *app, struct ig_http_req *req, void *ud),
-                 void (*drop)(void *ud), void *ud)
+                 void (*drop)(void *ud), void *ud, int release_body)
 {
     size_t n = 0, count = ig_http_header_count(req, HEADER);
     const char *key = ig_http_header(req, HEADER, &n);
+    uint8_t hash[32];
+    if (key)
+        request_hash(req, hash);
+    if (release_body)
+        ig_buf_release(&req->body);
     if (!key) {
         go(app, req, ud);
         return;
@@ -253,7 +290,7 @@ void ig_idem_run(struct ig_app *app, struct ig_http_req *req,
     cl->key[n] = '\0';
     cl->c.account_id = cl->account_id;
     cl->c.key = cl->key;
-    request_hash(req, cl->c.request_hash);
+    memcpy(cl->c.request_hash, hash, sizeof hash);
     cl->c.now_ms = ig_unix_ms();
     cl->c.lock_ms = app->cfg->upstream_deadline_ms + 60000;
     cl->c.ttl_ms = TTL_MS;

@@ -20,9 +20,12 @@
  * Idempotent-Replayed: true), 409 idempotency_key_in_use while the first
  * request runs, 422 idempotency_key_reused for another method, path or
  * body, 400 for a key that is empty, longer than 255 characters or sent
- * twice. */
+ * twice. "The same request" is the same method, path and body (a
+ * multipart body without its boundary, which changes between sends).
+ * With release_body, req's body is released once it is hashed, before
+ * anything else (an upload's parts live in the generation by then). */
 void ig_idem_run(struct ig_app *app, struct ig_http_req *req,
                  void (*go)(struct ig_app *app, struct ig_http_req *req, void *ud),
-                 void (*drop)(void *ud), void *ud);
+                 void (*drop)(void *ud), void *ud, int release_body);
 
 #endif

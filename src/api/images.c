@@ -283,7 +283,7 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         refuse(req, g, &err);
         return;
     }
-    ig_idem_run(app, req, start_parsed, drop_parsed, g);
+    ig_idem_run(app, req, start_parsed, drop_parsed, g, 0);
 }
 
 /* ---- uploads: edits and variations ---- */
@@ -329,10 +329,19 @@ static void upload_parse_done(struct ig_http_req *req, void *p)
         if ((g = generation_for(u->app, req)) != NULL)
             refuse(req, g, &u->err);
     } else if ((g = generation_for(u->app, req)) != NULL) {
-        ig_buf_release(&req->body); /* the uploads live in the request now */
         g->req = u->greq;
         memset(&u->greq, 0, sizeof u->greq);
-        start(u->app, req, g);
+        size_t n;
+        if (g->req.stream && ig_http_header(req, "idempotency-key", &n)) {
+            struct ig_gen_error err;
+            ig_gen_error_set(&err, IG_GERR_INVALID, "unsupported_parameter", "stream",
+                             "Idempotency-Key is not supported with stream=true: an event "
+                             "stream cannot be replayed.");
+            ig_buf_release(&req->body); /* the uploads live in the generation now */
+            refuse(req, g, &err);
+        } else {
+            ig_idem_run(u->app, req, start_parsed, drop_parsed, g, 1); /* hashed, released */
+        }
     }
     ig_gen_request_release(&u->greq);
     free(u);

@@ -139,6 +139,27 @@ class Idempotency(FakeTest):
         self.assertEqual(self.gen(key, "x" * 255, model="local", size="64x64")[0], 200,
                          "255 characters are allowed")
 
+    def test_an_edit_resent_with_another_boundary_is_the_same_request(self):
+        from harness import multipart
+        from test_edits import image_file
+        _, key = self.tenant()
+        answers = []
+        for boundary in ("firstboundary1234", "secondboundary5678"):
+            ctype, body = multipart([("prompt", "an edit"), ("model", "local")],
+                                    [image_file()], boundary=boundary)
+            answers.append(self.gw.request("POST", "/v1/images/edits", body,
+                                           {"Content-Type": ctype, "Idempotency-Key": "edit-1"},
+                                           key=key))
+        self.assertEqual(answers[0][0], 200, answers[0][2][:300])
+        self.assertEqual((answers[1][0], answers[1][2]), (200, answers[0][2]))
+        self.assertEqual(answers[1][1]["idempotent-replayed"], "true")
+        ctype, body = multipart([("prompt", "another edit"), ("model", "local")],
+                                [image_file()], boundary="thirdboundary")
+        status, _, raw = self.gw.request("POST", "/v1/images/edits", body,
+                                         {"Content-Type": ctype, "Idempotency-Key": "edit-1"},
+                                         key=key)
+        self.assertEqual(status, 422, raw)
+
     def test_admin_grants_are_granted_once(self):
         acct, key = self.tenant(grant="0")
         admin = self.gw.admin_key
