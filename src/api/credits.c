@@ -98,7 +98,7 @@ struct credits_ctx {
     json_t *budgets, *alerts; /* GET /v1/credits */
     struct ig_http_req *http; /* answered once the reservations are read */
     char byok_names[IG_BYOK_MAX][32];
-    char *byok[IG_BYOK_MAX + 1]; /* the estimate: providers of the account's own keys */
+    const char *byok[IG_BYOK_MAX + 1]; /* the estimate: providers of the account's own keys */
     int rc;
     /* The estimate's request (parsed), or none for GET /v1/credits. */
     int estimate;
@@ -241,7 +241,7 @@ static void credits_done(struct ig_http_req *req, void *p)
         c->http = req;
         ig_reserved_read(&c->app->pipeline, c->account_id, credits_answer, c);
         return;
-    } else if (ig_gen_request_price(&c->req, (const char *const *)c->byok, &unit)) {
+    } else if (ig_gen_request_price(&c->req, c->byok, &unit)) {
         ig_api_respond_error(req, 503, "server_error", "model_not_priced", "model",
                              "'%s' has no price for size %s and quality %s.", c->req.model->id,
                              c->req.size, c->req.quality);

@@ -21,7 +21,6 @@
 
 struct claim {
     struct ig_app *app;
-    struct ig_http_req *req;
     void (*go)(struct ig_app *app, struct ig_http_req *req, void *ud);
     void (*drop)(void *ud);
     void *ud;
@@ -42,9 +41,9 @@ struct record {
     size_t body_len;
 };
 
-static void record_work(void *p)
+static void record_run(uv_work_t *w)
 {
-    struct record *r = p;
+    struct record *r = w->data;
     int rc = ig_store_idem_finish(r->app->store, r->account_id, r->key, r->status, r->content_type,
                                   r->headers, r->body, r->body_len);
     if (rc)
@@ -65,11 +64,6 @@ static void record_done(uv_work_t *w, int status)
     (void)status;
     record_free(w->data);
     free(w);
-}
-
-static void record_run(uv_work_t *w)
-{
-    record_work(w->data);
 }
 
 /* The lines of the answer's own headers that a replay carries. */
@@ -281,7 +275,6 @@ void ig_idem_run(struct ig_app *app, struct ig_http_req *req,
         return;
     }
     cl->app = app;
-    cl->req = req;
     cl->go = go;
     cl->drop = drop;
     cl->ud = ud;

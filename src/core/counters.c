@@ -37,11 +37,6 @@ struct local {
     struct slot slots[SLOTS];
 };
 
-static uint64_t hash(const char *s, size_t *len)
-{
-    return ig_hash_str(s, len);
-}
-
 /* The key's slot (claimed when new: a never-used slot, or the first spent
  * one along its probe), under its stripe's lock; NULL when the key is too
  * long or the table is full. Probing stays within the stripe (slots i
@@ -79,7 +74,7 @@ static void local_add(struct ig_counters *c, const char *key, int64_t delta, int
 {
     struct local *l = (struct local *)c;
     size_t len;
-    uint64_t h = hash(key, &len);
+    uint64_t h = ig_hash_str(key, &len);
     size_t stripe = h % STRIPES;
     uint64_t now = ig_now_us() / 1000;
     pthread_mutex_lock(&l->locks[stripe]);
@@ -129,7 +124,7 @@ int64_t ig_counters_local_value(struct ig_counters *c, const char *key)
 {
     struct local *l = (struct local *)c;
     size_t len;
-    uint64_t h = hash(key, &len);
+    uint64_t h = ig_hash_str(key, &len);
     size_t stripe = h % STRIPES;
     pthread_mutex_lock(&l->locks[stripe]);
     struct slot *s = find(l, key, len, h, stripe, 0, ig_now_us() / 1000);

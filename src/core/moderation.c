@@ -5,13 +5,13 @@
 #include "core/moderation.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/yaml.h"
 
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define MAX_CATEGORIES 64
 
@@ -24,24 +24,6 @@ struct ig_moderation {
     struct category cats[MAX_CATEGORIES];
     size_t n;
 };
-
-static const char *scalar(yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = scalar(yaml_document_get_node(doc, p->key));
-        if (k && strcmp(k, key) == 0)
-            return yaml_document_get_node(doc, p->value);
-    }
-    return NULL;
-}
 
 /* Appends the list's items to the alternation: patterns as they are,
  * words quoted between boundaries. */
@@ -58,7 +40,7 @@ static int add_items(yaml_document_t *doc, yaml_node_t *list, int words, struct 
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
          it++) {
         yaml_node_t *n = yaml_document_get_node(doc, *it);
-        const char *v = scalar(n);
+        const char *v = ig_yaml_scalar(n);
         if (!v || !*v || (words && strstr(v, "\\E"))) {
             snprintf(err, err_size, "%s:%zu: each of '%s' must be a non-empty string%s", path,
                      n ? n->start_mark.line + 1 : 0, words ? "words" : "patterns",
@@ -80,7 +62,7 @@ static int load_category(struct ig_moderation *m, yaml_document_t *doc, yaml_nod
                          const char *path, char *err, size_t err_size)
 {
     size_t line = item ? item->start_mark.line + 1 : 0;
-    const char *name = scalar(map_get(doc, item, "name"));
+    const char *name = ig_yaml_scalar(ig_yaml_map_get(doc, item, "name"));
     if (!item || item->type != YAML_MAPPING_NODE || !name || !*name ||
         strlen(name) >= sizeof m->cats[0].name) {
         snprintf(err, err_size,
@@ -95,8 +77,8 @@ static int load_category(struct ig_moderation *m, yaml_document_t *doc, yaml_nod
     }
     struct ig_buf re;
     ig_buf_init(&re, 1 << 20);
-    int rc = add_items(doc, map_get(doc, item, "patterns"), 0, &re, path, err, err_size);
-    rc = rc ? rc : add_items(doc, map_get(doc, item, "words"), 1, &re, path, err, err_size);
+    int rc = add_items(doc, ig_yaml_map_get(doc, item, "patterns"), 0, &re, path, err, err_size);
+    rc = rc ? rc : add_items(doc, ig_yaml_map_get(doc, item, "words"), 1, &re, path, err, err_size);
     if (rc == 0 && re.len == 0) {
         snprintf(err, err_size, "%s:%zu: category '%s' has neither patterns nor words", path, line,
                  name);
@@ -149,12 +131,12 @@ int ig_moderation_load(const char *path, struct ig_moderation **out, char *err, 
                  parser.problem ? parser.problem : "YAML syntax error");
         rc = IG_ECONFIG;
     } else {
-        yaml_node_t *sec = map_get(&doc, yaml_document_get_root_node(&doc), "moderation");
-        yaml_node_t *cats = map_get(&doc, sec, "categories");
+        yaml_node_t *sec = ig_yaml_map_get(&doc, yaml_document_get_root_node(&doc), "moderation");
+        yaml_node_t *cats = ig_yaml_map_get(&doc, sec, "categories");
         if (sec && sec->type == YAML_MAPPING_NODE) {
             for (yaml_node_pair_t *p = sec->data.mapping.pairs.start;
                  rc == 0 && p < sec->data.mapping.pairs.top; p++) {
-                const char *k = scalar(yaml_document_get_node(&doc, p->key));
+                const char *k = ig_yaml_scalar(yaml_document_get_node(&doc, p->key));
                 if (!k || strcmp(k, "categories") != 0) {
                     snprintf(err, err_size, "%s:%zu: unknown field '%s' in moderation", path,
                              yaml_document_get_node(&doc, p->key)->start_mark.line + 1,
@@ -168,7 +150,7 @@ int ig_moderation_load(const char *path, struct ig_moderation **out, char *err, 
                  rc == 0 && it < cats->data.sequence.items.top; it++)
                 rc = load_category(*out, &doc, yaml_document_get_node(&doc, *it), path, err,
                                    err_size);
-        } else if (rc == 0 && sec && !(sec->type == YAML_SCALAR_NODE && !*scalar(sec))) {
+        } else if (rc == 0 && sec && !(sec->type == YAML_SCALAR_NODE && !*ig_yaml_scalar(sec))) {
             snprintf(err, err_size, "%s:%zu: 'moderation' is {categories: [...]}", path,
                      sec->start_mark.line + 1);
             rc = IG_ECONFIG;

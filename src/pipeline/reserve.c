@@ -58,10 +58,16 @@ static void spent_key(const struct ig_budget_use *b, char *out, size_t size)
     budget_key("spent:", b, out, size);
 }
 
+/* What an account's generations in flight have reserved. */
+static void account_reserved_key(const char *account_id, char *out, size_t size)
+{
+    ig_join3(out, size, "res:", account_id, NULL);
+}
+
 static void reserved_key(const struct ig_generation *g, int step, char *out, size_t size)
 {
     if (step == 0)
-        ig_join3(out, size, "res:", g->ctx.account_id, NULL); /* as ig_reserved_read */
+        account_reserved_key(g->ctx.account_id, out, size);
     else
         budget_key("bres:", &g->acct.budgets[step - 1], out, size);
 }
@@ -272,6 +278,6 @@ int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deploy
 void ig_reserved_read(struct ig_pipeline *p, const char *account_id, ig_counter_cb cb, void *ud)
 {
     char key[160];
-    ig_join3(key, sizeof key, "res:", account_id, NULL);
+    account_reserved_key(account_id, key, sizeof key);
     ig_counters_add(p->counters, key, 0, -1, 0, cb, ud);
 }

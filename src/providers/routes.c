@@ -5,33 +5,15 @@
 #include "providers/provider.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/yaml.h"
 #include "util/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define MAX_DEPS   16
 #define MAX_PRICES 16
-
-static const char *scalar(yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        const char *k = scalar(yaml_document_get_node(doc, p->key));
-        if (k && strcmp(k, key) == 0)
-            return yaml_document_get_node(doc, p->value);
-    }
-    return NULL;
-}
 
 static int check_keys(yaml_document_t *doc, yaml_node_t *map, const char *const *allowed,
                       const char *path, char *err, size_t err_size)
@@ -39,7 +21,7 @@ static int check_keys(yaml_document_t *doc, yaml_node_t *map, const char *const 
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *kn = yaml_document_get_node(doc, p->key);
-        const char *k = scalar(kn);
+        const char *k = ig_yaml_scalar(kn);
         int ok = 0;
         for (const char *const *a = allowed; k && *a; a++)
             ok |= strcmp(*a, k) == 0;
@@ -56,8 +38,8 @@ static int int_field(yaml_document_t *doc, yaml_node_t *map, const char *key, in
                      int64_t max, int64_t def, int64_t *out, const char *path, char *err,
                      size_t err_size)
 {
-    yaml_node_t *n = map_get(doc, map, key);
-    const char *v = scalar(n);
+    yaml_node_t *n = ig_yaml_map_get(doc, map, key);
+    const char *v = ig_yaml_scalar(n);
     *out = def;
     if (!n)
         return 0;
@@ -74,7 +56,8 @@ static int price_entry(yaml_document_t *doc, yaml_node_t *n, struct ig_price *ou
                        char *err, size_t err_size)
 {
     static const char *const keys[] = {"size", "quality", "per_image", NULL};
-    const char *v = n->type == YAML_MAPPING_NODE ? scalar(map_get(doc, n, "per_image")) : NULL;
+    const char *v =
+        n->type == YAML_MAPPING_NODE ? ig_yaml_scalar(ig_yaml_map_get(doc, n, "per_image")) : NULL;
     int rc = n->type == YAML_MAPPING_NODE ? check_keys(doc, n, keys, path, err, err_size) : 0;
     if (rc)
         return rc;
@@ -85,8 +68,8 @@ static int price_entry(yaml_document_t *doc, yaml_node_t *n, struct ig_price *ou
                  path, n->start_mark.line + 1);
         return IG_ECONFIG;
     }
-    out->size = scalar(map_get(doc, n, "size"));
-    out->quality = scalar(map_get(doc, n, "quality"));
+    out->size = ig_yaml_scalar(ig_yaml_map_get(doc, n, "size"));
+    out->quality = ig_yaml_scalar(ig_yaml_map_get(doc, n, "quality"));
     return 0;
 }
 
@@ -100,7 +83,7 @@ static int parse_prices(yaml_document_t *doc, yaml_node_t *node, struct ig_price
         return 0;
     if (node->type == YAML_SCALAR_NODE) {
         memset(out, 0, sizeof *out);
-        if (ig_credits_parse(scalar(node), &out->per_image)) {
+        if (ig_credits_parse(ig_yaml_scalar(node), &out->per_image)) {
             snprintf(err, err_size, "%s:%zu: price must be credits per image (e.g. 40 or 0.5)",
                      path, node->start_mark.line + 1);
             return IG_ECONFIG;
@@ -143,8 +126,8 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
     int rc = check_keys(doc, item, model_keys, path, err, err_size);
     if (rc)
         return rc;
-    const char *name = scalar(map_get(doc, item, "name"));
-    yaml_node_t *deps = map_get(doc, item, "deployments");
+    const char *name = ig_yaml_scalar(ig_yaml_map_get(doc, item, "name"));
+    yaml_node_t *deps = ig_yaml_map_get(doc, item, "deployments");
     if (!name || !*name || strlen(name) > 120) {
         snprintf(err, err_size, "%s:%zu: a model needs a name (1 to 120 characters)", path, line);
         return IG_ECONFIG;
@@ -161,8 +144,8 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
      * list prices for its upstream model. */
     static struct ig_price model_prices[MAX_PRICES], dep_prices[MAX_DEPS][MAX_PRICES];
     size_t nmodel_prices;
-    rc = parse_prices(doc, map_get(doc, item, "price"), model_prices, &nmodel_prices, path, err,
-                      err_size);
+    rc = parse_prices(doc, ig_yaml_map_get(doc, item, "price"), model_prices, &nmodel_prices, path,
+                      err, err_size);
     if (rc)
         return rc;
     for (yaml_node_item_t *it = deps->data.sequence.items.start; it < deps->data.sequence.items.top;
@@ -182,14 +165,14 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             return rc;
         struct ig_deployment *d = &list[n];
         memset(d, 0, sizeof *d);
-        d->provider = scalar(map_get(doc, dn, "provider"));
-        d->model = scalar(map_get(doc, dn, "model"));
+        d->provider = ig_yaml_scalar(ig_yaml_map_get(doc, dn, "provider"));
+        d->model = ig_yaml_scalar(ig_yaml_map_get(doc, dn, "model"));
         if (!d->provider || !d->model) {
             snprintf(err, err_size, "%s:%zu: a deployment needs provider and model", path, dline);
             return IG_ECONFIG;
         }
-        yaml_node_t *base_node = map_get(doc, dn, "api_base");
-        d->api_base = scalar(base_node);
+        yaml_node_t *base_node = ig_yaml_map_get(doc, dn, "api_base");
+        d->api_base = ig_yaml_scalar(base_node);
         if (d->api_base && strncmp(d->api_base, "http://", 7) &&
             strncmp(d->api_base, "https://", 8)) {
             snprintf(err, err_size, "%s:%zu: api_base must be an http(s) URL", path, dline);
@@ -203,7 +186,7 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
         }
         if (!d->api_base)
             d->api_base = ig_provider_default_base(d->provider);
-        const char *key = scalar(map_get(doc, dn, "api_key"));
+        const char *key = ig_yaml_scalar(ig_yaml_map_get(doc, dn, "api_key"));
         if (key && strncmp(key, "env:", 4) == 0) {
             const char *v = ig_config_env(key + 4);
             key = v && *v ? v : NULL;
@@ -221,8 +204,8 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
             (rc = int_field(doc, dn, "max_concurrency", 0, 100000, 0, &conc, path, err, err_size)))
             return rc;
         size_t nprices;
-        if ((rc = parse_prices(doc, map_get(doc, dn, "price"), dep_prices[n], &nprices, path, err,
-                               err_size)))
+        if ((rc = parse_prices(doc, ig_yaml_map_get(doc, dn, "price"), dep_prices[n], &nprices,
+                               path, err, err_size)))
             return rc;
         /* List prices only for a model the provider's table names: a
          * fallback's rules fit an unknown model, its price may not. */
@@ -246,13 +229,13 @@ static int load_model(struct ig_models *m, yaml_document_t *doc, yaml_node_t *it
     }
     /* aliases: other names clients may use ("stable-diffusion-xl"). */
     const char *aliases[IG_MAX_ALIASES + 1] = {0};
-    yaml_node_t *an = map_get(doc, item, "aliases");
+    yaml_node_t *an = ig_yaml_map_get(doc, item, "aliases");
     if (an) {
         size_t k = 0;
         int ok = an->type == YAML_SEQUENCE_NODE;
         for (yaml_node_item_t *it = ok ? an->data.sequence.items.start : NULL;
              ok && it < an->data.sequence.items.top; it++) {
-            const char *a = scalar(yaml_document_get_node(doc, *it));
+            const char *a = ig_yaml_scalar(yaml_document_get_node(doc, *it));
             ok = a && *a && strlen(a) <= 120 && k < IG_MAX_ALIASES;
             if (ok)
                 aliases[k++] = a;
@@ -290,12 +273,12 @@ int ig_routes_load(struct ig_models *m, const char *path, char *err, size_t err_
         fclose(f);
         return IG_ECONFIG;
     }
-    yaml_node_t *models = map_get(&doc, yaml_document_get_root_node(&doc), "models");
+    yaml_node_t *models = ig_yaml_map_get(&doc, yaml_document_get_root_node(&doc), "models");
     if (models && models->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = models->data.sequence.items.start;
              rc == 0 && it < models->data.sequence.items.top; it++)
             rc = load_model(m, &doc, yaml_document_get_node(&doc, *it), path, err, err_size);
-    } else if (models && !(models->type == YAML_SCALAR_NODE && !*scalar(models))) {
+    } else if (models && !(models->type == YAML_SCALAR_NODE && !*ig_yaml_scalar(models))) {
         snprintf(err, err_size, "%s:%zu: 'models' must be a list", path,
                  models->start_mark.line + 1);
         rc = IG_ECONFIG;

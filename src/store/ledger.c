@@ -71,12 +71,6 @@ int ig_budget_uses(const char *key_id, const struct ig_budgets *key, const char 
     return n;
 }
 
-void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
-                         const struct ig_budgets *account)
-{
-    h->nbudgets = ig_budget_uses(key_id, key, h->account_id, account, h->created_ms, h->budgets);
-}
-
 /* Moves what each of h's budgets has spent by delta (the hold's amount,
  * or at its settlement what was charged minus what was held). With check,
  * a budget that would pass its limit refuses: the ones before it are put

@@ -32,10 +32,6 @@ void ig_budget_periods(int64_t ms, char day[12], char month[12]);
 int ig_budget_uses(const char *key_id, const struct ig_budgets *key, const char *account_id,
                    const struct ig_budgets *account, int64_t now_ms,
                    struct ig_budget_use out[IG_HOLD_BUDGETS]);
-/* Counts h (its account_id and created_ms set) against the budgets of
- * key key_id and of its account, those that are set (not IG_UNSET). */
-void ig_hold_add_budgets(struct ig_hold_record *h, const char *key_id, const struct ig_budgets *key,
-                         const struct ig_budgets *account);
 
 /* The holds of n requests in one transaction, in order (each sees the
  * balance the ones before it left): a refused one (IG_EFUNDS,
