@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define KEY_MAX   255
 #define TTL_MS    (24 * 3600 * 1000LL)
@@ -130,10 +131,23 @@ static void on_respond(struct ig_http_req *req, int status, const char *content_
     }
 }
 
+/* The first request's answer is recorded on the pool just after it is
+ * sent, so a retry sent on receiving it may find the claim still running
+ * for a moment: it looks again for up to 50 ms before answering 409. */
+#define SETTLE_TRIES 25
+#define SETTLE_US    2000
+
 static void claim_work(void *p)
 {
     struct claim *cl = p;
-    cl->rc = ig_store_idem_claim(cl->app->store, &cl->c, &cl->found);
+    for (int i = 0;; i++) {
+        cl->rc = ig_store_idem_claim(cl->app->store, &cl->c, &cl->found);
+        if (cl->rc != IG_EEXISTS || cl->found.done || i == SETTLE_TRIES ||
+            !ig_ct_equal(cl->found.request_hash, cl->c.request_hash, 32))
+            return;
+        ig_idem_found_release(&cl->found);
+        usleep(SETTLE_US);
+    }
 }
 
 static void claim_done(struct ig_http_req *req, void *ctx)
