@@ -103,6 +103,16 @@ static const struct setting settings[] = {
      "retries there count once); 0 disables"},
     {"breaker.cooldown_ms", SET_INT, F(breaker_cooldown_ms), 10, 3600000, "30000",
      "how long an open breaker refuses calls before one probe is let through"},
+    {"jobs.runners", SET_INT, F(jobs_runners), 0, 100000, "64",
+     "durable jobs (POST /v1/images/jobs) this instance runs at once; 0: it runs none (a "
+     "fleet's API-only instances)"},
+    {"jobs.lease_ms", SET_INT, F(jobs_lease_ms), 1000, 3600000, "30000",
+     "how long a claimed job is this instance's without a renewal (renewed every third of it); "
+     "a job whose instance died is taken over once it passes"},
+    {"jobs.poll_ms", SET_INT, F(jobs_poll_ms), 10, 60000, "500",
+     "how often the store is asked for due jobs (jobs submitted here start at once)"},
+    {"jobs.deadline_ms", SET_INT, F(jobs_deadline_ms), 100, 86400000, "600000",
+     "the whole of one job's generation through providers, retries included"},
     {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},

@@ -42,6 +42,10 @@ struct ig_config {
     int64_t upstream_max_queue;
     char *upstream_allow_networks;
     int upstream_builtin_http;
+    int64_t jobs_runners;  /* jobs run at once by this instance */
+    int64_t jobs_lease_ms; /* a claim's lease */
+    int64_t jobs_poll_ms;  /* how often due jobs are looked for */
+    int64_t jobs_deadline_ms;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
     char *models_file;     /* the YAML file whose `models:` section defines routing; NULL: none */

@@ -7,6 +7,7 @@
  * and printed once; either way only its SHA-256 is stored. */
 #include "server/server.h"
 #include "api/app.h"
+#include "pipeline/runner.h"
 #include "providers/provider.h"
 #include "providers/routes.h"
 #include "store/ledger.h"
@@ -14,6 +15,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/num.h"
 #include "upstream/upstream.h"
 #include "util/json.h"
 #include "util/pool.h"
@@ -291,6 +293,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 
 void ig_app_release(struct ig_app *app)
 {
+    ig_job_runner_free(atomic_load(&app->runner));
+    atomic_store(&app->runner, NULL);
     if (app->store)
         ig_store_close(app->store);
     ig_keycache_free(app->keys);
@@ -328,11 +332,22 @@ void ig_app_worker_start(struct ig_http_worker *w, void *ud)
         abort();
     }
     ig_http_worker_set_data(w, pw);
+    if (app->cfg->jobs_runners > 0 && !atomic_flag_test_and_set(&app->runner_taken)) {
+        struct ig_job_runner *r = NULL;
+        if (ig_job_runner_start(pw, &r)) {
+            ig_error("cannot start the job runner");
+            abort();
+        }
+        atomic_store(&app->runner, r);
+    }
 }
 
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud)
 {
-    (void)ud;
+    struct ig_app *app = ud;
+    struct ig_job_runner *r = atomic_load(&app->runner);
+    if (r && ig_job_runner_worker(r) == ig_http_worker_data(w))
+        ig_job_runner_stop(r);
     ig_pipeline_worker_free(ig_http_worker_data(w));
     ig_http_worker_set_data(w, NULL);
 }
@@ -586,4 +601,30 @@ int ig_app_offload_or_refuse(struct ig_http_req *req, ig_work_fn work, ig_done_f
     if (rc)
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     return rc;
+}
+
+void ig_app_respond_page(struct ig_http_req *req, json_t *items, int limit)
+{
+    size_t n = json_array_size(items);
+    int more = (int)n > limit;
+    if (more)
+        json_array_remove(items, n - 1);
+    size_t last = json_array_size(items);
+    json_t *o = json_pack("{s:s, s:o, s:b}", "object", "list", "data", items, "has_more", more);
+    json_t *tail = last ? json_object_get(json_array_get(items, last - 1), "id") : NULL;
+    json_object_set(o, "next_cursor", more && tail ? tail : json_null());
+    ig_app_respond_json(req, 200, o);
+}
+
+const char *ig_app_page_query(const struct ig_http_req *req, int def, int max, int64_t *limit,
+                              char *cursor, size_t cursor_size)
+{
+    char text[16];
+    *limit = def;
+    int got = ig_app_query_param(req, "limit", text, sizeof text);
+    if (got < 0 || (got && ig_parse_i64(text, strlen(text), 1, max, limit)))
+        return "limit";
+    if (ig_app_query_param(req, "cursor", cursor, cursor_size) < 0)
+        return "cursor";
+    return NULL;
 }

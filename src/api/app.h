@@ -48,6 +48,10 @@ struct ig_app {
     struct ig_upstream_options upstream_options;
     struct ig_http_server *server;
     struct ig_pipeline pipeline; /* what generations need, pointing at the above */
+    /* The job runner (pipeline/runner.h), on the first worker to start;
+     * NULL until then, or when jobs.runners is 0. */
+    struct ig_job_runner *_Atomic runner;
+    atomic_flag runner_taken;
     char listen_host[256];
     int listen_port;
 };
@@ -112,6 +116,15 @@ const char *ig_app_json_unknown(json_t *obj, const char *const *allowed);
  * def when absent or null. 0, or IG_EINVAL. */
 int ig_app_json_string(json_t *j, const char *name, const char *def, char *out, size_t size);
 
+/* A list's paging query: limit (1 to max, def when absent) and cursor
+ * (into cursor, "" when absent). NULL, or the name of the parameter that
+ * is malformed, out of range or given twice. */
+const char *ig_app_page_query(const struct ig_http_req *req, int def, int max, int64_t *limit,
+                              char *cursor, size_t cursor_size);
+/* Responds 200 with a page of a list: items (the reference is taken)
+ * holds up to limit + 1 items, one more than the page was asked for, to
+ * tell whether there is a next; the page's last "id" is the next cursor. */
+void ig_app_respond_page(struct ig_http_req *req, json_t *items, int limit);
 /* Responds with a JSON value (the reference is stolen). */
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
 /* The query parameter name of req, percent-decoded into out: 1 when it is

@@ -31,6 +31,9 @@ void ig_api_keys_update(struct ig_app *app, struct ig_http_req *req, const char 
 void ig_api_admin_usage(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_audit(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_byok_keys(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_jobs_create(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_jobs_list(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_job(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_byok_key_delete(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

@@ -6,6 +6,7 @@
 #include "api/app.h"
 #include "api/credits.h"
 #include "api/handlers.h"
+#include "api/history.h"
 #include "core/signing.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -56,9 +57,17 @@ static json_t *item_json(const struct history_ctx *c, const struct ig_history_ro
     json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
     json_object_set_new(o, "processing_time", json_real((double)r->latency_us / 1e6));
     json_object_set_new(o, "cost", ig_api_credits_json(r->cost));
+    json_object_set_new(o, "images", ig_api_image_links(c->app, c->base_url, r->images_json));
+    json_decref(params);
+    return o;
+}
+
+json_t *ig_api_image_links(const struct ig_app *app, const char *base_url, const char *images_json)
+{
+    json_error_t jerr;
     json_t *images = json_array();
-    json_t *list = r->images_json ? json_loads(r->images_json, 0, &jerr) : NULL;
-    int64_t expires = ig_unix_time() + c->app->cfg->url_ttl_s;
+    json_t *list = images_json ? json_loads(images_json, 0, &jerr) : NULL;
+    int64_t expires = ig_unix_time() + app->cfg->url_ttl_s;
     size_t i;
     json_t *im;
     json_array_foreach(list, i, im)
@@ -68,16 +77,14 @@ static json_t *item_json(const struct history_ctx *c, const struct ig_history_ro
         if (!sha || !format)
             continue;
         char url[700];
-        ig_signed_file_url(c->app->secret, sizeof c->app->secret, c->base_url, sha, format, expires,
-                           url, sizeof url);
+        ig_signed_file_url(app->secret, sizeof app->secret, base_url, sha, format, expires, url,
+                           sizeof url);
         json_t *seed = json_object_get(im, "seed");
         json_array_append_new(
             images, json_pack("{s:s, s:O}", "url", url, "seed", seed ? seed : json_null()));
     }
-    json_object_set_new(o, "images", images);
     json_decref(list);
-    json_decref(params);
-    return o;
+    return images;
 }
 
 static int collect(const struct ig_history_row *r, void *ud)
@@ -107,16 +114,7 @@ static void history_done(struct ig_http_req *req, void *p)
     } else if (c->one) {
         ig_app_respond_json(req, 200, json_incref(json_array_get(c->items, 0)));
     } else {
-        /* One more than the page was asked for: whether there is a next. */
-        int more = (int)n > c->q.limit - 1;
-        if (more)
-            json_array_remove(c->items, n - 1);
-        size_t last = json_array_size(c->items);
-        json_t *o =
-            json_pack("{s:s, s:O, s:b}", "object", "list", "data", c->items, "has_more", more);
-        json_t *tail = last ? json_object_get(json_array_get(c->items, last - 1), "id") : NULL;
-        json_object_set(o, "next_cursor", more && tail ? tail : json_null());
-        ig_app_respond_json(req, 200, o);
+        ig_app_respond_page(req, json_incref(c->items), c->q.limit - 1);
     }
     json_decref(c->items);
     free(c);
@@ -149,18 +147,14 @@ void ig_api_history_list(struct ig_app *app, struct ig_http_req *req, const char
     struct history_ctx *c = new_ctx(app, req);
     if (!c)
         return;
-    char limit[16];
-    int64_t n = PAGE_DEFAULT;
-    const char *bad = NULL;
-    int got = ig_app_query_param(req, "limit", limit, sizeof limit);
-    if (got < 0 || (got && ig_parse_i64(limit, strlen(limit), 1, PAGE_MAX, &n)))
-        bad = "limit";
-    else if (ig_app_query_param(req, "cursor", c->cursor, sizeof c->cursor) < 0)
-        bad = "cursor";
-    else if (ig_app_query_param(req, "model", c->model, sizeof c->model) < 0)
+    int64_t n;
+    int got;
+    const char *bad =
+        ig_app_page_query(req, PAGE_DEFAULT, PAGE_MAX, &n, c->cursor, sizeof c->cursor);
+    if (!bad && ig_app_query_param(req, "model", c->model, sizeof c->model) < 0)
         bad = "model";
-    else if ((got = ig_app_query_param(req, "status", c->status, sizeof c->status)) < 0 ||
-             (got && strcmp(c->status, "succeeded") && strcmp(c->status, "failed")))
+    else if (!bad && ((got = ig_app_query_param(req, "status", c->status, sizeof c->status)) < 0 ||
+                      (got && strcmp(c->status, "succeeded") && strcmp(c->status, "failed"))))
         bad = "status";
     if (bad) {
         ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value", bad,

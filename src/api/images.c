@@ -20,6 +20,8 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "api/idempotency.h"
+#include "api/images.h"
+#include "api/jobview.h"
 #include "pipeline/generation.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -142,6 +144,8 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
             ig_api_respond_error(req, 503, "server_error", "overloaded", NULL,
                                  "The server is overloaded; try again.");
         }
+    } else if (ok && g->job.mode == IG_GEN_SUBMIT) {
+        ig_api_job_queued(req, g);
     } else if (ok) {
         if (g->acct.accounted) {
             char cost[32], left[32];
@@ -185,9 +189,7 @@ static void log_prompt(struct ig_app *app, struct ig_api_req *ar, const char *pr
     ig_buf_release(&extra);
 }
 
-/* A generation for req, its context filled from the request; NULL (and
- * req answered) when out of memory. */
-static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_req *req)
+struct ig_generation *ig_api_generation_for(struct ig_app *app, struct ig_http_req *req)
 {
     struct ig_generation *g = NULL;
     if (ig_generation_new(ig_app_pipeline_worker(req), NULL, &g)) {
@@ -196,15 +198,7 @@ static struct ig_generation *generation_for(struct ig_app *app, struct ig_http_r
         return NULL;
     }
     struct ig_gen_context *ctx = &g->ctx;
-    ig_strlcpy(ctx->key_id, ig_api_req_of(req)->key_id, sizeof ctx->key_id);
-    const struct ig_key_identity *who = &ig_api_req_of(req)->account;
-    ig_strlcpy(ctx->account_id, who->account_id, sizeof ctx->account_id);
-    ig_strlcpy(ctx->tier, who->tier, sizeof ctx->tier);
-    ctx->metered = who->metered;
-    ctx->limits = who->limits;
-    ctx->key_budgets = who->key_budgets;
-    ctx->account_budgets = who->account_budgets;
-    ctx->has_byok = who->has_byok;
+    ig_gen_context_for_key(ctx, ig_api_req_of(req)->key_id, &ig_api_req_of(req)->account);
     ig_strlcpy(ctx->request_id, req->request_id, sizeof ctx->request_id);
     ig_app_base_url(app, req, ctx->base_url, sizeof ctx->base_url);
     ctx->start_us = g->t.start_us = req->start_us;
@@ -254,9 +248,8 @@ static void drop_parsed(void *g)
     ig_generation_free(g); /* never started: nothing recorded, counted or held */
 }
 
-/* Answers a request whose body could not be decoded (err) through g's
- * failure stages, so the refusal carries the key's rate-limit headers. */
-static void refuse(struct ig_http_req *req, struct ig_generation *g, const struct ig_gen_error *err)
+void ig_api_generation_refuse(struct ig_http_req *req, struct ig_generation *g,
+                              const struct ig_gen_error *err)
 {
     g->req.stream = 0; /* whatever the body said: the answer is one document */
     if (waiter_for(req, g))
@@ -266,13 +259,13 @@ static void refuse(struct ig_http_req *req, struct ig_generation *g, const struc
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct ig_generation *g = generation_for(app, req);
+    struct ig_generation *g = ig_api_generation_for(app, req);
     if (!g)
         return;
     struct ig_gen_error err;
     if (ig_gen_request_parse(req->body.data ? req->body.data : "", req->body.len, app->models,
                              &g->req, &err)) {
-        refuse(req, g, &err); /* nothing recorded, nothing counted or held */
+        ig_api_generation_refuse(req, g, &err); /* nothing recorded, nothing counted or held */
         return;
     }
     size_t n;
@@ -280,9 +273,22 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         ig_gen_error_set(&err, IG_GERR_INVALID, "unsupported_parameter", "stream",
                          "Idempotency-Key is not supported with stream=true: an event stream "
                          "cannot be replayed.");
-        refuse(req, g, &err);
+        ig_api_generation_refuse(req, g, &err);
         return;
     }
+    if (g->req.webhook_url) {
+        ig_gen_error_set(&err, IG_GERR_INVALID, "unsupported_parameter", "webhook_url",
+                         "'webhook_url' is for jobs: submit the request to POST "
+                         "/v1/images/jobs, which answers at once and calls the webhook when "
+                         "the images are ready.");
+        ig_api_generation_refuse(req, g, &err);
+        return;
+    }
+    ig_api_generation_run(app, req, g);
+}
+
+void ig_api_generation_run(struct ig_app *app, struct ig_http_req *req, struct ig_generation *g)
+{
     ig_idem_run(app, req, start_parsed, drop_parsed, g, 0);
 }
 
@@ -326,9 +332,9 @@ static void upload_parse_done(struct ig_http_req *req, void *p)
     struct upload *u = p;
     struct ig_generation *g = NULL;
     if (u->rc) {
-        if ((g = generation_for(u->app, req)) != NULL)
-            refuse(req, g, &u->err);
-    } else if ((g = generation_for(u->app, req)) != NULL) {
+        if ((g = ig_api_generation_for(u->app, req)) != NULL)
+            ig_api_generation_refuse(req, g, &u->err);
+    } else if ((g = ig_api_generation_for(u->app, req)) != NULL) {
         g->req = u->greq;
         memset(&u->greq, 0, sizeof u->greq);
         size_t n;
@@ -338,7 +344,7 @@ static void upload_parse_done(struct ig_http_req *req, void *p)
                              "Idempotency-Key is not supported with stream=true: an event "
                              "stream cannot be replayed.");
             ig_buf_release(&req->body); /* the uploads live in the generation now */
-            refuse(req, g, &err);
+            ig_api_generation_refuse(req, g, &err);
         } else {
             ig_idem_run(u->app, req, start_parsed, drop_parsed, g, 1); /* hashed, released */
         }

@@ -50,7 +50,9 @@
     X(ROUTE_ADMIN_AUDIT, "admin_audit")                                                            \
     X(ROUTE_BYOK, "byok")                                                                          \
     X(ROUTE_BYOK_ONE, "byok_one")                                                                  \
-    X(ROUTE_ADMIN_USAGE, "admin_usage")
+    X(ROUTE_ADMIN_USAGE, "admin_usage")                                                            \
+    X(ROUTE_JOBS, "jobs")                                                                          \
+    X(ROUTE_JOB, "job")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -85,6 +87,10 @@ static const struct route routes[] = {
     {ROUTE_MODEL, HTTP_GET, "/v1/models/", 1, IG_SCOPE_GENERATE, 0, ig_api_models_get},
     {ROUTE_GENERATIONS, HTTP_POST, "/v1/images/generations", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_generations},
+    {ROUTE_JOBS, HTTP_POST, "/v1/images/jobs", 0, IG_SCOPE_GENERATE, BODY_JSON, ig_api_jobs_create},
+    {ROUTE_JOBS, HTTP_GET, "/v1/images/jobs", 0, IG_SCOPE_GENERATE, 0, ig_api_jobs_list},
+    {ROUTE_JOB, HTTP_GET, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
+    {ROUTE_JOB, HTTP_POST, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
     {ROUTE_EDITS, HTTP_POST, "/v1/images/edits", 0, IG_SCOPE_GENERATE, BODY_FORM, ig_api_edits},
     {ROUTE_VARIATIONS, HTTP_POST, "/v1/images/variations", 0, IG_SCOPE_GENERATE, BODY_FORM,
      ig_api_variations},
@@ -235,15 +241,7 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
     uint64_t now = ig_now_us() / 1000;
     if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
         struct ig_key_identity who;
-        ig_strlcpy(who.id, rc->found.id, sizeof who.id);
-        ig_strlcpy(who.account_id, rc->found.account_id, sizeof who.account_id);
-        ig_strlcpy(who.tier, rc->found.tier, sizeof who.tier);
-        who.metered = rc->found.metered;
-        who.scopes = rc->found.scopes;
-        who.limits = rc->found.limits;
-        who.key_budgets = rc->found.budgets;
-        who.account_budgets = rc->found.account_budgets;
-        who.has_byok = rc->found.has_byok;
+        ig_key_identity_of(&rc->found, &who);
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         take_identity(rc, &who);
         proceed(app, req, rc);

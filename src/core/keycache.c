@@ -1,6 +1,7 @@
 /* keycache.c — see keycache.h. A slot is valid only while its epoch equals
  * the cache's, so invalidation is one atomic increment. */
 #include "core/keycache.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #include <pthread.h>
@@ -107,4 +108,18 @@ void ig_keycache_put(struct ig_keycache *kc, const uint8_t hash[32], uint64_t no
 void ig_keycache_invalidate(struct ig_keycache *kc)
 {
     atomic_fetch_add(&kc->epoch, 1);
+}
+
+void ig_key_identity_of(const struct ig_key_record *k, struct ig_key_identity *out)
+{
+    memset(out, 0, sizeof *out);
+    ig_strlcpy(out->id, k->id, sizeof out->id);
+    ig_strlcpy(out->account_id, k->account_id, sizeof out->account_id);
+    ig_strlcpy(out->tier, k->tier, sizeof out->tier);
+    out->metered = k->metered;
+    out->scopes = k->scopes;
+    out->limits = k->limits;
+    out->key_budgets = k->budgets;
+    out->account_budgets = k->account_budgets;
+    out->has_byok = k->has_byok;
 }

@@ -29,6 +29,9 @@ struct ig_key_identity {
     int has_byok; /* its account has provider keys of its own */
 };
 
+/* The identity of a key as the store has it. */
+void ig_key_identity_of(const struct ig_key_record *k, struct ig_key_identity *out);
+
 struct ig_keycache;
 
 int ig_keycache_new(struct ig_keycache **out, unsigned slots_log2, uint64_t ttl_ms);

@@ -23,7 +23,8 @@
 #include <string.h>
 
 /* The fields each operation takes: OpenAI's, and ours beside them
- * (negative_prompt, seed, steps, guidance, metadata, strength). An edit's
+ * (negative_prompt, seed, steps, guidance, metadata, strength, webhook_url
+ * — which only a job takes: api/jobs.c). An edit's
  * "image", "image[]" and "mask" are file parts, not fields. */
 #define OP_GEN  (1u << IG_OP_GENERATE)
 #define OP_EDIT (1u << IG_OP_EDIT)
@@ -49,6 +50,7 @@
     X(STEPS, "steps", OP_GEN | OP_EDIT)                                                            \
     X(GUIDANCE, "guidance", OP_GEN | OP_EDIT)                                                      \
     X(METADATA, "metadata", OP_GEN)                                                                \
+    X(WEBHOOK_URL, "webhook_url", OP_GEN)                                                          \
     X(STRENGTH, "strength", OP_EDIT)                                                               \
     X(INPUT_FIDELITY, "input_fidelity", OP_EDIT)
 
@@ -88,6 +90,7 @@ static enum field field_of(const char *name, size_t len, enum ig_operation op)
 #define METADATA_KEY_MAX   64
 #define METADATA_VALUE_MAX 512
 #define USER_MAX           256
+#define WEBHOOK_URL_MAX    2048
 
 static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const char *code,
                 const char *param, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -230,6 +233,28 @@ static int only_space(const char *s)
         if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
             return 0;
     return 1;
+}
+
+/* An http(s) URL of printable ASCII; where it may point is checked when
+ * a delivery resolves it. */
+static int check_webhook_url(const struct fields *f, struct ig_gen_request *req,
+                             struct ig_gen_error *err)
+{
+    int rc = get_string(f, F_WEBHOOK_URL, &req->webhook_url, err);
+    const char *u = req->webhook_url;
+    if (rc || !u)
+        return rc;
+    size_t n = strlen(u);
+    int ok = n <= WEBHOOK_URL_MAX && ((strncmp(u, "https://", 8) == 0 && n > 8) ||
+                                      (strncmp(u, "http://", 7) == 0 && n > 7));
+    for (size_t i = 0; ok && i < n; i++)
+        ok = u[i] > 0x20 && u[i] < 0x7f;
+    if (!ok)
+        return fail(err, IG_GERR_INVALID, "invalid_value", "webhook_url",
+                    "'webhook_url' must be an http or https URL of at most %d characters, "
+                    "without spaces.",
+                    WEBHOOK_URL_MAX);
+    return 0;
 }
 
 static int check_metadata(json_t *v, struct ig_gen_error *err)
@@ -528,7 +553,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
             return rc;
         req->metadata = md;
     }
-    return 0;
+    return check_webhook_url(f, req, err);
 }
 
 int ig_gen_request_parse(const char *body, size_t len, const struct ig_models *models,

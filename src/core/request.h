@@ -46,15 +46,16 @@ struct ig_gen_request {
     enum ig_format output_format;
     int output_compression; /* 0–100; -1 when absent */
     const char *user;
-    const char *background; /* NULL when absent */
-    const char *moderation; /* NULL when absent */
-    int stream;             /* stream=true */
-    int partial_images;     /* 0–3, with stream */
-    int64_t seed;           /* -1 when absent */
-    int steps;              /* 0 when absent */
-    double guidance;        /* < 0 when absent */
-    json_t *metadata;       /* borrowed; NULL when absent */
-    json_t *json;           /* the parsed body, owned */
+    const char *background;  /* NULL when absent */
+    const char *moderation;  /* NULL when absent */
+    int stream;              /* stream=true */
+    int partial_images;      /* 0–3, with stream */
+    int64_t seed;            /* -1 when absent */
+    int steps;               /* 0 when absent */
+    double guidance;         /* < 0 when absent */
+    json_t *metadata;        /* borrowed; NULL when absent */
+    const char *webhook_url; /* a job's (api/jobs.c); NULL when absent */
+    json_t *json;            /* the parsed body, owned */
     /* Edits and variations. */
     enum ig_operation op;
     int size_auto; /* size absent or "auto": adapters may leave it to the provider */

@@ -49,6 +49,8 @@ static void admitted_cb(void *ud, int ok, int64_t value, int64_t reset_ms)
 enum ig_stage_rc ig_stage_admit(struct ig_generation *g)
 {
     struct ig_pipeline *p = g->pipeline;
+    if (g->job.mode == IG_GEN_SUBMIT)
+        return IG_STAGE_NEXT; /* a job's submission generates nothing here */
     if (renders_locally(g))
         ig_counters_add(p->counters, RENDERS, 1, p->max_renders, 0, admitted_cb, g);
     else

@@ -105,6 +105,8 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
 enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
 {
     const struct ig_config *cfg = g->pipeline->cfg;
+    if (g->job.mode == IG_GEN_SUBMIT)
+        return IG_STAGE_NEXT; /* committed as a job: a runner dispatches it */
     struct ig_dispatch_options opts = {
         .breakers = g->pipeline->breakers,
         .capacity = g->pipeline->capacity,
@@ -118,6 +120,7 @@ enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
         .stream_ud = g,
     };
     opts.byok = ig_generation_byok_keys(g, &opts.nbyok);
+    ig_generation_job_dispatch(g, &opts);
     g->dispatched = 1;
     g->t.dispatch_us = ig_now_us();
     if (g->req.stream) {

@@ -594,6 +594,8 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
             memset(&r.poll, 0, sizeof r.poll);
             /* Private addresses only on the api_base's own host. */
             d->poll.allow_private = same_host(d->poll.url, dep->api_base);
+            if (d->polls == 0 && d->opt.on_upstream_job)
+                d->opt.on_upstream_job(d->opt.upstream_job_ud, dep, d->poll.url);
         }
         d->polls++;
         d->poll_failures = 0;
@@ -917,6 +919,25 @@ static void attempt_allowed(struct ig_dispatch *d)
     }
 }
 
+/* Follows the provider's job opts.resume_* names, as its first poll
+ * (nothing new is submitted, so nothing is paid twice): 1 when started. */
+static int resume(struct ig_dispatch *d)
+{
+    if (!d->opt.resume_dep || !d->opt.resume_url || d->norder == 0 ||
+        d->order[0] != d->opt.resume_dep)
+        return 0;
+    const struct ig_deployment *dep = d->order[0];
+    const struct ig_provider *p = ig_provider_find(dep->provider);
+    if (!p || !p->poll_request || p->poll_request(call_dep(d), d->opt.resume_url, &d->poll))
+        return 0;
+    d->poll.allow_private = same_host(d->poll.url, dep->api_base);
+    d->polls = 1;
+    d->attempts_here = d->attempts_total = 1;
+    d->any_attempted = 1;
+    uv_timer_start(&d->backoff, poll_cb, 0, 0);
+    return 1;
+}
+
 static void deadline_cb(uv_timer_t *t)
 {
     struct ig_dispatch *d = t->data;
@@ -947,6 +968,12 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
     d->ud = ud;
     d->last.retry_after_ms = -1;
     d->norder = ig_deployments_order(d->model, fast_random, NULL, d->order, MAX_DEPLOYMENTS);
+    for (size_t i = 0; opts->resume_dep && i < d->norder; i++) {
+        if (d->order[i] == opts->resume_dep) { /* the provider's job first */
+            d->order[i] = d->order[0];
+            d->order[0] = opts->resume_dep;
+        }
+    }
     for (size_t i = 0; i < d->norder && opts->nbyok; i++) {
         for (size_t k = 0; k < opts->nbyok; k++) {
             if (strcmp(d->order[i]->provider, opts->byok[k].provider) != 0)
@@ -966,7 +993,8 @@ int ig_dispatch_start(struct ig_upstream *u, uv_loop_t *loop, const struct ig_ge
     if (d->opt.deadline_ms > 0)
         uv_timer_start(&d->deadline, deadline_cb, (uint64_t)d->opt.deadline_ms, 0);
     *out = d;
-    attempt(d);
+    if (!resume(d))
+        attempt(d);
     return 0;
 }
 

@@ -65,6 +65,18 @@ struct ig_dispatch_options {
      * byok_key_rejected. */
     const struct ig_byok_key *byok;
     size_t nbyok;
+    /* Optional, for durable jobs: called on the loop when a provider has
+     * started a job of its own for this dispatch (its first poll URL), so
+     * that a job taken over later can follow it (resume_*) instead of
+     * paying for a new one. */
+    void (*on_upstream_job)(void *ud, const struct ig_deployment *dep, const char *poll_url);
+    void *upstream_job_ud;
+    /* Optional: a provider's job to follow first, by polling resume_url on
+     * resume_dep (one of the model's deployments), instead of submitting
+     * the request there. A provider that cannot follow jobs
+     * (poll_request NULL) is asked afresh. */
+    const struct ig_deployment *resume_dep;
+    const char *resume_url;
 };
 
 struct ig_dispatch_outcome {

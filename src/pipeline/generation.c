@@ -35,6 +35,19 @@ int ig_generation_new(struct ig_pipeline_worker *w, const struct ig_gen_context 
     return 0;
 }
 
+void ig_gen_context_for_key(struct ig_gen_context *ctx, const char *key_id,
+                            const struct ig_key_identity *who)
+{
+    ig_strlcpy(ctx->key_id, key_id, sizeof ctx->key_id);
+    ig_strlcpy(ctx->account_id, who->account_id, sizeof ctx->account_id);
+    ig_strlcpy(ctx->tier, who->tier, sizeof ctx->tier);
+    ctx->metered = who->metered;
+    ctx->limits = who->limits;
+    ctx->key_budgets = who->key_budgets;
+    ctx->account_budgets = who->account_budgets;
+    ctx->has_byok = who->has_byok;
+}
+
 void ig_generation_free(struct ig_generation *g)
 {
     if (!g)
@@ -46,6 +59,9 @@ void ig_generation_free(struct ig_generation *g)
         free(g->outcome);
     }
     ig_gen_request_release(&g->req);
+    free(g->job.body);
+    free(g->job.webhook_url);
+    free(g->job.resume_url);
     struct ig_pipeline_worker *w = g->worker;
     free(g);
     ig_pipeline_worker_generation_gone(w);

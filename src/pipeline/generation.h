@@ -18,6 +18,7 @@
 
 #include "pipeline/dispatcher.h"
 #include "core/gen_error.h"
+#include "core/keycache.h"
 #include "core/request.h"
 #include "pipeline/pipeline.h"
 #include "util/buf.h"
@@ -108,6 +109,36 @@ struct ig_gen_limits {
     int concurrent_taken;
 };
 
+/* What a generation is to the durable jobs (pipeline/job.c). */
+enum ig_gen_mode {
+    IG_GEN_SYNC,   /* answered to whoever waits (an HTTP request) */
+    IG_GEN_SUBMIT, /* a job's submission: checked, priced and reserved like any
+                    * generation, then committed with its hold instead of
+                    * dispatched (the enqueue stage) */
+    IG_GEN_JOB,    /* a job's run (pipeline/runner.c): its hold covers it, its end
+                    * is written with its record */
+};
+
+struct ig_gen_job {
+    enum ig_gen_mode mode;
+    char id[48];       /* the job's (IG_GEN_SUBMIT: set by the enqueue stage) */
+    const char *owner; /* IG_GEN_JOB: the runner's lease name (outlives g) */
+    /* IG_GEN_SUBMIT: what is kept (owned). */
+    char *body;
+    size_t body_len;
+    char *webhook_url; /* NULL: none */
+    char batch_id[48];
+    int queued;       /* committed: nothing more to do but answer */
+    void *submission; /* on its way to the store (pipeline/job.c) */
+    /* IG_GEN_JOB: the provider's job to follow (a taken-over job). */
+    const struct ig_deployment *resume_dep;
+    char *resume_url; /* owned */
+    int64_t held;     /* what its hold set aside */
+    int ended;        /* its end is written (with its record, or by the job stage) */
+    int lost;         /* another runner has it now: nothing of it may be written */
+    int requeue;      /* it could not start here (overloaded): back to the queue */
+};
+
 struct ig_gen_timings {
     uint64_t start_us;    /* the request arrived */
     uint64_t dispatch_us; /* dispatch began */
@@ -127,7 +158,8 @@ struct ig_generation {
     struct ig_gen_account acct;
     struct ig_gen_limits limits;
     struct ig_gen_byok *byok; /* the account's own keys, opened (pipeline/byok.c) */
-    uint64_t seed;            /* the seed used (the request's, or a random one) */
+    struct ig_gen_job job;
+    uint64_t seed; /* the seed used (the request's, or a random one) */
     int64_t created;
 
     /* The pipeline's own. */
@@ -147,8 +179,13 @@ struct ig_generation {
     struct ig_dispatch_outcome *outcome; /* when dispatch has ended */
     struct ig_buf sse;                   /* a provider's stream not yet split */
     struct ig_batch_item store_item;
+    struct ig_batch_item submit_item; /* a job's submission (pipeline/job.c) */
 };
 
+/* Fills who pays and how it is limited (ctx's key and account fields)
+ * from key key_id's identity. */
+void ig_gen_context_for_key(struct ig_gen_context *ctx, const char *key_id,
+                            const struct ig_key_identity *who);
 /* A new generation on worker w for ctx (copied; NULL: the caller fills
  * g->ctx). Its request is empty: the caller parses into g->req (or moves
  * a parsed request there). IG_ENOMEM. */

@@ -128,8 +128,8 @@ static void run_step(struct ig_generation *g)
 enum ig_stage_rc ig_stage_limit(struct ig_generation *g)
 {
     struct ig_gen_limits *l = &g->limits;
-    if (!g->ctx.key_id[0])
-        return IG_STAGE_NEXT; /* the gateway's own: no key, no limits */
+    if (!g->ctx.key_id[0] || g->job.mode == IG_GEN_JOB)
+        return IG_STAGE_NEXT; /* the gateway's own, or a job counted when submitted */
     l->requests_limit = limit_of(g, g->ctx.limits.requests_per_minute, IG_RATE_REQUESTS);
     l->images_limit = limit_of(g, g->ctx.limits.images_per_minute, IG_RATE_IMAGES);
     l->concurrent_limit = limit_of(g, g->ctx.limits.concurrent, IG_RATE_CONCURRENT);

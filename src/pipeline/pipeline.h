@@ -8,8 +8,8 @@
  * afterwards except through its own thread-safe members.
  *
  * struct ig_pipeline_worker is one loop's part: the loop, its upstream
- * client and its store-step batcher. A generation lives on one worker from
- * start to answer. */
+ * client and its batchers (the store step, job submissions). A
+ * generation lives on one worker from start to answer. */
 #ifndef IG_PIPELINE_H
 #define IG_PIPELINE_H
 
@@ -71,6 +71,7 @@ struct ig_pipeline_worker {
     uv_loop_t *loop;
     struct ig_upstream *upstream;
     struct ig_batcher *store_batcher;
+    struct ig_batcher *submit_batcher;              /* job submissions (pipeline/job.c) */
     struct ig_capacity_notifier *capacity_notifier; /* NULL without capacity */
     /* Generations made on this worker and not yet freed: the worker is
      * freed only after the last (a generation outlives the request that

@@ -203,6 +203,11 @@ enum ig_stage_rc ig_stage_reserve(struct ig_generation *g)
     if (a->markup < 0)
         a->markup = 0; /* a tier credits.markups no longer names */
     a->metered = g->ctx.metered;
+    if (g->job.mode == IG_GEN_JOB) {
+        a->accounted = 1; /* a job's run: its hold covers it (pipeline/job.c) */
+        a->held = g->job.held;
+        return IG_STAGE_NEXT;
+    }
     if (!a->metered) {
         a->accounted = 1; /* charged on its record, never reserved or refused */
         return IG_STAGE_NEXT;

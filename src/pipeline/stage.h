@@ -70,6 +70,14 @@ int64_t ig_generation_cost(const struct ig_generation *g, const struct ig_deploy
 void ig_generation_remember_balances(struct ig_generation *g, uint64_t epoch);
 /* Gives back what g reserved (reserve.c); again: nothing. */
 void ig_generation_release_reservation(struct ig_generation *g);
+enum ig_stage_rc ig_stage_enqueue(struct ig_generation *g);
+enum ig_stage_rc ig_stage_job(struct ig_generation *g);
+/* A job run's end, written in its record's transaction (store.h: also):
+ * ud is the generation. */
+int ig_generation_job_end_tx(struct ig_store_tx *tx, void *ud);
+/* The dispatch options of a job run: its provider job to follow, and the
+ * hook that keeps a new one (pipeline/job.c). */
+void ig_generation_job_dispatch(struct ig_generation *g, struct ig_dispatch_options *opts);
 enum ig_stage_rc ig_stage_store(struct ig_generation *g);
 enum ig_stage_rc ig_stage_answer(struct ig_generation *g);
 void ig_stage_dispatch_cancel(struct ig_generation *g);
@@ -84,5 +92,7 @@ int ig_generation_audit(struct ig_generation *g, const char *action, int wait, c
 void ig_pipeline_worker_generation_gone(struct ig_pipeline_worker *w);
 /* The store step's batch operations, for each worker's batcher. */
 extern const struct ig_batch_ops ig_store_batch_ops;
+/* Job submissions' batch operations (pipeline/job.c): a group commit. */
+extern const struct ig_batch_ops ig_submit_batch_ops;
 
 #endif

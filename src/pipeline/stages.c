@@ -1,7 +1,12 @@
 /* stages.c — the stage table: the one map of the pipeline.
  *
  *   validate → admit → moderate → limit → byok → reserve → [cache]
- *     → dispatch → store → settle → answer
+ *     → enqueue → dispatch → store → settle → job → answer
+ *
+ * A durable job goes through it twice (pipeline/job.c): its submission
+ * stops at enqueue, which commits it with its hold; its run (by a runner,
+ * pipeline/runner.c) skips what the submission did (limit, reserve) and
+ * ends in the job stage, which writes its end when its record did not.
  *
  * The bracketed slot is empty until its issue fills it (cache and
  * single-flight); adding a stage is
@@ -24,9 +29,11 @@ static const struct ig_stage stages[] = {
     {"byok", ig_stage_byok, ig_stage_byok_release, NULL, 0},
     {"reserve", ig_stage_reserve, NULL, NULL, 0},
     {"cache", NULL, NULL, NULL, 0},
+    {"enqueue", ig_stage_enqueue, NULL, NULL, 0},
     {"dispatch", ig_stage_dispatch, NULL, ig_stage_dispatch_cancel, 0},
     {"store", ig_stage_store, NULL, NULL, IG_STAGE_ALWAYS},
     {"settle", ig_stage_settle, NULL, NULL, IG_STAGE_ALWAYS},
+    {"job", ig_stage_job, NULL, NULL, IG_STAGE_ALWAYS},
     {"answer", ig_stage_answer, NULL, NULL, IG_STAGE_ALWAYS},
 };
 

@@ -149,8 +149,8 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
 static struct ig_charge *charge_of(struct ig_generation *g)
 {
     struct ig_gen_account *a = &g->acct;
-    if (!a->accounted || !a->metered)
-        return NULL;
+    if (!a->accounted || !a->metered || g->job.mode == IG_GEN_JOB)
+        return NULL; /* a job's run settles its hold instead (pipeline/job.c) */
     a->charge = (struct ig_charge){.account_id = g->ctx.account_id,
                                    .amount = a->cost,
                                    .budgets = a->budgets,
@@ -188,12 +188,18 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
                                              .images = ss[i].images,
                                              .nimages = (size_t)ss[i].made,
                                              .charge = charge_of(g)};
+        if (g->job.mode == IG_GEN_JOB) {
+            ws[i].also = ig_generation_job_end_tx;
+            ws[i].also_ud = g;
+        }
         g->acct.epoch = ig_balances_epoch(p->balances); /* before the charge */
     }
     ig_store_generation_insert(p->store, ws, n);
     i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
         struct ig_generation *g = GEN_OF_ITEM(it);
+        if (ws[i].rc == 0 && g->job.mode == IG_GEN_JOB)
+            g->job.ended = 1;                /* with its hold settled (the job stage says so) */
         if (ws[i].rc == 0 && ws[i].charge) { /* charged with the record */
             g->acct.settled = 1;
             g->acct.balance = ws[i].charge->balance;

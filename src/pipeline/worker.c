@@ -10,6 +10,8 @@
  * the wait a batch adds to the last of them. */
 #define STORE_JOBS  2
 #define STORE_ITEMS 32
+/* Job submissions: small rows, so more of them to a transaction. */
+#define SUBMIT_ITEMS 128
 
 static void reaper_closed_cb(uv_handle_t *h)
 {
@@ -22,10 +24,13 @@ static void release_now(struct ig_pipeline_worker *w)
         ig_upstream_free(w->upstream);
     if (w->store_batcher)
         ig_batcher_free(w->store_batcher);
+    if (w->submit_batcher)
+        ig_batcher_free(w->submit_batcher);
     ig_capacity_notifier_free(w->capacity_notifier);
     w->capacity_notifier = NULL;
     w->upstream = NULL;
     w->store_batcher = NULL;
+    w->submit_batcher = NULL;
     uv_close((uv_handle_t *)&w->reaper, reaper_closed_cb);
 }
 
@@ -45,7 +50,8 @@ struct ig_pipeline_worker *ig_pipeline_worker_new(struct ig_pipeline *p, uv_loop
     uv_timer_init(loop, &w->reaper);
     w->reaper.data = w;
     w->store_batcher = ig_batcher_new(loop, &ig_store_batch_ops, p, STORE_JOBS, STORE_ITEMS);
-    if (!w->store_batcher || ig_upstream_new(&w->upstream, loop, upstream) ||
+    w->submit_batcher = ig_batcher_new(loop, &ig_submit_batch_ops, p, STORE_JOBS, SUBMIT_ITEMS);
+    if (!w->store_batcher || !w->submit_batcher || ig_upstream_new(&w->upstream, loop, upstream) ||
         (p->capacity && ig_capacity_notifier_new(p->capacity, loop, &w->capacity_notifier))) {
         ig_pipeline_worker_free(w);
         return NULL;

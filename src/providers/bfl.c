@@ -61,13 +61,22 @@ fail:
     return IG_ENOMEM;
 }
 
+static int bfl_poll_request(const struct ig_deployment *d, const char *url,
+                            struct ig_upstream_request *out)
+{
+    int rc = ig_provider_url_request(out, "GET", url, (size_t)1 << 20);
+    if (rc == 0 &&
+        (add_key(out, d) || ig_upstream_request_header(out, "Accept", "application/json")))
+        rc = IG_ENOMEM;
+    if (rc)
+        ig_upstream_request_release(out);
+    return rc;
+}
+
 static void pending(struct ig_provider_result *out, const struct ig_deployment *d, const char *url,
                     long after_ms)
 {
-    if (ig_provider_url_request(&out->poll, "GET", url, (size_t)1 << 20) ||
-        add_key(&out->poll, d) ||
-        ig_upstream_request_header(&out->poll, "Accept", "application/json")) {
-        ig_upstream_request_release(&out->poll);
+    if (bfl_poll_request(d, url, &out->poll)) {
         ig_provider_malformed(out, "the provider gave no usable polling_url");
         return;
     }
@@ -186,6 +195,7 @@ const struct ig_provider ig_provider_bfl = {
     .name = "bfl",
     .prepare = bfl_prepare,
     .parse = bfl_parse,
+    .poll_request = bfl_poll_request,
     .models = bfl_templates,
     .nmodels = sizeof bfl_templates / sizeof bfl_templates[0],
     .fallback = &bfl_templates[0],

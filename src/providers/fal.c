@@ -49,12 +49,19 @@ static int fal_prepare(const struct ig_gen_request *req, const struct ig_deploym
     return 0;
 }
 
+static int fal_poll_request(const struct ig_deployment *d, const char *url,
+                            struct ig_upstream_request *out)
+{
+    int rc = ig_provider_url_request(out, "GET", url, (size_t)64 << 20);
+    if (rc == 0 && (rc = auth(out, d)))
+        ig_upstream_request_release(out);
+    return rc;
+}
+
 static int poll_request(struct ig_provider_result *out, const struct ig_deployment *d,
                         const char *url, long after_ms)
 {
-    int rc = ig_provider_url_request(&out->poll, "GET", url, (size_t)64 << 20);
-    if (rc == 0 && (rc = auth(&out->poll, d)))
-        ig_upstream_request_release(&out->poll);
+    int rc = fal_poll_request(d, url, &out->poll);
     if (rc == 0)
         ig_provider_pending(out, after_ms);
     return rc;
@@ -189,6 +196,7 @@ const struct ig_provider ig_provider_fal = {
     .name = "fal",
     .prepare = fal_prepare,
     .parse = fal_parse,
+    .poll_request = fal_poll_request,
     .models = fal_templates,
     .nmodels = sizeof fal_templates / sizeof fal_templates[0],
     .fallback = &fal_templates[1],

@@ -21,6 +21,15 @@ static int bearer(struct ig_upstream_request *r, const struct ig_deployment *d)
     return ig_provider_auth(r, "Bearer", d->api_key);
 }
 
+static int leonardo_poll_request(const struct ig_deployment *d, const char *url,
+                                 struct ig_upstream_request *out)
+{
+    int rc = ig_provider_url_request(out, "GET", url, (size_t)4 << 20);
+    if (rc == 0 && (rc = bearer(out, d)))
+        ig_upstream_request_release(out);
+    return rc;
+}
+
 static int leonardo_prepare(const struct ig_gen_request *req, const struct ig_deployment *d,
                             struct ig_upstream_request *out)
 {
@@ -148,6 +157,7 @@ const struct ig_provider ig_provider_leonardo = {
     .name = "leonardo",
     .prepare = leonardo_prepare,
     .parse = leonardo_parse,
+    .poll_request = leonardo_poll_request,
     .models = leonardo_templates,
     .nmodels = sizeof leonardo_templates / sizeof leonardo_templates[0],
     .fallback = &leonardo_templates[0],

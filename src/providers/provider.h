@@ -102,6 +102,13 @@ struct ig_provider {
      * while the request it belongs to is being cancelled. */
     void (*parse)(const struct ig_deployment *d, const struct ig_upstream_result *res, int poll,
                   struct ig_provider_result *out);
+    /* Async network providers: a request that polls url (a poll URL one
+     * of parse()'s answers gave, kept by a durable job) with the
+     * deployment's credentials, so a job taken over after a crash follows
+     * the provider's job instead of paying for a new one; its answer is
+     * parsed as a poll. NULL: the provider's jobs cannot be followed. */
+    int (*poll_request)(const struct ig_deployment *d, const char *url,
+                        struct ig_upstream_request *out);
 
     /* What it serves: its known models, which are also the templates of a
      * configured deployment's capabilities, and the template for a model

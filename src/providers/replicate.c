@@ -73,6 +73,12 @@ static int url_request(struct ig_upstream_request *r, const char *method,
     return rc;
 }
 
+static int replicate_poll_request(const struct ig_deployment *d, const char *url,
+                                  struct ig_upstream_request *out)
+{
+    return url_request(out, "GET", d, url);
+}
+
 static void replicate_parse(const struct ig_deployment *d, const struct ig_upstream_result *res,
                             int poll, struct ig_provider_result *out)
 {
@@ -172,6 +178,7 @@ const struct ig_provider ig_provider_replicate = {
     .name = "replicate",
     .prepare = replicate_prepare,
     .parse = replicate_parse,
+    .poll_request = replicate_poll_request,
     .models = replicate_templates,
     .nmodels = sizeof replicate_templates / sizeof replicate_templates[0],
     .fallback = &replicate_templates[1],

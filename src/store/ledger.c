@@ -124,9 +124,7 @@ static int budgets_alert(struct ig_store_tx *tx, const struct ig_hold_record *h,
     return 0;
 }
 
-/* One hold inside the open transaction: r->rc says what became of it; the
- * return is nonzero only for a failure that ends the transaction. */
-static int hold_one(struct ig_store_tx *tx, struct ig_hold_request *r)
+int ig_ledger_tx_hold(struct ig_store_tx *tx, struct ig_hold_request *r)
 {
     int64_t spent[IG_HOLD_BUDGETS];
     r->budget_refused = -1;
@@ -163,7 +161,7 @@ static int hold_body(struct ig_store_tx *tx, void *ud)
 {
     struct hold_batch *b = ud;
     for (size_t i = 0; i < b->n; i++) {
-        int rc = hold_one(tx, &b->r[i]);
+        int rc = ig_ledger_tx_hold(tx, &b->r[i]);
         if (rc)
             return rc;
     }

@@ -39,6 +39,10 @@ int ig_budget_uses(const char *key_id, const struct ig_budgets *key, const char 
  * transaction itself fails, every rc is its error. Returns 0 or that
  * error. */
 int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n);
+/* One hold inside an open transaction (a job's submission): r->rc says
+ * what became of it (a refused one wrote nothing); the return is nonzero
+ * only for a failure that ends the transaction. */
+int ig_ledger_tx_hold(struct ig_store_tx *tx, struct ig_hold_request *r);
 /* Inside a transaction (a generation's write): releases the hold hold_id
  * (when given and still open) and charges `charge` for what was
  * delivered, moving the hold's budgets by the difference (with an alert
@@ -59,7 +63,8 @@ int ig_ledger_charge_writes(struct ig_store_tx *tx, struct ig_generation_write *
 int ig_ledger_credit(struct ig_store *s, const char *account_id, enum ig_ledger_kind kind,
                      int64_t amount, const char *reason, int64_t now_ms, int64_t *balance);
 /* Releases every hold still open that was made before before_ms (their
- * generations died with a process); *released gets how many. */
+ * generations died with a process), except jobs' holds, which live until
+ * their jobs end; *released gets how many. */
 int ig_ledger_release_stale(struct ig_store *s, int64_t before_ms, int *released);
 /* Creates account a with grant credits (a grant entry when above zero)
  * and, when key is not NULL, key as its first key: all or nothing. */

@@ -11,6 +11,7 @@
 #include "store/checkpoint.h"
 #include "store/ledger.h"
 #include "store/sqlite_accounts.h"
+#include "store/sqlite_jobs.h"
 #include "store/sqlite_history.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -505,6 +506,57 @@ static int byok_list(struct ig_store *s, const char *account_id,
     LOCKED(s, ig_sqlite_byok_list(CACHE(s), account_id, cb, ud));
 }
 
+static int tx_job_insert(struct ig_store_tx *tx, const struct ig_job_record *j)
+{
+    return ig_sqlite_job_insert(CACHE(tx->store), j);
+}
+
+static int tx_job_find(struct ig_store_tx *tx, const char *id, struct ig_job_record *out)
+{
+    return ig_sqlite_job_find(CACHE(tx->store), NULL, id, out);
+}
+
+static int tx_job_end(struct ig_store_tx *tx, const char *id, const char *owner, const char *status,
+                      const char *generation_id, const char *error, int64_t now_ms)
+{
+    return ig_sqlite_job_end(CACHE(tx->store), id, owner, status, generation_id, error, now_ms);
+}
+
+static int tx_job_request_cancel(struct ig_store_tx *tx, const char *id)
+{
+    return ig_sqlite_job_request_cancel(CACHE(tx->store), id);
+}
+
+static int job_find(struct ig_store *s, const char *account_id, const char *id,
+                    struct ig_job_record *out)
+{
+    LOCKED(s, ig_sqlite_job_find(CACHE(s), account_id, id, out));
+}
+
+static int job_list(struct ig_store *s, const struct ig_job_query *q,
+                    int (*cb)(const struct ig_job_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_job_list(CACHE(s), q, cb, ud));
+}
+
+static int job_claim(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                     int max, int (*cb)(const struct ig_job_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_job_claim(CACHE(s), owner, now_ms, lease_ms, max, cb, ud));
+}
+
+static int job_renew(struct ig_store *s, const char *owner, int64_t until_ms,
+                     int (*cb)(const char *id, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_job_renew(CACHE(s), owner, until_ms, cb, ud));
+}
+
+static int job_set_upstream(struct ig_store *s, const char *id, const char *owner,
+                            const char *upstream)
+{
+    LOCKED(s, ig_sqlite_job_set_upstream(CACHE(s), id, owner, upstream));
+}
+
 static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud)
 {
@@ -813,6 +865,15 @@ static const struct ig_store_ops sqlite_ops = {
     .audit_list = audit_list,
     .idem_claim = idem_claim,
     .idem_finish = idem_finish,
+    .tx_job_insert = tx_job_insert,
+    .tx_job_find = tx_job_find,
+    .tx_job_end = tx_job_end,
+    .tx_job_request_cancel = tx_job_request_cancel,
+    .job_find = job_find,
+    .job_list = job_list,
+    .job_claim = job_claim,
+    .job_renew = job_renew,
+    .job_set_upstream = job_set_upstream,
     .byok_put = byok_put,
     .byok_delete = byok_delete,
     .byok_list = byok_list,

@@ -248,7 +248,8 @@ int ig_sqlite_hold_oldest_open(struct ig_sqlite_cache *c, int64_t before_ms,
 {
     return ig_sqlite_query(c, hold_row, out,
                            "SELECT " HOLD_COLUMNS
-                           " FROM holds WHERE settled_at IS NULL AND created_at < ? "
+                           " FROM holds WHERE settled_at IS NULL AND created_at < ? AND "
+                           "NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.hold_id = holds.id) "
                            "ORDER BY created_at LIMIT 1",
                            "i", before_ms);
 }

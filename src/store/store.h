@@ -169,6 +169,41 @@ struct ig_byok_record {
     size_t sealed_len;
 };
 
+/* A durable job (store/jobs.h has its rules). Strings marked owned are
+ * malloc'd (ig_job_record_release); the rest are arrays. */
+struct ig_job_record {
+    char id[IG_ID_MAX];
+    char account_id[IG_ID_MAX];
+    char key_id[IG_ID_MAX];
+    char status[12]; /* queued, running, succeeded, failed, canceled */
+    char *request;   /* owned: the generation body as submitted */
+    char base_url[300];
+    char request_id[72];
+    char *webhook_url; /* owned; NULL: none */
+    char hold_id[IG_ID_MAX];
+    int64_t held;
+    int64_t created_ms, started_ms, finished_ms; /* 0: not yet */
+    char lease_owner[48];
+    int64_t lease_expires_ms;
+    int attempts;
+    char *upstream; /* owned; NULL: no upstream job known */
+    int cancel_requested;
+    char generation_id[IG_ID_MAX];
+    char *error; /* owned: the OpenAI error object (JSON); NULL: none */
+    char batch_id[IG_ID_MAX];
+};
+
+/* Which jobs: one account's, newest first, older than the cursor job
+ * (before_created_ms, before_id; 0/"" from the newest); status NULL: any. */
+struct ig_job_query {
+    const char *account_id;
+    const char *status;
+    const char *batch_id; /* NULL: any */
+    int64_t before_created_ms;
+    const char *before_id;
+    int limit;
+};
+
 struct ig_key_record {
     char id[IG_ID_MAX];
     char account_id[IG_ID_MAX];
@@ -329,7 +364,8 @@ struct ig_store_ops {
     /* Closes the open hold id; *out gets it. IG_ENOTFOUND when none is open. */
     int (*tx_hold_close)(struct ig_store_tx *tx, const char *id, int64_t now_ms,
                          struct ig_hold_record *out);
-    /* The oldest hold still open made before before_ms; IG_ENOTFOUND. */
+    /* The oldest hold still open made before before_ms that is not a
+     * job's (a job's hold lives until the job ends); IG_ENOTFOUND. */
     int (*tx_hold_oldest_open)(struct ig_store_tx *tx, int64_t before_ms,
                                struct ig_hold_record *out);
 
@@ -392,6 +428,39 @@ struct ig_store_ops {
     int (*idem_finish)(struct ig_store *s, const char *account_id, const char *key, int status,
                        const char *content_type, const char *headers, const char *body,
                        size_t body_len);
+
+    /* Jobs. Inside a transaction: insert (IG_EEXISTS for a taken id);
+     * find (IG_ENOTFOUND); end: moves job id to status (succeeded,
+     * failed or canceled; queued puts it back for another run) with its
+     * generation and error, only while it is
+     * running under owner's lease (owner NULL: only while queued), else
+     * IG_ENOTFOUND and nothing changes; request_cancel marks a running
+     * job for its runner to cancel. */
+    int (*tx_job_insert)(struct ig_store_tx *tx, const struct ig_job_record *j);
+    int (*tx_job_find)(struct ig_store_tx *tx, const char *id, struct ig_job_record *out);
+    int (*tx_job_end)(struct ig_store_tx *tx, const char *id, const char *owner, const char *status,
+                      const char *generation_id, const char *error, int64_t now_ms);
+    int (*tx_job_request_cancel)(struct ig_store_tx *tx, const char *id);
+    /* Outside transactions. find: account_id NULL finds any account's. */
+    int (*job_find)(struct ig_store *s, const char *account_id, const char *id,
+                    struct ig_job_record *out);
+    /* Calls cb for each job q matches, newest first, at most q->limit. */
+    int (*job_list)(struct ig_store *s, const struct ig_job_query *q,
+                    int (*cb)(const struct ig_job_record *, void *), void *ud);
+    /* Claims at most max due jobs for owner, in one step (two runners
+     * never claim the same job): queued ones oldest first, and running
+     * ones whose lease passed before now_ms (their runner died); each
+     * becomes running with a lease until now_ms + lease_ms and one more
+     * attempt, and is passed to cb. 0 (also when none was due). */
+    int (*job_claim)(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                     int max, int (*cb)(const struct ig_job_record *, void *), void *ud);
+    /* Extends the lease of every job owner runs to until_ms; calls cb
+     * (may be NULL) with the id of each whose cancel was requested. */
+    int (*job_renew)(struct ig_store *s, const char *owner, int64_t until_ms,
+                     int (*cb)(const char *id, void *), void *ud);
+    /* Records the upstream job of a job owner runs (JSON text). */
+    int (*job_set_upstream)(struct ig_store *s, const char *id, const char *owner,
+                            const char *upstream);
 
     void (*close)(struct ig_store *s);
 };
@@ -465,6 +534,23 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_byok_put(s, r)             ((s)->ops->byok_put((s), (r)))
 #define ig_store_byok_delete(s, acct, pr)   ((s)->ops->byok_delete((s), (acct), (pr)))
 #define ig_store_byok_list(s, acct, cb, ud) ((s)->ops->byok_list((s), (acct), (cb), (ud)))
+
+#define ig_store_tx_job_insert(tx, j)   ((tx)->store->ops->tx_job_insert((tx), (j)))
+#define ig_store_tx_job_find(tx, id, o) ((tx)->store->ops->tx_job_find((tx), (id), (o)))
+#define ig_store_tx_job_end(tx, id, owner, st, gen, err, now)                                      \
+    ((tx)->store->ops->tx_job_end((tx), (id), (owner), (st), (gen), (err), (now)))
+#define ig_store_tx_job_request_cancel(tx, id) ((tx)->store->ops->tx_job_request_cancel((tx), (id)))
+#define ig_store_job_find(s, acct, id, o)      ((s)->ops->job_find((s), (acct), (id), (o)))
+#define ig_store_job_list(s, q, cb, ud)        ((s)->ops->job_list((s), (q), (cb), (ud)))
+#define ig_store_job_claim(s, owner, now, lease, max, cb, ud)                                      \
+    ((s)->ops->job_claim((s), (owner), (now), (lease), (max), (cb), (ud)))
+#define ig_store_job_renew(s, owner, until, cb, ud)                                                \
+    ((s)->ops->job_renew((s), (owner), (until), (cb), (ud)))
+#define ig_store_job_set_upstream(s, id, owner, up)                                                \
+    ((s)->ops->job_set_upstream((s), (id), (owner), (up)))
+
+/* Frees what an ig_job_record owns. */
+void ig_job_record_release(struct ig_job_record *j);
 
 /* Frees what an ig_idem_found holds. */
 void ig_idem_found_release(struct ig_idem_found *f);

@@ -140,8 +140,24 @@ Test(request, rejections)
                  "moderation");
     expect_error("{\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "invalid_type", "stream");
     expect_error("{\"prompt\":\"x\",\"colour\":\"red\"}", 400, "unknown_parameter", "colour");
-    expect_error("{\"prompt\":\"x\",\"webhook_url\":\"http://a\"}", 400, "unknown_parameter",
+    /* webhook_url (a job's): an http(s) URL of printable ASCII, bounded. */
+    expect_error("{\"prompt\":\"x\",\"webhook_url\":\"ftp://a\"}", 400, "invalid_value",
                  "webhook_url");
+    expect_error("{\"prompt\":\"x\",\"webhook_url\":\"http://\"}", 400, "invalid_value",
+                 "webhook_url");
+    expect_error("{\"prompt\":\"x\",\"webhook_url\":\"https://a/\\u00e9\"}", 400, "invalid_value",
+                 "webhook_url");
+    expect_error("{\"prompt\":\"x\",\"webhook_url\":7}", 400, "invalid_type", "webhook_url");
+    char long_url[2100];
+    snprintf(long_url, sizeof long_url, "{\"prompt\":\"x\",\"webhook_url\":\"https://a/%02040d\"}",
+             0);
+    expect_error(long_url, 400, "invalid_value", "webhook_url");
+    struct ig_gen_request r;
+    struct ig_gen_error e;
+    cr_assert_eq(
+        parse("{\"prompt\":\"x\",\"webhook_url\":\"https://hooks.example.com/a?b=1\"}", &r, &e), 0);
+    cr_assert_str_eq(r.webhook_url, "https://hooks.example.com/a?b=1");
+    ig_gen_request_release(&r);
 }
 
 Test(request, prompt_length_counts_characters)

@@ -1,0 +1,104 @@
+/* jobs.c — the rules of durable jobs; see jobs.h. */
+#include "store/jobs.h"
+#include "util/err.h"
+
+#include <string.h>
+
+struct submit_args {
+    struct ig_job_submission *subs;
+    size_t n;
+};
+
+static int submit_body(struct ig_store_tx *tx, void *ud)
+{
+    struct submit_args *a = ud;
+    for (size_t i = 0; i < a->n; i++) {
+        struct ig_job_submission *sub = &a->subs[i];
+        struct ig_hold_request *r = sub->hold;
+        sub->rc = 0;
+        if (r && (r->hold.amount > 0 || r->hold.nbudgets > 0)) {
+            int rc = ig_ledger_tx_hold(tx, r);
+            if (rc)
+                return rc;
+            if ((sub->rc = r->rc) != 0)
+                continue; /* refused: nothing of it was written */
+        }
+        int rc = ig_store_tx_job_insert(tx, sub->job);
+        if (rc)
+            return rc; /* its hold is written: all or nothing */
+    }
+    return 0;
+}
+
+int ig_job_submit_many(struct ig_store *s, struct ig_job_submission *subs, size_t n)
+{
+    struct submit_args a = {subs, n};
+    int rc = ig_store_transact(s, submit_body, &a);
+    for (size_t i = 0; rc && i < n; i++)
+        subs[i].rc = rc;
+    return rc;
+}
+
+int ig_job_submit(struct ig_store *s, const struct ig_job_record *j, struct ig_hold_request *r)
+{
+    struct ig_job_submission sub = {j, r, 0};
+    int rc = ig_job_submit_many(s, &sub, 1);
+    return rc ? rc : sub.rc;
+}
+
+int ig_job_end_tx(struct ig_store_tx *tx, const char *id, const char *owner, const char *status,
+                  const char *generation_id, const char *error, int64_t charge, int64_t now_ms,
+                  int64_t *balance)
+{
+    struct ig_job_record j;
+    int rc = ig_store_tx_job_find(tx, id, &j);
+    if (rc)
+        return rc;
+    rc = ig_store_tx_job_end(tx, id, owner, status, generation_id, error, now_ms);
+    int requeued = strcmp(status, "queued") == 0; /* its hold stays for the next run */
+    if (rc == 0 && !requeued && (j.hold_id[0] || charge > 0))
+        rc = ig_ledger_settle(tx, j.account_id, j.hold_id, generation_id, charge, now_ms, balance);
+    ig_job_record_release(&j);
+    return rc;
+}
+
+struct cancel_args {
+    const char *account_id, *id, *error;
+    int64_t now_ms;
+    enum ig_job_cancel_result result;
+    struct ig_job_record *out;
+};
+
+static int cancel_body(struct ig_store_tx *tx, void *ud)
+{
+    struct cancel_args *a = ud;
+    int rc = ig_store_tx_job_find(tx, a->id, a->out);
+    if (rc == 0 && strcmp(a->out->account_id, a->account_id) != 0)
+        rc = IG_ENOTFOUND; /* another account's is as unknown as none */
+    if (rc)
+        return rc;
+    if (strcmp(a->out->status, "queued") == 0) {
+        rc = ig_job_end_tx(tx, a->id, NULL, "canceled", NULL, a->error, 0, a->now_ms, NULL);
+        a->result = IG_JOB_CANCELED;
+    } else if (strcmp(a->out->status, "running") == 0) {
+        rc = ig_store_tx_job_request_cancel(tx, a->id);
+        a->result = IG_JOB_CANCELING;
+    } else {
+        a->result = IG_JOB_FINISHED;
+        return 0;
+    }
+    ig_job_record_release(a->out);
+    return rc ? rc : ig_store_tx_job_find(tx, a->id, a->out);
+}
+
+int ig_job_cancel(struct ig_store *s, const char *account_id, const char *id, int64_t now_ms,
+                  const char *error, enum ig_job_cancel_result *result, struct ig_job_record *out)
+{
+    struct cancel_args a = {account_id, id, error, now_ms, IG_JOB_FINISHED, out};
+    memset(out, 0, sizeof *out);
+    int rc = ig_store_transact(s, cancel_body, &a);
+    if (rc)
+        ig_job_record_release(out); /* what the rolled-back body read */
+    *result = a.result;
+    return rc;
+}
