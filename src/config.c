@@ -113,6 +113,20 @@ static const struct setting settings[] = {
      "how often the store is asked for due jobs (jobs submitted here start at once)"},
     {"jobs.deadline_ms", SET_INT, F(jobs_deadline_ms), 100, 86400000, "600000",
      "the whole of one job's generation through providers, retries included"},
+    {"webhooks.allow_networks", SET_STRING, F(webhooks_allow_networks), 0, 0, "",
+     "private networks webhook deliveries may reach, as comma-separated CIDRs (tests: "
+     "127.0.0.1); IMAGEGATE_WEBHOOK_ALLOW_NETWORKS adds to them; otherwise loopback, private, "
+     "link-local and metadata addresses are refused"},
+    {"webhooks.retry_delays_ms", SET_STRING, F(webhooks_retry_delays_ms), 0, 0,
+     "5000,300000,1800000,7200000,18000000,36000000,50400000,72000000,86400000",
+     "the wait before each retry of a delivery that failed (comma-separated milliseconds, 1 to "
+     "16 of them, each with 10% jitter); after the last it fails"},
+    {"webhooks.timeout_ms", SET_INT, F(webhooks_timeout_ms), 100, 600000, "15000",
+     "one delivery attempt, connection to answer"},
+    {"webhooks.rotation_window_ms", SET_INT, F(webhooks_rotation_window_ms), 0, INT64_C(2592000000),
+     "86400000",
+     "after POST /v1/webhooks/secret/rotate, how long deliveries carry the old secret's "
+     "signature beside the new one's"},
     {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},

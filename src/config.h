@@ -46,6 +46,10 @@ struct ig_config {
     int64_t jobs_lease_ms; /* a claim's lease */
     int64_t jobs_poll_ms;  /* how often due jobs are looked for */
     int64_t jobs_deadline_ms;
+    char *webhooks_allow_networks;  /* CIDRs deliveries may reach although private */
+    char *webhooks_retry_delays_ms; /* "5000,300000,…" */
+    int64_t webhooks_timeout_ms;
+    int64_t webhooks_rotation_window_ms;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
     char *models_file;     /* the YAML file whose `models:` section defines routing; NULL: none */

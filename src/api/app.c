@@ -184,6 +184,52 @@ static void forget_balances(void *ud, const char *topic, const char *account_id)
     ig_balances_forget_all(ud);
 }
 
+/* webhooks.allow_networks with IMAGEGATE_WEBHOOK_ALLOW_NETWORKS added, and
+ * webhooks.retry_delays_ms; IG_ECONFIG (logged) when one does not parse. */
+static int webhook_settings(struct ig_app *app, char *why, size_t why_size)
+{
+    const struct ig_config *cfg = app->cfg;
+    if (ig_networks_parse(cfg->webhooks_allow_networks, &app->webhook_networks, why, why_size)) {
+        ig_error("webhooks.allow_networks: %s", why);
+        return IG_ECONFIG;
+    }
+    const char *env = ig_config_env("IMAGEGATE_WEBHOOK_ALLOW_NETWORKS");
+    struct ig_networks more;
+    if (env && ig_networks_parse(env, &more, why, why_size)) {
+        ig_error("IMAGEGATE_WEBHOOK_ALLOW_NETWORKS: %s", why);
+        return IG_ECONFIG;
+    }
+    for (int i = 0; env && i < more.n; i++) {
+        if (app->webhook_networks.n == IG_MAX_NETWORKS) {
+            ig_error("webhook allow-lists: more than %d networks", IG_MAX_NETWORKS);
+            return IG_ECONFIG;
+        }
+        app->webhook_networks.list[app->webhook_networks.n++] = more.list[i];
+    }
+    const char *p = cfg->webhooks_retry_delays_ms;
+    app->nwebhook_delays = 0;
+    while (*p) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        int n = app->nwebhook_delays;
+        if (end == p || v < 1 || v > 7LL * 86400000 || n == IG_WEBHOOK_DELAYS_MAX) {
+            ig_error("webhooks.retry_delays_ms: '%s' is not 1 to %d comma-separated numbers of "
+                     "milliseconds (1 ms to 7 days each)",
+                     cfg->webhooks_retry_delays_ms, IG_WEBHOOK_DELAYS_MAX);
+            return IG_ECONFIG;
+        }
+        app->webhook_delays[app->nwebhook_delays++] = v;
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
@@ -239,6 +285,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         if (rc)
             ig_error("upstream.allow_networks: %s", why);
     }
+    if (rc == 0)
+        rc = webhook_settings(app, why, sizeof why);
     if (rc == 0 && (rc = ig_cors_parse(cfg->cors_allowed_origins, &app->cors, why, sizeof why)))
         ig_error("cors.allowed_origins: %s", why);
     app->upstream_options.allow = &app->allow_networks;
@@ -286,6 +334,9 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .tiers = &app->tiers,
         .rate_tiers = app->rate_tiers,
         .moderation = app->moderation,
+        .webhook_networks = &app->webhook_networks,
+        .webhook_delays = app->webhook_delays,
+        .nwebhook_delays = app->nwebhook_delays,
     };
     ig_pipeline_init(&app->pipeline);
     return 0;

@@ -26,6 +26,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#define IG_WEBHOOK_DELAYS_MAX 16
+
 struct ig_app {
     const struct ig_config *cfg;
     struct ig_store *store;
@@ -38,9 +40,12 @@ struct ig_app {
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;
-    struct ig_balances *balances;              /* what the store last said of balances and spends */
-    struct ig_bus *bus;                        /* notices shared with the fleet: key revocations */
-    struct ig_networks allow_networks;         /* upstream.allow_networks, parsed */
+    struct ig_balances *balances;        /* what the store last said of balances and spends */
+    struct ig_bus *bus;                  /* notices shared with the fleet: key revocations */
+    struct ig_networks allow_networks;   /* upstream.allow_networks, parsed */
+    struct ig_networks webhook_networks; /* webhooks.allow_networks (+ the variable) */
+    int64_t webhook_delays[IG_WEBHOOK_DELAYS_MAX]; /* webhooks.retry_delays_ms, parsed */
+    int nwebhook_delays;
     struct ig_tiers tiers;                     /* credits.markups, parsed */
     struct ig_tiers rate_tiers[IG_RATE_COUNT]; /* rate_limits.*, parsed */
     struct ig_cors cors;                       /* cors.allowed_origins, parsed */

@@ -34,6 +34,10 @@ void ig_api_byok_keys(struct ig_app *app, struct ig_http_req *req, const char *p
 void ig_api_jobs_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_jobs_list(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_job(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_webhook_secret(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_webhook_secret_rotate(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_webhook_deliveries(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_webhook_delivery(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_byok_key_delete(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

@@ -20,6 +20,7 @@
 #include "api/images.h"
 #include "api/jobview.h"
 #include "pipeline/runner.h"
+#include "core/webhook.h"
 #include "store/jobs.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -206,12 +207,18 @@ static void cancel_work(void *p)
     struct cancel_ctx *c = p;
     struct ig_app *app = c->r.app;
     struct ig_job_record j;
+    static const char message[] = "The job was canceled before it ran.";
     char err[256];
     snprintf(err, sizeof err,
              "{\"kind\":\"canceled\",\"code\":\"job_canceled\",\"param\":null,"
-             "\"message\":\"The job was canceled before it ran.\",\"provider\":null}");
-    c->r.rc =
-        ig_job_cancel(app->store, c->r.account_id, c->r.id, ig_unix_ms(), err, &c->result, &j);
+             "\"message\":\"%s\",\"provider\":null}",
+             message);
+    int64_t now = ig_unix_ms();
+    char *payload =
+        ig_webhook_job_event(c->r.id, "canceled", NULL, NULL, "job_canceled", message, NULL, now);
+    struct ig_job_event event = {ig_webhook_job_event_type("canceled"), payload};
+    c->r.rc = ig_job_cancel(app->store, c->r.account_id, c->r.id, now, err, &event, &c->result, &j);
+    free(payload);
     if (c->r.rc)
         return;
     ig_strlcpy(c->r.status, j.status, sizeof c->r.status);

@@ -52,7 +52,10 @@
     X(ROUTE_BYOK_ONE, "byok_one")                                                                  \
     X(ROUTE_ADMIN_USAGE, "admin_usage")                                                            \
     X(ROUTE_JOBS, "jobs")                                                                          \
-    X(ROUTE_JOB, "job")
+    X(ROUTE_JOB, "job")                                                                            \
+    X(ROUTE_WEBHOOK_SECRET, "webhook_secret")                                                      \
+    X(ROUTE_WEBHOOK_DELIVERIES, "webhook_deliveries")                                              \
+    X(ROUTE_WEBHOOK_DELIVERY, "webhook_delivery")
 
 #define ROUTE_ENUM(id, name) id,
 #define ROUTE_NAME(id, name) name,
@@ -91,6 +94,14 @@ static const struct route routes[] = {
     {ROUTE_JOBS, HTTP_GET, "/v1/images/jobs", 0, IG_SCOPE_GENERATE, 0, ig_api_jobs_list},
     {ROUTE_JOB, HTTP_GET, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
     {ROUTE_JOB, HTTP_POST, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
+    {ROUTE_WEBHOOK_SECRET, HTTP_GET, "/v1/webhooks/secret", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_secret},
+    {ROUTE_WEBHOOK_SECRET, HTTP_POST, "/v1/webhooks/secret/rotate", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_secret_rotate},
+    {ROUTE_WEBHOOK_DELIVERIES, HTTP_GET, "/v1/webhooks/deliveries", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_deliveries},
+    {ROUTE_WEBHOOK_DELIVERY, HTTP_POST, "/v1/webhooks/deliveries/", 1, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_delivery},
     {ROUTE_EDITS, HTTP_POST, "/v1/images/edits", 0, IG_SCOPE_GENERATE, BODY_FORM, ig_api_edits},
     {ROUTE_VARIATIONS, HTTP_POST, "/v1/images/variations", 0, IG_SCOPE_GENERATE, BODY_FORM,
      ig_api_variations},

@@ -126,7 +126,7 @@ struct ig_gen_job {
     /* IG_GEN_SUBMIT: what is kept (owned). */
     char *body;
     size_t body_len;
-    char *webhook_url; /* NULL: none */
+    char *webhook_url; /* NULL: none (IG_GEN_JOB too: its end is told there) */
     char batch_id[48];
     int queued;       /* committed: nothing more to do but answer */
     void *submission; /* on its way to the store (pipeline/job.c) */
@@ -137,6 +137,7 @@ struct ig_gen_job {
     int ended;        /* its end is written (with its record, or by the job stage) */
     int lost;         /* another runner has it now: nothing of it may be written */
     int requeue;      /* it could not start here (overloaded): back to the queue */
+    void *stored;     /* during its record's write: the store step's state (pipeline/result.h) */
 };
 
 struct ig_gen_timings {

@@ -18,8 +18,10 @@
  * or puts it back in the queue when it could not start here (overloaded).
  * A provider's own job id (its poll URL) is kept as soon as it is known,
  * so a run taken over after a crash follows it instead of paying again. */
+#include "pipeline/result.h"
 #include "pipeline/stage.h"
 
+#include "core/webhook.h"
 #include "store/jobs.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -192,13 +194,40 @@ static int64_t job_charge(const struct ig_generation *g)
     return g->acct.accounted && g->acct.metered ? g->acct.cost : 0;
 }
 
+/* What g's end tells the job's webhook (NULL: it has none, or out of
+ * memory: the end is written without it). Its result is the answer's
+ * created and data, as the store step has written them so far (the rest
+ * of the answer comes once the record is in). */
+static char *event_of(const struct ig_generation *g, const char *generation_id)
+{
+    if (!g->job.webhook_url)
+        return NULL;
+    const struct ig_gen_error *e = &g->error;
+    int failed = g->state == IG_GEN_FAILED;
+    const struct ig_stored *s = g->job.stored;
+    struct ig_buf result;
+    ig_buf_init(&result, (size_t)64 << 20);
+    if (!failed && s && s->items.len &&
+        (ig_buf_append(&result, s->items.data, s->items.len) || ig_buf_puts(&result, "]}")))
+        ig_buf_release(&result);
+    char *event =
+        ig_webhook_job_event(g->job.id, end_status(g), generation_id,
+                             result.len ? result.data : NULL, failed ? e->code : NULL,
+                             failed ? e->message : NULL, failed ? e->param : NULL, ig_unix_ms());
+    ig_buf_release(&result);
+    return event;
+}
+
 int ig_generation_job_end_tx(struct ig_store_tx *tx, void *ud)
 {
     struct ig_generation *g = ud;
     char *err = error_json(g);
+    char *payload = event_of(g, g->id);
+    struct ig_job_event event = {ig_webhook_job_event_type(end_status(g)), payload};
     int64_t balance = 0;
     int rc = ig_job_end_tx(tx, g->job.id, g->job.owner, end_status(g), g->id, err, job_charge(g),
-                           ig_unix_ms(), &balance);
+                           &event, ig_unix_ms(), &balance);
+    free(payload);
     free(err);
     if (rc == IG_ENOTFOUND)
         g->job.lost = 1; /* another runner has it: this record is not written */
@@ -217,8 +246,11 @@ static int end_body(struct ig_store_tx *tx, void *ud)
 {
     struct ig_generation *g = ud;
     char *err = g->job.requeue ? NULL : error_json(g);
+    char *payload = g->job.requeue ? NULL : event_of(g, NULL);
+    struct ig_job_event event = {ig_webhook_job_event_type(end_status(g)), payload};
     int rc = ig_job_end_tx(tx, g->job.id, g->job.owner, g->job.requeue ? "queued" : end_status(g),
-                           NULL, err, 0, ig_unix_ms(), NULL);
+                           NULL, err, 0, &event, ig_unix_ms(), NULL);
+    free(payload);
     free(err);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include "core/pricing.h"
 #include "store/blobs.h"
 #include "store/store.h"
+#include "upstream/policy.h"
 #include "upstream/upstream.h"
 
 #include <stdatomic.h>
@@ -64,6 +65,11 @@ struct ig_pipeline {
     const struct ig_tiers *rate_tiers;
     /* The operator's content rules (moderation:); NULL: none. */
     const struct ig_moderation *moderation;
+    /* Webhooks (pipeline/webhooks.h): the private networks deliveries may
+     * reach (NULL: none), and the delays before each retry. */
+    const struct ig_networks *webhook_networks;
+    const int64_t *webhook_delays;
+    int nwebhook_delays;
 };
 
 struct ig_pipeline_worker {

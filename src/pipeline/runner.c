@@ -6,6 +6,7 @@
  * watches), with the runner's waiter to count it out. */
 #include "pipeline/runner.h"
 #include "pipeline/stage.h"
+#include "pipeline/webhooks.h"
 
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -39,6 +40,7 @@ struct ig_job_runner {
     int running, max;
     struct run *runs;
     int handles_open;
+    struct ig_webhook_deliverer *webhooks; /* beside it, on its loop */
 };
 
 /* One claimed job and what its run needs that the store has. */
@@ -71,8 +73,10 @@ static void run_done(struct ig_gen_waiter *w, struct ig_generation *g)
         run->next->prev = run->prev;
     r->running--;
     free(run);
-    if (r->alive)
+    if (r->alive) {
         tick_soon(r);
+        ig_webhook_deliverer_wake(r->webhooks); /* its end may have one to send */
+    }
 }
 
 /* The deployment of g's model that a kept provider job names (its
@@ -121,6 +125,11 @@ static void start_run(struct ig_job_runner *r, struct claimed *c)
     ig_strlcpy(g->job.id, rec->id, sizeof g->job.id);
     g->job.owner = r->owner;
     g->job.held = rec->held;
+    if (rec->webhook_url && !(g->job.webhook_url = strdup(rec->webhook_url))) {
+        ig_generation_free(g);
+        free(run);
+        return; /* its lease passes and it is run again */
+    }
 
     run->r = r;
     run->g = g;
@@ -347,6 +356,11 @@ int ig_job_runner_start(struct ig_pipeline_worker *w, struct ig_job_runner **out
     r->w = w;
     r->p = w->pipeline;
     r->max = (int)r->p->cfg->jobs_runners;
+    if (ig_webhook_deliverer_start(w, r->owner, &r->webhooks)) {
+        uv_mutex_destroy(&r->lock);
+        free(r);
+        return IG_ENOMEM;
+    }
     r->alive = 1;
     uv_timer_init(w->loop, &r->tick);
     uv_timer_init(w->loop, &r->renew);
@@ -387,6 +401,8 @@ void ig_job_runner_stop(struct ig_job_runner *r)
     uv_close((uv_handle_t *)&r->tick, closed_cb);
     uv_close((uv_handle_t *)&r->renew, closed_cb);
     uv_close((uv_handle_t *)&r->wake, closed_cb);
+    ig_webhook_deliverer_stop(r->webhooks);
+    r->webhooks = NULL;
     if (r->running) {
         /* Blocking, once, at shutdown: the next instance need not wait
          * for these leases to pass. */

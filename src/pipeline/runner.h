@@ -8,7 +8,8 @@
  * it runs every third of jobs.lease_ms, and cancels those whose cancel
  * was asked for (by any instance). A job whose runner died is taken over
  * by the next claim once its lease has passed; it follows its provider's
- * job when one was kept. */
+ * job when one was kept. The webhook deliverer (pipeline/webhooks.h) runs
+ * beside it, under its name. */
 #ifndef IG_RUNNER_H
 #define IG_RUNNER_H
 

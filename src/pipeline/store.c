@@ -191,6 +191,7 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
         if (g->job.mode == IG_GEN_JOB) {
             ws[i].also = ig_generation_job_end_tx;
             ws[i].also_ud = g;
+            g->job.stored = &ss[i]; /* its answer so far, for its webhook */
         }
         g->acct.epoch = ig_balances_epoch(p->balances); /* before the charge */
     }
@@ -198,6 +199,7 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
     i = 0;
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
         struct ig_generation *g = GEN_OF_ITEM(it);
+        g->job.stored = NULL;
         if (ws[i].rc == 0 && g->job.mode == IG_GEN_JOB)
             g->job.ended = 1;                /* with its hold settled (the job stage says so) */
         if (ws[i].rc == 0 && ws[i].charge) { /* charged with the record */

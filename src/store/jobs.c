@@ -1,5 +1,7 @@
 /* jobs.c — the rules of durable jobs; see jobs.h. */
 #include "store/jobs.h"
+#include "util/buf.h"
+#include "util/crypto.h"
 #include "util/err.h"
 
 #include <string.h>
@@ -46,9 +48,22 @@ int ig_job_submit(struct ig_store *s, const struct ig_job_record *j, struct ig_h
     return rc ? rc : sub.rc;
 }
 
+/* A delivery of event to j's webhook, in the transaction of j's end. */
+static int enqueue_event(struct ig_store_tx *tx, const struct ig_job_record *j,
+                         const struct ig_job_event *event, int64_t now_ms)
+{
+    struct ig_webhook_record w = {.created_ms = now_ms};
+    if (ig_time_ordered_id("msg_", (uint64_t)now_ms, w.id, sizeof w.id))
+        return IG_ENOMEM;
+    ig_strlcpy(w.account_id, j->account_id, sizeof w.account_id);
+    ig_strlcpy(w.event_type, event->type, sizeof w.event_type);
+    ig_strlcpy(w.job_id, j->id, sizeof w.job_id);
+    return ig_store_tx_webhook_enqueue(tx, &w, j->webhook_url, event->payload);
+}
+
 int ig_job_end_tx(struct ig_store_tx *tx, const char *id, const char *owner, const char *status,
-                  const char *generation_id, const char *error, int64_t charge, int64_t now_ms,
-                  int64_t *balance)
+                  const char *generation_id, const char *error, int64_t charge,
+                  const struct ig_job_event *event, int64_t now_ms, int64_t *balance)
 {
     struct ig_job_record j;
     int rc = ig_store_tx_job_find(tx, id, &j);
@@ -58,12 +73,15 @@ int ig_job_end_tx(struct ig_store_tx *tx, const char *id, const char *owner, con
     int requeued = strcmp(status, "queued") == 0; /* its hold stays for the next run */
     if (rc == 0 && !requeued && (j.hold_id[0] || charge > 0))
         rc = ig_ledger_settle(tx, j.account_id, j.hold_id, generation_id, charge, now_ms, balance);
+    if (rc == 0 && !requeued && event && event->payload && j.webhook_url)
+        rc = enqueue_event(tx, &j, event, now_ms);
     ig_job_record_release(&j);
     return rc;
 }
 
 struct cancel_args {
     const char *account_id, *id, *error;
+    const struct ig_job_event *event;
     int64_t now_ms;
     enum ig_job_cancel_result result;
     struct ig_job_record *out;
@@ -78,7 +96,8 @@ static int cancel_body(struct ig_store_tx *tx, void *ud)
     if (rc)
         return rc;
     if (strcmp(a->out->status, "queued") == 0) {
-        rc = ig_job_end_tx(tx, a->id, NULL, "canceled", NULL, a->error, 0, a->now_ms, NULL);
+        rc = ig_job_end_tx(tx, a->id, NULL, "canceled", NULL, a->error, 0, a->event, a->now_ms,
+                           NULL);
         a->result = IG_JOB_CANCELED;
     } else if (strcmp(a->out->status, "running") == 0) {
         rc = ig_store_tx_job_request_cancel(tx, a->id);
@@ -92,9 +111,10 @@ static int cancel_body(struct ig_store_tx *tx, void *ud)
 }
 
 int ig_job_cancel(struct ig_store *s, const char *account_id, const char *id, int64_t now_ms,
-                  const char *error, enum ig_job_cancel_result *result, struct ig_job_record *out)
+                  const char *error, const struct ig_job_event *event,
+                  enum ig_job_cancel_result *result, struct ig_job_record *out)
 {
-    struct cancel_args a = {account_id, id, error, now_ms, IG_JOB_FINISHED, out};
+    struct cancel_args a = {account_id, id, error, event, now_ms, IG_JOB_FINISHED, out};
     memset(out, 0, sizeof *out);
     int rc = ig_store_transact(s, cancel_body, &a);
     if (rc)

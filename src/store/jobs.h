@@ -27,16 +27,25 @@ struct ig_job_submission {
  * is its error. Returns 0 or that error. */
 int ig_job_submit_many(struct ig_store *s, struct ig_job_submission *subs, size_t n);
 
+/* What a job's end tells its webhook, when it has one (core/webhook.h
+ * writes it): a delivery of it is written with the end. */
+struct ig_job_event {
+    const char *type; /* image.generation.succeeded, … */
+    const char *payload;
+};
+
 /* Inside a transaction (the job's generation write): ends job id, which
  * owner runs, as status (succeeded, failed, canceled), recording its
  * generation and error (JSON, may be NULL), and settles its hold for
- * charge; *balance gets the account's balance after. Status queued puts
- * it back for another run instead, its hold kept. IG_ENOTFOUND when
+ * charge; *balance gets the account's balance after. With event (may be
+ * NULL) and a webhook_url on the job, a delivery of event is written too.
+ * Status queued puts it back for another run instead, its hold kept.
+ * IG_ENOTFOUND when
  * owner no longer runs it (its lease passed and another took it): then
  * nothing may be written. */
 int ig_job_end_tx(struct ig_store_tx *tx, const char *id, const char *owner, const char *status,
-                  const char *generation_id, const char *error, int64_t charge, int64_t now_ms,
-                  int64_t *balance);
+                  const char *generation_id, const char *error, int64_t charge,
+                  const struct ig_job_event *event, int64_t now_ms, int64_t *balance);
 
 /* What asking to cancel a job did. */
 enum ig_job_cancel_result {
@@ -45,9 +54,11 @@ enum ig_job_cancel_result {
     IG_JOB_FINISHED,  /* it had ended already: nothing changed */
 };
 
-/* Cancels account_id's job id (see the results); *out gets the job as
- * it now is. IG_ENOTFOUND when the account has no such job. */
+/* Cancels account_id's job id (see the results), a queued one with error
+ * and its webhook's event; *out gets the job as it now is. IG_ENOTFOUND
+ * when the account has no such job. */
 int ig_job_cancel(struct ig_store *s, const char *account_id, const char *id, int64_t now_ms,
-                  const char *error, enum ig_job_cancel_result *result, struct ig_job_record *out);
+                  const char *error, const struct ig_job_event *event,
+                  enum ig_job_cancel_result *result, struct ig_job_record *out);
 
 #endif

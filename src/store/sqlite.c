@@ -12,6 +12,7 @@
 #include "store/ledger.h"
 #include "store/sqlite_accounts.h"
 #include "store/sqlite_jobs.h"
+#include "store/sqlite_webhooks.h"
 #include "store/sqlite_history.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -557,6 +558,54 @@ static int job_set_upstream(struct ig_store *s, const char *id, const char *owne
     LOCKED(s, ig_sqlite_job_set_upstream(CACHE(s), id, owner, upstream));
 }
 
+static int tx_webhook_enqueue(struct ig_store_tx *tx, const struct ig_webhook_record *w,
+                              const char *url, const char *payload)
+{
+    return ig_sqlite_webhook_enqueue(CACHE(tx->store), w, url, payload);
+}
+
+static int webhook_claim(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                         int max, int (*cb)(const struct ig_webhook_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_webhook_claim(CACHE(s), owner, now_ms, lease_ms, max, cb, ud));
+}
+
+static int webhook_attempted(struct ig_store *s, const char *id, const char *owner,
+                             const struct ig_webhook_attempt *a)
+{
+    LOCKED(s, ig_sqlite_webhook_attempted(CACHE(s), id, owner, a));
+}
+
+static int webhook_disable_endpoint(struct ig_store *s, const char *account_id, const char *url,
+                                    int64_t now_ms)
+{
+    LOCKED(s, ig_sqlite_webhook_disable_endpoint(CACHE(s), account_id, url, now_ms));
+}
+
+static int webhook_list(struct ig_store *s, const char *account_id, const char *before_id,
+                        int limit, int (*cb)(const struct ig_webhook_record *, void *), void *ud)
+{
+    LOCKED(s, ig_sqlite_webhook_list(CACHE(s), account_id, before_id, limit, cb, ud));
+}
+
+static int webhook_redeliver(struct ig_store *s, const char *account_id, const char *id,
+                             int64_t now_ms, struct ig_webhook_record *out)
+{
+    LOCKED(s, ig_sqlite_webhook_redeliver(CACHE(s), account_id, id, now_ms, out));
+}
+
+static int webhook_secret_version(struct ig_store *s, const char *account_id, int64_t *version,
+                                  int64_t *previous_until_ms)
+{
+    LOCKED(s, ig_sqlite_webhook_secret_version(CACHE(s), account_id, version, previous_until_ms));
+}
+
+static int webhook_secret_rotate(struct ig_store *s, const char *account_id,
+                                 int64_t previous_until_ms, int64_t *version)
+{
+    LOCKED(s, ig_sqlite_webhook_secret_rotate(CACHE(s), account_id, previous_until_ms, version));
+}
+
 static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud)
 {
@@ -874,6 +923,14 @@ static const struct ig_store_ops sqlite_ops = {
     .job_claim = job_claim,
     .job_renew = job_renew,
     .job_set_upstream = job_set_upstream,
+    .tx_webhook_enqueue = tx_webhook_enqueue,
+    .webhook_claim = webhook_claim,
+    .webhook_attempted = webhook_attempted,
+    .webhook_disable_endpoint = webhook_disable_endpoint,
+    .webhook_list = webhook_list,
+    .webhook_redeliver = webhook_redeliver,
+    .webhook_secret_version = webhook_secret_version,
+    .webhook_secret_rotate = webhook_secret_rotate,
     .byok_put = byok_put,
     .byok_delete = byok_delete,
     .byok_list = byok_list,

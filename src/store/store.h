@@ -204,6 +204,31 @@ struct ig_job_query {
     int limit;
 };
 
+/* A webhook delivery (one event to one URL, every attempt of it). */
+struct ig_webhook_record {
+    char id[IG_ID_MAX]; /* msg_…, the webhook-id header */
+    char account_id[IG_ID_MAX];
+    char event_type[48];
+    char *url;       /* owned when read */
+    char *payload;   /* owned when read: the body, the same on every attempt */
+    char status[12]; /* pending, delivered, failed, disabled */
+    int attempts;
+    int64_t next_attempt_ms;
+    int last_status; /* 0: no answer */
+    char last_error[256];
+    int64_t created_ms, finished_ms;
+    char job_id[IG_ID_MAX];
+};
+
+/* What an attempt at a delivery came to. */
+struct ig_webhook_attempt {
+    const char *status; /* delivered, failed, pending (again at next_attempt_ms) */
+    int64_t next_attempt_ms;
+    int last_status;
+    const char *last_error;
+    int64_t now_ms;
+};
+
 struct ig_key_record {
     char id[IG_ID_MAX];
     char account_id[IG_ID_MAX];
@@ -462,6 +487,42 @@ struct ig_store_ops {
     int (*job_set_upstream)(struct ig_store *s, const char *id, const char *owner,
                             const char *upstream);
 
+    /* Webhooks. tx_webhook_enqueue: a pending delivery of payload to url
+     * (w's own are ignored), due at its created_ms, written with the
+     * event it tells of. */
+    int (*tx_webhook_enqueue)(struct ig_store_tx *tx, const struct ig_webhook_record *w,
+                              const char *url, const char *payload);
+    /* Claims at most max due deliveries for owner until now_ms + lease_ms,
+     * as job_claim does; those to an endpoint disabled since they were
+     * written become disabled instead. */
+    int (*webhook_claim)(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                         int max, int (*cb)(const struct ig_webhook_record *, void *), void *ud);
+    /* Records an attempt of delivery id, which owner holds (IG_ENOTFOUND
+     * when it does not). */
+    int (*webhook_attempted)(struct ig_store *s, const char *id, const char *owner,
+                             const struct ig_webhook_attempt *a);
+    /* Disables account_id's endpoint url (it answered 410): its pending
+     * deliveries are not attempted. */
+    int (*webhook_disable_endpoint)(struct ig_store *s, const char *account_id, const char *url,
+                                    int64_t now_ms);
+    /* account_id's deliveries, newest first, older than before_id ("":
+     * from the newest), at most limit. */
+    int (*webhook_list)(struct ig_store *s, const char *account_id, const char *before_id,
+                        int limit, int (*cb)(const struct ig_webhook_record *, void *), void *ud);
+    /* Makes account_id's delivery id pending again, due now (and its
+     * endpoint enabled again); *out gets it. IG_ENOTFOUND when the account
+     * has no such delivery; IG_EEXISTS when it is pending already. */
+    int (*webhook_redeliver)(struct ig_store *s, const char *account_id, const char *id,
+                             int64_t now_ms, struct ig_webhook_record *out);
+    /* The version of account_id's signing secret (1 when never rotated)
+     * and until when the one before it is valid too (0: not). */
+    int (*webhook_secret_version)(struct ig_store *s, const char *account_id, int64_t *version,
+                                  int64_t *previous_until_ms);
+    /* Moves account_id to its next secret version; the current one stays
+     * valid until previous_until_ms. *version gets the new one. */
+    int (*webhook_secret_rotate)(struct ig_store *s, const char *account_id,
+                                 int64_t previous_until_ms, int64_t *version);
+
     void (*close)(struct ig_store *s);
 };
 
@@ -548,6 +609,26 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((s)->ops->job_renew((s), (owner), (until), (cb), (ud)))
 #define ig_store_job_set_upstream(s, id, owner, up)                                                \
     ((s)->ops->job_set_upstream((s), (id), (owner), (up)))
+
+#define ig_store_tx_webhook_enqueue(tx, w, url, payload)                                           \
+    ((tx)->store->ops->tx_webhook_enqueue((tx), (w), (url), (payload)))
+#define ig_store_webhook_claim(s, owner, now, lease, max, cb, ud)                                  \
+    ((s)->ops->webhook_claim((s), (owner), (now), (lease), (max), (cb), (ud)))
+#define ig_store_webhook_attempted(s, id, owner, a)                                                \
+    ((s)->ops->webhook_attempted((s), (id), (owner), (a)))
+#define ig_store_webhook_disable_endpoint(s, acct, url, now)                                       \
+    ((s)->ops->webhook_disable_endpoint((s), (acct), (url), (now)))
+#define ig_store_webhook_list(s, acct, before, limit, cb, ud)                                      \
+    ((s)->ops->webhook_list((s), (acct), (before), (limit), (cb), (ud)))
+#define ig_store_webhook_redeliver(s, acct, id, now, o)                                            \
+    ((s)->ops->webhook_redeliver((s), (acct), (id), (now), (o)))
+#define ig_store_webhook_secret_version(s, acct, v, until)                                         \
+    ((s)->ops->webhook_secret_version((s), (acct), (v), (until)))
+#define ig_store_webhook_secret_rotate(s, acct, until, v)                                          \
+    ((s)->ops->webhook_secret_rotate((s), (acct), (until), (v)))
+
+/* Frees what an ig_webhook_record owns. */
+void ig_webhook_record_release(struct ig_webhook_record *w);
 
 /* Frees what an ig_job_record owns. */
 void ig_job_record_release(struct ig_job_record *j);

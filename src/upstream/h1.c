@@ -57,7 +57,8 @@ struct h1_pool {
     char authority[HOST_MAX + 8];
     uint16_t port;
     int allow_private;
-    struct ig_h1_conn *idle; /* most recently used first */
+    const struct ig_networks *allow; /* the request's own allow-list, or NULL */
+    struct ig_h1_conn *idle;         /* most recently used first */
     int nidle;
     int nconns;
     struct h1_pool *next;
@@ -186,7 +187,8 @@ static struct h1_pool *pool_for(struct ig_h1 *h, const struct ig_upstream_call *
     size_t host_len = p->field_data[UF_HOST].len;
     for (struct h1_pool *pool = h->pools; pool; pool = pool->next)
         if (pool->port == t->port && pool->allow_private == allow_private &&
-            strlen(pool->host) == host_len && strncasecmp(pool->host, host, host_len) == 0)
+            pool->allow == call->req.allow && strlen(pool->host) == host_len &&
+            strncasecmp(pool->host, host, host_len) == 0)
             return pool;
     struct h1_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
@@ -195,6 +197,7 @@ static struct h1_pool *pool_for(struct ig_h1 *h, const struct ig_upstream_call *
     memcpy(pool->host, host, host_len);
     pool->port = t->port;
     pool->allow_private = allow_private;
+    pool->allow = call->req.allow;
     int v6 = strchr(pool->host, ':') != NULL;
     if (p->field_set & (1 << UF_PORT))
         snprintf(pool->authority, sizeof pool->authority, "%s%s%s:%u", v6 ? "[" : "", pool->host,

@@ -85,7 +85,8 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
 int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa)
 {
     const char *why =
-        ig_address_refusal(sa, call->req.allow_private, call->u->allow, &call->u->own);
+        ig_address_refusal(sa, call->req.allow_private,
+                           call->req.allow ? call->req.allow : call->u->allow, &call->u->own);
     if (!why)
         return 0;
     char text[INET6_ADDRSTRLEN];

@@ -41,6 +41,10 @@ struct ig_upstream_request {
     long timeout_ms;
     size_t max_response_bytes;
     int allow_private;
+    /* Optional: the private networks this request may reach, instead of
+     * the client's allow-list (webhook deliveries have their own); must
+     * outlive the call. */
+    const struct ig_networks *allow;
     /* Optional, for streamed answers (SSE): called on the loop with each
      * piece of a 2xx answer's body as it arrives. The body is collected
      * all the same, so parse() sees the whole of it. */

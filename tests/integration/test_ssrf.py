@@ -168,8 +168,50 @@ def start_refused():
     return out
 
 
+def webhooks():
+    """Jobs whose webhook_url names each address: deliveries to special-
+    purpose addresses, this host's own and the metadata services are
+    refused by the policy; the allow-listed one is delivered."""
+    from harness import Gateway, wait_for
+    from test_webhooks import Receiver
+    info = namespace_setup()
+    hook = Receiver(host="::", family=socket.AF_INET6)
+    gw = Gateway(config="""
+webhooks:
+  allow_networks: "203.0.113.0/24"
+  retry_delays_ms: "60000"
+  timeout_ms: 2000
+""")
+    out = dict(info, cases={})
+    try:
+        urls = {}
+        for host, _ in CASES + [(UNREACHABLE, None), (ALLOWED, None)]:
+            url = "http://%s/hook" % host.format(p=hook.port)
+            status, _, job = gw.json("POST", "/v1/images/jobs",
+                                     {"prompt": "x", "size": "64x64", "webhook_url": url},
+                                     key=gw.admin_key)
+            assert status == 202, job
+            urls[url] = host
+
+        def attempted():
+            s, _, d = gw.json("GET", "/v1/webhooks/deliveries?limit=100", key=gw.admin_key)
+            return d["data"] if len(d["data"]) == len(urls) and all(
+                x["attempts"] >= 1 or x["status"] != "pending" for x in d["data"]) else None
+        for d in wait_for(attempted, 60, interval=0.1, what="every delivery to be attempted"):
+            out["cases"][urls[d["url"]]] = {"status": d["status"], "error": d["last_error"],
+                                            "attempts": d["attempts"]}
+        out["received"] = [r["local"].replace("::ffff:", "") for r in hook.requests]
+        out["exit"] = gw.stop()
+    finally:
+        gw.cleanup()
+        hook.stop()
+    return out
+
+
 def inside(scenario):
-    if scenario == "downloads-h1":
+    if scenario == "webhooks":
+        result = webhooks()
+    elif scenario == "downloads-h1":
         result = downloads(True)
     elif scenario == "downloads-curl":
         result = downloads(False)
@@ -210,6 +252,22 @@ class AddressPolicyInANamespace(unittest.TestCase):
 
     def test_libcurl(self):
         self.check_downloads(run_inside("downloads-curl"))
+
+    def test_webhook_deliveries(self):
+        r = run_inside("webhooks")
+        self.assertEqual(r["up"], ["lo"])
+        self.assertEqual(r["exit"], 0)
+        for host, want in CASES:
+            with self.subTest(host=host):
+                got = r["cases"][host]
+                self.assertEqual((got["status"], got["attempts"]), ("failed", 1), got)
+                self.assertIn("refused to connect to " + want, got["error"])
+        got = r["cases"][UNREACHABLE]
+        self.assertNotIn("refused to connect", got["error"] or "",
+                         "allowed by the policy, and unreachable in the namespace")
+        self.assertEqual(r["cases"][ALLOWED]["status"], "delivered", r["cases"][ALLOWED])
+        self.assertEqual(r["received"], ["203.0.113.5"],
+                         "only the allow-listed address reached the receiver")
 
     def test_a_metadata_api_base_is_refused_at_start(self):
         r = run_inside("start")

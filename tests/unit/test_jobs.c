@@ -100,7 +100,8 @@ struct end_args {
 static int end_body(struct ig_store_tx *tx, void *ud)
 {
     struct end_args *a = ud;
-    return ig_job_end_tx(tx, a->id, a->owner, a->status, "gen_1", NULL, a->charge, 9000, NULL);
+    return ig_job_end_tx(tx, a->id, a->owner, a->status, "gen_1", NULL, a->charge, NULL, 9000,
+                         NULL);
 }
 
 static int end(const char *id, const char *owner, const char *status, int64_t charge)
@@ -193,15 +194,16 @@ Test(jobs, requeue_and_cancel)
 
     /* Cancel a queued job: canceled now, its hold released. */
     enum ig_job_cancel_result res;
-    cr_assert_eq(ig_job_cancel(s, "acct_a", "q1", 2000, "{\"kind\":\"canceled\"}", &res, &j), 0);
+    cr_assert_eq(ig_job_cancel(s, "acct_a", "q1", 2000, "{\"kind\":\"canceled\"}", NULL, &res, &j),
+                 0);
     cr_assert_eq(res, IG_JOB_CANCELED);
     cr_assert_str_eq(j.status, "canceled");
     cr_assert_str_eq(j.error, "{\"kind\":\"canceled\"}");
     ig_job_record_release(&j);
     cr_assert_eq(balance(), 7000);
     /* Another account's job is not found; an ended one stays as it is. */
-    cr_assert_eq(ig_job_cancel(s, "acct_b", "r1", 2000, NULL, &res, &j), IG_ENOTFOUND);
-    cr_assert_eq(ig_job_cancel(s, "acct_a", "q1", 2000, NULL, &res, &j), 0);
+    cr_assert_eq(ig_job_cancel(s, "acct_b", "r1", 2000, NULL, NULL, &res, &j), IG_ENOTFOUND);
+    cr_assert_eq(ig_job_cancel(s, "acct_a", "q1", 2000, NULL, NULL, &res, &j), 0);
     cr_assert_eq(res, IG_JOB_FINISHED);
     ig_job_record_release(&j);
 
@@ -209,7 +211,7 @@ Test(jobs, requeue_and_cancel)
     struct got b = {0};
     cr_assert_eq(ig_store_job_claim(s, "run_a", 3000, 5000, 5, got_cb, &b), 0);
     cr_assert_eq(b.n, 1);
-    cr_assert_eq(ig_job_cancel(s, "acct_a", "r1", 3100, NULL, &res, &j), 0);
+    cr_assert_eq(ig_job_cancel(s, "acct_a", "r1", 3100, NULL, NULL, &res, &j), 0);
     cr_assert_eq(res, IG_JOB_CANCELING);
     cr_assert_eq(j.cancel_requested, 1);
     ig_job_record_release(&j);
@@ -235,7 +237,7 @@ Test(jobs, renewal_names_the_jobs_to_cancel)
     cr_assert_eq(ig_store_job_claim(s, "run_a", 1000, 5000, 5, got_cb, &g), 0);
     enum ig_job_cancel_result res;
     struct ig_job_record j;
-    cr_assert_eq(ig_job_cancel(s, "acct_a", "b", 1100, NULL, &res, &j), 0);
+    cr_assert_eq(ig_job_cancel(s, "acct_a", "b", 1100, NULL, NULL, &res, &j), 0);
     ig_job_record_release(&j);
     struct got asked = {0};
     cr_assert_eq(ig_store_job_renew(s, "run_a", 9000, asked_cb, &asked), 0);
