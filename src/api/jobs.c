@@ -46,44 +46,6 @@ static int terminal(const char *status)
 
 /* ---- reading jobs (on the pool) ---- */
 
-struct result_ctx {
-    const struct ig_app *app;
-    const char *base_url;
-    json_t *result;
-};
-
-static int result_row(const struct ig_history_row *r, void *ud)
-{
-    struct result_ctx *c = ud;
-    json_t *links = ig_api_image_links(c->app, c->base_url, r->images_json);
-    json_t *data = json_array();
-    size_t i;
-    json_t *l;
-    json_array_foreach(links, i, l)
-    {
-        json_array_append_new(data, json_pack("{s:O}", "url", json_object_get(l, "url")));
-    }
-    json_decref(links);
-    c->result =
-        json_pack("{s:I, s:o}", "created", (json_int_t)(r->created_ms / 1000), "data", data);
-    return 1;
-}
-
-/* j as JSON, with its result when it succeeded (the store read here: on
- * the pool). NULL when out of memory. */
-static json_t *job_json_full(struct ig_app *app, const struct ig_job_record *j)
-{
-    struct result_ctx c = {app, j->base_url, NULL};
-    if (strcmp(j->status, "succeeded") == 0 && j->generation_id[0]) {
-        struct ig_history_query q = {
-            .account_id = j->account_id, .id = j->generation_id, .limit = 1};
-        ig_store_generation_history(app->store, &q, result_row, &c);
-    }
-    json_t *o = ig_api_job_json(app, j, c.result);
-    json_decref(c.result);
-    return o;
-}
-
 struct read_ctx {
     struct ig_app *app;
     char account_id[IG_ID_MAX];
@@ -100,7 +62,7 @@ static void read_one(struct read_ctx *c)
     if (c->rc)
         return;
     ig_strlcpy(c->status, j.status, sizeof c->status);
-    c->doc = job_json_full(c->app, &j);
+    c->doc = ig_api_job_json_read(c->app, &j);
     ig_job_record_release(&j);
     if (!c->doc)
         c->rc = IG_ENOMEM;
@@ -222,7 +184,7 @@ static void cancel_work(void *p)
     if (c->r.rc)
         return;
     ig_strlcpy(c->r.status, j.status, sizeof c->r.status);
-    c->r.doc = job_json_full(app, &j);
+    c->r.doc = ig_api_job_json_read(app, &j);
     ig_job_record_release(&j);
     if (!c->r.doc)
         c->r.rc = IG_ENOMEM;
@@ -470,7 +432,7 @@ static void list_work(void *p)
     int rc = ig_store_job_list(c->app->store, &c->q, list_row, c);
     c->rc = c->rc ? c->rc : rc;
     for (int i = 0; i < c->nrows; i++) {
-        json_t *o = c->rc ? NULL : job_json_full(c->app, &c->rows[i]);
+        json_t *o = c->rc ? NULL : ig_api_job_json_read(c->app, &c->rows[i]);
         if (o)
             json_array_append_new(c->items, o);
         else if (!c->rc)

@@ -1,5 +1,6 @@
 /* jobview.c — a job as the API shows it; see jobview.h. */
 #include "api/jobview.h"
+#include "api/history.h"
 #include "pipeline/runner.h"
 #include "util/json.h"
 #include "util/num.h"
@@ -61,6 +62,42 @@ json_t *ig_api_job_json(const struct ig_app *app, const struct ig_job_record *j,
         json_object_set_new(o, "cancel_requested", json_true());
     if (j->batch_id[0])
         json_object_set_new(o, "batch_id", json_string(j->batch_id));
+    return o;
+}
+
+struct result_ctx {
+    const struct ig_app *app;
+    const char *base_url;
+    json_t *result;
+};
+
+static int result_row(const struct ig_history_row *r, void *ud)
+{
+    struct result_ctx *c = ud;
+    json_t *links = ig_api_image_links(c->app, c->base_url, r->images_json);
+    json_t *data = json_array();
+    size_t i;
+    json_t *l;
+    json_array_foreach(links, i, l)
+    {
+        json_array_append_new(data, json_pack("{s:O}", "url", json_object_get(l, "url")));
+    }
+    json_decref(links);
+    c->result =
+        json_pack("{s:I, s:o}", "created", (json_int_t)(r->created_ms / 1000), "data", data);
+    return 1;
+}
+
+json_t *ig_api_job_json_read(struct ig_app *app, const struct ig_job_record *j)
+{
+    struct result_ctx c = {app, j->base_url, NULL};
+    if (strcmp(j->status, "succeeded") == 0 && j->generation_id[0]) {
+        struct ig_history_query q = {
+            .account_id = j->account_id, .id = j->generation_id, .limit = 1};
+        ig_store_generation_history(app->store, &q, result_row, &c);
+    }
+    json_t *o = ig_api_job_json(app, j, c.result);
+    json_decref(c.result);
     return o;
 }
 

@@ -15,6 +15,10 @@
  * memory. */
 json_t *ig_api_job_json(const struct ig_app *app, const struct ig_job_record *j, json_t *result);
 
+/* j as JSON with its result read from its generation's record when it
+ * succeeded (a store call: on the pool). NULL when out of memory. */
+json_t *ig_api_job_json_read(struct ig_app *app, const struct ig_job_record *j);
+
 /* The answer to a job's submission that has been committed (g's
  * enqueue stage): 202 with the queued job, and the runner woken. */
 void ig_api_job_queued(struct ig_http_req *req, const struct ig_generation *g);

@@ -53,6 +53,8 @@
     X(ROUTE_ADMIN_USAGE, "admin_usage")                                                            \
     X(ROUTE_JOBS, "jobs")                                                                          \
     X(ROUTE_JOB, "job")                                                                            \
+    X(ROUTE_BATCH, "batch")                                                                        \
+    X(ROUTE_BATCH_ONE, "batch_one")                                                                \
     X(ROUTE_WEBHOOK_SECRET, "webhook_secret")                                                      \
     X(ROUTE_WEBHOOK_DELIVERIES, "webhook_deliveries")                                              \
     X(ROUTE_WEBHOOK_DELIVERY, "webhook_delivery")
@@ -94,6 +96,9 @@ static const struct route routes[] = {
     {ROUTE_JOBS, HTTP_GET, "/v1/images/jobs", 0, IG_SCOPE_GENERATE, 0, ig_api_jobs_list},
     {ROUTE_JOB, HTTP_GET, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
     {ROUTE_JOB, HTTP_POST, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
+    {ROUTE_BATCH, HTTP_POST, "/v1/images/batch", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_batch_create},
+    {ROUTE_BATCH_ONE, HTTP_GET, "/v1/images/batch/", 1, IG_SCOPE_GENERATE, 0, ig_api_batch_get},
     {ROUTE_WEBHOOK_SECRET, HTTP_GET, "/v1/webhooks/secret", 0, IG_SCOPE_GENERATE, 0,
      ig_api_webhook_secret},
     {ROUTE_WEBHOOK_SECRET, HTTP_POST, "/v1/webhooks/secret/rotate", 0, IG_SCOPE_GENERATE, 0,

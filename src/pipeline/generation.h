@@ -128,6 +128,7 @@ struct ig_gen_job {
     size_t body_len;
     char *webhook_url; /* NULL: none (IG_GEN_JOB too: its end is told there) */
     char batch_id[48];
+    int batch_index;
     int queued;       /* committed: nothing more to do but answer */
     void *submission; /* on its way to the store (pipeline/job.c) */
     /* IG_GEN_JOB: the provider's job to follow (a taken-over job). */

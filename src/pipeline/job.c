@@ -132,6 +132,7 @@ enum ig_stage_rc ig_stage_enqueue(struct ig_generation *g)
     ig_strlcpy(r->base_url, g->ctx.base_url, sizeof r->base_url);
     ig_strlcpy(r->request_id, g->ctx.request_id, sizeof r->request_id);
     ig_strlcpy(r->batch_id, g->job.batch_id, sizeof r->batch_id);
+    r->batch_index = g->job.batch_index;
     r->created_ms = now;
     if (a->accounted && a->metered && (a->held > 0 || a->nbudgets > 0)) {
         struct ig_hold_record *h = &j->hold.hold;

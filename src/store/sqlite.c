@@ -606,6 +606,22 @@ static int webhook_secret_rotate(struct ig_store *s, const char *account_id,
     LOCKED(s, ig_sqlite_webhook_secret_rotate(CACHE(s), account_id, previous_until_ms, version));
 }
 
+static int batch_insert(struct ig_store *s, const struct ig_batch_record *b)
+{
+    LOCKED(s, ig_sqlite_batch_insert(CACHE(s), b));
+}
+
+static int batch_find(struct ig_store *s, const char *account_id, const char *id,
+                      struct ig_batch_record *out)
+{
+    LOCKED(s, ig_sqlite_batch_find(CACHE(s), account_id, id, out));
+}
+
+static int batch_set_rejected(struct ig_store *s, const char *id, const char *rejected)
+{
+    LOCKED(s, ig_sqlite_batch_set_rejected(CACHE(s), id, rejected));
+}
+
 static int account_list(struct ig_store *s, int (*cb)(const struct ig_account_record *, void *),
                         void *ud)
 {
@@ -931,6 +947,9 @@ static const struct ig_store_ops sqlite_ops = {
     .webhook_redeliver = webhook_redeliver,
     .webhook_secret_version = webhook_secret_version,
     .webhook_secret_rotate = webhook_secret_rotate,
+    .batch_insert = batch_insert,
+    .batch_find = batch_find,
+    .batch_set_rejected = batch_set_rejected,
     .byok_put = byok_put,
     .byok_delete = byok_delete,
     .byok_list = byok_list,

@@ -14,7 +14,7 @@
 #define JOB_COLUMNS                                                                                \
     "id, account_id, key_id, status, request, base_url, request_id, webhook_url, hold_id, held, "  \
     "created_ms, started_ms, finished_ms, lease_owner, lease_expires_ms, attempts, upstream, "     \
-    "cancel_requested, generation_id, error, batch_id "
+    "cancel_requested, generation_id, error, batch_id, batch_index "
 
 void ig_job_record_release(struct ig_job_record *j)
 {
@@ -56,6 +56,7 @@ static int row_to_job(sqlite3_stmt *st, struct ig_job_record *j)
     ig_sqlite_text(j->generation_id, sizeof j->generation_id, st, 18);
     j->error = text_dup(st, 19);
     ig_sqlite_text(j->batch_id, sizeof j->batch_id, st, 20);
+    j->batch_index = sqlite3_column_int(st, 21);
     if (!j->request || (sqlite3_column_type(st, 7) != SQLITE_NULL && !j->webhook_url) ||
         (sqlite3_column_type(st, 16) != SQLITE_NULL && !j->upstream) ||
         (sqlite3_column_type(st, 19) != SQLITE_NULL && !j->error)) {
@@ -70,10 +71,10 @@ int ig_sqlite_job_insert(struct ig_sqlite_cache *c, const struct ig_job_record *
     return ig_sqlite_exec(
         c, NULL,
         "INSERT INTO jobs (id, account_id, key_id, status, request, base_url, request_id, "
-        "webhook_url, hold_id, held, created_ms, batch_id) "
-        "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?, ''))",
-        "ssssssssiis", j->id, j->account_id, j->key_id, j->request, j->base_url, j->request_id,
-        j->webhook_url, j->hold_id, j->held, j->created_ms, j->batch_id);
+        "webhook_url, hold_id, held, created_ms, batch_id, batch_index) "
+        "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?, ''), ?)",
+        "ssssssssiisi", j->id, j->account_id, j->key_id, j->request, j->base_url, j->request_id,
+        j->webhook_url, j->hold_id, j->held, j->created_ms, j->batch_id, (int64_t)j->batch_index);
 }
 
 static int one_row(sqlite3_stmt *st, void *p)
@@ -163,8 +164,15 @@ int ig_sqlite_job_claim(struct ig_sqlite_cache *c, const char *owner, int64_t no
         c, each_row, &e,
         "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_expires_ms = ?2 + ?3, "
         "attempts = attempts + 1, started_ms = COALESCE(started_ms, ?2) WHERE id IN "
-        "(SELECT id FROM (SELECT id, created_ms FROM jobs WHERE status = 'queued' "
-        "ORDER BY created_ms LIMIT ?4) UNION ALL SELECT id FROM (SELECT id FROM jobs "
+        "(SELECT id FROM (SELECT id, created_ms FROM jobs WHERE status = 'queued' AND "
+        "batch_id IS NULL ORDER BY created_ms LIMIT ?4) "
+        /* A batch's queued jobs, in order, as many as its max_concurrency leaves room for. */
+        "UNION ALL SELECT id FROM (SELECT q.id FROM (SELECT id, created_ms, batch_id, "
+        "row_number() OVER (PARTITION BY batch_id ORDER BY batch_index) AS place FROM jobs "
+        "WHERE status = 'queued' AND batch_id IS NOT NULL) q JOIN batches b ON b.id = q.batch_id "
+        "WHERE q.place <= b.max_concurrency - (SELECT count(*) FROM jobs r WHERE r.batch_id = "
+        "q.batch_id AND r.status = 'running') ORDER BY q.created_ms LIMIT ?4) "
+        "UNION ALL SELECT id FROM (SELECT id FROM jobs "
         "WHERE status = 'running' AND lease_expires_ms < ?2 ORDER BY lease_expires_ms "
         "LIMIT ?4) LIMIT ?4) RETURNING " JOB_COLUMNS,
         "siii", owner, now_ms, lease_ms, (int64_t)max);
@@ -206,4 +214,47 @@ int ig_sqlite_job_set_upstream(struct ig_sqlite_cache *c, const char *id, const 
                             "status = 'running'",
                             "sss", id, owner, upstream);
     return rc ? rc : changes ? 0 : IG_ENOTFOUND;
+}
+
+/* ---- batches ---- */
+
+int ig_sqlite_batch_insert(struct ig_sqlite_cache *c, const struct ig_batch_record *b)
+{
+    return ig_sqlite_exec(c, NULL,
+                          "INSERT INTO batches (id, account_id, max_concurrency, total, "
+                          "created_ms) VALUES (?, ?, ?, ?, ?)",
+                          "ssiii", b->id, b->account_id, (int64_t)b->max_concurrency,
+                          (int64_t)b->total, b->created_ms);
+}
+
+static int batch_row(sqlite3_stmt *st, void *p)
+{
+    struct ig_batch_record *b = p;
+    ig_sqlite_text(b->id, sizeof b->id, st, 0);
+    ig_sqlite_text(b->account_id, sizeof b->account_id, st, 1);
+    b->max_concurrency = sqlite3_column_int(st, 2);
+    b->total = sqlite3_column_int(st, 3);
+    const unsigned char *r = sqlite3_column_text(st, 4);
+    b->rejected = strdup(r ? (const char *)r : "[]");
+    b->created_ms = sqlite3_column_int64(st, 5);
+    return 1;
+}
+
+int ig_sqlite_batch_find(struct ig_sqlite_cache *c, const char *account_id, const char *id,
+                         struct ig_batch_record *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = ig_sqlite_query(c, batch_row, out,
+                             "SELECT id, account_id, max_concurrency, total, rejected, created_ms "
+                             "FROM batches WHERE id = ? AND account_id = ?",
+                             "ss", id, account_id);
+    if (rc == 0 && !out->rejected)
+        return IG_ENOMEM;
+    return rc;
+}
+
+int ig_sqlite_batch_set_rejected(struct ig_sqlite_cache *c, const char *id, const char *rejected)
+{
+    return ig_sqlite_exec(c, NULL, "UPDATE batches SET rejected = ? WHERE id = ?", "ss", rejected,
+                          id);
 }

@@ -191,6 +191,17 @@ struct ig_job_record {
     char generation_id[IG_ID_MAX];
     char *error; /* owned: the OpenAI error object (JSON); NULL: none */
     char batch_id[IG_ID_MAX];
+    int batch_index; /* its place in its batch's requests */
+};
+
+/* A batch of jobs (POST /v1/images/batch). */
+struct ig_batch_record {
+    char id[IG_ID_MAX];
+    char account_id[IG_ID_MAX];
+    int max_concurrency; /* of its jobs running at once */
+    int total;           /* requests in it */
+    char *rejected;      /* owned when read: [{index, error}] of those that never became jobs */
+    int64_t created_ms;
 };
 
 /* Which jobs: one account's, newest first, older than the cursor job
@@ -473,8 +484,9 @@ struct ig_store_ops {
     int (*job_list)(struct ig_store *s, const struct ig_job_query *q,
                     int (*cb)(const struct ig_job_record *, void *), void *ud);
     /* Claims at most max due jobs for owner, in one step (two runners
-     * never claim the same job): queued ones oldest first, and running
-     * ones whose lease passed before now_ms (their runner died); each
+     * never claim the same job): queued ones oldest first (a batch's only
+     * while fewer than its max_concurrency run), and running ones whose
+     * lease passed before now_ms (their runner died); each
      * becomes running with a lease until now_ms + lease_ms and one more
      * attempt, and is passed to cb. 0 (also when none was due). */
     int (*job_claim)(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
@@ -522,6 +534,13 @@ struct ig_store_ops {
      * valid until previous_until_ms. *version gets the new one. */
     int (*webhook_secret_rotate)(struct ig_store *s, const char *account_id,
                                  int64_t previous_until_ms, int64_t *version);
+
+    /* Batches: insert (IG_EEXISTS), find (account_id's; IG_ENOTFOUND),
+     * and the requests refused when it was submitted (JSON). */
+    int (*batch_insert)(struct ig_store *s, const struct ig_batch_record *b);
+    int (*batch_find)(struct ig_store *s, const char *account_id, const char *id,
+                      struct ig_batch_record *out);
+    int (*batch_set_rejected)(struct ig_store *s, const char *id, const char *rejected);
 
     void (*close)(struct ig_store *s);
 };
@@ -626,6 +645,10 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((s)->ops->webhook_secret_version((s), (acct), (v), (until)))
 #define ig_store_webhook_secret_rotate(s, acct, until, v)                                          \
     ((s)->ops->webhook_secret_rotate((s), (acct), (until), (v)))
+
+#define ig_store_batch_insert(s, b)           ((s)->ops->batch_insert((s), (b)))
+#define ig_store_batch_find(s, acct, id, o)   ((s)->ops->batch_find((s), (acct), (id), (o)))
+#define ig_store_batch_set_rejected(s, id, r) ((s)->ops->batch_set_rejected((s), (id), (r)))
 
 /* Frees what an ig_webhook_record owns. */
 void ig_webhook_record_release(struct ig_webhook_record *w);

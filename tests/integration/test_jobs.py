@@ -319,6 +319,113 @@ class Jobs(JobsBase):
                                param="Idempotency-Key")
 
 
+class Batches(JobsBase):
+    def batch(self, key, headers=None, **body):
+        return self.gw.json("POST", "/v1/images/batch", body, key=key, headers=headers)
+
+    def wait_batch(self, key, batch_id, timeout=20):
+        def look():
+            status, _, doc = self.gw.json("GET", "/v1/images/batch/" + batch_id, key=key)
+            self.assertEqual(status, 200, doc)
+            return doc if doc["status"] == "completed" else None
+        return wait_for(look, timeout, interval=0.05, what="batch %s to complete" % batch_id)
+
+    def test_partial_failure_is_per_item(self):
+        acct, key = self.account(2)
+        ok = {"prompt": "a", "model": "quick", "size": "64x64"}
+        status, hdrs, doc = self.batch(key, max_concurrency=2, requests=[
+            ok, {"prompt": "b", "model": "quick", "colour": "red"}, ok,
+            {"prompt": "c", "model": "no-such"}, ok])
+        self.assertEqual(status, 202, doc)
+        self.assertEqual(hdrs["location"], "/v1/images/batch/" + doc["id"])
+        self.assertEqual((doc["object"], doc["total"], doc["max_concurrency"]),
+                         ("image.batch", 5, 2))
+        items = doc["items"]
+        self.assertEqual([i["index"] for i in items], [0, 1, 2, 3, 4])
+        self.assertEqual([items[i]["status"] for i in (1, 3)], ["rejected", "rejected"])
+        self.assertEqual(items[1]["error"]["code"], "unknown_parameter")
+        self.assertEqual(items[1]["error"]["param"], "colour")
+        self.assertEqual(set(items[1]["error"]), {"message", "type", "param", "code"})
+        self.assertEqual(items[3]["error"]["code"], "model_not_found")
+        # Two credits held two of the three valid requests' jobs (they are
+        # submitted together); the third is refused alone.
+        valid = [items[i] for i in (0, 2, 4)]
+        self.assertEqual(sorted(i["status"] for i in valid), ["queued", "queued", "rejected"])
+        [short] = [i for i in valid if i["status"] == "rejected"]
+        self.assertEqual(short["error"]["code"], "insufficient_credits")
+        self.assertIsNone(short["job_id"])
+        done = self.wait_batch(key, doc["id"])
+        self.assertEqual(done["counts"], {"queued": 0, "running": 0, "succeeded": 2,
+                                          "failed": 0, "canceled": 0, "rejected": 3})
+        for i in (0, 2, 4):
+            if items[i]["status"] == "queued":
+                self.assertEqual(done["items"][i]["status"], "succeeded")
+                self.assertEqual(done["items"][i]["job_id"], items[i]["job_id"])
+                self.assertTrue(done["items"][i]["result"]["data"][0]["url"])
+        self.assertEqual(done["items"][short["index"]]["error"]["code"], "insufficient_credits",
+                         "refusals are kept with the batch")
+        self.assertEqual(self.balance(key)["balance"], 0)
+        # Each item is a job of its own too.
+        first = [i for i in valid if i["job_id"]][0]
+        status, _, job = self.gw.json("GET", "/v1/images/jobs/" + first["job_id"], key=key)
+        self.assertEqual((status, job["batch_id"]), (200, doc["id"]))
+
+    def test_max_concurrency_is_honoured(self):
+        _, key = self.account(100)
+        self.fake.script([{"pending": 2}] * 4)
+        status, _, doc = self.batch(key, max_concurrency=1, requests=[
+            {"prompt": "p%d" % i, "model": "slow"} for i in range(4)])
+        self.assertEqual(status, 202, doc)
+        most = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, _, now = self.gw.json("GET", "/v1/images/batch/" + doc["id"], key=key)
+            most = max(most, now["counts"]["running"])
+            if now["status"] == "completed":
+                break
+            time.sleep(0.05)
+        self.assertEqual(now["counts"]["succeeded"], 4, now)
+        self.assertEqual(most, 1, "one at a time")
+        creates = [r["body"] for r in self.fake.requests() if r["method"] == "POST"]
+        self.assertEqual([json.loads(b)["input"]["prompt"] for b in creates],
+                         ["p0", "p1", "p2", "p3"], "in the order of the requests")
+
+    def test_bad_batches_are_refused_whole(self):
+        _, key = self.account(10)
+        ok = {"prompt": "a", "model": "quick"}
+        cases = [({}, "requests"), ({"requests": []}, "requests"),
+                 ({"requests": [ok] * 101}, "requests"), ({"requests": [ok, "x"]}, "requests"),
+                 ({"requests": ok}, "requests"),
+                 ({"requests": [ok], "max_concurrency": 0}, "max_concurrency"),
+                 ({"requests": [ok], "max_concurrency": 65}, "max_concurrency"),
+                 ({"requests": [ok], "max_concurrency": "2"}, "max_concurrency"),
+                 ({"requests": [ok], "webhook_url": 5}, "webhook_url")]
+        for body, param in cases:
+            status, hdrs, doc = self.gw.json("POST", "/v1/images/batch", body, key=key)
+            self.assertOpenAIError(status, hdrs, doc, 400, code="invalid_value", param=param)
+        status, hdrs, doc = self.gw.json("POST", "/v1/images/batch",
+                                         {"requests": [ok], "size": "1x1"}, key=key)
+        self.assertOpenAIError(status, hdrs, doc, 400, code="unknown_parameter", param="size")
+        status, _, listed = self.gw.json("GET", "/v1/images/jobs", key=key)
+        self.assertEqual(listed["data"], [])
+
+    def test_batches_are_the_accounts_own_and_idempotent(self):
+        _, a = self.account(10)
+        _, b = self.account(10)
+        h = {"Idempotency-Key": "batch-1"}
+        status, _, doc = self.batch(a, headers=h, requests=[{"prompt": "x", "model": "quick"}])
+        self.assertEqual(status, 202, doc)
+        status, hdrs, again = self.batch(a, headers=h,
+                                         requests=[{"prompt": "x", "model": "quick"}])
+        self.assertEqual((status, again["id"], hdrs.get("idempotent-replayed")),
+                         (202, doc["id"], "true"))
+        self.wait_batch(a, doc["id"])
+        status, hdrs, err = self.gw.json("GET", "/v1/images/batch/" + doc["id"], key=b)
+        self.assertOpenAIError(status, hdrs, err, 404, code="batch_not_found", param="id")
+        status, _, listed = self.gw.json("GET", "/v1/images/jobs", key=a)
+        self.assertEqual(len(listed["data"]), 1, "one job, however often the batch was sent")
+
+
 class QueuedJobs(JobsBase):
     """An instance that runs no jobs (jobs.runners: 0, a fleet's API-only
     instance): submissions stay queued, so a cancel finds them there."""

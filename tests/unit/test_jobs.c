@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char path[96];
@@ -263,6 +264,53 @@ Test(jobs, stale_hold_sweep_spares_jobs)
     cr_assert_eq(ig_ledger_release_stale(s, 100000, &released), 0);
     cr_assert_eq(released, 1, "only the hold that is not a job's");
     cr_assert_eq(balance(), 7500);
+}
+
+Test(jobs, a_batch_runs_at_most_its_max_concurrency)
+{
+    struct ig_batch_record b = {.max_concurrency = 2, .total = 5, .created_ms = 100};
+    snprintf(b.id, sizeof b.id, "batch_1");
+    snprintf(b.account_id, sizeof b.account_id, "acct_a");
+    cr_assert_eq(ig_store_batch_insert(s, &b), 0);
+    for (int i = 0; i < 5; i++) {
+        struct ig_job_record j;
+        memset(&j, 0, sizeof j);
+        snprintf(j.id, sizeof j.id, "b%d", i);
+        snprintf(j.account_id, sizeof j.account_id, "acct_a");
+        snprintf(j.key_id, sizeof j.key_id, "key_a");
+        snprintf(j.batch_id, sizeof j.batch_id, "batch_1");
+        j.batch_index = 4 - i; /* claimed in the batch's order, not the rows' */
+        j.request = (char *)"{}";
+        j.created_ms = 100 + i;
+        cr_assert_eq(ig_job_submit(s, &j, NULL), 0);
+    }
+    cr_assert_eq(submit("solo", 0, 200), 0);
+    struct got a = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_a", 1000, 5000, 10, got_cb, &a), 0);
+    cr_assert_eq(a.n, 3, "two of the batch and the job outside it");
+    int batch = 0;
+    for (int i = 0; i < a.n; i++) {
+        batch += a.ids[i][0] == 'b';
+        cr_assert(strcmp(a.ids[i], "b4") == 0 || strcmp(a.ids[i], "b3") == 0 ||
+                      strcmp(a.ids[i], "solo") == 0,
+                  "%s", a.ids[i]);
+    }
+    cr_assert_eq(batch, 2);
+    struct got none = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_b", 1000, 5000, 10, got_cb, &none), 0);
+    cr_assert_eq(none.n, 0, "full until one ends");
+    cr_assert_eq(end("b4", "run_a", "succeeded", 0), 0);
+    struct got one = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_b", 1000, 5000, 10, got_cb, &one), 0);
+    cr_assert_eq(one.n, 1);
+    cr_assert_str_eq(one.ids[0], "b2");
+    struct ig_batch_record found;
+    cr_assert_eq(ig_store_batch_set_rejected(s, "batch_1", "[{\"index\":9}]"), 0);
+    cr_assert_eq(ig_store_batch_find(s, "acct_a", "batch_1", &found), 0);
+    cr_assert_str_eq(found.rejected, "[{\"index\":9}]");
+    cr_assert_eq(found.max_concurrency, 2);
+    free(found.rejected);
+    cr_assert_eq(ig_store_batch_find(s, "acct_b", "batch_1", &found), IG_ENOTFOUND);
 }
 
 struct racer {
