@@ -197,13 +197,18 @@ class Jobs(JobsBase):
             ids.append(doc["id"])
         for job_id in ids:
             self.wait_job(key, job_id)
+        status, _, everything = self.gw.json("GET", "/v1/images/jobs?limit=100", key=key)
+        order = [j["id"] for j in everything["data"]]
+        self.assertEqual(sorted(order), sorted(ids))
+        created = [j["created"] for j in everything["data"]]
+        self.assertEqual(created, sorted(created, reverse=True), "newest first")
         status, _, page = self.gw.json("GET", "/v1/images/jobs?limit=2", key=key)
         self.assertEqual(status, 200, page)
-        self.assertEqual([j["id"] for j in page["data"]], ids[::-1][:2], "newest first")
+        self.assertEqual([j["id"] for j in page["data"]], order[:2])
         self.assertTrue(page["has_more"])
         status, _, page2 = self.gw.json(
             "GET", "/v1/images/jobs?limit=2&cursor=" + page["next_cursor"], key=key)
-        self.assertEqual([j["id"] for j in page2["data"]], ids[::-1][2:4])
+        self.assertEqual([j["id"] for j in page2["data"]], order[2:4], "the next page")
         status, _, done = self.gw.json("GET", "/v1/images/jobs?status=succeeded&limit=100",
                                        key=key)
         self.assertEqual(sorted(j["id"] for j in done["data"]), sorted(ids))
