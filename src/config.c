@@ -127,6 +127,14 @@ static const struct setting settings[] = {
      "86400000",
      "after POST /v1/webhooks/secret/rotate, how long deliveries carry the old secret's "
      "signature beside the new one's"},
+    {"cache.ttl_s", SET_INT, F(cache_ttl_s), 0, 31536000, "86400",
+     "how long a generation's images serve identical requests (seeded, or sent with "
+     "x-imagegate-cache: use); 0 turns the cache and single flights off"},
+    {"cache.hit_cost_percent", SET_INT, F(cache_hit_cost_percent), 0, 100, "0",
+     "what a cache hit costs, in percent of the request's estimate"},
+    {"cache.shared", SET_BOOL, F(cache_shared), 0, 1, "false",
+     "whether identical requests of different accounts share cached images and flights "
+     "(off: each account its own)"},
     {"log.access", SET_BOOL, F(access_log), 0, 1, "true", "one JSON line per request"},
     {"log.prompts", SET_BOOL, F(log_prompts), 0, 1, "false",
      "include prompts in log lines (off: prompts never reach logs)"},

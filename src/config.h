@@ -50,6 +50,9 @@ struct ig_config {
     char *webhooks_retry_delays_ms; /* "5000,300000,…" */
     int64_t webhooks_timeout_ms;
     int64_t webhooks_rotation_window_ms;
+    int64_t cache_ttl_s; /* 0: no cache */
+    int64_t cache_hit_cost_percent;
+    int cache_shared;
     int64_t breaker_threshold;
     int64_t breaker_cooldown_ms;
     char *models_file;     /* the YAML file whose `models:` section defines routing; NULL: none */

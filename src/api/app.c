@@ -287,6 +287,9 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     }
     if (rc == 0)
         rc = webhook_settings(app, why, sizeof why);
+    if (rc == 0 && cfg->cache_ttl_s > 0 &&
+        (ig_imgcache_new(&app->imgcache, 16) || ig_flights_new(&app->flights)))
+        rc = IG_ENOMEM;
     if (rc == 0 && (rc = ig_cors_parse(cfg->cors_allowed_origins, &app->cors, why, sizeof why)))
         ig_error("cors.allowed_origins: %s", why);
     app->upstream_options.allow = &app->allow_networks;
@@ -335,6 +338,8 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         .rate_tiers = app->rate_tiers,
         .moderation = app->moderation,
         .webhook_networks = &app->webhook_networks,
+        .cache = app->imgcache,
+        .flights = app->flights,
         .webhook_delays = app->webhook_delays,
         .nwebhook_delays = app->nwebhook_delays,
     };
@@ -351,6 +356,10 @@ void ig_app_release(struct ig_app *app)
     ig_keycache_free(app->keys);
     ig_balances_free(app->balances);
     app->balances = NULL;
+    ig_imgcache_free(app->imgcache);
+    app->imgcache = NULL;
+    ig_flights_free(app->flights);
+    app->flights = NULL;
     ig_models_free(app->models);
     ig_moderation_free(app->moderation);
     app->moderation = NULL;

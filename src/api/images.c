@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* One HTTP request waiting for its generation. */
 struct http_waiter {
@@ -256,6 +257,30 @@ void ig_api_generation_refuse(struct ig_http_req *req, struct ig_generation *g,
         ig_generation_refuse(g, err);
 }
 
+/* x-imagegate-cache: use, skip or refresh (absent: the cache serves
+ * requests that pin a seed). IG_EINVAL with err filled for another value. */
+static int cache_mode(const struct ig_http_req *req, enum ig_cache_mode *out,
+                      struct ig_gen_error *err)
+{
+    size_t n;
+    const char *v = ig_http_header(req, "x-imagegate-cache", &n);
+    static const struct {
+        const char *name;
+        enum ig_cache_mode mode;
+    } modes[] = {{"use", IG_CACHE_USE}, {"skip", IG_CACHE_SKIP}, {"refresh", IG_CACHE_REFRESH}};
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        if (n == strlen(modes[i].name) && strncasecmp(v, modes[i].name, n) == 0) {
+            *out = modes[i].mode;
+            return 0;
+        }
+    }
+    ig_gen_error_set(err, IG_GERR_INVALID, "invalid_value", "x-imagegate-cache",
+                     "The x-imagegate-cache header is use, skip or refresh.");
+    return IG_EINVAL;
+}
+
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
@@ -273,6 +298,10 @@ void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char 
         ig_gen_error_set(&err, IG_GERR_INVALID, "unsupported_parameter", "stream",
                          "Idempotency-Key is not supported with stream=true: an event stream "
                          "cannot be replayed.");
+        ig_api_generation_refuse(req, g, &err);
+        return;
+    }
+    if (cache_mode(req, &g->cache.mode, &err)) {
         ig_api_generation_refuse(req, g, &err);
         return;
     }

@@ -105,8 +105,8 @@ static void dispatch_done(struct ig_dispatch *d, struct ig_dispatch_outcome *o, 
 enum ig_stage_rc ig_stage_dispatch(struct ig_generation *g)
 {
     const struct ig_config *cfg = g->pipeline->cfg;
-    if (g->job.mode == IG_GEN_SUBMIT)
-        return IG_STAGE_NEXT; /* committed as a job: a runner dispatches it */
+    if (g->job.mode == IG_GEN_SUBMIT || g->cache.entry)
+        return IG_STAGE_NEXT; /* committed as a job, or served from the cache */
     struct ig_dispatch_options opts = {
         .breakers = g->pipeline->breakers,
         .capacity = g->pipeline->capacity,

@@ -62,6 +62,8 @@ void ig_generation_free(struct ig_generation *g)
     free(g->job.body);
     free(g->job.webhook_url);
     free(g->job.resume_url);
+    free(g->cache.entry);
+    free(g->cache.stored);
     struct ig_pipeline_worker *w = g->worker;
     free(g);
     ig_pipeline_worker_generation_gone(w);

@@ -18,6 +18,7 @@
 
 #include "pipeline/dispatcher.h"
 #include "core/gen_error.h"
+#include "core/imgcache.h"
 #include "core/keycache.h"
 #include "core/request.h"
 #include "pipeline/pipeline.h"
@@ -141,6 +142,22 @@ struct ig_gen_job {
     void *stored;     /* during its record's write: the store step's state (pipeline/result.h) */
 };
 
+/* The client's say in the cache (x-imagegate-cache), and what came of it
+ * (pipeline/cache.c). */
+enum ig_cache_mode { IG_CACHE_AUTO, IG_CACHE_USE, IG_CACHE_SKIP, IG_CACHE_REFRESH };
+enum ig_cache_outcome { IG_CACHE_NONE, IG_CACHE_MISS, IG_CACHE_HIT, IG_CACHE_COALESCED };
+
+struct ig_gen_cache {
+    enum ig_cache_mode mode; /* AUTO: used when the request pins a seed */
+    enum ig_cache_outcome outcome;
+    uint8_t key[IG_CACHE_KEY];
+    struct ig_flight *flight; /* the flight it leads or follows */
+    int leader;
+    struct ig_cache_entry *entry;  /* a hit's or a coalesced twin's images (owned) */
+    struct ig_cache_entry *stored; /* a leader's images once recorded (owned) */
+    uv_timer_t *timer;             /* a follower's look at its flight */
+};
+
 struct ig_gen_timings {
     uint64_t start_us;    /* the request arrived */
     uint64_t dispatch_us; /* dispatch began */
@@ -161,6 +178,7 @@ struct ig_generation {
     struct ig_gen_limits limits;
     struct ig_gen_byok *byok; /* the account's own keys, opened (pipeline/byok.c) */
     struct ig_gen_job job;
+    struct ig_gen_cache cache;
     uint64_t seed; /* the seed used (the request's, or a random one) */
     int64_t created;
 

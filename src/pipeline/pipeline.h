@@ -19,6 +19,7 @@
 #include "core/breaker.h"
 #include "core/capacity.h"
 #include "core/counters.h"
+#include "core/imgcache.h"
 #include "core/metrics.h"
 #include "core/models.h"
 #include "core/moderation.h"
@@ -68,6 +69,10 @@ struct ig_pipeline {
     /* Webhooks (pipeline/webhooks.h): the private networks deliveries may
      * reach (NULL: none), and the delays before each retry. */
     const struct ig_networks *webhook_networks;
+    /* The exact cache and its single flights (core/imgcache.h); NULL: no
+     * cache. */
+    struct ig_imgcache *cache;
+    struct ig_flights *flights;
     const int64_t *webhook_delays;
     int nwebhook_delays;
 };

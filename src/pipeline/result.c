@@ -94,8 +94,8 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
         return;
     }
     struct ig_gen_request *r = &g->req;
-    const struct ig_dispatch_outcome *o = g->outcome;
-    const struct ig_provider *prov = ig_provider_find(o->deployment->provider);
+    const struct ig_dispatch_outcome *o = g->outcome; /* NULL: served from the cache */
+    const struct ig_provider *prov = o ? ig_provider_find(o->deployment->provider) : NULL;
     int in_process = prov && prov->generate;
     const char *format = s->made ? s->images[0].format : "png";
     int streaming = r->stream;
@@ -131,7 +131,7 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
     if (rc == 0) {
         struct ig_jw meta;
         ig_jw_begin(&meta, &out);
-        ig_jw_str(&meta, "provider_used", o->deployment->provider);
+        ig_jw_str(&meta, "provider_used", o ? o->deployment->provider : "cache");
         ig_jw_str(&meta, "model", r->model->id);
         ig_jw_int(&meta, "images_generated", s->made);
         ig_jw_str(&meta, "size", r->size);
@@ -147,10 +147,14 @@ void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
         if (in_process) {
             ig_jw_int(&meta, "seed", (long long)g->seed);
             ig_jw_str(&meta, "renderer", "procedural (not a diffusion model)");
-        } else {
+        } else if (o) {
             ig_jw_int(&meta, "attempts", o->attempts);
             ig_jw_str(&meta, "upstream_model", o->deployment->model);
         }
+        if (g->cache.outcome != IG_CACHE_NONE)
+            ig_jw_str(&meta, "cache", ig_cache_outcome_name(g->cache.outcome));
+        if (g->cache.entry)
+            ig_jw_str(&meta, "cached_generation_id", g->cache.entry->generation_id);
         if (g->acct.accounted) {
             char cost[32], left[32];
             ig_credits_format(g->acct.cost, cost, sizeof cost);

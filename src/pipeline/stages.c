@@ -1,6 +1,6 @@
 /* stages.c — the stage table: the one map of the pipeline.
  *
- *   validate → admit → moderate → limit → byok → reserve → [cache]
+ *   validate → admit → moderate → limit → byok → reserve → cache
  *     → enqueue → dispatch → store → settle → job → answer
  *
  * A durable job goes through it twice (pipeline/job.c): its submission
@@ -8,9 +8,7 @@
  * pipeline/runner.c) skips what the submission did (limit, reserve) and
  * ends in the job stage, which writes its end when its record did not.
  *
- * The bracketed slot is empty until its issue fills it (cache and
- * single-flight); adding a stage is
- * one line here and its own file. (Idempotency-Key is not a stage: what
+ * Adding a stage is one line here and its own file. (Idempotency-Key is not a stage: what
  * it replays is an HTTP answer, which the pipeline never sees; it runs in
  * api/idempotency.c before a generation starts.) The
  * table reaches the driver (pipeline/generation.c) through struct
@@ -28,7 +26,7 @@ static const struct ig_stage stages[] = {
     {"limit", ig_stage_limit, ig_stage_limit_release, NULL, IG_STAGE_ALWAYS},
     {"byok", ig_stage_byok, ig_stage_byok_release, NULL, 0},
     {"reserve", ig_stage_reserve, NULL, NULL, 0},
-    {"cache", NULL, NULL, NULL, 0},
+    {"cache", ig_stage_cache, ig_stage_cache_release, ig_stage_cache_cancel, 0},
     {"enqueue", ig_stage_enqueue, NULL, NULL, 0},
     {"dispatch", ig_stage_dispatch, NULL, ig_stage_dispatch_cancel, 0},
     {"store", ig_stage_store, NULL, NULL, IG_STAGE_ALWAYS},

@@ -89,6 +89,42 @@ static int store_image(struct ig_generation *g, struct ig_stored *s, const uint8
     return ig_result_add_item(g, s, bytes, len, b64, im, revised_prompt);
 }
 
+/* A generation served from the cache (pipeline/cache.c): its answer made
+ * of the stored images (read back only for base64), and its record. */
+static void serve_cached(struct ig_generation *g, struct ig_stored *s)
+{
+    const struct ig_cache_entry *e = g->cache.entry;
+    size_t max_image = (size_t)g->pipeline->cfg->max_image_bytes;
+    int b64 = g->req.response_format == IG_RESP_B64;
+    size_t need = 4096;
+    for (int i = 0; i < e->nimages; i++)
+        need += (b64 ? ig_base64_len((size_t)e->images[i].bytes) : 0) + 1024;
+    int rc = ig_result_open(g, s, need);
+    for (int i = 0; rc == 0 && i < e->nimages; i++) {
+        struct ig_image_record *im = &s->images[s->made];
+        *im = e->images[i];
+        im->index = s->made;
+        struct ig_buf bytes;
+        ig_buf_init(&bytes, max_image);
+        if (b64)
+            rc = ig_blob_read(g->pipeline->blobs, im->sha256, max_image, &bytes);
+        rc = rc ? rc
+                : ig_result_add_item(g, s, (const uint8_t *)bytes.data, bytes.len, NULL, im, NULL);
+        ig_buf_release(&bytes);
+        if (rc == 0)
+            s->made++;
+    }
+    if (rc) {
+        ig_error("generation %s: the cached images cannot be served (%s)", g->id, ig_strerror(rc));
+        ig_generation_fail_internal(g, rc);
+        s->error = "cannot read the cached images";
+        s->made = 0;
+    }
+    /* A hit costs its share of the estimate (cache.hit_cost_percent). */
+    g->acct.cost = s->error ? 0 : g->acct.held * g->pipeline->cfg->cache_hit_cost_percent / 100;
+    fill_record(g, s);
+}
+
 /* The store step's first half: the images written to the blob store and
  * added to the answer, and the record filled. */
 static void store_images(struct ig_generation *g, struct ig_stored *s)
@@ -99,6 +135,10 @@ static void store_images(struct ig_generation *g, struct ig_stored *s)
      * the answer around them. */
     size_t max_image = (size_t)g->pipeline->cfg->max_image_bytes;
     ig_buf_init(&s->items, IG_MAX_IMAGES * (max_image / 3 * 4 + 8192) + ANSWER_ROOM);
+    if (g->state != IG_GEN_FAILED && g->cache.entry) {
+        serve_cached(g, s);
+        return;
+    }
     if (g->state == IG_GEN_FAILED || !o || !o->ok) {
         s->error = g->error.message[0] ? g->error.message : "out of memory";
         fill_record(g, s);
@@ -200,6 +240,14 @@ static void store_batch_run(struct ig_batch_item *first, void *ud)
     for (struct ig_batch_item *it = first; it; it = it->next, i++) {
         struct ig_generation *g = GEN_OF_ITEM(it);
         g->job.stored = NULL;
+        if (ws[i].rc == 0 && g->cache.leader && !ss[i].error && ss[i].made > 0 &&
+            ss[i].made <= IG_CACHE_IMAGES && (g->cache.stored = malloc(sizeof *g->cache.stored))) {
+            /* What enters the cache once it has ended (pipeline/cache.c). */
+            struct ig_cache_entry *e = g->cache.stored;
+            ig_strlcpy(e->generation_id, g->id, sizeof e->generation_id);
+            e->nimages = ss[i].made;
+            memcpy(e->images, ss[i].images, (size_t)ss[i].made * sizeof e->images[0]);
+        }
         if (ws[i].rc == 0 && g->job.mode == IG_GEN_JOB)
             g->job.ended = 1;                /* with its hold settled (the job stage says so) */
         if (ws[i].rc == 0 && ws[i].charge) { /* charged with the record */

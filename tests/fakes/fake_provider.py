@@ -187,6 +187,8 @@ class Handler(BaseHTTPRequestHandler):
         if plan.get("status", 200) != 200:
             return self.send(plan["status"], {"error": "RuntimeError", "detail": "planned failure",
                                               "body": "", "errors": "planned failure"})
+        if plan.get("delay"):
+            time.sleep(plan["delay"])
         req = json.loads(body)
         n = int(req.get("batch_size", 1))
         seed = int(req.get("seed", -1))
