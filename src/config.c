@@ -266,6 +266,8 @@ void ig_config_release(struct ig_config *c)
     c->models_file = NULL;
     free(c->moderation_file);
     c->moderation_file = NULL;
+    free(c->styles_file);
+    c->styles_file = NULL;
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (settings[i].type == SET_STRING) {
             char **slot = (char **)(void *)((char *)c + settings[i].offset);
@@ -277,7 +279,8 @@ void ig_config_release(struct ig_config *c)
 
 #define MAX_DEPTH 8
 
-/* The sections that are trees, not settings (`models:`, `moderation:`):
+/* The sections that are trees, not settings (`models:`, `moderation:`,
+ * `styles:`):
  * the reader notes which file holds each, for its own reader
  * (providers/routes.c, core/moderation.c). NULL for other keys. */
 static char **tree_section(struct ig_config *c, const char *key)
@@ -288,6 +291,8 @@ static char **tree_section(struct ig_config *c, const char *key)
         return &c->models_file;
     if (strcmp(key, "moderation") == 0)
         return &c->moderation_file;
+    if (strcmp(key, "styles") == 0)
+        return &c->styles_file;
     return NULL;
 }
 

@@ -57,6 +57,7 @@ struct ig_config {
     int64_t breaker_cooldown_ms;
     char *models_file;     /* the YAML file whose `models:` section defines routing; NULL: none */
     char *moderation_file; /* the YAML file whose `moderation:` section has categories */
+    char *styles_file;     /* the YAML file whose `styles:` section adds to the catalogue */
     int access_log;
     int log_prompts;
     int provenance_prompt;       /* the prompt's text in PNG provenance, not only its hash */

@@ -310,6 +310,10 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
     if (rc == 0 &&
         (rc = ig_moderation_load(cfg->moderation_file, &app->moderation, err, sizeof err)))
         ig_error("%s", err);
+    if (rc == 0 && (rc = ig_styles_load(cfg->styles_file, &app->styles, err, sizeof err)))
+        ig_error("%s", err);
+    if (rc == 0)
+        ig_models_set_styles(app->models, app->styles);
     if (rc == 0 && cfg->default_model[0] &&
         (rc = ig_models_set_default(app->models, cfg->default_model))) {
         ig_error("default_model: '%s' is not a model this gateway serves (GET /v1/models lists "
@@ -363,6 +367,8 @@ void ig_app_release(struct ig_app *app)
     ig_models_free(app->models);
     ig_moderation_free(app->moderation);
     app->moderation = NULL;
+    ig_styles_free(app->styles);
+    app->styles = NULL;
     ig_breakers_free(app->breakers);
     app->breakers = NULL;
     ig_capacity_free(app->capacity);
@@ -687,4 +693,34 @@ const char *ig_app_page_query(const struct ig_http_req *req, int def, int max, i
     if (ig_app_query_param(req, "cursor", cursor, cursor_size) < 0)
         return "cursor";
     return NULL;
+}
+
+int ig_app_json_scopes(json_t *names, unsigned *bits)
+{
+    size_t i;
+    json_t *s;
+    *bits = 0;
+    json_array_foreach(names, i, s)
+    {
+        unsigned bit;
+        if (!json_is_string(s) || strchr(json_string_value(s), ',') ||
+            ig_scopes_parse(json_string_value(s), &bit) || bit == 0)
+            return IG_EINVAL;
+        *bits |= bit;
+    }
+    return 0;
+}
+
+json_t *ig_app_scopes_json(unsigned bits)
+{
+    char scopes[64];
+    ig_scopes_format(bits, scopes, sizeof scopes);
+    json_t *sc = json_array();
+    for (char *p = scopes; *p;) {
+        char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        json_array_append_new(sc, json_stringn(p, n));
+        p += n + (comma ? 1 : 0);
+    }
+    return sc;
 }

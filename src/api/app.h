@@ -16,7 +16,10 @@
 #include "core/keycache.h"
 #include "core/metrics.h"
 #include "core/models.h"
+#include "core/styles.h"
 #include "pipeline/pipeline.h"
+
+struct ig_generation;
 #include "server/http.h"
 #include "store/blobs.h"
 #include "store/store.h"
@@ -37,6 +40,7 @@ struct ig_app {
     struct ig_metrics metrics;
     struct ig_models *models;
     struct ig_moderation *moderation; /* moderation:, compiled */
+    struct ig_styles *styles;         /* the style catalogue (core/styles.h) */
     struct ig_breakers *breakers;
     struct ig_capacity *capacity;
     struct ig_counters *counters;
@@ -91,10 +95,16 @@ struct ig_api_req {
     int images;
     char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
     void *idem;      /* owned: its Idempotency-Key claim until its answer (api/idempotency.c) */
+    /* Optional: answers a successful generation instead of the images
+     * endpoint's OpenAI answer (api/orchestrator.c). */
+    void (*answer)(struct ig_http_req *req, struct ig_generation *g);
     /* The router's own. */
     const void *route;
     char param[512];
     uint8_t key_hash[32];
+    int via_token;         /* authenticated by a bearer token (core/token.h) */
+    unsigned token_scopes; /* what the token allows (within its key's) */
+    char token_key_id[48];
     int store_rc;
     struct ig_key_record found;
 };
@@ -132,6 +142,10 @@ const char *ig_app_page_query(const struct ig_http_req *req, int def, int max, i
  * holds up to limit + 1 items, one more than the page was asked for, to
  * tell whether there is a next; the page's last "id" is the next cursor. */
 void ig_app_respond_page(struct ig_http_req *req, json_t *items, int limit);
+/* Scope bits from a JSON array of scope names ("generate", "admin"):
+ * 0, or IG_EINVAL for anything else. And the names of bits as an array. */
+int ig_app_json_scopes(json_t *names, unsigned *bits);
+json_t *ig_app_scopes_json(unsigned bits);
 /* Responds with a JSON value (the reference is stolen). */
 void ig_app_respond_json(struct ig_http_req *req, int status, json_t *body);
 /* The query parameter name of req, percent-decoded into out: 1 when it is

@@ -1,12 +1,13 @@
 /* files.c — GET /v1/files/{sha256}.{ext}?expires=…&sig=…: stored images by
- * signed, expiring URL. The signature is the capability, so no API key is
- * needed; it covers the path (hash and extension) and the expiry. A
- * tampered or expired link answers 403, a valid link to a missing blob 404.
- * The blob is read on the thread pool. */
+ * signed, expiring URL, and GET /v1/thumbnails/{sha256}.webp?… their 256 px
+ * WebP thumbnails, made when asked for (on the pool). The signature is the capability, so no API
+ * key is needed; it covers the path (hash and extension) and the expiry. A tampered or expired link
+ * answers 403, a valid link to a missing blob 404. The blob is read on the thread pool. */
 #include "api/app.h"
 #include "api/handlers.h"
 #include "core/signing.h"
 #include "image/codec.h"
+#include "image/thumbnail.h"
 #include "util/clock.h"
 #include "util/err.h"
 
@@ -17,17 +18,31 @@
 struct file_ctx {
     struct ig_app *app;
     char sha[65];
+    int thumbnail; /* /v1/thumbnails/: the image's 256 px WebP */
     enum ig_format format;
     int64_t expires_in;
     int rc;
     struct ig_buf data;
 };
 
+/* The ETag of a file: its hash, and for a thumbnail its size too. */
+static void etag_of(const char *sha, int thumbnail, char out[80])
+{
+    snprintf(out, 80, "\"%.64s%s\"", sha, thumbnail ? ".t256" : "");
+}
+
 static void read_work(void *p)
 {
     struct file_ctx *c = p;
     c->rc =
         ig_blob_read(&c->app->blobs.base, c->sha, (size_t)c->app->cfg->max_image_bytes, &c->data);
+    if (c->rc == 0 && c->thumbnail) {
+        struct ig_buf thumb;
+        c->rc = ig_thumbnail_webp(c->data.data, c->data.len, IG_THUMBNAIL_SIDE,
+                                  (size_t)c->app->cfg->max_input_pixels, &thumb);
+        ig_buf_release(&c->data);
+        c->data = thumb;
+    }
 }
 
 static void read_done(struct ig_http_req *req, void *p)
@@ -36,11 +51,14 @@ static void read_done(struct ig_http_req *req, void *p)
     if (c->rc == IG_ENOTFOUND) {
         ig_api_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
                              "No such file.");
+    } else if (c->rc == IG_ECODEC && c->thumbnail) {
+        ig_api_respond_error(req, 422, "invalid_request_error", "thumbnail_unavailable", NULL,
+                             "This image cannot be made into a thumbnail.");
     } else if (c->rc) {
         ig_api_respond_error(req, 500, "server_error", NULL, NULL, "cannot read the file");
     } else {
         char etag[80], cache[96];
-        snprintf(etag, sizeof etag, "\"%s\"", c->sha);
+        etag_of(c->sha, c->thumbnail, etag);
         snprintf(cache, sizeof cache, "private, max-age=%lld, immutable", (long long)c->expires_in);
         ig_http_add_header(req, "ETag", etag);
         ig_http_add_header(req, "Cache-Control", cache);
@@ -53,12 +71,12 @@ static void read_done(struct ig_http_req *req, void *p)
     free(c);
 }
 
-void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param)
+static void serve(struct ig_app *app, struct ig_http_req *req, const char *param, int thumbnail)
 {
     const char *dot = strchr(param, '.');
     enum ig_format fmt = dot ? ig_format_parse(dot + 1, strlen(dot + 1)) : IG_FMT_UNKNOWN;
     if (!dot || !ig_blobs_valid_name(param, (size_t)(dot - param)) || fmt == IG_FMT_UNKNOWN ||
-        strcmp(dot + 1, ig_format_name(fmt)) != 0) {
+        strcmp(dot + 1, ig_format_name(fmt)) != 0 || (thumbnail && fmt != IG_FMT_WEBP)) {
         ig_api_respond_error(req, 404, "invalid_request_error", "file_not_found", NULL,
                              "No such file.");
         return;
@@ -74,10 +92,10 @@ void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *p
         return;
     }
     size_t n;
+    char etag[80];
+    etag_of(param, thumbnail, etag);
     const char *inm = ig_http_header(req, "if-none-match", &n);
-    if (inm && n == 66 && inm[0] == '"' && memcmp(inm + 1, param, 64) == 0) {
-        char etag[80];
-        snprintf(etag, sizeof etag, "\"%.64s\"", param);
+    if (inm && n == strlen(etag) && memcmp(inm, etag, n) == 0) {
         ig_http_add_header(req, "ETag", etag);
         ig_http_respond(req, 304, NULL, "", 0, IG_BODY_STATIC);
         return;
@@ -91,10 +109,21 @@ void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *p
     memcpy(c->sha, param, 64);
     c->sha[64] = '\0';
     c->format = fmt;
+    c->thumbnail = thumbnail;
     c->expires_in = exp > now ? exp - now : 0;
     ig_buf_init(&c->data, 0);
     if (ig_app_offload(req, read_work, read_done, c)) {
         free(c);
         ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "overloaded");
     }
+}
+
+void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    serve(app, req, param, 0);
+}
+
+void ig_api_thumbnails_get(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    serve(app, req, param, 1);
 }

@@ -14,6 +14,7 @@ void ig_api_models_get(struct ig_app *app, struct ig_http_req *req, const char *
 void ig_api_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_edits(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_variations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_thumbnails_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_files_get(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_keys_list(struct ig_app *app, struct ig_http_req *req, const char *param);
@@ -40,6 +41,12 @@ void ig_api_webhook_deliveries(struct ig_app *app, struct ig_http_req *req, cons
 void ig_api_webhook_delivery(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_batch_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_batch_get(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_orch_generate(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_orch_generate_batch(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_orch_models(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_orch_model(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_orch_generations(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_tokens_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_byok_key_delete(struct ig_app *app, struct ig_http_req *req, const char *param);
 
 #endif

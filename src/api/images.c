@@ -128,6 +128,18 @@ static void finish_stream(struct http_waiter *hw, struct ig_generation *g)
     ig_http_stream_end(req);
 }
 
+static void add_cost_headers(struct ig_http_req *req, const struct ig_generation *g)
+{
+    if (!g->acct.accounted)
+        return;
+    char cost[32], left[32];
+    ig_credits_format(g->acct.cost, cost, sizeof cost);
+    ig_credits_format(g->acct.balance, left, sizeof left);
+    ig_http_add_header(req, "x-imagegate-cost", cost);
+    if (g->acct.metered)
+        ig_http_add_header(req, "x-imagegate-credits-remaining", left);
+}
+
 static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
 {
     struct http_waiter *hw = (struct http_waiter *)w;
@@ -147,15 +159,11 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
         }
     } else if (ok && g->job.mode == IG_GEN_SUBMIT) {
         ig_api_job_queued(req, g);
+    } else if (ok && ar->answer) {
+        add_cost_headers(req, g);
+        ar->answer(req, g);
     } else if (ok) {
-        if (g->acct.accounted) {
-            char cost[32], left[32];
-            ig_credits_format(g->acct.cost, cost, sizeof cost);
-            ig_credits_format(g->acct.balance, left, sizeof left);
-            ig_http_add_header(req, "x-imagegate-cost", cost);
-            if (g->acct.metered)
-                ig_http_add_header(req, "x-imagegate-credits-remaining", left);
-        }
+        add_cost_headers(req, g);
         ig_http_respond(req, 200, "application/json", g->result.body, g->result.body_len,
                         IG_BODY_FREE);
         g->result.body = NULL;

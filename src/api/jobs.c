@@ -274,8 +274,8 @@ static void events_look_done(uv_work_t *w, int status)
     }
     if (!req->streaming) {
         if (e->r.rc) {
+            req->on_client_gone = NULL; /* before the answer frees req */
             respond_read_failure(req, &e->r);
-            req->on_client_gone = NULL;
             uv_close((uv_handle_t *)&e->timer, events_closed_cb);
             return;
         }

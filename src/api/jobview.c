@@ -62,6 +62,11 @@ json_t *ig_api_job_json(const struct ig_app *app, const struct ig_job_record *j,
         json_object_set_new(o, "cancel_requested", json_true());
     if (j->batch_id[0])
         json_object_set_new(o, "batch_id", json_string(j->batch_id));
+    /* The names clients of other job APIs poll (seed 004's: state, and
+     * output[0].url). */
+    json_object_set_new(o, "state", json_string(j->status));
+    json_t *data = json_object_get(json_object_get(o, "result"), "data");
+    json_object_set(o, "output", data ? data : json_array());
     return o;
 }
 

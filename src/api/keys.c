@@ -46,15 +46,7 @@ static json_t *setting_json(int64_t v)
 
 static json_t *key_json(const struct ig_key_record *k)
 {
-    char scopes[64];
-    ig_scopes_format(k->scopes, scopes, sizeof scopes);
-    json_t *sc = json_array();
-    for (char *p = scopes; *p;) {
-        char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        json_array_append_new(sc, json_stringn(p, n));
-        p += n + (comma ? 1 : 0);
-    }
+    json_t *sc = ig_app_scopes_json(k->scopes);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "id", k->id, "object", "api_key",
                           "account_id", k->account_id, "name", k->name, "prefix", k->prefix,
                           "scopes", sc, "created_at", (json_int_t)k->created_at);
@@ -205,19 +197,10 @@ void ig_api_keys_create(struct ig_app *app, struct ig_http_req *req, const char 
                 "'scopes' must be a non-empty array of 'generate' and 'admin'.");
             return;
         }
-        bits = 0;
-        size_t i;
-        json_t *s;
-        json_array_foreach(scopes, i, s)
-        {
-            unsigned bit;
-            if (!json_is_string(s) || strchr(json_string_value(s), ',') ||
-                ig_scopes_parse(json_string_value(s), &bit) || bit == 0) {
-                bad(req, c, j, "invalid_value", "scopes",
-                    "Unknown scope; scopes are 'generate' and 'admin'.");
-                return;
-            }
-            bits |= bit;
+        if (ig_app_json_scopes(scopes, &bits)) {
+            bad(req, c, j, "invalid_value", "scopes",
+                "Unknown scope; scopes are 'generate' and 'admin'.");
+            return;
         }
     }
     if (ig_app_json_string(j, "account_id", "", c->rec.account_id, sizeof c->rec.account_id)) {

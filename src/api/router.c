@@ -12,6 +12,7 @@
  * memory). Missing, unknown, revoked and malformed keys all get the same
  * 401 text, so the answer never says which part was wrong. */
 #include "api/router.h"
+#include "core/token.h"
 #include "api/cors.h"
 #include "api/handlers.h"
 #include "util/buf.h"
@@ -53,6 +54,11 @@
     X(ROUTE_ADMIN_USAGE, "admin_usage")                                                            \
     X(ROUTE_JOBS, "jobs")                                                                          \
     X(ROUTE_JOB, "job")                                                                            \
+    X(ROUTE_TOKENS, "tokens")                                                                      \
+    X(ROUTE_ORCH_GENERATE, "orch_generate")                                                        \
+    X(ROUTE_ORCH_MODELS, "orch_models")                                                            \
+    X(ROUTE_ORCH_GENERATIONS, "orch_generations")                                                  \
+    X(ROUTE_ORCH_USAGE, "orch_usage")                                                              \
     X(ROUTE_BATCH, "batch")                                                                        \
     X(ROUTE_BATCH_ONE, "batch_one")                                                                \
     X(ROUTE_WEBHOOK_SECRET, "webhook_secret")                                                      \
@@ -96,6 +102,17 @@ static const struct route routes[] = {
     {ROUTE_JOBS, HTTP_GET, "/v1/images/jobs", 0, IG_SCOPE_GENERATE, 0, ig_api_jobs_list},
     {ROUTE_JOB, HTTP_GET, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
     {ROUTE_JOB, HTTP_POST, "/v1/images/jobs/", 1, IG_SCOPE_GENERATE, 0, ig_api_job},
+    {ROUTE_TOKENS, HTTP_POST, "/v1/tokens", 0, IG_SCOPE_GENERATE | IG_SCOPE_ADMIN, BODY_JSON,
+     ig_api_tokens_create},
+    {ROUTE_ORCH_GENERATE, HTTP_POST, "/api/v1/generate", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_orch_generate},
+    {ROUTE_ORCH_GENERATE, HTTP_POST, "/api/v1/generate/batch", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_orch_generate_batch},
+    {ROUTE_ORCH_MODELS, HTTP_GET, "/api/v1/models", 0, IG_SCOPE_GENERATE, 0, ig_api_orch_models},
+    {ROUTE_ORCH_MODELS, HTTP_GET, "/api/v1/models/", 1, IG_SCOPE_GENERATE, 0, ig_api_orch_model},
+    {ROUTE_ORCH_GENERATIONS, HTTP_GET, "/api/v1/generations", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_orch_generations},
+    {ROUTE_ORCH_USAGE, HTTP_GET, "/api/v1/usage", 0, IG_SCOPE_GENERATE, 0, ig_api_usage},
     {ROUTE_BATCH, HTTP_POST, "/v1/images/batch", 0, IG_SCOPE_GENERATE, BODY_JSON,
      ig_api_batch_create},
     {ROUTE_BATCH_ONE, HTTP_GET, "/v1/images/batch/", 1, IG_SCOPE_GENERATE, 0, ig_api_batch_get},
@@ -111,6 +128,7 @@ static const struct route routes[] = {
     {ROUTE_VARIATIONS, HTTP_POST, "/v1/images/variations", 0, IG_SCOPE_GENERATE, BODY_FORM,
      ig_api_variations},
     {ROUTE_FILES, HTTP_GET, "/v1/files/", 1, 0, 0, ig_api_files_get},
+    {ROUTE_FILES, HTTP_GET, "/v1/thumbnails/", 1, 0, 0, ig_api_thumbnails_get},
     {ROUTE_FILES, HTTP_HEAD, "/v1/files/", 1, 0, 0, ig_api_files_get},
     {ROUTE_ADMIN_KEYS, HTTP_POST, "/admin/keys", 0, IG_SCOPE_ADMIN, BODY_JSON, ig_api_keys_create},
     {ROUTE_ADMIN_KEYS, HTTP_GET, "/admin/keys", 0, IG_SCOPE_ADMIN, 0, ig_api_keys_list},
@@ -239,7 +257,9 @@ static void proceed(struct ig_app *app, struct ig_http_req *req, struct ig_api_r
 static void key_lookup_work(void *ctx)
 {
     struct ig_api_req *rc = ctx;
-    rc->store_rc = ig_store_key_find_by_hash(rc->app->store, rc->key_hash, &rc->found);
+    rc->store_rc = rc->via_token
+                       ? ig_store_key_find_by_id(rc->app->store, rc->token_key_id, &rc->found)
+                       : ig_store_key_find_by_hash(rc->app->store, rc->key_hash, &rc->found);
 }
 
 /* The request is now the key's. */
@@ -258,6 +278,8 @@ static void key_lookup_done(struct ig_http_req *req, void *ctx)
     if (rc->store_rc == 0 && rc->found.revoked_at == 0) {
         struct ig_key_identity who;
         ig_key_identity_of(&rc->found, &who);
+        if (rc->via_token)
+            who.scopes &= rc->token_scopes; /* a token narrows its key */
         ig_keycache_put(app->keys, rc->key_hash, now, &who);
         take_identity(rc, &who);
         proceed(app, req, rc);
@@ -383,6 +405,24 @@ static void route_request(struct ig_app *app, struct ig_http_req *req)
     if (klen == 0 || klen > 512) {
         respond_unauthorized(req, 0);
         return;
+    }
+    if (ig_token_like(key, klen)) {
+        /* A bearer token: signed by this gateway, for a key, until it
+         * expires (core/token.h); cached under its own hash. */
+        int64_t expires;
+        int v = ig_token_verify(app->secret, sizeof app->secret, key, klen, ig_unix_time(),
+                                rc->token_key_id, &rc->token_scopes, &expires);
+        if (v == IG_ERANGE) {
+            ig_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"imagegate\"");
+            ig_api_respond_error(req, 401, "invalid_request_error", "token_expired", NULL,
+                                 "This token has expired; mint a new one with POST /v1/tokens.");
+            return;
+        }
+        if (v) {
+            respond_unauthorized(req, 0);
+            return;
+        }
+        rc->via_token = 1;
     }
     ig_sha256(key, klen, rc->key_hash);
     struct ig_key_identity who;

@@ -20,7 +20,18 @@ struct ig_models {
         const char *prefix, *setting;
     } hints[64];
     size_t nhints;
+    const struct ig_styles *styles; /* the catalogue (NULL: none) */
 };
+
+void ig_models_set_styles(struct ig_models *m, const struct ig_styles *styles)
+{
+    m->styles = styles;
+}
+
+const struct ig_styles *ig_models_styles(const struct ig_models *m)
+{
+    return m->styles;
+}
 
 int ig_models_new(struct ig_models **out)
 {

@@ -74,6 +74,7 @@ struct ig_model {
 };
 
 struct ig_models;
+struct ig_styles;
 
 int ig_models_new(struct ig_models **out);
 void ig_models_free(struct ig_models *m);
@@ -97,6 +98,10 @@ size_t ig_models_count(const struct ig_models *m);
 const struct ig_model *ig_models_at(const struct ig_models *m, size_t i);
 /* The model used when a request names none. */
 const struct ig_model *ig_models_default(const struct ig_models *m);
+/* The style catalogue requests may name (core/styles.h), besides a
+ * model's own styles; it must outlive m. NULL: none. */
+void ig_models_set_styles(struct ig_models *m, const struct ig_styles *styles);
+const struct ig_styles *ig_models_styles(const struct ig_models *m);
 /* Makes the model named (an id or an alias) the default: 0, or
  * IG_ENOTFOUND. */
 int ig_models_set_default(struct ig_models *m, const char *name);

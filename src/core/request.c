@@ -257,6 +257,43 @@ static int check_webhook_url(const struct fields *f, struct ig_gen_request *req,
     return 0;
 }
 
+/* style: one of the model's own (OpenAI's vivid and natural), or a name of
+ * the catalogue (core/styles.h), which each provider gets as it takes it
+ * (a preset, or a suffix of the prompt: req->styled_prompt). */
+static int check_style(const struct fields *f, const struct ig_models *models,
+                       const struct ig_model *m, struct ig_gen_request *req,
+                       struct ig_gen_error *err)
+{
+    const char *name;
+    int rc = get_string(f, F_STYLE, &name, err);
+    if (rc || !name)
+        return rc;
+    for (size_t i = 0; m->styles && m->styles[i]; i++) {
+        if (strcmp(m->styles[i], name) == 0) {
+            req->style = m->styles[i];
+            return 0;
+        }
+    }
+    const struct ig_styles *cat = ig_models_styles(models);
+    const struct ig_style *st = ig_styles_find(cat, name);
+    if (!st) {
+        char known[1024] = "", own[128] = "";
+        ig_styles_names(cat, known, sizeof known);
+        for (size_t i = 0, used = 0; m->styles && m->styles[i] && used < sizeof own; i++)
+            used += (size_t)snprintf(own + used, sizeof own - used, "%s, ", m->styles[i]);
+        return fail(err, IG_GERR_INVALID, "invalid_value", "style",
+                    "Unknown style '%.64s'; '%s' takes %s%s.", name, m->id, own,
+                    known[0] ? known : "none");
+    }
+    req->style = st->name;
+    req->style_def = st;
+    size_t n = strlen(req->prompt) + 2 + strlen(st->suffix) + 1;
+    if (!(req->styled_prompt = malloc(n)))
+        return fail(err, IG_GERR_UNAVAILABLE, "overloaded", NULL, "out of memory");
+    snprintf(req->styled_prompt, n, "%s, %s", req->prompt, st->suffix);
+    return 0;
+}
+
 static int check_metadata(json_t *v, struct ig_gen_error *err)
 {
     if (!json_is_object(v))
@@ -422,11 +459,7 @@ static int validate(json_t *root, const struct ig_models *models, struct ig_gen_
         return rc;
     req->quality = quality ? quality : "auto";
 
-    json_t *sv = f->v[F_STYLE];
-    if (sv && !json_is_null(sv) && !m->styles)
-        return fail(err, IG_GERR_INVALID, "unsupported_parameter", "style",
-                    "'style' is not supported by '%s'.", m->id);
-    if ((rc = get_enum(f, F_STYLE, m->styles, &req->style, err)))
+    if ((rc = check_style(f, models, m, req, err)))
         return rc;
 
     const char *rf;
@@ -730,8 +763,14 @@ int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max
     return rc;
 }
 
+const char *ig_gen_request_prompt(const struct ig_gen_request *req)
+{
+    return req->styled_prompt ? req->styled_prompt : req->prompt;
+}
+
 void ig_gen_request_release(struct ig_gen_request *req)
 {
+    free(req->styled_prompt);
     json_decref(req->json);
     for (size_t i = 0; i < req->ninputs; i++)
         free(req->inputs[i].bytes);

@@ -11,6 +11,7 @@
 
 #include "core/gen_error.h"
 #include "core/models.h"
+#include "core/styles.h"
 #include "image/codec.h"
 #include "util/formdata.h"
 
@@ -41,7 +42,11 @@ struct ig_gen_request {
     int width, height;
     char size[24];       /* "WxH" as answered */
     const char *quality; /* "standard" etc., never NULL */
-    const char *style;   /* NULL when absent */
+    const char *style;   /* NULL when absent; the model's own, or the catalogue's */
+    /* A catalogue style (core/styles.h) and the prompt with its suffix, for
+     * providers without a preset for it (ig_gen_request_prompt); NULL: none. */
+    const struct ig_style *style_def;
+    char *styled_prompt;
     enum ig_response_format response_format;
     enum ig_format output_format;
     int output_compression; /* 0–100; -1 when absent */
@@ -82,6 +87,9 @@ int ig_edit_request_parse(struct ig_form *form, enum ig_operation op, size_t max
                           const struct ig_models *models, struct ig_gen_request *req,
                           struct ig_gen_error *err);
 void ig_gen_request_release(struct ig_gen_request *req);
+/* The prompt for a provider without its own styles: with the catalogue
+ * style's suffix when the request names one, else the prompt. */
+const char *ig_gen_request_prompt(const struct ig_gen_request *req);
 /* The highest price of one image of req among its model's deployments
  * (any of them may serve it), in millicredits before any markup: 0 and
  * *unit, or IG_ENOTFOUND when one of them has no price for req's size and

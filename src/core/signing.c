@@ -63,14 +63,27 @@ int ig_verify_signed(const uint8_t *secret, size_t secret_len, const char *path,
     return 0;
 }
 
-void ig_signed_file_url(const uint8_t *secret, size_t secret_len, const char *base_url,
-                        const char *sha256, const char *format, int64_t expires, char *out,
-                        size_t size)
+static void signed_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                       const char *dir, const char *sha256, const char *format, int64_t expires,
+                       char *out, size_t size)
 {
     char path[160], sig[IG_SIG_HEX];
-    int n = snprintf(path, sizeof path, "/v1/files/%s.%s", sha256, format);
+    int n = snprintf(path, sizeof path, "%s%s.%s", dir, sha256, format);
     if (n < 0 || (size_t)n >= sizeof path)
         n = (int)strlen(path);
     ig_sign_path(secret, secret_len, path, (size_t)n, expires, sig);
     snprintf(out, size, "%s%s?expires=%lld&sig=%s", base_url, path, (long long)expires, sig);
+}
+
+void ig_signed_file_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                        const char *sha256, const char *format, int64_t expires, char *out,
+                        size_t size)
+{
+    signed_url(secret, secret_len, base_url, "/v1/files/", sha256, format, expires, out, size);
+}
+
+void ig_signed_thumbnail_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                             const char *sha256, int64_t expires, char *out, size_t size)
+{
+    signed_url(secret, secret_len, base_url, "/v1/thumbnails/", sha256, "webp", expires, out, size);
 }

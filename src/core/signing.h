@@ -18,6 +18,10 @@ void ig_sign_path(const uint8_t *secret, size_t secret_len, const char *path, si
 void ig_signed_file_url(const uint8_t *secret, size_t secret_len, const char *base_url,
                         const char *sha256, const char *format, int64_t expires, char *out,
                         size_t size);
+/* The signed URL of a stored image's thumbnail (256 px WebP): base_url +
+ * /v1/thumbnails/SHA.webp?expires=…&sig=…. */
+void ig_signed_thumbnail_url(const uint8_t *secret, size_t secret_len, const char *base_url,
+                             const char *sha256, int64_t expires, char *out, size_t size);
 /* 0 when valid; IG_EINVAL for a bad or missing signature, IG_ERANGE when
  * expired. query is the raw query string (without '?'). *expires (may be
  * NULL) receives the signed expiry when the signature is good. */

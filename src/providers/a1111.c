@@ -89,10 +89,10 @@ static int a1111_prepare(const struct ig_gen_request *req, const struct ig_deplo
     const char *path = req->op == IG_OP_EDIT ? "/sdapi/v1/img2img" : "/sdapi/v1/txt2img";
     if (ig_provider_request(out, "POST", d, path, (size_t)256 << 20))
         return IG_ENOMEM;
-    json_t *b = json_pack("{s:s, s:i, s:i, s:i, s:I, s:b, s:b}", "prompt", req->prompt, "width",
-                          req->width, "height", req->height, "batch_size", req->n, "seed",
-                          (json_int_t)(req->seed >= 0 ? req->seed : -1), "send_images", 1,
-                          "save_images", 0);
+    json_t *b = json_pack(
+        "{s:s, s:i, s:i, s:i, s:I, s:b, s:b}", "prompt", ig_gen_request_prompt(req), "width",
+        req->width, "height", req->height, "batch_size", req->n, "seed",
+        (json_int_t)(req->seed >= 0 ? req->seed : -1), "send_images", 1, "save_images", 0);
     if (b && req->negative_prompt)
         json_object_set_new(b, "negative_prompt", json_string(req->negative_prompt));
     if (b && req->steps)

@@ -42,8 +42,8 @@ static int bfl_prepare(const struct ig_gen_request *req, const struct ig_deploym
     out->timeout_ms = d->timeout_ms;
     out->max_response_bytes = (size_t)1 << 20;
     json_t *b =
-        json_pack("{s:s, s:i, s:i, s:s}", "prompt", req->prompt, "width", req->width, "height",
-                  req->height, "output_format", ig_format_name(req->output_format));
+        json_pack("{s:s, s:i, s:i, s:s}", "prompt", ig_gen_request_prompt(req), "width", req->width,
+                  "height", req->height, "output_format", ig_format_name(req->output_format));
     if (!b)
         goto fail;
     if (req->seed >= 0)

@@ -32,10 +32,10 @@ static int fal_prepare(const struct ig_gen_request *req, const struct ig_deploym
     snprintf(path, sizeof path, "/%s", d->model);
     if (ig_provider_request(out, "POST", d, path, (size_t)1 << 20))
         return IG_ENOMEM;
-    json_t *b =
-        json_pack("{s:s, s:{s:i, s:i}, s:i, s:s, s:b}", "prompt", req->prompt, "image_size",
-                  "width", req->width, "height", req->height, "num_images", req->n, "output_format",
-                  req->output_format == IG_FMT_PNG ? "png" : "jpeg", "enable_safety_checker", 1);
+    json_t *b = json_pack(
+        "{s:s, s:{s:i, s:i}, s:i, s:s, s:b}", "prompt", ig_gen_request_prompt(req), "image_size",
+        "width", req->width, "height", req->height, "num_images", req->n, "output_format",
+        req->output_format == IG_FMT_PNG ? "png" : "jpeg", "enable_safety_checker", 1);
     if (b && req->seed >= 0)
         json_object_set_new(b, "seed", json_integer(req->seed));
     if (b && req->steps)

@@ -35,8 +35,14 @@ static int leonardo_prepare(const struct ig_gen_request *req, const struct ig_de
 {
     if (ig_provider_request(out, "POST", d, "/generations", (size_t)1 << 20))
         return IG_ENOMEM;
-    json_t *b = json_pack("{s:s, s:i, s:i, s:i}", "prompt", req->prompt, "width", req->width,
+    /* A catalogue style is Leonardo's presetStyle where it has one. */
+    const struct ig_style *st = req->style_def;
+    int preset = st && st->leonardo;
+    json_t *b = json_pack("{s:s, s:i, s:i, s:i}", "prompt",
+                          preset ? req->prompt : ig_gen_request_prompt(req), "width", req->width,
                           "height", req->height, "num_images", req->n);
+    if (b && preset)
+        json_object_set_new(b, "presetStyle", json_string(st->leonardo));
     if (b && strcmp(d->model, "default") != 0)
         json_object_set_new(b, "modelId", json_string(d->model));
     if (b && req->negative_prompt)

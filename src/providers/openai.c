@@ -39,13 +39,13 @@ static int openai_fields(const struct ig_gen_request *req, const struct ig_deplo
     ig_jw_str(&w, "model", d->model);
     ig_jw_int(&w, "n", req->n);
     if (req->op != IG_OP_VARIATION)
-        ig_jw_str(&w, "prompt", req->prompt);
+        ig_jw_str(&w, "prompt", ig_gen_request_prompt(req));
     /* An edit whose size was left open leaves it to OpenAI (the input's). */
     if (req->op == IG_OP_GENERATE || !req->size_auto)
         ig_jw_str(&w, "size", req->size);
     if (strcmp(req->quality, "auto") != 0)
         ig_jw_str(&w, "quality", req->quality);
-    if (req->style)
+    if (req->style && !req->style_def) /* its own (vivid, natural); else in the prompt */
         ig_jw_str(&w, "style", req->style);
     if (req->user)
         ig_jw_str(&w, "user", req->user);
@@ -102,7 +102,8 @@ static int openai_prepare(const struct ig_gen_request *req, const struct ig_depl
         return IG_ENOMEM;
     struct ig_buf fields;
     ig_buf_init(&fields, (size_t)1 << 20);
-    int rc = ig_buf_reserve(&fields, 512 + strlen(req->prompt ? req->prompt : ""));
+    const char *prompt = ig_gen_request_prompt(req);
+    int rc = ig_buf_reserve(&fields, 512 + strlen(prompt ? prompt : ""));
     rc = rc ? rc : openai_fields(req, d, &fields);
     if (rc == 0 && req->op == IG_OP_GENERATE) {
         out->body = ig_buf_detach(&fields, &out->body_len);

@@ -29,9 +29,9 @@ static int openrouter_prepare(const struct ig_gen_request *req, const struct ig_
 {
     if (ig_provider_request(out, "POST", d, "/chat/completions", (size_t)64 << 20))
         return IG_ENOMEM;
-    json_t *body =
-        json_pack("{s:s, s:[{s:s, s:s}], s:[s, s], s:b}", "model", d->model, "messages", "role",
-                  "user", "content", req->prompt, "modalities", "image", "text", "stream", 0);
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:[s, s], s:b}", "model", d->model, "messages",
+                             "role", "user", "content", ig_gen_request_prompt(req), "modalities",
+                             "image", "text", "stream", 0);
     if (body && !req->size_auto)
         json_object_set_new(body, "image_config",
                             json_pack("{s:s}", "aspect_ratio",

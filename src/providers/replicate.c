@@ -39,7 +39,7 @@ static int replicate_prepare(const struct ig_gen_request *req, const struct ig_d
     if (ig_provider_request(out, "POST", d, path, (size_t)4 << 20))
         return IG_ENOMEM;
     json_t *input = json_pack(
-        "{s:s, s:s, s:i, s:s}", "prompt", req->prompt, "aspect_ratio",
+        "{s:s, s:s, s:i, s:s}", "prompt", ig_gen_request_prompt(req), "aspect_ratio",
         ig_stability_aspect_ratio(req->width, req->height), "num_outputs", req->n, "output_format",
         req->output_format == IG_FMT_JPEG ? "jpg" : ig_format_name(req->output_format));
     if (input && req->seed >= 0)

@@ -39,7 +39,13 @@ static int stability_prepare(const struct ig_gen_request *req, const struct ig_d
     char seed[24], strength[32];
     int edit = req->op == IG_OP_EDIT;
     int rc = ig_multipart_init(&mp, ((size_t)1 << 20) + (edit ? req->inputs[0].len : 0));
-    rc = rc ? rc : ig_multipart_field(&mp, "prompt", req->prompt);
+    /* A catalogue style is Stability's style_preset where it has one. */
+    const struct ig_style *st = req->style_def;
+    int preset = st && st->stability;
+    rc = rc ? rc
+            : ig_multipart_field(&mp, "prompt", preset ? req->prompt : ig_gen_request_prompt(req));
+    if (rc == 0 && preset)
+        rc = ig_multipart_field(&mp, "style_preset", st->stability);
     if (rc == 0 && req->negative_prompt)
         rc = ig_multipart_field(&mp, "negative_prompt", req->negative_prompt);
     if (rc == 0 && edit) {

@@ -194,7 +194,8 @@ class Handler(BaseHTTPRequestHandler):
         seed = int(req.get("seed", -1))
         seed = 777 if seed < 0 else seed
         info = json.dumps({"seed": seed, "all_seeds": [seed + i for i in range(n)]})
-        self.send(200, {"images": [base64.b64encode(png(16, 16, seed + i)).decode()
+        w, h = plan.get("size", [16, 16])
+        self.send(200, {"images": [base64.b64encode(png(w, h, seed + i)).decode()
                                    for i in range(n)], "parameters": req, "info": info})
 
     # ---- Stability v2beta: multipart in, image bytes (or JSON) out ----

@@ -34,8 +34,10 @@ class Cache(FakeTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.cleanup()
-        cls.fake.stop()
+        try:
+            cls.gw.cleanup()
+        finally:
+            cls.fake.stop()
 
     def setUp(self):
         self.fake.script([])

@@ -51,8 +51,10 @@ class JobsBase(FakeTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.cleanup()
-        cls.fake.stop()
+        try:
+            cls.gw.cleanup()
+        finally:
+            cls.fake.stop()
 
     def admin(self, method, path, body=None):
         return self.gw.json(method, path, body, key=self.gw.admin_key)

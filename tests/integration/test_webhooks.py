@@ -92,8 +92,10 @@ webhooks:
 
     @classmethod
     def tearDownClass(cls):
-        cls.hook.stop()
-        super().tearDownClass()
+        try:
+            super().tearDownClass()
+        finally:
+            cls.hook.stop()
 
     def setUp(self):
         with self.hook.lock:
