@@ -38,6 +38,7 @@ void ig_api_job(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_webhook_secret(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_webhook_secret_rotate(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_webhook_deliveries(struct ig_app *app, struct ig_http_req *req, const char *param);
+void ig_api_webhook_endpoint(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_webhook_delivery(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_batch_create(struct ig_app *app, struct ig_http_req *req, const char *param);
 void ig_api_batch_get(struct ig_app *app, struct ig_http_req *req, const char *param);

@@ -62,6 +62,7 @@
     X(ROUTE_BATCH, "batch")                                                                        \
     X(ROUTE_BATCH_ONE, "batch_one")                                                                \
     X(ROUTE_WEBHOOK_SECRET, "webhook_secret")                                                      \
+    X(ROUTE_WEBHOOK_ENDPOINT, "webhook_endpoint")                                                  \
     X(ROUTE_WEBHOOK_DELIVERIES, "webhook_deliveries")                                              \
     X(ROUTE_WEBHOOK_DELIVERY, "webhook_delivery")
 
@@ -120,6 +121,12 @@ static const struct route routes[] = {
      ig_api_webhook_secret},
     {ROUTE_WEBHOOK_SECRET, HTTP_POST, "/v1/webhooks/secret/rotate", 0, IG_SCOPE_GENERATE, 0,
      ig_api_webhook_secret_rotate},
+    {ROUTE_WEBHOOK_ENDPOINT, HTTP_GET, "/v1/webhooks/endpoint", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_endpoint},
+    {ROUTE_WEBHOOK_ENDPOINT, HTTP_PUT, "/v1/webhooks/endpoint", 0, IG_SCOPE_GENERATE, BODY_JSON,
+     ig_api_webhook_endpoint},
+    {ROUTE_WEBHOOK_ENDPOINT, HTTP_DELETE, "/v1/webhooks/endpoint", 0, IG_SCOPE_GENERATE, 0,
+     ig_api_webhook_endpoint},
     {ROUTE_WEBHOOK_DELIVERIES, HTTP_GET, "/v1/webhooks/deliveries", 0, IG_SCOPE_GENERATE, 0,
      ig_api_webhook_deliveries},
     {ROUTE_WEBHOOK_DELIVERY, HTTP_POST, "/v1/webhooks/deliveries/", 1, IG_SCOPE_GENERATE, 0,

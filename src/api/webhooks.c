@@ -238,3 +238,79 @@ void ig_api_webhook_delivery(struct ig_app *app, struct ig_http_req *req, const 
     if (ig_app_offload_or_refuse(req, redeliver_work, redeliver_done, c))
         free(c);
 }
+
+/* ---- the account's endpoint (budget.threshold) ---- */
+
+struct endpoint_ctx {
+    struct ig_app *app;
+    char account_id[IG_ID_MAX];
+    int op; /* 0 get, 1 set, 2 delete */
+    char url[IG_WEBHOOK_URL_MAX + 1];
+    char *found;
+    int rc;
+};
+
+static void endpoint_work(void *p)
+{
+    struct endpoint_ctx *c = p;
+    struct ig_store *s = c->app->store;
+    if (c->op == 0)
+        c->rc = ig_store_webhook_endpoint_get(s, c->account_id, &c->found);
+    else
+        c->rc = ig_store_webhook_endpoint_set(s, c->account_id, c->op == 1 ? c->url : NULL,
+                                              ig_unix_ms());
+}
+
+static void endpoint_done(struct ig_http_req *req, void *p)
+{
+    struct endpoint_ctx *c = p;
+    if (c->rc && c->rc != IG_ENOTFOUND) {
+        ig_api_respond_error(req, 503, "server_error", "store_unavailable", NULL,
+                             "The store is unavailable; try again.");
+    } else {
+        const char *url = c->op == 1 ? c->url : c->op == 0 ? c->found : NULL;
+        ig_app_respond_json(req, 200,
+                            json_pack("{s:s, s:s?, s:[s]}", "object", "webhook.endpoint", "url",
+                                      url, "events", "budget.threshold"));
+    }
+    free(c->found);
+    free(c);
+}
+
+/* GET, PUT {url} and DELETE /v1/webhooks/endpoint: where the account's
+ * own events (budget.threshold) are sent. */
+void ig_api_webhook_endpoint(struct ig_app *app, struct ig_http_req *req, const char *param)
+{
+    (void)param;
+    struct endpoint_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+        return;
+    }
+    c->app = app;
+    ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
+    c->op = req->method == HTTP_PUT ? 1 : req->method == HTTP_DELETE ? 2 : 0;
+    if (c->op == 1) {
+        static const char *const allowed[] = {"url", NULL};
+        json_t *j = ig_app_json_body(req, allowed);
+        if (!j) {
+            free(c);
+            return;
+        }
+        const char *url = json_string_value(json_object_get(j, "url"));
+        int ok = url && ig_webhook_url_valid(url);
+        if (ok)
+            ig_strlcpy(c->url, url, sizeof c->url);
+        json_decref(j);
+        if (!ok) {
+            free(c);
+            ig_api_respond_error(req, 400, "invalid_request_error", "invalid_value", "url",
+                                 "'url' must be an http or https URL of at most %d characters, "
+                                 "without spaces.",
+                                 IG_WEBHOOK_URL_MAX);
+            return;
+        }
+    }
+    if (ig_app_offload_or_refuse(req, endpoint_work, endpoint_done, c))
+        free(c);
+}

@@ -11,6 +11,7 @@
  * text), which then goes through the same validate(); the image parts are
  * checked against the model's limits afterwards. */
 #include "core/request.h"
+#include "core/webhook.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/num.h"
@@ -90,7 +91,6 @@ static enum field field_of(const char *name, size_t len, enum ig_operation op)
 #define METADATA_KEY_MAX   64
 #define METADATA_VALUE_MAX 512
 #define USER_MAX           256
-#define WEBHOOK_URL_MAX    2048
 
 static int fail(struct ig_gen_error *err, enum ig_gen_error_kind kind, const char *code,
                 const char *param, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -244,16 +244,11 @@ static int check_webhook_url(const struct fields *f, struct ig_gen_request *req,
     const char *u = req->webhook_url;
     if (rc || !u)
         return rc;
-    size_t n = strlen(u);
-    int ok = n <= WEBHOOK_URL_MAX && ((strncmp(u, "https://", 8) == 0 && n > 8) ||
-                                      (strncmp(u, "http://", 7) == 0 && n > 7));
-    for (size_t i = 0; ok && i < n; i++)
-        ok = u[i] > 0x20 && u[i] < 0x7f;
-    if (!ok)
+    if (!ig_webhook_url_valid(u))
         return fail(err, IG_GERR_INVALID, "invalid_value", "webhook_url",
                     "'webhook_url' must be an http or https URL of at most %d characters, "
                     "without spaces.",
-                    WEBHOOK_URL_MAX);
+                    IG_WEBHOOK_URL_MAX);
     return 0;
 }
 

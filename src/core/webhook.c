@@ -1,6 +1,7 @@
 /* webhook.c — webhook secrets, signatures and job events; see webhook.h. */
 #include "core/webhook.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -11,6 +12,16 @@
 #include <time.h>
 
 #define SECRET_BYTES 24
+
+int ig_webhook_url_valid(const char *u)
+{
+    size_t n = strlen(u);
+    int ok = n <= IG_WEBHOOK_URL_MAX && ((strncmp(u, "https://", 8) == 0 && n > 8) ||
+                                         (strncmp(u, "http://", 7) == 0 && n > 7));
+    for (size_t i = 0; ok && i < n; i++)
+        ok = u[i] > 0x20 && u[i] < 0x7f;
+    return ok;
+}
 
 void ig_webhook_secret(const uint8_t *instance_secret, size_t secret_len, const char *account_id,
                        int64_t version, char out[IG_WEBHOOK_SECRET_MAX])
@@ -85,12 +96,8 @@ char *ig_webhook_job_event(const char *job_id, const char *status, const char *g
     const char *type = ig_webhook_job_event_type(status);
     if (!type)
         return NULL;
-    time_t secs = (time_t)(now_ms / 1000);
-    struct tm tm;
-    char when[40];
-    gmtime_r(&secs, &tm);
-    size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + w, sizeof when - w, ".%03dZ", (int)(now_ms % 1000));
+    char when[32];
+    ig_format_time_ms(now_ms, when);
     struct ig_buf b;
     ig_buf_init(&b, (size_t)64 << 20);
     struct ig_jw jw;

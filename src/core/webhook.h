@@ -20,6 +20,12 @@
 #define IG_WEBHOOK_SECRET_MAX    64 /* "whsec_" + base64 of 24 bytes, and a NUL */
 #define IG_WEBHOOK_SIGNATURE_MAX 48 /* "v1," + base64 of 32 bytes, and a NUL */
 
+#define IG_WEBHOOK_URL_MAX 2048
+
+/* 1 when u may be a webhook's target as written: http or https, printable
+ * ASCII, at most IG_WEBHOOK_URL_MAX characters (where it points is the
+ * address policy's, when a delivery connects). */
+int ig_webhook_url_valid(const char *u);
 /* account_id's signing secret of version into out. */
 void ig_webhook_secret(const uint8_t *instance_secret, size_t secret_len, const char *account_id,
                        int64_t version, char out[IG_WEBHOOK_SECRET_MAX]);

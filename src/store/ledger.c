@@ -3,6 +3,9 @@
  * balance stays true until it writes. */
 #include "store/ledger.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/crypto.h"
+#include "util/json.h"
 #include "util/err.h"
 
 #include <stdio.h>
@@ -98,6 +101,50 @@ static int budgets_move(struct ig_store_tx *tx, const struct ig_hold_record *h, 
     return 0;
 }
 
+/* Millicredits as a JSON number of credits ("1.5"). */
+static void credits_text(int64_t m, char out[32])
+{
+    int n = snprintf(out, 32, "%s%lld.%03lld", m < 0 ? "-" : "", (long long)(llabs(m) / 1000),
+                     (long long)(llabs(m) % 1000));
+    while (n > 0 && out[n - 1] == '0')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '.')
+        out[--n] = '\0';
+}
+
+/* A budget.threshold event for a's account's endpoint (when it has one),
+ * in the transaction that records the alert. */
+static int threshold_event(struct ig_store_tx *tx, const struct ig_budget_alert *a)
+{
+    struct ig_webhook_record w = {.created_ms = a->created_ms};
+    if (ig_time_ordered_id("msg_", (uint64_t)a->created_ms, w.id, sizeof w.id))
+        return IG_ENOMEM;
+    ig_strlcpy(w.account_id, a->account_id, sizeof w.account_id);
+    ig_strlcpy(w.event_type, "budget.threshold", sizeof w.event_type);
+    char when[32], spent[32], budget[32];
+    ig_format_time_ms(a->created_ms, when);
+    credits_text(a->spent, spent);
+    credits_text(a->budget, budget);
+    struct ig_buf b;
+    ig_buf_init(&b, 4096);
+    struct ig_jw j;
+    ig_jw_begin(&j, &b);
+    ig_jw_str(&j, "type", "budget.threshold");
+    ig_jw_str(&j, "timestamp", when);
+    ig_jw_open(&j, "data", '{');
+    ig_jw_str(&j, "account_id", a->account_id);
+    ig_jw_str(&j, "subject", a->subject);
+    ig_jw_str(&j, "period", a->period);
+    ig_jw_int(&j, "threshold", a->threshold);
+    ig_jw_raw(&j, "spent", spent);
+    ig_jw_raw(&j, "budget", budget);
+    ig_jw_close(&j, '}');
+    int rc = ig_jw_end(&j);
+    rc = rc ? rc : ig_store_tx_webhook_account_event(tx, &w, b.data);
+    ig_buf_release(&b);
+    return rc;
+}
+
 /* After a settlement: an alert for each threshold a budget's spend now
  * reaches, once per threshold and period. */
 static int budgets_alert(struct ig_store_tx *tx, const struct ig_hold_record *h,
@@ -116,7 +163,10 @@ static int budgets_alert(struct ig_store_tx *tx, const struct ig_hold_record *h,
             ig_strlcpy(a.account_id, h->account_id, sizeof a.account_id);
             ig_strlcpy(a.subject, b->subject, sizeof a.subject);
             ig_strlcpy(a.period, b->period, sizeof a.period);
-            int rc = ig_store_tx_budget_alert(tx, &a, NULL);
+            int added = 0;
+            int rc = ig_store_tx_budget_alert(tx, &a, &added);
+            if (rc == 0 && added)
+                rc = threshold_event(tx, &a);
             if (rc)
                 return rc;
         }

@@ -606,6 +606,23 @@ static int webhook_secret_rotate(struct ig_store *s, const char *account_id,
     LOCKED(s, ig_sqlite_webhook_secret_rotate(CACHE(s), account_id, previous_until_ms, version));
 }
 
+static int webhook_endpoint_set(struct ig_store *s, const char *account_id, const char *url,
+                                int64_t now_ms)
+{
+    LOCKED(s, ig_sqlite_webhook_endpoint_set(CACHE(s), account_id, url, now_ms));
+}
+
+static int webhook_endpoint_get(struct ig_store *s, const char *account_id, char **url)
+{
+    LOCKED(s, ig_sqlite_webhook_endpoint_get(CACHE(s), account_id, url));
+}
+
+static int tx_webhook_account_event(struct ig_store_tx *tx, const struct ig_webhook_record *w,
+                                    const char *payload)
+{
+    return ig_sqlite_webhook_account_event(CACHE(tx->store), w, payload);
+}
+
 static int batch_insert(struct ig_store *s, const struct ig_batch_record *b)
 {
     LOCKED(s, ig_sqlite_batch_insert(CACHE(s), b));
@@ -947,6 +964,9 @@ static const struct ig_store_ops sqlite_ops = {
     .webhook_redeliver = webhook_redeliver,
     .webhook_secret_version = webhook_secret_version,
     .webhook_secret_rotate = webhook_secret_rotate,
+    .webhook_endpoint_set = webhook_endpoint_set,
+    .webhook_endpoint_get = webhook_endpoint_get,
+    .tx_webhook_account_event = tx_webhook_account_event,
     .batch_insert = batch_insert,
     .batch_find = batch_find,
     .batch_set_rejected = batch_set_rejected,

@@ -207,3 +207,42 @@ int ig_sqlite_webhook_secret_rotate(struct ig_sqlite_cache *c, const char *accou
     *version = v[0];
     return rc;
 }
+
+int ig_sqlite_webhook_endpoint_set(struct ig_sqlite_cache *c, const char *account_id,
+                                   const char *url, int64_t now_ms)
+{
+    if (!url)
+        return ig_sqlite_exec(c, NULL, "DELETE FROM webhook_endpoints WHERE account_id = ?", "s",
+                              account_id);
+    return ig_sqlite_exec(c, NULL,
+                          "INSERT INTO webhook_endpoints (account_id, url, created_ms) VALUES "
+                          "(?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET url = ?2, "
+                          "created_ms = ?3",
+                          "ssi", account_id, url, now_ms);
+}
+
+static int url_row(sqlite3_stmt *st, void *p)
+{
+    const unsigned char *u = sqlite3_column_text(st, 0);
+    *(char **)p = strdup(u ? (const char *)u : "");
+    return 1;
+}
+
+int ig_sqlite_webhook_endpoint_get(struct ig_sqlite_cache *c, const char *account_id, char **url)
+{
+    *url = NULL;
+    int rc = ig_sqlite_query(
+        c, url_row, url, "SELECT url FROM webhook_endpoints WHERE account_id = ?", "s", account_id);
+    return rc == 0 && !*url ? IG_ENOMEM : rc;
+}
+
+int ig_sqlite_webhook_account_event(struct ig_sqlite_cache *c, const struct ig_webhook_record *w,
+                                    const char *payload)
+{
+    return ig_sqlite_exec(c, NULL,
+                          "INSERT INTO webhook_deliveries (id, account_id, event_type, url, "
+                          "payload, status, next_attempt_ms, created_ms) SELECT ?1, account_id, "
+                          "?3, url, ?4, 'pending', ?5, ?5 FROM webhook_endpoints WHERE "
+                          "account_id = ?2",
+                          "ssssi", w->id, w->account_id, w->event_type, payload, w->created_ms);
+}

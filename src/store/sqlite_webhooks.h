@@ -27,4 +27,10 @@ int ig_sqlite_webhook_secret_version(struct ig_sqlite_cache *c, const char *acco
 int ig_sqlite_webhook_secret_rotate(struct ig_sqlite_cache *c, const char *account_id,
                                     int64_t previous_until_ms, int64_t *version);
 
+int ig_sqlite_webhook_endpoint_set(struct ig_sqlite_cache *c, const char *account_id,
+                                   const char *url, int64_t now_ms);
+int ig_sqlite_webhook_endpoint_get(struct ig_sqlite_cache *c, const char *account_id, char **url);
+int ig_sqlite_webhook_account_event(struct ig_sqlite_cache *c, const struct ig_webhook_record *w,
+                                    const char *payload);
+
 #endif

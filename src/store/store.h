@@ -526,6 +526,15 @@ struct ig_store_ops {
      * has no such delivery; IG_EEXISTS when it is pending already. */
     int (*webhook_redeliver)(struct ig_store *s, const char *account_id, const char *id,
                              int64_t now_ms, struct ig_webhook_record *out);
+    /* An account's endpoint for its own events (budget.threshold): set
+     * (url NULL: removed), and read (IG_ENOTFOUND when none; *url is
+     * malloc'd). tx_webhook_account_event writes a delivery of payload to
+     * it, in the transaction of the event, when the account has one. */
+    int (*webhook_endpoint_set)(struct ig_store *s, const char *account_id, const char *url,
+                                int64_t now_ms);
+    int (*webhook_endpoint_get)(struct ig_store *s, const char *account_id, char **url);
+    int (*tx_webhook_account_event)(struct ig_store_tx *tx, const struct ig_webhook_record *w,
+                                    const char *payload);
     /* The version of account_id's signing secret (1 when never rotated)
      * and until when the one before it is valid too (0: not). */
     int (*webhook_secret_version)(struct ig_store *s, const char *account_id, int64_t *version,
@@ -646,6 +655,12 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_webhook_secret_rotate(s, acct, until, v)                                          \
     ((s)->ops->webhook_secret_rotate((s), (acct), (until), (v)))
 
+#define ig_store_webhook_endpoint_set(s, acct, url, now)                                           \
+    ((s)->ops->webhook_endpoint_set((s), (acct), (url), (now)))
+#define ig_store_webhook_endpoint_get(s, acct, url)                                                \
+    ((s)->ops->webhook_endpoint_get((s), (acct), (url)))
+#define ig_store_tx_webhook_account_event(tx, w, payload)                                          \
+    ((tx)->store->ops->tx_webhook_account_event((tx), (w), (payload)))
 #define ig_store_batch_insert(s, b)           ((s)->ops->batch_insert((s), (b)))
 #define ig_store_batch_find(s, acct, id, o)   ((s)->ops->batch_find((s), (acct), (id), (o)))
 #define ig_store_batch_set_rejected(s, id, r) ((s)->ops->batch_set_rejected((s), (id), (r)))

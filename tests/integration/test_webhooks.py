@@ -257,6 +257,51 @@ webhooks:
         self.assertEqual(len(verify(new["secret"], h, req["body"])), 1)
         self.assertEqual(len(verify(old["secret"], h, req["body"])), 1)
 
+    def test_budget_thresholds_are_told_to_the_accounts_endpoint(self):
+        admin = self.gw.admin_key
+        status, _, acct = self.gw.json("POST", "/admin/accounts",
+                                       {"name": "budgeted", "grant": 10, "tier": "vip"}, key=admin)
+        status, _, k = self.gw.json("POST", "/admin/keys",
+                                    {"name": "b", "account_id": acct["id"]}, key=admin)
+        key = k["key"]
+        status, _, patched = self.gw.json("PATCH", "/admin/keys/" + k["id"],
+                                          {"budgets": {"daily": "2"}}, key=admin)
+        self.assertEqual(status, 200, patched)
+        status, _, none = self.gw.json("GET", "/v1/webhooks/endpoint", key=key)
+        self.assertEqual((status, none["url"]), (200, None))
+        for bad in ({"url": "ftp://x"}, {"url": 5}, {}, {"url": "http://a b"}):
+            status, hdrs, err = self.gw.json("PUT", "/v1/webhooks/endpoint", bad, key=key)
+            self.assertOpenAIError(status, hdrs, err, 400, code="invalid_value", param="url")
+        status, _, ep = self.gw.json("PUT", "/v1/webhooks/endpoint",
+                                     {"url": self.hook.url + "/budget"}, key=key)
+        self.assertEqual((status, ep["url"], ep["events"]),
+                         (200, self.hook.url + "/budget", ["budget.threshold"]))
+        self.assertEqual(self.gw.json("GET", "/v1/webhooks/endpoint", key=key)[2]["url"],
+                         self.hook.url + "/budget")
+        secret = self.secret(key)["secret"]
+        # One credit of a two-credit daily budget: the 50% threshold.
+        status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                      {"prompt": "spend", "model": "quick", "size": "64x64"},
+                                      key=key)
+        self.assertEqual(status, 200, doc)
+        [req] = self.hook.got(1)
+        self.assertEqual(req["path"], "/budget")
+        self.assertEqual(len(verify(secret, req["headers"], req["body"])), 1)
+        event = json.loads(req["body"])
+        self.assertEqual(event["type"], "budget.threshold")
+        data = event["data"]
+        self.assertEqual((data["account_id"], data["subject"], data["threshold"], data["spent"],
+                          data["budget"]), (acct["id"], "key:" + k["id"], 50, 1, 2))
+        # Once per threshold and period; removed, nothing more is sent.
+        status, _, gone = self.gw.json("DELETE", "/v1/webhooks/endpoint", key=key)
+        self.assertEqual((status, gone["url"]), (200, None))
+        status, _, doc = self.gw.json("POST", "/v1/images/generations",
+                                      {"prompt": "spend more", "model": "quick", "size": "64x64"},
+                                      key=key)
+        self.assertEqual(status, 200, doc)
+        time.sleep(0.5)
+        self.assertEqual(len(self.hook.requests), 1)
+
     def test_accounts_see_their_own(self):
         _, a = self.account(10)
         _, b = self.account(10)
