@@ -110,7 +110,8 @@ static const struct setting settings[] = {
      "how long a claimed job is this instance's without a renewal (renewed every third of it); "
      "a job whose instance died is taken over once it passes"},
     {"jobs.poll_ms", SET_INT, F(jobs_poll_ms), 10, 60000, "500",
-     "how often the store is asked for due jobs (jobs submitted here start at once)"},
+     "how often the store is asked for due jobs, doubled while none is due up to 16 times "
+     "this (jobs submitted here start at once); also the webhook deliverer's longest wait"},
     {"jobs.deadline_ms", SET_INT, F(jobs_deadline_ms), 100, 86400000, "600000",
      "the whole of one job's generation through providers, retries included"},
     {"webhooks.allow_networks", SET_STRING, F(webhooks_allow_networks), 0, 0, "",

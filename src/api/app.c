@@ -418,6 +418,12 @@ void ig_app_worker_stop(struct ig_http_worker *w, void *ud)
     ig_http_worker_set_data(w, NULL);
 }
 
+void ig_app_worker_drain(struct ig_http_worker *w, void *ud)
+{
+    (void)ud;
+    ig_pipeline_worker_drain(ig_http_worker_data(w));
+}
+
 struct ig_pipeline_worker *ig_app_pipeline_worker(const struct ig_http_req *req)
 {
     return ig_http_worker_data(req->worker);

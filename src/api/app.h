@@ -79,6 +79,8 @@ void ig_app_complete(struct ig_http_req *req, void *ud);
 /* Per-worker state, made and freed by the server's worker hooks. */
 void ig_app_worker_start(struct ig_http_worker *w, void *ud);
 void ig_app_worker_stop(struct ig_http_worker *w, void *ud);
+/* The server drains: orphaned generations are cancelled. */
+void ig_app_worker_drain(struct ig_http_worker *w, void *ud);
 /* The pipeline's part of the worker serving req (never NULL while it
  * serves). */
 struct ig_pipeline_worker *ig_app_pipeline_worker(const struct ig_http_req *req);

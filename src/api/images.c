@@ -173,13 +173,18 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
     free(hw);
 }
 
-/* The client left: stop the upstream work; the answer goes nowhere. */
+/* The client left: the generation runs on and is recorded (the work is
+ * not lost: its images are in the history, and a retry with its
+ * Idempotency-Key gets the answer); the answer itself goes nowhere. When
+ * the server drains, it is cancelled instead. */
 static void client_gone_cb(struct ig_http_req *req, void *arg)
 {
     struct http_waiter *hw = arg;
     req->on_client_gone = NULL;
-    ig_info("generation %s: client gone, upstream work cancelled", hw->g->id);
-    ig_generation_cancel(hw->g);
+    if (ig_generation_orphan(hw->g))
+        ig_info("generation %s: client gone; it runs on and will be recorded", hw->g->id);
+    else
+        ig_info("generation %s: client gone while draining: upstream work cancelled", hw->g->id);
 }
 
 /* Logs the prompt when the operator asked for prompts in the access log;

@@ -225,6 +225,7 @@ int cli_serve(int argc, char **argv)
         .complete = ig_app_complete,
         .worker_start = ig_app_worker_start,
         .worker_stop = ig_app_worker_stop,
+        .worker_drain = ig_app_worker_drain,
         .admit = ig_router_admit,
         .housekeeping = allocator_housekeeping,
         .refuse = ig_api_refuse,

@@ -48,10 +48,49 @@ void ig_gen_context_for_key(struct ig_gen_context *ctx, const char *key_id,
     ctx->has_byok = who->has_byok;
 }
 
+static void unorphan(struct ig_generation *g)
+{
+    if (!g->orphan_prev)
+        return;
+    *g->orphan_prev = g->orphan_next;
+    if (g->orphan_next)
+        g->orphan_next->orphan_prev = g->orphan_prev;
+    g->orphan_prev = NULL;
+    g->orphan_next = NULL;
+}
+
+int ig_generation_orphan(struct ig_generation *g)
+{
+    struct ig_pipeline_worker *w = g->worker;
+    if (w->draining) {
+        ig_generation_cancel(g);
+        return 0;
+    }
+    if (!g->orphan_prev) {
+        g->orphan_next = w->orphans;
+        g->orphan_prev = &w->orphans;
+        if (w->orphans)
+            w->orphans->orphan_prev = &g->orphan_next;
+        w->orphans = g;
+    }
+    return 1;
+}
+
+void ig_pipeline_worker_drain(struct ig_pipeline_worker *w)
+{
+    w->draining = 1;
+    while (w->orphans) {
+        struct ig_generation *g = w->orphans;
+        unorphan(g);
+        ig_generation_cancel(g);
+    }
+}
+
 void ig_generation_free(struct ig_generation *g)
 {
     if (!g)
         return;
+    unorphan(g);
     free(g->result.body);
     ig_buf_release(&g->sse);
     if (g->outcome) {

@@ -187,6 +187,7 @@ struct ig_generation {
     struct ig_pipeline_worker *worker;
     struct ig_gen_waiter *waiters;
     int detached;     /* runs on when its last waiter leaves (a job) */
+    struct ig_generation *orphan_next, **orphan_prev; /* in worker->orphans */
     int refused;      /* refused before it began (ig_generation_refuse) */
     int stage;        /* the next stage to run */
     int driving;      /* inside a stage's run() */
@@ -230,6 +231,11 @@ void ig_generation_refuse(struct ig_generation *g, const struct ig_gen_error *e)
 /* OpenAI's event names of g's stream: image_generation.* for
  * generations, image_edit.* for edits; completed or partial_image. */
 const char *ig_generation_event_name(const struct ig_generation *g, int completed);
+/* The client of g's waiter has left: g runs on to its end and is recorded
+ * (its images are in the history, and an Idempotency-Key replays them),
+ * unless its worker drains, which cancels it; returns 1 when it runs on,
+ * 0 when it was cancelled at once (the worker drains). */
+int ig_generation_orphan(struct ig_generation *g);
 /* Stops upstream work at once where it can (a provider call, a backoff, a
  * queue): the generation fails as IG_GERR_CANCELED and goes on to record
  * that. Work that cannot be stopped (a render or the store step on the

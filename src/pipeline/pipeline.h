@@ -89,6 +89,10 @@ struct ig_pipeline_worker {
      * asked for it when its client leaves). */
     long live;
     int closing;
+    int draining; /* the server drains: no generation is orphaned any more */
+    /* Generations whose waiters' clients left, running on so their work is
+     * not lost, until the server drains (ig_pipeline_worker_drain). */
+    struct ig_generation *orphans;
     uv_timer_t reaper;
 };
 
@@ -102,5 +106,8 @@ void ig_pipeline_init(struct ig_pipeline *p);
 struct ig_pipeline_worker *ig_pipeline_worker_new(struct ig_pipeline *p, uv_loop_t *loop,
                                                   const struct ig_upstream_options *upstream);
 void ig_pipeline_worker_free(struct ig_pipeline_worker *w);
+/* The server drains: every orphaned generation of w is cancelled (it is
+ * recorded as cancelled, and the drain need not wait for its provider). */
+void ig_pipeline_worker_drain(struct ig_pipeline_worker *w);
 
 #endif

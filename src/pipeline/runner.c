@@ -28,20 +28,8 @@ struct run {
     struct run *next, **prev;
 };
 
-struct ig_job_runner {
-    struct ig_pipeline_worker *w;
-    struct ig_pipeline *p;
-    char owner[48];
-    uv_timer_t tick, renew;
-    uv_async_t wake;
-    uv_mutex_t lock; /* alive, for wakers on other threads */
-    int alive;
-    int claiming, renewing, woken;
-    int running, max;
-    struct run *runs;
-    int handles_open;
-    struct ig_webhook_deliverer *webhooks; /* beside it, on its loop */
-};
+/* Jobs one claim takes at most: a claim at a time stays short. */
+#define CLAIM_MAX 64
 
 /* One claimed job and what its run needs that the store has. */
 struct claimed {
@@ -54,12 +42,43 @@ struct claim_work {
     uv_work_t work;
     struct ig_job_runner *r;
     int max;
-    struct claimed *items;
+    struct claimed items[CLAIM_MAX];
     int n;
     int rc;
 };
 
+struct renew_work {
+    uv_work_t work;
+    struct ig_job_runner *r;
+    int64_t until_ms;
+    char cancels[CANCELS_PER_RENEWAL][IG_ID_MAX];
+    int ncancels;
+    int rc;
+};
+
+/* The runner's claim and renewal are allocated with it, once: its idle
+ * ticks allocate nothing on the loop (mimalloc delays returning a loop's
+ * freed memory while that loop keeps allocating). */
+struct ig_job_runner {
+    struct ig_pipeline_worker *w;
+    struct ig_pipeline *p;
+    char owner[48];
+    uv_timer_t tick, renew;
+    uv_async_t wake;
+    uv_mutex_t lock; /* alive, for wakers on other threads */
+    int alive;
+    int claiming, renewing, woken;
+    int running, max;
+    uint64_t idle_ms; /* the wait before the next look: jobs.poll_ms, doubled while none is due */
+    struct run *runs;
+    int handles_open;
+    struct ig_webhook_deliverer *webhooks; /* beside it, on its loop */
+    struct claim_work claim;               /* while claiming */
+    struct renew_work renewal;             /* while renewing */
+};
+
 static void tick_soon(struct ig_job_runner *r);
+static void tick_cb(uv_timer_t *t);
 
 /* ---- a run ---- */
 
@@ -217,49 +236,39 @@ static void claim_done(uv_work_t *w, int status)
         ig_job_record_release(&c->items[i].rec);
     }
     int full = c->n == c->max;
-    free(c->items);
-    free(c);
-    if (r->alive && (full || r->woken))
+    if (!r->alive)
+        return;
+    if (full || r->woken) {
         tick_soon(r); /* more may be due */
+        return;
+    }
+    /* Nothing due: look less often (up to 16 times jobs.poll_ms), so an
+     * idle instance is idle; a submission here wakes it at once. */
+    uint64_t base = (uint64_t)r->p->cfg->jobs_poll_ms;
+    r->idle_ms = c->n ? base : r->idle_ms * 2 > base * 16 ? base * 16 : r->idle_ms * 2;
+    uv_timer_start(&r->tick, tick_cb, r->idle_ms, 0);
 }
 
-static void claim(struct ig_job_runner *r)
+/* 1 when a claim has started (its end schedules the next look). */
+static int claim(struct ig_job_runner *r)
 {
     int room = r->max - r->running;
     if (r->claiming || room <= 0 || !r->alive)
-        return;
-    if (room > 64)
-        room = 64; /* a claim at a time stays short */
-    struct claim_work *c = calloc(1, sizeof *c);
-    struct claimed *items = calloc((size_t)room, sizeof *items);
-    if (!c || !items) {
-        free(c);
-        free(items);
-        return;
-    }
+        return 0;
+    struct claim_work *c = &r->claim;
     c->r = r;
-    c->max = room;
-    c->items = items;
+    c->max = room < CLAIM_MAX ? room : CLAIM_MAX;
+    c->n = 0;
+    c->rc = 0;
     c->work.data = c;
     r->woken = 0;
-    if (uv_queue_work(r->w->loop, &c->work, claim_run, claim_done)) {
-        free(items);
-        free(c);
-        return;
-    }
+    if (uv_queue_work(r->w->loop, &c->work, claim_run, claim_done))
+        return 0;
     r->claiming = 1;
+    return 1;
 }
 
 /* ---- renewals and cancel requests ---- */
-
-struct renew_work {
-    uv_work_t work;
-    struct ig_job_runner *r;
-    int64_t until_ms;
-    char (*cancels)[IG_ID_MAX];
-    int ncancels;
-    int rc;
-};
 
 static int cancel_asked_cb(const char *id, void *ud)
 {
@@ -290,31 +299,20 @@ static void renew_done(uv_work_t *w, int status)
             ig_generation_cancel(run->g);
         }
     }
-    free(x->cancels);
-    free(x);
 }
 
 static void renew(struct ig_job_runner *r)
 {
     if (r->renewing || !r->alive)
         return;
-    struct renew_work *x = calloc(1, sizeof *x);
-    if (x)
-        x->cancels = calloc(CANCELS_PER_RENEWAL, IG_ID_MAX);
-    if (!x || !x->cancels) {
-        if (x)
-            free(x->cancels);
-        free(x);
-        return;
-    }
+    struct renew_work *x = &r->renewal;
     x->r = r;
+    x->ncancels = 0;
+    x->rc = 0;
     x->until_ms = ig_unix_ms() + r->p->cfg->jobs_lease_ms;
     x->work.data = x;
-    if (uv_queue_work(r->w->loop, &x->work, renew_run, renew_done)) {
-        free(x->cancels);
-        free(x);
+    if (uv_queue_work(r->w->loop, &x->work, renew_run, renew_done))
         return;
-    }
     r->renewing = 1;
 }
 
@@ -322,12 +320,15 @@ static void renew(struct ig_job_runner *r)
 
 static void tick_cb(uv_timer_t *t)
 {
-    claim(t->data);
+    struct ig_job_runner *r = t->data;
+    if (!claim(r) && r->alive && !r->claiming)
+        uv_timer_start(&r->tick, tick_cb, r->idle_ms, 0); /* full now: look again later */
 }
 
 static void tick_soon(struct ig_job_runner *r)
 {
-    uv_timer_start(&r->tick, tick_cb, 0, (uint64_t)r->p->cfg->jobs_poll_ms);
+    r->idle_ms = (uint64_t)r->p->cfg->jobs_poll_ms;
+    uv_timer_start(&r->tick, tick_cb, 0, 0);
 }
 
 static void renew_cb(uv_timer_t *t)

@@ -37,6 +37,16 @@ struct attempt {
     int disable;
 };
 
+struct claim_work {
+    uv_work_t work;
+    struct ig_webhook_deliverer *d;
+    struct attempt *got[CLAIM_MAX];
+    int n, max, rc;
+    int64_t next_due_ms; /* of what is left pending (0: nothing) */
+};
+
+/* Its claim is allocated with it, once: idle ticks allocate nothing on
+ * the loop (see pipeline/runner.c). */
 struct ig_webhook_deliverer {
     struct ig_pipeline_worker *w;
     struct ig_pipeline *p;
@@ -45,16 +55,11 @@ struct ig_webhook_deliverer {
     int claiming, stopping, in_flight;
     int refs;                 /* the timer's handle, and a claim on the pool: freed at 0 */
     struct attempt *attempts; /* calls in flight */
-};
-
-struct claim_work {
-    uv_work_t work;
-    struct ig_webhook_deliverer *d;
-    struct attempt *got[CLAIM_MAX];
-    int n, max, rc;
+    struct claim_work claim;  /* while claiming */
 };
 
 static void claim(struct ig_webhook_deliverer *d);
+static void tick_cb(uv_timer_t *t);
 
 static void unref(struct ig_webhook_deliverer *d)
 {
@@ -236,6 +241,8 @@ static void claim_run(uv_work_t *w)
     struct ig_webhook_deliverer *d = c->d;
     c->rc = ig_store_webhook_claim(d->p->store, d->owner, ig_unix_ms(), LEASE_MS, c->max,
                                    claimed_cb, c);
+    if (c->rc == 0)
+        c->rc = ig_store_webhook_next_due(d->p->store, &c->next_due_ms);
     for (int i = 0; i < c->n; i++) {
         if (sign(d, c->got[i])) {
             attempt_free(c->got[i]); /* its lease passes and it is claimed again */
@@ -254,7 +261,6 @@ static void claim_done(uv_work_t *w, int status)
         for (int i = 0; i < c->n; i++)
             if (c->got[i])
                 attempt_free(c->got[i]); /* their leases pass; sent again later */
-        free(c);
         unref(d);
         return;
     }
@@ -264,10 +270,18 @@ static void claim_done(uv_work_t *w, int status)
         if (c->got[i])
             send_attempt(d, c->got[i]);
     int full = c->n == c->max;
-    free(c);
     unref(d);
-    if (full)
+    if (full) {
         claim(d);
+        return;
+    }
+    /* The next look when the next delivery is due, and at most every 16
+     * jobs.poll_ms while none is (a job's end wakes it at once). */
+    uint64_t most = (uint64_t)d->p->cfg->jobs_poll_ms * 16;
+    int64_t wait = c->next_due_ms ? c->next_due_ms - ig_unix_ms() : (int64_t)most;
+    if (c->rc || wait > (int64_t)most)
+        wait = (int64_t)most;
+    uv_timer_start(&d->tick, tick_cb, (uint64_t)(wait > 0 ? wait : 0), 0);
 }
 
 static void claim(struct ig_webhook_deliverer *d)
@@ -275,16 +289,14 @@ static void claim(struct ig_webhook_deliverer *d)
     int room = IN_FLIGHT_MAX - d->in_flight;
     if (d->claiming || d->stopping || room <= 0)
         return;
-    struct claim_work *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
+    struct claim_work *c = &d->claim;
     c->d = d;
+    c->n = 0;
+    c->rc = 0;
     c->max = room < CLAIM_MAX ? room : CLAIM_MAX;
     c->work.data = c;
-    if (uv_queue_work(d->w->loop, &c->work, claim_run, claim_done)) {
-        free(c);
+    if (uv_queue_work(d->w->loop, &c->work, claim_run, claim_done))
         return;
-    }
     d->claiming = 1;
     d->refs++;
 }
@@ -306,8 +318,7 @@ int ig_webhook_deliverer_start(struct ig_pipeline_worker *w, const char *owner,
     uv_timer_init(w->loop, &d->tick);
     d->tick.data = d;
     d->refs = 1;
-    uint64_t every = (uint64_t)d->p->cfg->jobs_poll_ms;
-    uv_timer_start(&d->tick, tick_cb, every, every);
+    uv_timer_start(&d->tick, tick_cb, 0, 0);
     *out = d;
     return 0;
 }

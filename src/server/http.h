@@ -119,6 +119,10 @@ struct ig_http_server_options {
      * upstream client. */
     void (*worker_start)(struct ig_http_worker *w, void *ud);
     void (*worker_stop)(struct ig_http_worker *w, void *ud);
+    /* Optional: called on each worker's loop once a drain begins (before
+     * its connections close): for stopping work that outlives its
+     * requests' clients. */
+    void (*worker_drain)(struct ig_http_worker *w, void *ud);
     /* Optional: called once a second on every worker's loop, busy or idle:
      * for giving back memory freed on that thread. */
     void (*housekeeping)(void);

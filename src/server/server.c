@@ -39,6 +39,8 @@ static void worker_wake_cb(uv_async_t *a)
     if (!atomic_load(&w->server->draining) || w->draining)
         return;
     w->draining = 1;
+    if (w->server->opt.worker_drain)
+        w->server->opt.worker_drain(w, w->server->opt.ud);
     uv_close((uv_handle_t *)&w->listener, NULL);
     struct ig_conn *c = w->conns;
     while (c) {

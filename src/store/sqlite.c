@@ -606,6 +606,11 @@ static int webhook_secret_rotate(struct ig_store *s, const char *account_id,
     LOCKED(s, ig_sqlite_webhook_secret_rotate(CACHE(s), account_id, previous_until_ms, version));
 }
 
+static int webhook_next_due(struct ig_store *s, int64_t *ms)
+{
+    LOCKED(s, ig_sqlite_webhook_next_due(CACHE(s), ms));
+}
+
 static int webhook_endpoint_set(struct ig_store *s, const char *account_id, const char *url,
                                 int64_t now_ms)
 {
@@ -964,6 +969,7 @@ static const struct ig_store_ops sqlite_ops = {
     .webhook_redeliver = webhook_redeliver,
     .webhook_secret_version = webhook_secret_version,
     .webhook_secret_rotate = webhook_secret_rotate,
+    .webhook_next_due = webhook_next_due,
     .webhook_endpoint_set = webhook_endpoint_set,
     .webhook_endpoint_get = webhook_endpoint_get,
     .tx_webhook_account_event = tx_webhook_account_event,

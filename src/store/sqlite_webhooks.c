@@ -246,3 +246,19 @@ int ig_sqlite_webhook_account_event(struct ig_sqlite_cache *c, const struct ig_w
                           "account_id = ?2",
                           "ssssi", w->id, w->account_id, w->event_type, payload, w->created_ms);
 }
+
+static int int64_row(sqlite3_stmt *st, void *p)
+{
+    *(int64_t *)p = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+int ig_sqlite_webhook_next_due(struct ig_sqlite_cache *c, int64_t *ms)
+{
+    *ms = 0;
+    int rc = ig_sqlite_query(c, int64_row, ms,
+                             "SELECT coalesce(min(next_attempt_ms), 0) FROM webhook_deliveries "
+                             "WHERE status = 'pending'",
+                             "");
+    return rc == IG_ENOTFOUND ? 0 : rc;
+}

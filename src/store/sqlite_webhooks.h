@@ -33,4 +33,6 @@ int ig_sqlite_webhook_endpoint_get(struct ig_sqlite_cache *c, const char *accoun
 int ig_sqlite_webhook_account_event(struct ig_sqlite_cache *c, const struct ig_webhook_record *w,
                                     const char *payload);
 
+int ig_sqlite_webhook_next_due(struct ig_sqlite_cache *c, int64_t *ms);
+
 #endif

@@ -509,6 +509,8 @@ struct ig_store_ops {
      * written become disabled instead. */
     int (*webhook_claim)(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                          int max, int (*cb)(const struct ig_webhook_record *, void *), void *ud);
+    /* When the next pending delivery is due (*ms 0: none is pending). */
+    int (*webhook_next_due)(struct ig_store *s, int64_t *ms);
     /* Records an attempt of delivery id, which owner holds (IG_ENOTFOUND
      * when it does not). */
     int (*webhook_attempted)(struct ig_store *s, const char *id, const char *owner,
@@ -642,6 +644,7 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((tx)->store->ops->tx_webhook_enqueue((tx), (w), (url), (payload)))
 #define ig_store_webhook_claim(s, owner, now, lease, max, cb, ud)                                  \
     ((s)->ops->webhook_claim((s), (owner), (now), (lease), (max), (cb), (ud)))
+#define ig_store_webhook_next_due(s, ms) ((s)->ops->webhook_next_due((s), (ms)))
 #define ig_store_webhook_attempted(s, id, owner, a)                                                \
     ((s)->ops->webhook_attempted((s), (id), (owner), (a)))
 #define ig_store_webhook_disable_endpoint(s, acct, url, now)                                       \

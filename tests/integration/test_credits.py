@@ -257,7 +257,8 @@ models:
         self.gw.json("POST", "/admin/accounts/%s/credits" % account, {"amount": 48},
                      key=self.gw.admin_key)
         self.assertEqual(self.open_holds(key), (0, 100, 100), "a grant is seen at once")
-        # A client that leaves: its generation is recorded and its hold released.
+        # A client that leaves: its generation runs on, is recorded and charged
+        # (the work is not lost), and nothing stays reserved.
         import socket
         self.fake.script([{"delay": 1}])
         body = json.dumps({"prompt": "leaving", "model": "dall-e-3"}).encode()
@@ -267,8 +268,13 @@ models:
                   b"\r\n\r\n" % len(body) + body)
         wait_for(lambda: len(self.fake.requests()) == 1, what="the call to reach the provider")
         s.close()
-        wait_for(lambda: self.open_holds(key)[0] == 0, what="the release")
-        self.assertEqual(ledger(self.gw, account)[:2], (100000, 100000))
+        wait_for(lambda: self.open_holds(key)[0] == 0 and ledger(self.gw, account)[0] < 100000,
+                 what="the charge")
+        balance, total = ledger(self.gw, account)[:2]
+        self.assertEqual(balance, total, "the balance is its ledger's sum")
+        status, _, hist = self.gw.json("GET", "/v1/generations?limit=1", key=key)
+        self.assertEqual((hist["data"][0]["prompt"], hist["data"][0]["status"]),
+                         ("leaving", "succeeded"))
 
 
 class NoOvershoot(FakeTest):
