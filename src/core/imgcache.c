@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct ig_imgcache {
@@ -209,4 +210,91 @@ int ig_flights_count(struct ig_flights *fs)
     int n = fs->count;
     pthread_mutex_unlock(&fs->lock);
     return n;
+}
+
+/* ---- base64 of cached images ---- */
+
+#define B64_SLOTS 4096
+
+struct b64_slot {
+    char sha[65];
+    char *text;
+    size_t len;
+};
+
+struct ig_b64cache {
+    pthread_mutex_t lock;
+    size_t max_bytes, bytes;
+    struct b64_slot slot[B64_SLOTS];
+};
+
+static size_t b64_slot_of(const char *sha)
+{
+    size_t h = 0;
+    for (int i = 0; i < 8 && sha[i]; i++)
+        h = h * 16 + (size_t)(sha[i] <= '9' ? sha[i] - '0' : sha[i] - 'a' + 10);
+    return h % B64_SLOTS;
+}
+
+int ig_b64cache_new(struct ig_b64cache **out, size_t max_bytes)
+{
+    struct ig_b64cache *c = calloc(1, sizeof *c);
+    if (!c || pthread_mutex_init(&c->lock, NULL)) {
+        free(c);
+        return IG_ENOMEM;
+    }
+    c->max_bytes = max_bytes;
+    *out = c;
+    return 0;
+}
+
+void ig_b64cache_free(struct ig_b64cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < B64_SLOTS; i++)
+        free(c->slot[i].text);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+char *ig_b64cache_get(struct ig_b64cache *c, const char *sha256, size_t *len)
+{
+    if (!c)
+        return NULL;
+    struct b64_slot *s = &c->slot[b64_slot_of(sha256)];
+    char *copy = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (s->text && strcmp(s->sha, sha256) == 0 && (copy = malloc(s->len + 1))) {
+        memcpy(copy, s->text, s->len + 1);
+        *len = s->len;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return copy;
+}
+
+void ig_b64cache_put(struct ig_b64cache *c, const char *sha256, const char *text, size_t len)
+{
+    if (!c || len > c->max_bytes / 4)
+        return; /* one image never takes more than a quarter */
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    struct b64_slot *s = &c->slot[b64_slot_of(sha256)];
+    pthread_mutex_lock(&c->lock);
+    char *old = s->text;
+    size_t after = c->bytes - (old ? s->len : 0) + len;
+    if (after > c->max_bytes) {
+        pthread_mutex_unlock(&c->lock);
+        free(copy); /* full: kept only when something of its slot goes */
+        return;
+    }
+    c->bytes = after;
+    s->text = copy;
+    s->len = len;
+    snprintf(s->sha, sizeof s->sha, "%s", sha256);
+    pthread_mutex_unlock(&c->lock);
+    free(old);
 }

@@ -105,8 +105,16 @@ int ig_metrics_render(struct ig_metrics *m, long connections, struct ig_buf *out
             "# HELP imagegate_blobs_created_total New blobs written (identical images are "
             "stored once).\n"
             "# TYPE imagegate_blobs_created_total counter\n"
-            "imagegate_blobs_created_total %llu\n",
+            "imagegate_blobs_created_total %llu\n"
+            "# HELP imagegate_cache_hits_total Generations served from the cache.\n"
+            "# TYPE imagegate_cache_hits_total counter\n"
+            "imagegate_cache_hits_total %llu\n"
+            "# HELP imagegate_cache_coalesced_total Generations served the images of an "
+            "identical one in flight.\n"
+            "# TYPE imagegate_cache_coalesced_total counter\n"
+            "imagegate_cache_coalesced_total %llu\n",
             (long long)LOAD(m->in_flight), connections, LOAD(m->images_generated),
-            LOAD(m->generations_failed), LOAD(m->bytes_stored), LOAD(m->blobs_created));
+            LOAD(m->generations_failed), LOAD(m->bytes_stored), LOAD(m->blobs_created),
+            LOAD(m->cache_hits), LOAD(m->cache_coalesced));
     return rc;
 }

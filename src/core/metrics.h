@@ -25,6 +25,8 @@ struct ig_metrics {
     atomic_ullong bytes_stored;
     atomic_ullong blobs_created;
     atomic_ullong generations_failed;
+    atomic_ullong cache_hits;      /* served from the cache (pipeline/cache.c) */
+    atomic_ullong cache_coalesced; /* served a twin's images that were in flight */
 };
 
 /* route_names (nroutes ≤ IG_METRICS_MAX_ROUTES) must outlive the metrics. */

@@ -15,6 +15,7 @@
  * (coalesced), or go to the provider themselves when it failed: errors
  * are never cached. The leader's images enter the cache once recorded,
  * for cache.ttl_s. */
+#include "pipeline/result.h"
 #include "pipeline/stage.h"
 
 #include "util/buf.h"
@@ -68,20 +69,91 @@ static int key_of(const struct ig_generation *g, uint8_t key[IG_CACHE_KEY])
     return rc;
 }
 
-/* g is served e's images (a hit, or coalesced with a twin in flight). */
-static int serve(struct ig_generation *g, const struct ig_cache_entry *e,
-                 enum ig_cache_outcome outcome)
+/* A free hit's answer, made here: links on the loop, base64 (read back
+ * from the blobs) on the pool. */
+struct answer_work {
+    uv_work_t work;
+    struct ig_generation *g;
+};
+
+/* 0 when answered (or failed); IG_EAGAIN when it must read from disk and
+ * may_block is 0 (nothing is done then). */
+static int answer_now(struct ig_generation *g, int may_block)
+{
+    struct ig_stored *s = calloc(1, sizeof *s);
+    int rc = s ? 0 : IG_ENOMEM;
+    if (s) {
+        ig_buf_init(&s->items, (size_t)IG_CACHE_IMAGES *
+                                       ((size_t)g->pipeline->cfg->max_image_bytes / 3 * 4 + 8192) +
+                                   65536);
+        rc = ig_result_from_cache(g, s, g->cache.entry, may_block);
+    }
+    if (rc == 0)
+        ig_result_close(g, s, 0);
+    else if (rc != IG_EAGAIN)
+        ig_generation_fail_internal(g, rc);
+    if (s)
+        ig_buf_release(&s->items);
+    free(s);
+    return rc == IG_EAGAIN ? rc : 0;
+}
+
+static void answer_run(uv_work_t *w)
+{
+    struct answer_work *a = w->data;
+    answer_now(a->g, 1);
+}
+
+static void answer_done(uv_work_t *w, int status)
+{
+    (void)status;
+    struct answer_work *a = w->data;
+    struct ig_generation *g = a->g;
+    free(a);
+    ig_generation_resume(g);
+}
+
+/* g is served e's images (a hit, or coalesced with a twin in flight). A
+ * hit that costs something is recorded and charged like any generation
+ * (the store step); a free one is answered from the entry and not
+ * recorded (its images and their generation are: _metadata names it), so
+ * it costs what serving a file costs. */
+static enum ig_stage_rc serve(struct ig_generation *g, const struct ig_cache_entry *e,
+                              enum ig_cache_outcome outcome)
 {
     if (e->nimages != g->req.n)
-        return 0; /* not what was asked: a provider gave fewer; ask again */
+        return IG_STAGE_ENDED; /* not what was asked: a provider gave fewer; ask again */
     g->cache.entry = malloc(sizeof *g->cache.entry);
     if (!g->cache.entry)
-        return 0;
+        return IG_STAGE_ENDED;
     memcpy(g->cache.entry, e, sizeof *e);
     g->cache.outcome = outcome;
-    g->dispatched = 1; /* recorded like any generation that got images */
     g->t.dispatch_us = ig_now_us();
-    return 1;
+    struct ig_metrics *m = g->pipeline->metrics;
+    if (m)
+        atomic_fetch_add_explicit(outcome == IG_CACHE_HIT ? &m->cache_hits : &m->cache_coalesced, 1,
+                                  memory_order_relaxed);
+    int paid = g->acct.accounted && g->acct.metered && g->pipeline->cfg->cache_hit_cost_percent;
+    if (paid) {
+        g->dispatched = 1; /* recorded and charged by the store step */
+        return IG_STAGE_NEXT;
+    }
+    ig_strlcpy(g->id, e->generation_id, sizeof g->id); /* the one that made them */
+    if (answer_now(g, 0) != IG_EAGAIN)
+        return IG_STAGE_NEXT; /* links, or base64 from memory: answered here */
+    struct answer_work *a = calloc(1, sizeof *a);
+    if (!a) {
+        ig_generation_fail_internal(g, IG_ENOMEM);
+        return IG_STAGE_NEXT;
+    }
+    a->g = g;
+    a->work.data = a;
+    if (uv_queue_work(g->worker->loop, &a->work, answer_run, answer_done)) {
+        free(a);
+        ig_generation_fail_internal(g, IG_ENOMEM);
+        return IG_STAGE_NEXT;
+    }
+    return IG_STAGE_PARKED;
 }
 
 static void follow_cb(uv_timer_t *t)
@@ -92,9 +164,11 @@ static void follow_cb(uv_timer_t *t)
     if (!ig_flight_landed(g->cache.flight, &e, &ok))
         return;
     uv_timer_stop(t);
-    if (!ok || !serve(g, &e, IG_CACHE_COALESCED))
+    enum ig_stage_rc rc = ok ? serve(g, &e, IG_CACHE_COALESCED) : IG_STAGE_ENDED;
+    if (rc == IG_STAGE_ENDED)
         g->cache.outcome = IG_CACHE_MISS; /* the twin failed: ask the provider */
-    ig_generation_resume(g);
+    if (rc != IG_STAGE_PARKED)
+        ig_generation_resume(g);
 }
 
 enum ig_stage_rc ig_stage_cache(struct ig_generation *g)
@@ -104,8 +178,11 @@ enum ig_stage_rc ig_stage_cache(struct ig_generation *g)
         return IG_STAGE_NEXT;
     struct ig_cache_entry e;
     if (c->mode != IG_CACHE_REFRESH &&
-        ig_imgcache_get(g->pipeline->cache, c->key, ig_unix_ms(), &e) && serve(g, &e, IG_CACHE_HIT))
-        return IG_STAGE_NEXT;
+        ig_imgcache_get(g->pipeline->cache, c->key, ig_unix_ms(), &e)) {
+        enum ig_stage_rc rc = serve(g, &e, IG_CACHE_HIT);
+        if (rc != IG_STAGE_ENDED)
+            return rc;
+    }
     c->outcome = IG_CACHE_MISS;
     int rc = ig_flights_join(g->pipeline->flights, c->key, &c->flight);
     if (rc < 0) {

@@ -186,7 +186,7 @@ struct ig_generation {
     struct ig_pipeline *pipeline;
     struct ig_pipeline_worker *worker;
     struct ig_gen_waiter *waiters;
-    int detached;     /* runs on when its last waiter leaves (a job) */
+    int detached; /* runs on when its last waiter leaves (a job) */
     struct ig_generation *orphan_next, **orphan_prev; /* in worker->orphans */
     int refused;      /* refused before it began (ig_generation_refuse) */
     int stage;        /* the next stage to run */

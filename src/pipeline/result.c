@@ -84,6 +84,53 @@ int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8
     return rc ? IG_ENOMEM : 0;
 }
 
+int ig_result_from_cache(struct ig_generation *g, struct ig_stored *s,
+                         const struct ig_cache_entry *e, int may_block)
+{
+    struct ig_b64cache *texts = g->pipeline->b64cache;
+    size_t max_image = (size_t)g->pipeline->cfg->max_image_bytes;
+    int b64 = g->req.response_format == IG_RESP_B64;
+    size_t need = 4096;
+    for (int i = 0; i < e->nimages; i++)
+        need += (b64 ? ig_base64_len((size_t)e->images[i].bytes) : 0) + 1024;
+    int rc = ig_result_open(g, s, need);
+    for (int i = 0; rc == 0 && i < e->nimages; i++) {
+        struct ig_image_record *im = &s->images[s->made];
+        *im = e->images[i];
+        im->index = s->made;
+        size_t tlen = 0;
+        char *text = b64 ? ig_b64cache_get(texts, im->sha256, &tlen) : NULL;
+        if (text && tlen == ig_base64_len((size_t)im->bytes)) {
+            rc = ig_result_add_item(g, s, NULL, (size_t)im->bytes, text, im, NULL);
+        } else if (b64 && !may_block) {
+            rc = IG_EAGAIN; /* its bytes are on disk: on the pool */
+        } else {
+            struct ig_buf bytes;
+            ig_buf_init(&bytes, max_image);
+            if (b64)
+                rc = ig_blob_read(g->pipeline->blobs, im->sha256, max_image, &bytes);
+            rc = rc ? rc
+                    : ig_result_add_item(g, s, (const uint8_t *)bytes.data, bytes.len, NULL, im,
+                                         NULL);
+            if (rc == 0 && b64 && texts) {
+                /* Kept for the next hit: encoded once more here, off the loop. */
+                size_t n = ig_base64_len(bytes.len);
+                char *enc = malloc(n + 1);
+                if (enc) {
+                    ig_base64_encode(bytes.data, bytes.len, enc);
+                    ig_b64cache_put(texts, im->sha256, enc, n);
+                    free(enc);
+                }
+            }
+            ig_buf_release(&bytes);
+        }
+        free(text);
+        if (rc == 0)
+            s->made++;
+    }
+    return rc;
+}
+
 void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded)
 {
     if (s->error)

@@ -30,6 +30,14 @@ int ig_result_open(struct ig_generation *g, struct ig_stored *s, size_t need);
 int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8_t *bytes,
                        size_t len, const char *b64, const struct ig_image_record *im,
                        const char *revised_prompt);
+/* Opens the answer (in s->items) and adds the images of a cache entry:
+ * links, or their base64 — from memory (core/imgcache.h: ig_b64cache),
+ * else read back from the blobs and kept in memory for the next time,
+ * which blocks: without may_block that answers IG_EAGAIN instead (the
+ * caller goes to the pool). 0, or the first IG_E* (s->made counts what
+ * was added). */
+int ig_result_from_cache(struct ig_generation *g, struct ig_stored *s,
+                         const struct ig_cache_entry *e, int may_block);
 /* Finishes the answer once the record is in (recorded: the store's
  * answer) into g->result, or fails g. */
 void ig_result_close(struct ig_generation *g, struct ig_stored *s, int recorded);

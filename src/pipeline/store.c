@@ -93,27 +93,7 @@ static int store_image(struct ig_generation *g, struct ig_stored *s, const uint8
  * of the stored images (read back only for base64), and its record. */
 static void serve_cached(struct ig_generation *g, struct ig_stored *s)
 {
-    const struct ig_cache_entry *e = g->cache.entry;
-    size_t max_image = (size_t)g->pipeline->cfg->max_image_bytes;
-    int b64 = g->req.response_format == IG_RESP_B64;
-    size_t need = 4096;
-    for (int i = 0; i < e->nimages; i++)
-        need += (b64 ? ig_base64_len((size_t)e->images[i].bytes) : 0) + 1024;
-    int rc = ig_result_open(g, s, need);
-    for (int i = 0; rc == 0 && i < e->nimages; i++) {
-        struct ig_image_record *im = &s->images[s->made];
-        *im = e->images[i];
-        im->index = s->made;
-        struct ig_buf bytes;
-        ig_buf_init(&bytes, max_image);
-        if (b64)
-            rc = ig_blob_read(g->pipeline->blobs, im->sha256, max_image, &bytes);
-        rc = rc ? rc
-                : ig_result_add_item(g, s, (const uint8_t *)bytes.data, bytes.len, NULL, im, NULL);
-        ig_buf_release(&bytes);
-        if (rc == 0)
-            s->made++;
-    }
+    int rc = ig_result_from_cache(g, s, g->cache.entry, 1);
     if (rc) {
         ig_error("generation %s: the cached images cannot be served (%s)", g->id, ig_strerror(rc));
         ig_generation_fail_internal(g, rc);

@@ -75,20 +75,24 @@ class Cache(FakeTest):
         self.assertEqual(again["_metadata"]["cache"], "hit")
         self.assertEqual(again["_metadata"]["cached_generation_id"],
                          first["_metadata"]["generation_id"])
-        self.assertNotEqual(again["_metadata"]["generation_id"],
-                            first["_metadata"]["generation_id"], "a generation of its own")
+        self.assertEqual(again["_metadata"]["generation_id"],
+                         first["_metadata"]["generation_id"],
+                         "a free hit names the generation that made its images")
         self.assertEqual(base64.b64decode(again["data"][0]["b64_json"]),
                          base64.b64decode(first["data"][0]["b64_json"]))
         self.assertEqual(self.calls(), 1, "no provider call")
         self.assertEqual(hdrs["x-imagegate-cost"], "0")
         self.assertEqual(self.balance(key), 98, "a hit costs nothing by default")
-        # As a link too, and recorded in the history.
+        # As a link too; a free hit is not a generation of its own (the
+        # history has the one that made the images), and the metrics count it.
         status, _, linked = self.gen(key, seed=42, response_format="url")
         self.assertEqual(linked["_metadata"]["cache"], "hit")
         self.assertTrue(linked["data"][0]["url"].startswith("http"))
         status, _, hist = self.gw.json("GET", "/v1/generations?limit=10", key=key)
-        self.assertEqual(len(hist["data"]), 3)
-        self.assertEqual([g["cost"] for g in hist["data"]], [0, 0, 2])
+        self.assertEqual([g["cost"] for g in hist["data"]], [2])
+        metrics = self.gw.request("GET", "/metrics")[2].decode()
+        hits = [l for l in metrics.splitlines() if l.startswith("imagegate_cache_hits_total ")]
+        self.assertGreaterEqual(int(hits[0].split()[1]), 2)
         # Another seed, prompt or size is another request.
         for change in ({"seed": 43}, {"prompt": "a loud harbour"}, {"size": "512x768"}):
             status, _, other = self.gen(key, **dict({"seed": 42}, **change))
@@ -178,6 +182,11 @@ cache:
         self.assertEqual(self.calls(), 1)
         self.assertEqual(hdrs["x-imagegate-cost"], "1", "half of the estimate")
         self.assertEqual(self.balance(b), 99)
+        # A hit that costs something is a generation of its own, charged.
+        status, _, hist = self.gw.json("GET", "/v1/generations", key=b)
+        self.assertEqual([(g["cost"], g["status"]) for g in hist["data"]], [(1, "succeeded")])
+        self.assertNotEqual(doc["_metadata"]["generation_id"],
+                            doc["_metadata"]["cached_generation_id"])
 
     test_a_seeded_request_is_served_from_the_cache = None
     test_100_identical_requests_at_once_make_one_call = None
