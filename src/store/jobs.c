@@ -4,6 +4,7 @@
 #include "util/crypto.h"
 #include "util/err.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct submit_args {
@@ -11,25 +12,33 @@ struct submit_args {
     size_t n;
 };
 
+static int needs_hold(const struct ig_job_submission *sub)
+{
+    return sub->hold && (sub->hold->hold.amount > 0 || sub->hold->hold.nbudgets > 0);
+}
+
 static int submit_body(struct ig_store_tx *tx, void *ud)
 {
     struct submit_args *a = ud;
-    for (size_t i = 0; i < a->n; i++) {
+    struct ig_hold_request *stack[64], **holds = stack;
+    if (a->n > 64 && !(holds = calloc(a->n, sizeof *holds)))
+        return IG_ENOMEM;
+    size_t nholds = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (needs_hold(&a->subs[i]))
+            holds[nholds++] = a->subs[i].hold;
+    /* The holds together (one balance move per account), then the jobs
+     * whose holds were granted. */
+    int rc = nholds ? ig_ledger_tx_hold_many(tx, holds, nholds, a->subs[0].job->created_ms) : 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
         struct ig_job_submission *sub = &a->subs[i];
-        struct ig_hold_request *r = sub->hold;
-        sub->rc = 0;
-        if (r && (r->hold.amount > 0 || r->hold.nbudgets > 0)) {
-            int rc = ig_ledger_tx_hold(tx, r);
-            if (rc)
-                return rc;
-            if ((sub->rc = r->rc) != 0)
-                continue; /* refused: nothing of it was written */
-        }
-        int rc = ig_store_tx_job_insert(tx, sub->job);
-        if (rc)
-            return rc; /* its hold is written: all or nothing */
+        sub->rc = needs_hold(sub) ? sub->hold->rc : 0;
+        if (sub->rc == 0)
+            rc = ig_store_tx_job_insert(tx, sub->job); /* its hold is written: all or nothing */
     }
-    return 0;
+    if (holds != stack)
+        free(holds);
+    return rc;
 }
 
 int ig_job_submit_many(struct ig_store *s, struct ig_job_submission *subs, size_t n)

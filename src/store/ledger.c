@@ -202,6 +202,78 @@ int ig_ledger_tx_hold(struct ig_store_tx *tx, struct ig_hold_request *r)
     return r->rc;
 }
 
+int ig_ledger_tx_hold_many(struct ig_store_tx *tx, struct ig_hold_request **r, size_t n,
+                           int64_t now_ms)
+{
+    unsigned char stack[128], *done = n <= sizeof stack ? stack : calloc(n, 1);
+    if (!done)
+        return IG_ENOMEM;
+    memset(done, 0, n <= sizeof stack ? sizeof stack : 0);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (done[i])
+            continue;
+        const char *acct = r[i]->hold.account_id;
+        struct {
+            int64_t balance;
+            int metered;
+        } a = {0, 0};
+        int found = ig_store_tx_account_balance(tx, acct, &a.balance, &a.metered);
+        if (found && found != IG_ENOTFOUND) {
+            rc = found;
+            break;
+        }
+        int64_t sum = 0;
+        size_t count = 0;
+        const char *only = NULL;
+        for (size_t j = i; rc == 0 && j < n; j++) {
+            struct ig_hold_request *q = r[j];
+            if (done[j] || strcmp(q->hold.account_id, acct) != 0)
+                continue;
+            done[j] = 1;
+            q->budget_refused = -1;
+            if (found == IG_ENOTFOUND) {
+                q->rc = IG_ENOTFOUND;
+                continue;
+            }
+            if (a.metered && a.balance - sum < q->hold.amount) {
+                q->rc = IG_EFUNDS; /* refused alone, in order */
+                q->balance = a.balance - sum;
+                continue;
+            }
+            int64_t spent[IG_HOLD_BUDGETS];
+            q->rc = budgets_move(tx, &q->hold, q->hold.amount, 1, &q->budget_refused, spent);
+            if (q->rc == IG_EBUDGET) {
+                q->budget_spent = spent[q->budget_refused];
+                continue;
+            }
+            if (q->rc || (q->rc = ig_store_tx_hold_insert(tx, &q->hold))) {
+                rc = q->rc;
+                break;
+            }
+            sum += q->hold.amount;
+            q->balance = a.balance - sum;
+            count++;
+            only = q->hold.id;
+        }
+        if (rc == 0 && sum > 0) {
+            /* One entry and one balance move for the account's holds. */
+            char reason[48];
+            snprintf(reason, sizeof reason, "%zu hold%s", count, count == 1 ? "" : "s");
+            struct ig_ledger_entry e = {.account_id = acct,
+                                        .kind = IG_LEDGER_HOLD,
+                                        .amount = -sum,
+                                        .hold_id = count == 1 ? only : NULL,
+                                        .reason = count == 1 ? NULL : reason,
+                                        .created_ms = now_ms};
+            rc = ig_store_tx_ledger_append(tx, &e, 0, NULL);
+        }
+    }
+    if (done != stack)
+        free(done);
+    return rc;
+}
+
 struct hold_batch {
     struct ig_hold_request *r;
     size_t n;
@@ -312,9 +384,8 @@ static int charge_account(struct ig_store_tx *tx, struct ig_generation_write *co
                                     .created_ms = now_ms};
         rc = ig_store_tx_ledger_append(tx, &e, 0, &balance);
     } else {
-        struct ig_account_record a;
-        rc = ig_store_tx_account_find(tx, acct, &a);
-        balance = a.balance;
+        int metered;
+        rc = ig_store_tx_account_balance(tx, acct, &balance, &metered);
     }
     for (size_t i = first; rc == 0 && i < n; i++) {
         struct ig_charge *c = w[i]->charge;

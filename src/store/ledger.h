@@ -43,6 +43,14 @@ int ig_ledger_hold_many(struct ig_store *s, struct ig_hold_request *r, size_t n)
  * what became of it (a refused one wrote nothing); the return is nonzero
  * only for a failure that ends the transaction. */
 int ig_ledger_tx_hold(struct ig_store_tx *tx, struct ig_hold_request *r);
+/* The holds of n requests inside an open transaction (a batch of job
+ * submissions), in order, each seeing what the ones before it took: per
+ * account one read of its balance, and one ledger entry and balance move
+ * for all its holds (reason "N holds"); each hold's rc and balance as
+ * ig_ledger_tx_hold's. The return is nonzero only for a failure that ends
+ * the transaction. */
+int ig_ledger_tx_hold_many(struct ig_store_tx *tx, struct ig_hold_request **r, size_t n,
+                           int64_t now_ms);
 /* Inside a transaction (a generation's write): releases the hold hold_id
  * (when given and still open) and charges `charge` for what was
  * delivered, moving the hold's budgets by the difference (with an alert

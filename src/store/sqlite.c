@@ -356,6 +356,12 @@ static int tx_account_find(struct ig_store_tx *tx, const char *id, struct ig_acc
     return ig_sqlite_account_find(CACHE(tx->store), id, out);
 }
 
+static int tx_account_balance(struct ig_store_tx *tx, const char *id, int64_t *balance,
+                              int *metered)
+{
+    return ig_sqlite_account_balance(CACHE(tx->store), id, balance, metered);
+}
+
 static int tx_ledger_append(struct ig_store_tx *tx, const struct ig_ledger_entry *e, int covered,
                             int64_t *balance)
 {
@@ -935,6 +941,7 @@ static const struct ig_store_ops sqlite_ops = {
     .tx_key_insert = tx_key_insert,
     .tx_account_insert = tx_account_insert,
     .tx_account_find = tx_account_find,
+    .tx_account_balance = tx_account_balance,
     .tx_ledger_append = tx_ledger_append,
     .tx_ledger_sum = tx_ledger_sum,
     .tx_hold_insert = tx_hold_insert,

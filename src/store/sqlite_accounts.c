@@ -53,6 +53,25 @@ int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id, struct ig_
                            "s", id);
 }
 
+static int balance_row(sqlite3_stmt *st, void *p)
+{
+    int64_t *v = p;
+    v[0] = sqlite3_column_int64(st, 0);
+    v[1] = sqlite3_column_int64(st, 1);
+    return 1;
+}
+
+int ig_sqlite_account_balance(struct ig_sqlite_cache *c, const char *id, int64_t *balance,
+                              int *metered)
+{
+    int64_t v[2] = {0, 0};
+    int rc = ig_sqlite_query(c, balance_row, v,
+                             "SELECT balance, metered FROM accounts WHERE id = ?", "s", id);
+    *balance = v[0];
+    *metered = (int)v[1];
+    return rc;
+}
+
 struct account_each {
     int (*cb)(const struct ig_account_record *, void *);
     void *ud;

@@ -15,6 +15,8 @@
 int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_record *a);
 int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id,
                            struct ig_account_record *out);
+int ig_sqlite_account_balance(struct ig_sqlite_cache *c, const char *id, int64_t *balance,
+                              int *metered);
 /* Calls cb for each account, oldest first; a non-zero return stops. */
 int ig_sqlite_account_list(struct ig_sqlite_cache *c,
                            int (*cb)(const struct ig_account_record *, void *), void *ud);

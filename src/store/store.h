@@ -389,6 +389,10 @@ struct ig_store_ops {
     int (*tx_key_insert)(struct ig_store_tx *tx, const struct ig_key_record *k);
     int (*tx_account_insert)(struct ig_store_tx *tx, const struct ig_account_record *a);
     int (*tx_account_find)(struct ig_store_tx *tx, const char *id, struct ig_account_record *out);
+    /* An account's balance and whether it is metered, alone (account_find
+     * also sums its open holds). IG_ENOTFOUND. */
+    int (*tx_account_balance)(struct ig_store_tx *tx, const char *id, int64_t *balance,
+                              int *metered);
     /* Appends e and moves its account's balance by e->amount, together;
      * *balance (may be NULL) gets the balance after. covered: only when a
      * metered account stays at or above zero, else IG_EFUNDS (nothing
@@ -591,6 +595,8 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
 #define ig_store_tx_key_insert(tx, k)       ((tx)->store->ops->tx_key_insert((tx), (k)))
 #define ig_store_tx_account_insert(tx, a)   ((tx)->store->ops->tx_account_insert((tx), (a)))
 #define ig_store_tx_account_find(tx, id, o) ((tx)->store->ops->tx_account_find((tx), (id), (o)))
+#define ig_store_tx_account_balance(tx, id, b, m)                                                  \
+    ((tx)->store->ops->tx_account_balance((tx), (id), (b), (m)))
 #define ig_store_tx_ledger_append(tx, e, covered, bal)                                             \
     ((tx)->store->ops->tx_ledger_append((tx), (e), (covered), (bal)))
 #define ig_store_tx_ledger_sum(tx, id, o) ((tx)->store->ops->tx_ledger_sum((tx), (id), (o)))
