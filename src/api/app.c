@@ -734,3 +734,11 @@ json_t *ig_app_scopes_json(unsigned bits)
     }
     return sc;
 }
+
+void *ig_app_calloc(struct ig_http_req *req, size_t size)
+{
+    void *p = calloc(1, size);
+    if (!p)
+        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    return p;
+}

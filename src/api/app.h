@@ -117,6 +117,9 @@ static inline struct ig_api_req *ig_api_req_of(const struct ig_http_req *req)
     return (struct ig_api_req *)req->app;
 }
 
+/* size zeroed bytes for a request's work, or NULL after answering 503
+ * overloaded (out of memory). */
+void *ig_app_calloc(struct ig_http_req *req, size_t size);
 /* Runs work(ctx) on the thread pool, then done(req, ctx) on req's loop.
  * The request stays parked meanwhile. IG_ENOMEM when it cannot start. */
 typedef void (*ig_work_fn)(void *ctx);

@@ -406,11 +406,9 @@ void ig_api_batch_get(struct ig_app *app, struct ig_http_req *req, const char *i
                              "Unknown path: a batch is /v1/images/batch/{id}.");
         return;
     }
-    struct read_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct read_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     ig_strlcpy(c->id, id, sizeof c->id);

@@ -97,11 +97,9 @@ static void read_done(struct ig_http_req *req, void *p)
  * job id of req's account; NULL (req answered) when out of memory. */
 static void *read_ctx_new(size_t size, struct ig_app *app, struct ig_http_req *req, const char *id)
 {
-    struct read_ctx *c = calloc(1, size);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct read_ctx *c = ig_app_calloc(req, size);
+    if (!c)
         return NULL;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     ig_strlcpy(c->id, id, sizeof c->id);
@@ -460,11 +458,9 @@ static void list_done(struct ig_http_req *req, void *p)
 void ig_api_jobs_list(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct list_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct list_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     int64_t n;

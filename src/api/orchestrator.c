@@ -415,11 +415,9 @@ static void history_done(struct ig_http_req *req, void *p)
 void ig_api_orch_generations(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct history_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct history_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     ig_app_base_url(app, req, c->base_url, sizeof c->base_url);

@@ -66,11 +66,9 @@ static void secret_done(struct ig_http_req *req, void *p)
 
 static void secret(struct ig_app *app, struct ig_http_req *req, int rotate)
 {
-    struct secret_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct secret_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     c->rotate = rotate;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
@@ -157,11 +155,9 @@ static void list_done(struct ig_http_req *req, void *p)
 void ig_api_webhook_deliveries(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct list_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct list_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     int64_t n;
@@ -282,11 +278,9 @@ static void endpoint_done(struct ig_http_req *req, void *p)
 void ig_api_webhook_endpoint(struct ig_app *app, struct ig_http_req *req, const char *param)
 {
     (void)param;
-    struct endpoint_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        ig_api_respond_error(req, 503, "server_error", "overloaded", NULL, "out of memory");
+    struct endpoint_ctx *c = ig_app_calloc(req, sizeof *c);
+    if (!c)
         return;
-    }
     c->app = app;
     ig_strlcpy(c->account_id, ig_api_req_of(req)->account.account_id, sizeof c->account_id);
     c->op = req->method == HTTP_PUT ? 1 : req->method == HTTP_DELETE ? 2 : 0;
