@@ -342,6 +342,7 @@ static int job_row(const struct ig_job_record *j, void *ud)
     c->webhook_url = j->webhook_url ? strdup(j->webhook_url) : NULL;
     c->upstream = NULL;
     c->error = j->error ? strdup(j->error) : NULL;
+    c->progress = j->progress ? strdup(j->progress) : NULL;
     if (!c->request) {
         ig_job_record_release(c);
         return 1;

@@ -260,6 +260,12 @@ static void events_look_run(uv_work_t *w)
 
 static void events_tick(uv_timer_t *t);
 
+/* A progress number as the state compares it: -1 for null (unknown). */
+static long long said(const json_t *v)
+{
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
 static void events_look_done(uv_work_t *w, int status)
 {
     (void)status;
@@ -287,10 +293,12 @@ static void events_look_done(uv_work_t *w, int status)
     if (e->r.rc == 0) {
         json_t *progress = json_object_get(e->r.doc, "progress");
         char state[160];
-        snprintf(state, sizeof state, "%s|%lld|%d|%d", e->r.status,
+        snprintf(state, sizeof state, "%s|%lld|%d|%d|%lld|%lld", e->r.status,
                  (long long)json_integer_value(json_object_get(progress, "attempts")),
                  json_is_true(json_object_get(progress, "provider_job")),
-                 json_is_true(json_object_get(e->r.doc, "cancel_requested")));
+                 json_is_true(json_object_get(e->r.doc, "cancel_requested")),
+                 said(json_object_get(progress, "queue_position")),
+                 said(json_object_get(progress, "percent")));
         if (strcmp(state, e->last) != 0) {
             /* job.queued, job.running, …: a transition; job.progress: more
              * of the same status. */
@@ -401,9 +409,11 @@ static int list_row(const struct ig_job_record *j, void *ud)
     copy->webhook_url = j->webhook_url ? strdup(j->webhook_url) : NULL;
     copy->upstream = j->upstream ? strdup(j->upstream) : NULL;
     copy->error = j->error ? strdup(j->error) : NULL;
+    copy->progress = j->progress ? strdup(j->progress) : NULL;
     c->nrows++;
     if (!copy->request || (j->webhook_url && !copy->webhook_url) ||
-        (j->upstream && !copy->upstream) || (j->error && !copy->error)) {
+        (j->upstream && !copy->upstream) || (j->error && !copy->error) ||
+        (j->progress && !copy->progress)) {
         c->rc = IG_ENOMEM;
         return 1;
     }

@@ -58,6 +58,18 @@ json_t *ig_api_job_json(const struct ig_app *app, const struct ig_job_record *j,
                         j->generation_id[0] ? json_string(j->generation_id) : json_null());
     json_object_set_new(o, "webhook_url",
                         j->webhook_url ? json_string(j->webhook_url) : json_null());
+    /* What the provider said of it while it ran: queue_position (0:
+     * running) and percent, where it says. */
+    json_t *progress = json_object_get(o, "progress");
+    json_t *said = j->progress ? ig_json_loadb(j->progress, strlen(j->progress), 0, &jerr) : NULL;
+    json_object_set(progress, "queue_position",
+                    json_object_get(said, "queue_position")
+                        ? json_object_get(said, "queue_position")
+                        : json_null());
+    json_object_set(progress, "percent",
+                    json_object_get(said, "percent") ? json_object_get(said, "percent")
+                                                     : json_null());
+    json_decref(said);
     if (j->cancel_requested && strcmp(j->status, "running") == 0)
         json_object_set_new(o, "cancel_requested", json_true());
     if (j->batch_id[0])

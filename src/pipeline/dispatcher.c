@@ -599,6 +599,8 @@ static void handle_parsed(struct ig_dispatch *d, struct ig_provider_result *rp)
         }
         d->polls++;
         d->poll_failures = 0;
+        if (d->opt.on_progress)
+            d->opt.on_progress(d->opt.progress_ud, r.queue_position, r.percent);
         long after = r.poll_after_ms > 0 ? r.poll_after_ms : 500;
         ig_provider_result_release(&r);
         uv_timer_start(&d->backoff, poll_cb, (uint64_t)after, 0);

@@ -77,6 +77,11 @@ struct ig_dispatch_options {
      * (poll_request NULL) is asked afresh. */
     const struct ig_deployment *resume_dep;
     const char *resume_url;
+    /* Optional: what a provider says of its job while it is pending (queue
+     * position, 0 when running; percent; -1 each when unknown), on the
+     * loop, at each poll. */
+    void (*on_progress)(void *ud, int queue_position, int percent);
+    void *progress_ud;
 };
 
 struct ig_dispatch_outcome {

@@ -134,12 +134,13 @@ struct ig_gen_job {
     void *submission; /* on its way to the store (pipeline/job.c) */
     /* IG_GEN_JOB: the provider's job to follow (a taken-over job). */
     const struct ig_deployment *resume_dep;
-    char *resume_url; /* owned */
-    int64_t held;     /* what its hold set aside */
-    int ended;        /* its end is written (with its record, or by the job stage) */
-    int lost;         /* another runner has it now: nothing of it may be written */
-    int requeue;      /* it could not start here (overloaded): back to the queue */
-    void *stored;     /* during its record's write: the store step's state (pipeline/result.h) */
+    char *resume_url;            /* owned */
+    int64_t held;                /* what its hold set aside */
+    int ended;                   /* its end is written (with its record, or by the job stage) */
+    int lost;                    /* another runner has it now: nothing of it may be written */
+    int requeue;                 /* it could not start here (overloaded): back to the queue */
+    int queue_position, percent; /* what its provider last said (kept with the job) */
+    void *stored; /* during its record's write: the store step's state (pipeline/result.h) */
 };
 
 /* The client's say in the cache (x-imagegate-cache), and what came of it

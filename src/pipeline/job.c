@@ -30,6 +30,7 @@
 #include "util/log.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,12 +367,63 @@ static void note_upstream(void *ud, const struct ig_deployment *dep, const char 
     }
 }
 
+struct progress_note {
+    uv_work_t work;
+    struct ig_store *store;
+    char id[48];
+    char owner[48];
+    char json[96];
+};
+
+static void progress_run(uv_work_t *w)
+{
+    struct progress_note *n = w->data;
+    int rc = ig_store_job_set_progress(n->store, n->id, n->owner, n->json);
+    if (rc && rc != IG_ENOTFOUND)
+        ig_warn("job %s: its progress cannot be kept: %s", n->id, ig_strerror(rc));
+}
+
+static void progress_done(uv_work_t *w, int status)
+{
+    (void)status;
+    free(w->data);
+}
+
+/* The dispatcher's hook at each poll: what the provider says of its job,
+ * kept with the job when it changed (on the pool; nobody waits). */
+static void note_progress(void *ud, int queue_position, int percent)
+{
+    struct ig_generation *g = ud;
+    if (queue_position == g->job.queue_position && percent == g->job.percent)
+        return;
+    g->job.queue_position = queue_position;
+    g->job.percent = percent;
+    struct progress_note *n = calloc(1, sizeof *n);
+    if (!n)
+        return;
+    char qp[16] = "null", pc[16] = "null";
+    if (queue_position >= 0)
+        snprintf(qp, sizeof qp, "%d", queue_position);
+    if (percent >= 0)
+        snprintf(pc, sizeof pc, "%d", percent);
+    snprintf(n->json, sizeof n->json, "{\"queue_position\":%s,\"percent\":%s}", qp, pc);
+    n->store = g->pipeline->store;
+    ig_strlcpy(n->id, g->job.id, sizeof n->id);
+    ig_strlcpy(n->owner, g->job.owner, sizeof n->owner);
+    n->work.data = n;
+    if (uv_queue_work(g->worker->loop, &n->work, progress_run, progress_done))
+        free(n);
+}
+
 void ig_generation_job_dispatch(struct ig_generation *g, struct ig_dispatch_options *opts)
 {
     if (g->job.mode != IG_GEN_JOB)
         return;
     opts->on_upstream_job = note_upstream;
     opts->upstream_job_ud = g;
+    g->job.queue_position = g->job.percent = -2; /* nothing said yet */
+    opts->on_progress = note_progress;
+    opts->progress_ud = g;
     opts->resume_dep = g->job.resume_dep;
     opts->resume_url = g->job.resume_url;
     opts->deadline_ms = (long)g->pipeline->cfg->jobs_deadline_ms;

@@ -203,6 +203,7 @@ static int claimed_cb(const struct ig_job_record *j, void *ud)
     it->rec.webhook_url = j->webhook_url ? strdup(j->webhook_url) : NULL;
     it->rec.upstream = j->upstream ? strdup(j->upstream) : NULL;
     it->rec.error = NULL;
+    it->rec.progress = NULL;
     if (!it->rec.request) {
         ig_job_record_release(&it->rec);
         return 0; /* its lease passes and it is claimed again */

@@ -50,6 +50,7 @@ void ig_provider_pending(struct ig_provider_result *out, long after_ms)
 {
     out->outcome = IG_OUTCOME_PENDING;
     out->poll_after_ms = after_ms;
+    out->queue_position = out->percent = -1; /* the adapter says, when it knows */
     out->message[0] = '\0';
 }
 

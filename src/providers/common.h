@@ -17,7 +17,8 @@ int ig_provider_request(struct ig_upstream_request *out, const char *method,
 int ig_provider_url_request(struct ig_upstream_request *r, const char *method, const char *url,
                             size_t max_answer);
 /* Marks out pending: poll again after after_ms (out->poll, when set, is
- * the next request; otherwise the dispatcher repeats its last poll). */
+ * the next request; otherwise the dispatcher repeats its last poll); its
+ * queue position and percent unknown until the adapter sets them. */
 void ig_provider_pending(struct ig_provider_result *out, long after_ms);
 /* An aspect ratio a provider offers ("16:9" is 16 by 9). */
 struct ig_aspect_ratio {

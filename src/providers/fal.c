@@ -141,6 +141,12 @@ static void fal_parse(const struct ig_deployment *d, const struct ig_upstream_re
             } else {
                 ig_provider_pending(out, poll < 10 ? 500 : 1500); /* same status_url */
             }
+            json_t *qp = json_object_get(root, "queue_position");
+            if (out->outcome == IG_OUTCOME_PENDING)
+                out->queue_position = !strcmp(status, "IN_PROGRESS") ? 0
+                                      : json_is_integer(qp) && json_integer_value(qp) >= 0
+                                          ? (int)json_integer_value(qp)
+                                          : -1;
         } else {
             ig_provider_malformed(out, "the provider's answer has neither status nor images");
         }

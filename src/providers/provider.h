@@ -77,6 +77,9 @@ struct ig_provider_result {
      * again), and when. Owned. */
     struct ig_upstream_request poll;
     long poll_after_ms;
+    /* IG_OUTCOME_PENDING, where the provider says: the job's place in its
+     * queue (0: running) and how far it is, in percent; -1 when unknown. */
+    int queue_position, percent;
     /* IG_OUTCOME_PENDING, optionally: how to cancel the job at the
      * provider when the gateway gives up on it (deadline, client gone). */
     struct ig_upstream_request cancel;

@@ -73,6 +73,25 @@ static int url_request(struct ig_upstream_request *r, const char *method,
     return rc;
 }
 
+/* The last "NN%" of a prediction's logs (its progress bars), or -1. */
+static int log_percent(const char *logs)
+{
+    int found = -1;
+    for (const char *p = logs ? strchr(logs, '%') : NULL; p; p = strchr(p + 1, '%')) {
+        const char *q = p;
+        int v = 0, scale = 1, digits = 0;
+        while (q > logs && q[-1] >= '0' && q[-1] <= '9' && digits < 3) {
+            v += (q[-1] - '0') * scale;
+            scale *= 10;
+            digits++;
+            q--;
+        }
+        if (digits && v <= 100)
+            found = v;
+    }
+    return found;
+}
+
 static int replicate_poll_request(const struct ig_deployment *d, const char *url,
                                   struct ig_upstream_request *out)
 {
@@ -121,6 +140,8 @@ static void replicate_parse(const struct ig_deployment *d, const struct ig_upstr
             if (cancel)
                 url_request(&out->cancel, "POST", d, cancel);
             ig_provider_pending(out, poll < 10 ? 500 : 2000);
+            out->queue_position = !strcmp(status, "processing") ? 0 : -1;
+            out->percent = log_percent(json_string_value(json_object_get(root, "logs")));
         }
     } else {
         const char *err = json_string_value(json_object_get(root, "error"));

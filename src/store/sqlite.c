@@ -634,6 +634,12 @@ static int tx_webhook_account_event(struct ig_store_tx *tx, const struct ig_webh
     return ig_sqlite_webhook_account_event(CACHE(tx->store), w, payload);
 }
 
+static int job_set_progress(struct ig_store *s, const char *id, const char *owner,
+                            const char *progress)
+{
+    LOCKED(s, ig_sqlite_job_set_progress(CACHE(s), id, owner, progress));
+}
+
 static int batch_insert(struct ig_store *s, const struct ig_batch_record *b)
 {
     LOCKED(s, ig_sqlite_batch_insert(CACHE(s), b));
@@ -968,6 +974,7 @@ static const struct ig_store_ops sqlite_ops = {
     .job_claim = job_claim,
     .job_renew = job_renew,
     .job_set_upstream = job_set_upstream,
+    .job_set_progress = job_set_progress,
     .tx_webhook_enqueue = tx_webhook_enqueue,
     .webhook_claim = webhook_claim,
     .webhook_attempted = webhook_attempted,

@@ -14,7 +14,7 @@
 #define JOB_COLUMNS                                                                                \
     "id, account_id, key_id, status, request, base_url, request_id, webhook_url, hold_id, held, "  \
     "created_ms, started_ms, finished_ms, lease_owner, lease_expires_ms, attempts, upstream, "     \
-    "cancel_requested, generation_id, error, batch_id, batch_index "
+    "cancel_requested, generation_id, error, batch_id, batch_index, progress "
 
 void ig_job_record_release(struct ig_job_record *j)
 {
@@ -22,7 +22,8 @@ void ig_job_record_release(struct ig_job_record *j)
     free(j->webhook_url);
     free(j->upstream);
     free(j->error);
-    j->request = j->webhook_url = j->upstream = j->error = NULL;
+    free(j->progress);
+    j->request = j->webhook_url = j->upstream = j->error = j->progress = NULL;
 }
 
 static char *text_dup(sqlite3_stmt *st, int col)
@@ -57,6 +58,7 @@ static int row_to_job(sqlite3_stmt *st, struct ig_job_record *j)
     j->error = text_dup(st, 19);
     ig_sqlite_text(j->batch_id, sizeof j->batch_id, st, 20);
     j->batch_index = sqlite3_column_int(st, 21);
+    j->progress = text_dup(st, 22);
     if (!j->request || (sqlite3_column_type(st, 7) != SQLITE_NULL && !j->webhook_url) ||
         (sqlite3_column_type(st, 16) != SQLITE_NULL && !j->upstream) ||
         (sqlite3_column_type(st, 19) != SQLITE_NULL && !j->error)) {
@@ -257,4 +259,15 @@ int ig_sqlite_batch_set_rejected(struct ig_sqlite_cache *c, const char *id, cons
 {
     return ig_sqlite_exec(c, NULL, "UPDATE batches SET rejected = ? WHERE id = ?", "ss", rejected,
                           id);
+}
+
+int ig_sqlite_job_set_progress(struct ig_sqlite_cache *c, const char *id, const char *owner,
+                               const char *progress)
+{
+    int changes = 0;
+    int rc = ig_sqlite_exec(c, &changes,
+                            "UPDATE jobs SET progress = ?3 WHERE id = ?1 AND lease_owner = ?2 AND "
+                            "status = 'running'",
+                            "sss", id, owner, progress);
+    return rc ? rc : changes ? 0 : IG_ENOTFOUND;
 }

@@ -25,6 +25,8 @@ int ig_sqlite_job_renew(struct ig_sqlite_cache *c, const char *owner, int64_t un
 int ig_sqlite_job_set_upstream(struct ig_sqlite_cache *c, const char *id, const char *owner,
                                const char *upstream);
 
+int ig_sqlite_job_set_progress(struct ig_sqlite_cache *c, const char *id, const char *owner,
+                               const char *progress);
 int ig_sqlite_batch_insert(struct ig_sqlite_cache *c, const struct ig_batch_record *b);
 int ig_sqlite_batch_find(struct ig_sqlite_cache *c, const char *account_id, const char *id,
                          struct ig_batch_record *out);

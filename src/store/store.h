@@ -192,6 +192,7 @@ struct ig_job_record {
     char *error; /* owned: the OpenAI error object (JSON); NULL: none */
     char batch_id[IG_ID_MAX];
     int batch_index; /* its place in its batch's requests */
+    char *progress;  /* owned: {"queue_position","percent"} as the provider said; NULL */
 };
 
 /* A batch of jobs (POST /v1/images/batch). */
@@ -502,6 +503,9 @@ struct ig_store_ops {
     /* Records the upstream job of a job owner runs (JSON text). */
     int (*job_set_upstream)(struct ig_store *s, const char *id, const char *owner,
                             const char *upstream);
+    /* Records what the provider says of a job owner runs (JSON text). */
+    int (*job_set_progress)(struct ig_store *s, const char *id, const char *owner,
+                            const char *progress);
 
     /* Webhooks. tx_webhook_enqueue: a pending delivery of payload to url
      * (w's own are ignored), due at its created_ms, written with the
@@ -645,6 +649,8 @@ void ig_scopes_format(unsigned scopes, char *out, size_t size);
     ((s)->ops->job_renew((s), (owner), (until), (cb), (ud)))
 #define ig_store_job_set_upstream(s, id, owner, up)                                                \
     ((s)->ops->job_set_upstream((s), (id), (owner), (up)))
+#define ig_store_job_set_progress(s, id, owner, pr)                                                \
+    ((s)->ops->job_set_progress((s), (id), (owner), (pr)))
 
 #define ig_store_tx_webhook_enqueue(tx, w, url, payload)                                           \
     ((tx)->store->ops->tx_webhook_enqueue((tx), (w), (url), (payload)))

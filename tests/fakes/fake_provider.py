@@ -276,6 +276,9 @@ class Handler(BaseHTTPRequestHandler):
                            for i in range(plan.get("n", 1))]
         if status == "failed":
             p["error"] = plan["fail"]
+        if status == "processing":  # a progress bar in the logs, as models print them
+            p["logs"] = "%d%%|#####     | %d/20" % (min(95, 25 * State.jobs[pid]["polls"]),
+                                                  State.jobs[pid]["polls"])
         return p
 
     def replicate_get(self):

@@ -263,8 +263,14 @@ class Jobs(JobsBase):
         self.assertIn("job.running", names)
         self.assertEqual(names.count("job.succeeded"), 1)
         self.assertTrue(events[-1][1]["result"]["data"][0]["url"])
-        # The provider's job was noted while it ran (a progress event).
+        # The provider's job was noted while it ran, and what it said of
+        # itself (running: queue position 0; its log's percent).
         self.assertTrue(any(e[1]["progress"]["provider_job"] for e in events))
+        self.assertIn("job.progress", names)
+        percents = [e[1]["progress"]["percent"] for e in events
+                    if e[1]["progress"]["percent"] is not None]
+        self.assertTrue(percents and percents == sorted(percents), events)
+        self.assertIn(0, [e[1]["progress"]["queue_position"] for e in events])
         self.assertEqual(sum(1 for r in self.fake.requests() if r["method"] == "POST"), 1)
 
     def test_cancel_a_running_job_stops_the_provider(self):

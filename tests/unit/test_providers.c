@@ -595,3 +595,66 @@ Test(provider_image, only_canonical_base64_is_reused)
         image_free(&im);
     }
 }
+
+static void reply(const struct ig_provider *p, const struct ig_deployment *d, long status,
+                  const char *body, int poll, struct ig_provider_result *out)
+{
+    struct ig_upstream_result res;
+    memset(&res, 0, sizeof res);
+    res.status = status;
+    ig_buf_init(&res.body, 1 << 16);
+    ig_buf_init(&res.headers, 1 << 10);
+    ig_buf_puts(&res.body, body);
+    p->parse(d, &res, poll, out);
+    ig_buf_release(&res.body);
+    ig_buf_release(&res.headers);
+}
+
+Test(provider_progress, queue_positions_and_percents_and_resumable_polls)
+{
+    const struct ig_deployment fal = {.provider = "fal",
+                                      .model = "fal-ai/flux/dev",
+                                      .api_base = "http://q.example",
+                                      .api_key = "k"};
+    const struct ig_deployment rep = {.provider = "replicate",
+                                      .model = "a/b",
+                                      .api_base = "http://r.example/v1",
+                                      .api_key = "r8"};
+    struct ig_provider_result out;
+    reply(&ig_provider_fal, &fal, 202,
+          "{\"status\":\"IN_QUEUE\",\"queue_position\":3,\"status_url\":\"http://q.example/s\"}", 2,
+          &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_PENDING);
+    cr_assert_eq(out.queue_position, 3);
+    cr_assert_eq(out.percent, -1);
+    ig_provider_result_release(&out);
+    reply(&ig_provider_fal, &fal, 200, "{\"status\":\"IN_PROGRESS\"}", 3, &out);
+    cr_assert_eq(out.queue_position, 0, "running");
+    ig_provider_result_release(&out);
+    reply(&ig_provider_replicate, &rep, 200,
+          "{\"id\":\"p1\",\"status\":\"processing\",\"logs\":\"10%|#  | 2/20\\n45%|#### | "
+          "9/20\",\"urls\":{\"get\":\"http://r.example/v1/predictions/p1\"}}",
+          1, &out);
+    cr_assert_eq(out.outcome, IG_OUTCOME_PENDING);
+    cr_assert_eq(out.queue_position, 0);
+    cr_assert_eq(out.percent, 45, "the last percent of the logs");
+    ig_provider_result_release(&out);
+    reply(&ig_provider_replicate, &rep, 200,
+          "{\"id\":\"p1\",\"status\":\"starting\",\"logs\":\"\",\"urls\":{\"get\":"
+          "\"http://r.example/v1/predictions/p1\"}}",
+          0, &out);
+    cr_assert_eq(out.queue_position, -1);
+    cr_assert_eq(out.percent, -1);
+    ig_provider_result_release(&out);
+    /* A kept poll URL becomes a request with the deployment's credentials. */
+    struct ig_upstream_request up;
+    cr_assert_eq(
+        ig_provider_replicate.poll_request(&rep, "http://r.example/v1/predictions/p1", &up), 0);
+    cr_assert_str_eq(up.method, "GET");
+    cr_assert(strstr(up.headers.data, "Authorization: Bearer r8"));
+    ig_upstream_request_release(&up);
+    cr_assert_neq(ig_provider_fal.poll_request(&fal, "ftp://q.example/x", &up), 0, "http(s) only");
+    const char *followers[] = {"fal", "replicate", "bfl", "leonardo"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not_null(ig_provider_find(followers[i])->poll_request, "%s", followers[i]);
+}
