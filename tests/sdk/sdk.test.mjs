@@ -150,6 +150,63 @@ test("images.edit and images.createVariation upload through the SDK", async () =
 });
 
 // Last (tests run in order): what the gateway itself said of the session.
+// Seed 004's Node example (async job + polling), as it is written but for
+// the host, the key and a shorter poll interval: create a job with an
+// Idempotency-Key, poll until state == "succeeded", return output[0].url.
+async function generateImage(job, base, key) {
+  const create = await fetch(`${base}/images/jobs`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${key}`,
+      "Content-Type": "application/json",
+      "Idempotency-Key": job.idempotencyKey,
+    },
+    body: JSON.stringify({
+      prompt: job.prompt,
+      negative_prompt: job.negativePrompt,
+      size: job.size || "1024x1024",
+      guidance: 7,
+      steps: 28,
+      seed: job.seed ?? undefined,
+      webhook_url: process.env.WEBHOOK_URL, // optional if you prefer polling
+    }),
+  }).then((r) => r.json());
+  const jobId = create.id;
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const status = await fetch(`${base}/images/jobs/${jobId}`, {
+      headers: { Authorization: `Bearer ${key}` },
+    }).then((r) => r.json());
+    if (status.state === "succeeded") {
+      return status.output[0].url; // or .b64
+    }
+    if (status.state === "failed") throw new Error(status.error?.message || "Generation failed");
+  }
+  throw new Error("Timeout waiting for image generation");
+}
+
+test("seed 004's Node job example runs unchanged", async () => {
+  const job = {
+    idempotencyKey: "node-job-1",
+    prompt: "a lighthouse in fog",
+    negativePrompt: "blurry",
+    size: "256x256",
+    seed: 7,
+  };
+  const url = await generateImage(job, baseURL, adminKey);
+  const img = await fetch(url);
+  assert.equal(img.status, 200);
+  const bytes = new Uint8Array(await img.arrayBuffer());
+  assert.deepEqual([...bytes.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  // Sent again with its Idempotency-Key: the same job, not a second one.
+  const again = await generateImage(job, baseURL, adminKey);
+  assert.equal(new URL(again).pathname, new URL(url).pathname);
+  const list = await fetch(`${baseURL}/images/jobs`, {
+    headers: { Authorization: `Bearer ${adminKey}` },
+  }).then((r) => r.json());
+  assert.equal(list.data.filter((j) => j.prompt === job.prompt).length, 1);
+});
+
 test("the gateway logged no error and exits 0 on SIGTERM", async () => {
   const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
   proc.kill("SIGTERM");
@@ -162,3 +219,4 @@ test("the gateway logged no error and exits 0 on SIGTERM", async () => {
   assert.deepEqual(errors, []);
   assert.match(stderr, /stopped cleanly/);
 });
+
