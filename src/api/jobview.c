@@ -78,7 +78,7 @@ json_t *ig_api_job_json(const struct ig_app *app, const struct ig_job_record *j,
      * output[0].url). */
     json_object_set_new(o, "state", json_string(j->status));
     json_t *data = json_object_get(json_object_get(o, "result"), "data");
-    json_object_set(o, "output", data ? data : json_array());
+    json_object_set_new(o, "output", data ? json_incref(data) : json_array());
     return o;
 }
 

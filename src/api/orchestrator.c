@@ -78,11 +78,11 @@ static json_t *generation_json(const struct ig_app *app, const struct ig_generat
     json_t *first = json_array_get(images, 0);
     const struct ig_gen_request *r = &g->req;
     json_t *o = json_pack(
-        "{s:s, s:O, s:O, s:s, s:s, s:s?, s:s, s:s, s:O, s:o, s:f, s:o, s:o}", "id", g->id,
+        "{s:s, s:O, s:O, s:s, s:s, s:s?, s:s, s:s, s:o, s:o, s:f, s:o, s:o}", "id", g->id,
         "image_url", first ? json_object_get(first, "url") : json_null(), "thumbnail_url",
         first ? json_object_get(first, "thumbnail_url") : json_null(), "prompt", r->prompt, "model",
         r->model->id, "style", r->style, "size", r->size, "quality", r->quality, "metadata",
-        r->metadata ? r->metadata : json_object(), "created_at", iso_time(g->created),
+        r->metadata ? json_incref(r->metadata) : json_object(), "created_at", iso_time(g->created),
         "processing_time", (double)(ig_now_us() - g->t.start_us) / 1e6, "cost",
         ig_api_credits_json(g->acct.cost), "images", images);
     json_object_set(o, "cache", json_object_get(json_object_get(doc, "_metadata"), "cache"));
