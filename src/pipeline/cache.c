@@ -114,9 +114,9 @@ static void answer_done(uv_work_t *w, int status)
 }
 
 /* g is served e's images (a hit, or coalesced with a twin in flight). A
- * hit that costs something is recorded and charged like any generation
- * (the store step); a free one is answered from the entry and not
- * recorded (its images and their generation are: _metadata names it), so
+ * hit that costs something, or a job's (whose result is its record), is
+ * recorded and charged like any generation (the store step); a free one
+ * is answered from the entry and not recorded (its images and their generation are: _metadata names it), so
  * it costs what serving a file costs. */
 static enum ig_stage_rc serve(struct ig_generation *g, const struct ig_cache_entry *e,
                               enum ig_cache_outcome outcome)
@@ -133,7 +133,8 @@ static enum ig_stage_rc serve(struct ig_generation *g, const struct ig_cache_ent
     if (m)
         atomic_fetch_add_explicit(outcome == IG_CACHE_HIT ? &m->cache_hits : &m->cache_coalesced, 1,
                                   memory_order_relaxed);
-    int paid = g->acct.accounted && g->acct.metered && g->pipeline->cfg->cache_hit_cost_percent;
+    int paid = (g->acct.accounted && g->acct.metered && g->pipeline->cfg->cache_hit_cost_percent) ||
+               g->job.mode == IG_GEN_JOB; /* a job keeps its result as a record */
     if (paid) {
         g->dispatched = 1; /* recorded and charged by the store step */
         return IG_STAGE_NEXT;

@@ -314,6 +314,20 @@ class Jobs(JobsBase):
         self.assertIsNone(done["result"])
         self.assertEqual(self.balance(key)["balance"], 10)
 
+    def test_a_seeded_job_served_from_the_cache_keeps_its_result(self):
+        _, key = self.account(10)
+        docs = []
+        for _ in range(2):
+            status, _, doc = self.submit(key, seed=5, prompt="the same harbour")
+            self.assertEqual(status, 202, doc)
+            docs.append(self.wait_job(key, doc["id"]))
+        self.assertEqual([d["status"] for d in docs], ["succeeded", "succeeded"])
+        path = lambda d: d["result"]["data"][0]["url"].split("?")[0]
+        self.assertEqual(path(docs[1]), path(docs[0]), "the cached images")
+        self.assertNotEqual(docs[1]["generation_id"], docs[0]["generation_id"],
+                            "a job's hit is a record of its own")
+        self.assertEqual(self.balance(key)["balance"], 9, "the hit cost nothing")
+
     def test_idempotency_key_makes_one_job(self):
         _, key = self.account(10)
         h = {"Idempotency-Key": "order-5521"}
