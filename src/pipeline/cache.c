@@ -116,8 +116,8 @@ static void answer_done(uv_work_t *w, int status)
 /* g is served e's images (a hit, or coalesced with a twin in flight). A
  * hit that costs something, or a job's (whose result is its record), is
  * recorded and charged like any generation (the store step); a free one
- * is answered from the entry and not recorded (its images and their generation are: _metadata names it), so
- * it costs what serving a file costs. */
+ * is answered from the entry and not recorded (its images and their generation are: _metadata names
+ * it), so it costs what serving a file costs. */
 static enum ig_stage_rc serve(struct ig_generation *g, const struct ig_cache_entry *e,
                               enum ig_cache_outcome outcome)
 {
@@ -243,10 +243,4 @@ void ig_stage_cache_release(struct ig_generation *g)
     c->flight = NULL;
     free(c->stored);
     c->stored = NULL;
-}
-
-const char *ig_cache_outcome_name(enum ig_cache_outcome o)
-{
-    static const char *const names[] = {NULL, "miss", "hit", "coalesced"};
-    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : NULL;
 }

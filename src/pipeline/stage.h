@@ -73,8 +73,6 @@ void ig_generation_release_reservation(struct ig_generation *g);
 enum ig_stage_rc ig_stage_cache(struct ig_generation *g);
 void ig_stage_cache_release(struct ig_generation *g);
 void ig_stage_cache_cancel(struct ig_generation *g);
-/* "hit", "coalesced", "miss"; NULL for IG_CACHE_NONE (cache.c). */
-const char *ig_cache_outcome_name(enum ig_cache_outcome o);
 enum ig_stage_rc ig_stage_enqueue(struct ig_generation *g);
 enum ig_stage_rc ig_stage_job(struct ig_generation *g);
 /* A job run's end, written in its record's transaction (store.h: also):
