@@ -137,7 +137,9 @@ enum ig_stage_rc ig_stage_enqueue(struct ig_generation *g)
     r->created_ms = now;
     if (a->accounted && a->metered && (a->held > 0 || a->nbudgets > 0)) {
         struct ig_hold_record *h = &j->hold.hold;
-        if (ig_random_id("hold_", 12, h->id, sizeof h->id)) {
+        /* Time-ordered like the job's id: holds' and jobs' indexes of
+         * hold ids grow at their right edge, not at a random page each. */
+        if (ig_time_ordered_id("hold_", (uint64_t)now, h->id, sizeof h->id)) {
             free(j);
             ig_generation_fail_internal(g, IG_ENOMEM);
             return IG_STAGE_NEXT;
