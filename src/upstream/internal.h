@@ -6,7 +6,7 @@
 #ifndef IG_UPSTREAM_INTERNAL_H
 #define IG_UPSTREAM_INTERNAL_H
 
-#include "upstream/headers.h"
+#include "upstream/message.h"
 #include "upstream/policy.h"
 #include "upstream/upstream.h"
 
@@ -42,6 +42,9 @@ struct ig_upstream_call {
     struct ig_upstream_request req;
     struct ig_upstream_result res;
     char refusal[IG_UPSTREAM_ERROR_SIZE]; /* the policy's last refusal, for res.error */
+    /* The address policy's lists for this call: the request's allow-list
+     * or else the client's, and this host's own addresses. */
+    const struct ig_networks *allow, *own;
     ig_upstream_cb cb;
     void *ud;
     struct ig_upstream_call *prev, *next;
@@ -51,12 +54,15 @@ struct ig_upstream_call {
  * its callback, frees it (upstream.c gives it to the built-in client). */
 typedef void (*ig_upstream_call_done_fn)(struct ig_upstream_call *call);
 
-/* 1 when the address policy refuses a connection to sa for this call
- * (the client's allow-list, this host's addresses), with the reason
- * written to call->refusal ("refused to connect to ADDRESS: WHY"), which
- * becomes the call's error when every address was refused; defined in
- * upstream.c. */
-int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa);
+/* 1 when the address policy refuses a connection to sa for this call,
+ * with the reason written to call->refusal ("refused to connect to
+ * ADDRESS: WHY"), which becomes the call's error when every address was
+ * refused. */
+static inline int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa)
+{
+    return ig_address_refused(sa, call->req.allow_private, call->allow, call->own, call->refusal,
+                              sizeof call->refusal);
+}
 
 /* ---- h1.c: plain http:// over kept-alive connections on the loop ---- */
 

@@ -261,6 +261,19 @@ const char *ig_address_refusal(const struct sockaddr *sa, int allow_private,
     return NULL;
 }
 
+int ig_address_refused(const struct sockaddr *sa, int allow_private,
+                       const struct ig_networks *allow, const struct ig_networks *own, char *out,
+                       size_t size)
+{
+    const char *why = ig_address_refusal(sa, allow_private, allow, own);
+    if (!why)
+        return 0;
+    char text[INET6_ADDRSTRLEN];
+    snprintf(out, size, "refused to connect to %s: %s", ig_address_text(sa, text, sizeof text),
+             why);
+    return 1;
+}
+
 const char *ig_address_text(const struct sockaddr *sa, char *out, size_t size)
 {
     const void *bytes =

@@ -56,6 +56,13 @@ int ig_networks_of_host(struct ig_networks *out);
 const char *ig_address_refusal(const struct sockaddr *sa, int allow_private,
                                const struct ig_networks *allow, const struct ig_networks *own);
 
+/* ig_address_refusal with its message: 1 when the connection to sa is
+ * refused, "refused to connect to ADDRESS: WHY" written to out (bounded);
+ * 0 when allowed, out untouched. */
+int ig_address_refused(const struct sockaddr *sa, int allow_private,
+                       const struct ig_networks *allow, const struct ig_networks *own, char *out,
+                       size_t size);
+
 /* The address of sa as text ("192.0.2.2", "2001:db8::2") in out; "?"
  * when it is neither IPv4 nor IPv6 or out is too small. Returns out. */
 const char *ig_address_text(const struct sockaddr *sa, char *out, size_t size);

@@ -7,7 +7,6 @@
  * freed only in its close callback. Calls are tracked in a list so that
  * freeing the upstream can cancel them. */
 #include "upstream/internal.h"
-#include "upstream/headers.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -28,9 +27,6 @@ _Static_assert(IG_UPSTREAM_ERROR_SIZE >= CURL_ERROR_SIZE, "room for libcurl's er
 /* Finished easy handles kept for the next call: curl_easy_init() and
  * cleanup cost more than a reset (curl's own advice is to reuse them). */
 #define IDLE_EASY_MAX 64
-
-/* One request header line, name and value, at most. */
-#define HEADER_LINE_MAX 8192
 
 struct ig_upstream {
     uv_loop_t *loop;
@@ -80,19 +76,6 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-}
-
-int ig_upstream_refuses(struct ig_upstream_call *call, const struct sockaddr *sa)
-{
-    const char *why =
-        ig_address_refusal(sa, call->req.allow_private,
-                           call->req.allow ? call->req.allow : call->u->allow, &call->u->own);
-    if (!why)
-        return 0;
-    char text[INET6_ADDRSTRLEN];
-    snprintf(call->refusal, sizeof call->refusal, "refused to connect to %s: %s",
-             ig_address_text(sa, text, sizeof text), why);
-    return 1;
 }
 
 /* ---- body and header sinks ---- */
@@ -387,62 +370,6 @@ void ig_upstream_free(struct ig_upstream *u)
     uv_close((uv_handle_t *)&u->timer, upstream_timer_close_cb);
 }
 
-void ig_upstream_request_release(struct ig_upstream_request *req)
-{
-    free(req->url);
-    free(req->body);
-    ig_buf_release(&req->headers);
-    req->url = NULL;
-    req->body = NULL;
-}
-
-int ig_upstream_request_dup(struct ig_upstream_request *dst, const struct ig_upstream_request *src)
-{
-    *dst = *src;
-    dst->url = NULL;
-    dst->body = NULL;
-    ig_buf_init(&dst->headers, src->headers.max);
-    dst->url = src->url ? strdup(src->url) : NULL;
-    if (src->url && !dst->url)
-        goto fail;
-    if (src->body) {
-        dst->body = malloc(src->body_len + 1);
-        if (!dst->body)
-            goto fail;
-        memcpy(dst->body, src->body, src->body_len);
-        dst->body[src->body_len] = '\0';
-    }
-    if (src->headers.len && ig_buf_append(&dst->headers, src->headers.data, src->headers.len))
-        goto fail;
-    return 0;
-fail:
-    ig_upstream_request_release(dst);
-    return IG_ENOMEM;
-}
-
-int ig_upstream_request_header(struct ig_upstream_request *req, const char *name, const char *value)
-{
-    size_t nl = strlen(name), vl = strlen(value);
-    if (nl + vl + 2 >= HEADER_LINE_MAX || strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
-        return IG_EINVAL;
-    struct ig_buf *b = &req->headers;
-    if (b->max == 0)
-        ig_buf_init(b, 64 * 1024);
-    size_t mark = b->len;
-    int rc = ig_buf_reserve(b, nl + vl + 4 > 256 ? nl + vl + 4 : 256);
-    rc = rc ? rc : ig_buf_append(b, name, nl);
-    rc = rc ? rc : ig_buf_append(b, ": ", 2);
-    rc = rc ? rc : ig_buf_append(b, value, vl);
-    rc = rc ? rc : ig_buf_append(b, "\r\n", 2);
-    if (rc) {
-        b->len = mark; /* no half line */
-        if (b->data)
-            b->data[mark] = '\0';
-        return rc == IG_ETOOBIG ? IG_EINVAL : IG_ENOMEM;
-    }
-    return 0;
-}
-
 /* The request's header lines as libcurl's list, with "Expect:" (which
  * stops curl waiting for 100 Continue on large bodies). NULL when out of
  * memory. */
@@ -453,7 +380,7 @@ static struct curl_slist *curl_headers(const struct ig_buf *headers)
     while (list && p && p < end) {
         const char *eol = memchr(p, '\r', (size_t)(end - p));
         size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
-        char line[HEADER_LINE_MAX];
+        char line[IG_HEADER_LINE_MAX];
         memcpy(line, p, n);
         line[n] = '\0';
         struct curl_slist *l = curl_slist_append(list, line);
@@ -486,6 +413,8 @@ int ig_upstream_start(struct ig_upstream *u, struct ig_upstream_request *req, ig
     memset(req, 0, sizeof *req);
     call->cb = cb;
     call->ud = ud;
+    call->allow = call->req.allow ? call->req.allow : u->allow;
+    call->own = &u->own;
     ig_buf_init(&call->res.body,
                 call->req.max_response_bytes ? call->req.max_response_bytes : (size_t)64 << 20);
     ig_buf_init(&call->res.headers, 64 * 1024);
@@ -569,15 +498,4 @@ void ig_upstream_cancel(struct ig_upstream_call *call)
         ig_h1_cancel(call->u->h1, call);
     call_unlink(call);
     call_free(call);
-}
-
-const char *ig_upstream_result_header(const struct ig_upstream_result *r, const char *name,
-                                      char *out, size_t out_size)
-{
-    size_t len;
-    const char *v = ig_header_lines_find(&r->headers, name, &len);
-    if (!v)
-        return NULL;
-    snprintf(out, out_size, "%.*s", (int)len, v);
-    return out;
 }
