@@ -166,14 +166,19 @@ int ig_sqlite_job_claim(struct ig_sqlite_cache *c, const char *owner, int64_t no
         c, each_row, &e,
         "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_expires_ms = ?2 + ?3, "
         "attempts = attempts + 1, started_ms = COALESCE(started_ms, ?2) WHERE id IN "
-        "(SELECT id FROM (SELECT id, created_ms FROM jobs WHERE status = 'queued' AND "
+        "(SELECT id FROM (SELECT id FROM jobs WHERE status = 'queued' AND "
         "batch_id IS NULL ORDER BY created_ms LIMIT ?4) "
-        /* A batch's queued jobs, in order, as many as its max_concurrency leaves room for. */
-        "UNION ALL SELECT id FROM (SELECT q.id FROM (SELECT id, created_ms, batch_id, "
-        "row_number() OVER (PARTITION BY batch_id ORDER BY batch_index) AS place FROM jobs "
-        "WHERE status = 'queued' AND batch_id IS NOT NULL) q JOIN batches b ON b.id = q.batch_id "
-        "WHERE q.place <= b.max_concurrency - (SELECT count(*) FROM jobs r WHERE r.batch_id = "
-        "q.batch_id AND r.status = 'running') ORDER BY q.created_ms LIMIT ?4) "
+        /* A batch's queued jobs, in order, as many as its max_concurrency
+         * leaves room for (its counts are kept by migration 0013's
+         * triggers). Only the oldest ?4 batches with room are looked at:
+         * each gives at least one job, and a backlog of batches costs a
+         * claim nothing more. */
+        "UNION ALL SELECT id FROM (SELECT id FROM (SELECT j.id, j.created_ms, b.room, "
+        "row_number() OVER (PARTITION BY j.batch_id ORDER BY j.batch_index) AS place FROM "
+        "(SELECT id, max_concurrency - running AS room FROM batches WHERE queued > 0 AND "
+        "running < max_concurrency ORDER BY created_ms LIMIT ?4) b "
+        "JOIN jobs j ON j.batch_id = b.id AND j.status = 'queued') "
+        "WHERE place <= room ORDER BY created_ms LIMIT ?4) "
         "UNION ALL SELECT id FROM (SELECT id FROM jobs "
         "WHERE status = 'running' AND lease_expires_ms < ?2 ORDER BY lease_expires_ms "
         "LIMIT ?4) LIMIT ?4) RETURNING " JOB_COLUMNS,

@@ -4,13 +4,16 @@
  * another runner take the job over and the old runner can no longer end
  * it; an end settles the hold once; a queued job canceled releases its
  * hold, a running one is marked for its runner; the start's sweep of
- * stale holds leaves jobs' holds alone. */
+ * stale holds leaves jobs' holds alone; a backlog of batches is claimed
+ * oldest batch first, each within its max_concurrency, with its kept
+ * counts true through claims, ends, requeues, cancels and take-overs. */
 #include "store/jobs.h"
 #include "store/ledger.h"
 #include "store/store.h"
 #include "util/err.h"
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +314,107 @@ Test(jobs, a_batch_runs_at_most_its_max_concurrency)
     cr_assert_eq(found.max_concurrency, 2);
     free(found.rejected);
     cr_assert_eq(ig_store_batch_find(s, "acct_b", "batch_1", &found), IG_ENOTFOUND);
+}
+
+static int count_cb(const struct ig_job_record *j, void *ud)
+{
+    cr_assert_str_eq(j->status, "running");
+    ++*(int *)ud;
+    return 0;
+}
+
+/* Batch b (created at created_ms, max_concurrency mc) with n queued jobs
+ * "<b>_<i>", batch_index i. */
+static void batch_with_jobs(const char *b, int64_t created_ms, int mc, int n)
+{
+    struct ig_batch_record rec = {.max_concurrency = mc, .total = n, .created_ms = created_ms};
+    snprintf(rec.id, sizeof rec.id, "%s", b);
+    snprintf(rec.account_id, sizeof rec.account_id, "acct_a");
+    cr_assert_eq(ig_store_batch_insert(s, &rec), 0);
+    for (int i = 0; i < n; i++) {
+        struct ig_job_record j;
+        memset(&j, 0, sizeof j);
+        snprintf(j.id, sizeof j.id, "%s_%d", b, i);
+        snprintf(j.account_id, sizeof j.account_id, "acct_a");
+        snprintf(j.key_id, sizeof j.key_id, "key_a");
+        snprintf(j.batch_id, sizeof j.batch_id, "%s", b);
+        j.batch_index = i;
+        j.request = (char *)"{}";
+        j.created_ms = created_ms;
+        cr_assert_eq(ig_job_submit(s, &j, NULL), 0);
+    }
+}
+
+/* Every batch's kept counts equal its jobs' statuses (read on a
+ * connection of the test's own). */
+static void assert_batch_counts_true(void)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT count(*) FROM batches b WHERE queued <> (SELECT "
+                                    "count(*) FROM jobs WHERE batch_id = b.id AND status = "
+                                    "'queued') OR running <> (SELECT count(*) FROM jobs WHERE "
+                                    "batch_id = b.id AND status = 'running')",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 0, "a batch's counts differ from its jobs");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+Test(jobs, a_backlog_of_batches_is_claimed_oldest_first_each_within_its_limit)
+{
+    /* More batches than a claim takes: the oldest ones give their first
+     * job each (max_concurrency 1), never a second while one runs. */
+    char b[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(b, sizeof b, "bt%03d", i);
+        batch_with_jobs(b, 1000 + i, 1, 3);
+    }
+    assert_batch_counts_true();
+    struct got a = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_a", 5000, 5000, 64, got_cb, &a), 0);
+    cr_assert_eq(a.n, 64);
+    for (int i = 0; i < a.n; i++) {
+        int batch = -1, index = -1;
+        cr_assert_eq(sscanf(a.ids[i], "bt%d_%d", &batch, &index), 2, "%s", a.ids[i]);
+        cr_assert_lt(batch, 64, "%s: not among the oldest batches", a.ids[i]);
+        cr_assert_eq(index, 0, "%s: not its batch's first", a.ids[i]);
+    }
+    assert_batch_counts_true();
+    /* The rest: the other 36 batches' first jobs, nothing of the full ones. */
+    struct got rest = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_b", 5000, 5000, 64, got_cb, &rest), 0);
+    cr_assert_eq(rest.n, 36);
+    struct got none = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_b", 5000, 5000, 64, got_cb, &none), 0);
+    cr_assert_eq(none.n, 0, "every batch has its one job running");
+    /* An end, a requeue and a cancel of a queued job move the counts. */
+    cr_assert_eq(end("bt000_0", "run_a", "succeeded", 0), 0);
+    cr_assert_eq(end("bt001_0", "run_a", "queued", 0), 0);
+    enum ig_job_cancel_result res;
+    struct ig_job_record j;
+    cr_assert_eq(ig_job_cancel(s, "acct_a", "bt002_1", 6000, "{}", NULL, &res, &j), 0);
+    cr_assert_eq(res, IG_JOB_CANCELED);
+    ig_job_record_release(&j);
+    assert_batch_counts_true();
+    struct got next = {0};
+    cr_assert_eq(ig_store_job_claim(s, "run_c", 6000, 5000, 64, got_cb, &next), 0);
+    cr_assert_eq(next.n, 2, "bt000's next and bt001's requeued first");
+    int saw0 = 0, saw1 = 0;
+    for (int i = 0; i < next.n; i++) {
+        saw0 |= strcmp(next.ids[i], "bt000_1") == 0;
+        saw1 |= strcmp(next.ids[i], "bt001_0") == 0;
+    }
+    cr_assert(saw0 && saw1, "%s %s", next.ids[0], next.ids[1]);
+    /* A lease that passes is taken over: still one running, not two. */
+    int over = 0;
+    cr_assert_eq(ig_store_job_claim(s, "run_d", 20000, 5000, 200, count_cb, &over), 0);
+    cr_assert_eq(over, 100, "every running job taken over, no queued one added");
+    assert_batch_counts_true();
 }
 
 struct racer {

@@ -240,7 +240,7 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
-    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 12);
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 13);
     /* The images in the generation's row, in order (migration 0002). */
     char images[512], want[512];
     file_text("SELECT images FROM generations WHERE id = 'gen_1'", images, sizeof images);
@@ -370,6 +370,16 @@ Test(store, concurrent_writers_share_commits_and_lose_nothing)
                  THREADS * PER_THREAD);
 }
 
+/* Closes db, written by hand as an older version left it, and opens it as
+ * the store, which applies the migrations it lacks. */
+static void close_and_migrate(sqlite3 *db)
+{
+    sqlite3_close(db);
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    ig_store_close(s);
+}
+
 /* A database written before migration 0002 (images as rows of their own)
  * keeps every image, in order, when the store opens it. */
 Test(store, images_rows_move_into_their_generation)
@@ -391,11 +401,7 @@ Test(store, images_rows_move_into_their_generation)
             "INSERT INTO images VALUES ('gen_two', 1, 'bb', -1), ('gen_two', 0, 'aa', 7);",
             NULL, NULL, NULL),
         SQLITE_OK, "%s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-
-    struct ig_store *s;
-    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
-    ig_store_close(s);
+    close_and_migrate(db);
     char images[256];
     file_text("SELECT images FROM generations WHERE id = 'gen_two'", images, sizeof images);
     cr_assert_str_eq(images, "[{\"sha256\":\"aa\",\"seed\":7},{\"sha256\":\"bb\",\"seed\":null}]");
@@ -403,7 +409,47 @@ Test(store, images_rows_move_into_their_generation)
     cr_assert_str_eq(images, "[]");
     cr_assert_eq(file_count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'images%'"), 0);
     cr_assert_eq(file_count("SELECT count(*) FROM blobs"), 2, "blobs are kept");
-    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 12);
+    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 13);
+}
+
+/* A database with batches queued and running before migration 0013
+ * (which counts them on the batch) starts with the counts its jobs give. */
+Test(store, batch_counts_start_from_the_jobs)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                              "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    int version = 0;
+    for (const struct ig_embedded_file *m = ig_migrations; m->name; m++) {
+        if (strncmp(m->name, "0013", 4) == 0)
+            break;
+        cr_assert_eq(sqlite3_exec(db, m->data, NULL, NULL, NULL), SQLITE_OK, "%s: %s", m->name,
+                     sqlite3_errmsg(db));
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES (%d, '%s', 0)", ++version,
+                 m->name);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    cr_assert_eq(version, 12);
+    cr_assert_eq(
+        sqlite3_exec(db,
+                     "INSERT INTO batches (id, account_id, max_concurrency, total, created_ms) "
+                     "VALUES ('batch_1', 'acct', 2, 4, 1);"
+                     "INSERT INTO jobs (id, account_id, key_id, status, request, base_url, "
+                     "request_id, created_ms, batch_id, batch_index) VALUES "
+                     "('j0', 'acct', 'k', 'succeeded', '{}', 'x', 'r', 1, 'batch_1', 0),"
+                     "('j1', 'acct', 'k', 'running', '{}', 'x', 'r', 1, 'batch_1', 1),"
+                     "('j2', 'acct', 'k', 'queued', '{}', 'x', 'r', 1, 'batch_1', 2),"
+                     "('j3', 'acct', 'k', 'queued', '{}', 'x', 'r', 1, 'batch_1', 3);",
+                     NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    close_and_migrate(db);
+    cr_assert_eq(file_count("SELECT queued FROM batches WHERE id = 'batch_1'"), 2);
+    cr_assert_eq(file_count("SELECT running FROM batches WHERE id = 'batch_1'"), 1);
 }
 
 Test(store, scopes_text)
