@@ -234,6 +234,7 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
+    pthread_mutex_init(&app->model_times.lock, NULL);
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         ig_error("cannot create data directory '%s': %s", cfg->data_dir, strerror(errno));
         return IG_EIO;
@@ -355,6 +356,9 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
 
 void ig_app_release(struct ig_app *app)
 {
+    json_decref(app->model_times.by_model);
+    app->model_times.by_model = NULL;
+    pthread_mutex_destroy(&app->model_times.lock);
     ig_job_runner_free(atomic_load(&app->runner));
     atomic_store(&app->runner, NULL);
     if (app->store)

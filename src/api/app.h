@@ -26,6 +26,7 @@ struct ig_generation;
 #include "upstream/upstream.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -66,6 +67,15 @@ struct ig_app {
     atomic_flag runner_taken;
     char listen_host[256];
     int listen_port;
+    /* GET /api/v1/models' median latency by model over the last week
+     * (api/orchestrator.c): a report over the history, made at most once
+     * a minute and shared by every request in between. */
+    struct {
+        pthread_mutex_t lock;
+        json_t *by_model; /* model id → seconds; NULL until the first report */
+        int64_t made_ms;
+        int making;
+    } model_times;
 };
 
 /* Creates the data directory, opens and migrates the store, loads or makes

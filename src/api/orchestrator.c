@@ -25,6 +25,7 @@
 #include "util/err.h"
 #include "util/json.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -262,12 +263,39 @@ static int average_row(const struct ig_usage_row *r, void *ud)
     return 0;
 }
 
+/* How long one report of the models' latencies serves. */
+#define MODEL_TIMES_MS 60000
+
+/* c->average: a copy of the last report of latencies, made again when
+ * older than MODEL_TIMES_MS (by one request at a time; the others take
+ * the older report meanwhile). */
 static void models_work(void *p)
 {
     struct models_ctx *c = p;
+    struct ig_app *app = c->app;
     int64_t now = ig_unix_ms();
-    c->rc = ig_store_usage(c->app->store, NULL, now - 7 * 86400000LL, now + 1, IG_USAGE_MODEL,
+    pthread_mutex_lock(&app->model_times.lock);
+    json_t *last = app->model_times.by_model;
+    int fresh = last && now - app->model_times.made_ms < MODEL_TIMES_MS;
+    if (fresh || (last && app->model_times.making)) {
+        /* A deep copy: the values are not shared across threads. */
+        json_object_update_new(c->average, json_deep_copy(last));
+        pthread_mutex_unlock(&app->model_times.lock);
+        return;
+    }
+    app->model_times.making = 1;
+    pthread_mutex_unlock(&app->model_times.lock);
+    c->rc = ig_store_usage(app->store, NULL, now - 7 * 86400000LL, now + 1, IG_USAGE_MODEL,
                            average_row, c);
+    pthread_mutex_lock(&app->model_times.lock);
+    app->model_times.making = 0;
+    json_t *copy = c->rc == 0 ? json_deep_copy(c->average) : NULL;
+    if (copy) {
+        json_decref(app->model_times.by_model);
+        app->model_times.by_model = copy;
+        app->model_times.made_ms = now;
+    }
+    pthread_mutex_unlock(&app->model_times.lock);
 }
 
 static json_t *model_info(const struct ig_app *app, const struct ig_model *m, json_t *average)

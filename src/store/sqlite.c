@@ -46,6 +46,14 @@ struct sqlite_store {
     int committing;
     struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
     struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
+    /* A read-only connection of its own for the long reads of analytics
+     * (usage over a period): in WAL mode it reads a snapshot while the
+     * writer goes on, so a report over millions of rows holds up no
+     * generation's record. NULL for ":memory:" (a second connection would
+     * be another database): those reads take the lock then. */
+    sqlite3 *reader;
+    pthread_mutex_t read_lock;
+    struct ig_sqlite_cache read_cache;
 };
 
 /* A caller's generation writes waiting for the group commit
@@ -402,9 +410,16 @@ static int generation_history(struct ig_store *s, const struct ig_history_query 
 static int usage(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
                  enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud)
 {
-    lock(s);
-    int rc = ig_sqlite_usage(CACHE(s), account_id, from_ms, to_ms, by, cb, ud);
-    unlock(s);
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    if (!ss->reader) {
+        lock(s);
+        int rc = ig_sqlite_usage(CACHE(s), account_id, from_ms, to_ms, by, cb, ud);
+        unlock(s);
+        return rc;
+    }
+    pthread_mutex_lock(&ss->read_lock);
+    int rc = ig_sqlite_usage(&ss->read_cache, account_id, from_ms, to_ms, by, cb, ud);
+    pthread_mutex_unlock(&ss->read_lock);
     return rc;
 }
 
@@ -921,6 +936,9 @@ static void sqlite_close(struct ig_store *s)
     struct sqlite_store *ss = (struct sqlite_store *)s;
     ig_checkpointer_stop(ss->checkpointer);
     ig_sqlite_cache_release(&ss->cache);
+    ig_sqlite_cache_release(&ss->read_cache);
+    sqlite3_close(ss->reader);
+    pthread_mutex_destroy(&ss->read_lock);
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
     ig_buf_release(&ss->images_json);
@@ -1054,6 +1072,22 @@ static void sqlite_config(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* The analytics' read-only connection (ss->reader), once the schema is
+ * migrated. */
+static int open_reader(struct sqlite_store *ss, const char *path)
+{
+    if (sqlite3_open_v2(path, &ss->reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        int rc = db_fail(ss->reader, "open the reader");
+        sqlite3_close(ss->reader);
+        ss->reader = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(ss->reader, BUSY_MS);
+    ss->read_cache.db = ss->reader;
+    return 0;
+}
+
 int ig_store_open_sqlite(struct ig_store **out, const char *path)
 {
     pthread_once(&sqlite_config_once, sqlite_config);
@@ -1066,6 +1100,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     pthread_mutex_init(&ss->lock, NULL);
     pthread_mutex_init(&ss->queue_lock, NULL);
     pthread_cond_init(&ss->queue_cond, NULL);
+    pthread_mutex_init(&ss->read_lock, NULL);
     ss->queue_tail = &ss->queue;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     /* SQLite would create the file 0644 less the umask; made here 0600,
@@ -1082,6 +1117,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         pthread_mutex_destroy(&ss->lock);
         pthread_mutex_destroy(&ss->queue_lock);
         pthread_cond_destroy(&ss->queue_cond);
+        pthread_mutex_destroy(&ss->read_lock);
         free(ss);
         return IG_EDB;
     }
@@ -1113,6 +1149,8 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
          sqlite3_prepare_v3(ss->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &ss->rollback,
                             NULL) != SQLITE_OK))
         rc = db_fail(ss->db, "prepare generation insert");
+    if (rc == 0 && strcmp(path, ":memory:") != 0)
+        rc = open_reader(ss, path);
     if (rc == 0)
         rc = ig_checkpointer_start(&ss->checkpointer, ss->db, &ss->lock, path, CHECKPOINT_PAGES);
     if (rc) {

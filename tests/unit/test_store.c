@@ -277,6 +277,82 @@ static void gen_init(struct gen *x, const char *id)
     x->w = (struct ig_generation_write){.g = &x->g, .images = &x->im, .nimages = 1};
 }
 
+/* A usage report reads while a record is written beside it. */
+struct beside {
+    struct ig_store *s;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int reading, written, written_while_reading;
+    int64_t rows;
+};
+
+static void *write_when_reading(void *p)
+{
+    struct beside *b = p;
+    pthread_mutex_lock(&b->lock);
+    while (!b->reading)
+        pthread_cond_wait(&b->cond, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    struct gen x;
+    gen_init(&x, "gen_beside");
+    int rc = ig_store_generation_insert(b->s, &x.w, 1);
+    pthread_mutex_lock(&b->lock);
+    b->written = rc == 0 && x.w.rc == 0 ? 1 : -1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+static int usage_waits_for_the_writer(const struct ig_usage_row *r, void *ud)
+{
+    struct beside *b = ud;
+    b->rows += r->generations;
+    pthread_mutex_lock(&b->lock);
+    if (!b->reading) {
+        b->reading = 1;
+        pthread_cond_broadcast(&b->cond);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        while (!b->written && pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+            ;
+        b->written_while_reading = b->written;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return 0;
+}
+
+Test(store, a_usage_report_holds_up_no_record)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    for (int i = 0; i < 3; i++) {
+        struct gen x;
+        char id[32];
+        snprintf(id, sizeof id, "gen_%d", i);
+        gen_init(&x, id);
+        cr_assert_eq(ig_store_generation_insert(s, &x.w, 1), 0);
+    }
+    struct beside b = {.s = s};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, write_when_reading, &b), 0);
+    cr_assert_eq(
+        ig_store_usage(s, NULL, 0, INT64_MAX, IG_USAGE_ALL, usage_waits_for_the_writer, &b), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(b.written_while_reading, 1, "the record waited for the report to end");
+    cr_assert_eq(b.rows, 3, "the report read its snapshot");
+    b.rows = 0;
+    b.reading = 1; /* no waiting this time */
+    cr_assert_eq(
+        ig_store_usage(s, NULL, 0, INT64_MAX, IG_USAGE_ALL, usage_waits_for_the_writer, &b), 0);
+    cr_assert_eq(b.rows, 4, "and the next report sees the record");
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    ig_store_close(s);
+}
+
 Test(store, a_bad_write_in_a_batch_fails_alone)
 {
     struct ig_store *s;
