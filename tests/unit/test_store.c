@@ -240,7 +240,7 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
-    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 13);
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 14);
     /* The images in the generation's row, in order (migration 0002). */
     char images[512], want[512];
     file_text("SELECT images FROM generations WHERE id = 'gen_1'", images, sizeof images);
@@ -485,7 +485,7 @@ Test(store, images_rows_move_into_their_generation)
     cr_assert_str_eq(images, "[]");
     cr_assert_eq(file_count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'images%'"), 0);
     cr_assert_eq(file_count("SELECT count(*) FROM blobs"), 2, "blobs are kept");
-    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 13);
+    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 14);
 }
 
 /* A database with batches queued and running before migration 0013
@@ -526,6 +526,47 @@ Test(store, batch_counts_start_from_the_jobs)
     close_and_migrate(db);
     cr_assert_eq(file_count("SELECT queued FROM batches WHERE id = 'batch_1'"), 2);
     cr_assert_eq(file_count("SELECT running FROM batches WHERE id = 'batch_1'"), 1);
+}
+
+/* Claims (account "a", key) at now_ms, kept ttl_ms: the claim's rc. */
+static int idem_claim_at(struct ig_store *s, const char *key, int64_t now_ms, int64_t ttl_ms)
+{
+    struct ig_idem_claim c = {
+        .account_id = "a", .key = key, .now_ms = now_ms, .lock_ms = 1000, .ttl_ms = ttl_ms};
+    struct ig_idem_found found;
+    memset(&found, 0, sizeof found);
+    int rc = ig_store_idem_claim(s, &c, &found);
+    ig_idem_found_release(&found);
+    return rc;
+}
+
+/* Answers past their day are deleted by the claims that come after them,
+ * two at a time, the oldest first; answers still kept are never touched. */
+Test(store, expired_idempotency_answers_are_forgotten)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    char key[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "old_%d", i);
+        cr_assert_eq(idem_claim_at(s, key, 1000 + i, 100), 0);
+        cr_assert_eq(ig_store_idem_finish(s, "a", key, 200, "application/json", "", "{}", 2), 0);
+    }
+    cr_assert_eq(idem_claim_at(s, "kept", 1050, 100000), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency"), 6, "none expired yet");
+    cr_assert_eq(idem_claim_at(s, "new_0", 5000, 100000), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency"), 5, "one in, two out");
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency WHERE key IN ('old_0', 'old_1')"), 0,
+                 "the oldest first");
+    cr_assert_eq(idem_claim_at(s, "new_1", 5001, 100000), 0);
+    cr_assert_eq(idem_claim_at(s, "new_2", 5002, 100000), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency WHERE key LIKE 'old_%'"), 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency WHERE key = 'kept'"), 1,
+                 "an answer within its time stays");
+    cr_assert_eq(file_count("SELECT count(*) FROM idempotency"), 4);
+    /* A key claimed again after its time reuses its row, as before. */
+    cr_assert_eq(idem_claim_at(s, "new_0", 200000, 100), 0);
+    ig_store_close(s);
 }
 
 Test(store, scopes_text)
