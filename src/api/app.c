@@ -290,7 +290,9 @@ int ig_app_init(struct ig_app *app, const struct ig_config *cfg, FILE *announce)
         rc = webhook_settings(app, why, sizeof why);
     if (rc == 0 && cfg->cache_ttl_s > 0 &&
         (ig_imgcache_new(&app->imgcache, 16) || ig_flights_new(&app->flights) ||
-         ig_b64cache_new(&app->b64cache, (size_t)64 << 20)))
+         ig_bytecache_new(&app->b64cache, (size_t)64 << 20)))
+        rc = IG_ENOMEM;
+    if (rc == 0 && ig_bytecache_new(&app->thumbnails, (size_t)16 << 20))
         rc = IG_ENOMEM;
     if (rc == 0 && (rc = ig_cors_parse(cfg->cors_allowed_origins, &app->cors, why, sizeof why)))
         ig_error("cors.allowed_origins: %s", why);
@@ -370,8 +372,10 @@ void ig_app_release(struct ig_app *app)
     app->imgcache = NULL;
     ig_flights_free(app->flights);
     app->flights = NULL;
-    ig_b64cache_free(app->b64cache);
+    ig_bytecache_free(app->b64cache);
     app->b64cache = NULL;
+    ig_bytecache_free(app->thumbnails);
+    app->thumbnails = NULL;
     ig_models_free(app->models);
     ig_moderation_free(app->moderation);
     app->moderation = NULL;

@@ -48,7 +48,8 @@ struct ig_app {
     struct ig_balances *balances;        /* what the store last said of balances and spends */
     struct ig_imgcache *imgcache;        /* the exact cache (NULL: cache.ttl_s 0) */
     struct ig_flights *flights;          /* single flights of cacheable generations */
-    struct ig_b64cache *b64cache;        /* cached images' base64, 64 MB at most */
+    struct ig_bytecache *b64cache;       /* cached images' base64, 64 MB at most */
+    struct ig_bytecache *thumbnails;     /* thumbnails made, by image, 16 MB at most */
     struct ig_bus *bus;                  /* notices shared with the fleet: key revocations */
     struct ig_networks allow_networks;   /* upstream.allow_networks, parsed */
     struct ig_networks webhook_networks; /* webhooks.allow_networks (+ the variable) */

@@ -1,10 +1,12 @@
 /* files.c — GET /v1/files/{sha256}.{ext}?expires=…&sig=…: stored images by
  * signed, expiring URL, and GET /v1/thumbnails/{sha256}.webp?… their 256 px
- * WebP thumbnails, made when asked for (on the pool). The signature is the capability, so no API
+ * WebP thumbnails, made when first asked for (on the pool) and kept in
+ * memory (app->thumbnails) for the next views. The signature is the capability, so no API
  * key is needed; it covers the path (hash and extension) and the expiry. A tampered or expired link
  * answers 403, a valid link to a missing blob 404. The blob is read on the thread pool. */
 #include "api/app.h"
 #include "api/handlers.h"
+#include "core/imgcache.h"
 #include "core/signing.h"
 #include "image/codec.h"
 #include "image/thumbnail.h"
@@ -34,6 +36,16 @@ static void etag_of(const char *sha, int thumbnail, char out[80])
 static void read_work(void *p)
 {
     struct file_ctx *c = p;
+    if (c->thumbnail) {
+        size_t len;
+        char *kept = ig_bytecache_get(c->app->thumbnails, c->sha, &len);
+        if (kept) {
+            ig_buf_init(&c->data, len + 1);
+            c->rc = ig_buf_append(&c->data, kept, len);
+            free(kept);
+            return;
+        }
+    }
     c->rc =
         ig_blob_read(&c->app->blobs.base, c->sha, (size_t)c->app->cfg->max_image_bytes, &c->data);
     if (c->rc == 0 && c->thumbnail) {
@@ -42,6 +54,8 @@ static void read_work(void *p)
                                   (size_t)c->app->cfg->max_input_pixels, &thumb);
         ig_buf_release(&c->data);
         c->data = thumb;
+        if (c->rc == 0)
+            ig_bytecache_put(c->app->thumbnails, c->sha, thumb.data, thumb.len);
     }
 }
 

@@ -214,31 +214,31 @@ int ig_flights_count(struct ig_flights *fs)
 
 /* ---- base64 of cached images ---- */
 
-#define B64_SLOTS 4096
+#define BYTE_SLOTS 4096
 
-struct b64_slot {
+struct byte_slot {
     char sha[65];
     char *text;
     size_t len;
 };
 
-struct ig_b64cache {
+struct ig_bytecache {
     pthread_mutex_t lock;
     size_t max_bytes, bytes;
-    struct b64_slot slot[B64_SLOTS];
+    struct byte_slot slot[BYTE_SLOTS];
 };
 
-static size_t b64_slot_of(const char *sha)
+static size_t byte_slot_of(const char *sha)
 {
     size_t h = 0;
     for (int i = 0; i < 8 && sha[i]; i++)
         h = h * 16 + (size_t)(sha[i] <= '9' ? sha[i] - '0' : sha[i] - 'a' + 10);
-    return h % B64_SLOTS;
+    return h % BYTE_SLOTS;
 }
 
-int ig_b64cache_new(struct ig_b64cache **out, size_t max_bytes)
+int ig_bytecache_new(struct ig_bytecache **out, size_t max_bytes)
 {
-    struct ig_b64cache *c = calloc(1, sizeof *c);
+    struct ig_bytecache *c = calloc(1, sizeof *c);
     if (!c || pthread_mutex_init(&c->lock, NULL)) {
         free(c);
         return IG_ENOMEM;
@@ -248,21 +248,21 @@ int ig_b64cache_new(struct ig_b64cache **out, size_t max_bytes)
     return 0;
 }
 
-void ig_b64cache_free(struct ig_b64cache *c)
+void ig_bytecache_free(struct ig_bytecache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < B64_SLOTS; i++)
+    for (size_t i = 0; i < BYTE_SLOTS; i++)
         free(c->slot[i].text);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-char *ig_b64cache_get(struct ig_b64cache *c, const char *sha256, size_t *len)
+char *ig_bytecache_get(struct ig_bytecache *c, const char *sha256, size_t *len)
 {
     if (!c)
         return NULL;
-    struct b64_slot *s = &c->slot[b64_slot_of(sha256)];
+    struct byte_slot *s = &c->slot[byte_slot_of(sha256)];
     char *copy = NULL;
     pthread_mutex_lock(&c->lock);
     if (s->text && strcmp(s->sha, sha256) == 0 && (copy = malloc(s->len + 1))) {
@@ -273,7 +273,7 @@ char *ig_b64cache_get(struct ig_b64cache *c, const char *sha256, size_t *len)
     return copy;
 }
 
-void ig_b64cache_put(struct ig_b64cache *c, const char *sha256, const char *text, size_t len)
+void ig_bytecache_put(struct ig_bytecache *c, const char *sha256, const char *text, size_t len)
 {
     if (!c || len > c->max_bytes / 4)
         return; /* one image never takes more than a quarter */
@@ -282,7 +282,7 @@ void ig_b64cache_put(struct ig_b64cache *c, const char *sha256, const char *text
         return;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    struct b64_slot *s = &c->slot[b64_slot_of(sha256)];
+    struct byte_slot *s = &c->slot[byte_slot_of(sha256)];
     pthread_mutex_lock(&c->lock);
     char *old = s->text;
     size_t after = c->bytes - (old ? s->len : 0) + len;

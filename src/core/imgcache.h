@@ -41,17 +41,20 @@ int ig_imgcache_get(struct ig_imgcache *c, const uint8_t key[IG_CACHE_KEY], int6
 /* Keeps e (copied), replacing what its slot held. */
 void ig_imgcache_put(struct ig_imgcache *c, const struct ig_cache_entry *e);
 
-/* The base64 text of cached images, so that a hit asking for base64 is
- * answered from memory: keyed by the image's SHA-256, at most max_bytes in
- * all (a direct-mapped table; a colliding image replaces the other). */
-struct ig_b64cache;
+/* Bytes made from an image, kept in memory by the image's SHA-256: the
+ * base64 text of cached images (a hit asking for base64 is answered
+ * without the disk) and images' thumbnails (made once, not per view). At
+ * most max_bytes in all, one entry at most a quarter of that (a
+ * direct-mapped table; a colliding image replaces the other). */
+struct ig_bytecache;
 
-int ig_b64cache_new(struct ig_b64cache **out, size_t max_bytes);
-void ig_b64cache_free(struct ig_b64cache *c);
-/* A malloc'd copy of sha256's text (*len its length), or NULL. */
-char *ig_b64cache_get(struct ig_b64cache *c, const char *sha256, size_t *len);
-/* Keeps a copy of text (len bytes) for sha256 while it fits. */
-void ig_b64cache_put(struct ig_b64cache *c, const char *sha256, const char *text, size_t len);
+int ig_bytecache_new(struct ig_bytecache **out, size_t max_bytes);
+void ig_bytecache_free(struct ig_bytecache *c);
+/* A malloc'd copy of sha256's bytes (*len their length, NUL-terminated
+ * beyond it), or NULL. */
+char *ig_bytecache_get(struct ig_bytecache *c, const char *sha256, size_t *len);
+/* Keeps a copy of the len bytes at text for sha256 while they fit. */
+void ig_bytecache_put(struct ig_bytecache *c, const char *sha256, const char *text, size_t len);
 
 struct ig_flights;
 struct ig_flight;

@@ -73,7 +73,7 @@ struct ig_pipeline {
      * cache. */
     struct ig_imgcache *cache;
     struct ig_flights *flights;
-    struct ig_b64cache *b64cache; /* cached images' base64 (NULL: none) */
+    struct ig_bytecache *b64cache; /* cached images' base64 (NULL: none) */
     const int64_t *webhook_delays;
     int nwebhook_delays;
 };

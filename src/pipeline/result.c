@@ -94,7 +94,7 @@ int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8
 int ig_result_from_cache(struct ig_generation *g, struct ig_stored *s,
                          const struct ig_cache_entry *e, int may_block)
 {
-    struct ig_b64cache *texts = g->pipeline->b64cache;
+    struct ig_bytecache *texts = g->pipeline->b64cache;
     size_t max_image = (size_t)g->pipeline->cfg->max_image_bytes;
     int b64 = g->req.response_format == IG_RESP_B64;
     size_t need = 4096;
@@ -106,7 +106,7 @@ int ig_result_from_cache(struct ig_generation *g, struct ig_stored *s,
         *im = e->images[i];
         im->index = s->made;
         size_t tlen = 0;
-        char *text = b64 ? ig_b64cache_get(texts, im->sha256, &tlen) : NULL;
+        char *text = b64 ? ig_bytecache_get(texts, im->sha256, &tlen) : NULL;
         if (text && tlen == ig_base64_len((size_t)im->bytes)) {
             rc = ig_result_add_item(g, s, NULL, (size_t)im->bytes, text, im, NULL);
         } else if (b64 && !may_block) {
@@ -125,7 +125,7 @@ int ig_result_from_cache(struct ig_generation *g, struct ig_stored *s,
                 char *enc = malloc(n + 1);
                 if (enc) {
                     ig_base64_encode(bytes.data, bytes.len, enc);
-                    ig_b64cache_put(texts, im->sha256, enc, n);
+                    ig_bytecache_put(texts, im->sha256, enc, n);
                     free(enc);
                 }
             }

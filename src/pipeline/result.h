@@ -31,7 +31,7 @@ int ig_result_add_item(struct ig_generation *g, struct ig_stored *s, const uint8
                        size_t len, const char *b64, const struct ig_image_record *im,
                        const char *revised_prompt);
 /* Opens the answer (in s->items) and adds the images of a cache entry:
- * links, or their base64 — from memory (core/imgcache.h: ig_b64cache),
+ * links, or their base64 — from memory (core/imgcache.h: ig_bytecache),
  * else read back from the blobs and kept in memory for the next time,
  * which blocks: without may_block that answers IG_EAGAIN instead (the
  * caller goes to the pool). 0, or the first IG_E* (s->made counts what

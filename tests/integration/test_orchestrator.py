@@ -8,6 +8,7 @@ and Python examples (generations with an Idempotency-Key, a job polled
 until it succeeds)."""
 import base64
 import json
+import os
 import struct
 import time
 import urllib.error
@@ -128,6 +129,20 @@ class Orchestrator(FakeTest):
         status, h, thumb = self.fetch(r["thumbnail_url"])
         self.assertEqual(webp_size(thumb), (256, 128))
         self.assertEqual(h["ETag"][-6:], '.t256"')
+        # Made once: the next view is served from memory, even with the
+        # image itself gone from the disk (which its own link then shows).
+        sha = r["thumbnail_url"].split("/v1/thumbnails/")[1].split(".")[0]
+        blob = os.path.join(self.gw.data_dir, "blobs", sha[:2], sha[2:4], sha)
+        aside = blob + ".aside"
+        os.rename(blob, aside)
+        try:
+            status, _, again = self.fetch(r["thumbnail_url"])
+            self.assertEqual((status, again), (200, thumb))
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                self.fetch(r["image_url"])
+            self.assertEqual(e.exception.code, 404)
+        finally:
+            os.rename(aside, blob)
         tampered = r["thumbnail_url"].replace("sig=", "sig=0")
         with self.assertRaises(urllib.error.HTTPError) as e:
             self.fetch(tampered)
