@@ -46,11 +46,12 @@ struct sqlite_store {
     int committing;
     struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
     struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
-    /* A read-only connection of its own for the long reads of analytics
-     * (usage over a period): in WAL mode it reads a snapshot while the
-     * writer goes on, so a report over millions of rows holds up no
-     * generation's record. NULL for ":memory:" (a second connection would
-     * be another database): those reads take the lock then. */
+    /* A read-only connection of its own for reads that may be long
+     * (usage reports over a period, history pages filtered by model or
+     * status): in WAL mode it reads a snapshot while the writer goes on,
+     * so a report over millions of rows holds up no generation's record.
+     * NULL for ":memory:" (a second connection would be another
+     * database): those reads take the store lock then. */
     sqlite3 *reader;
     pthread_mutex_t read_lock;
     struct ig_sqlite_cache read_cache;
@@ -398,28 +399,42 @@ static int tx_hold_oldest_open(struct ig_store_tx *tx, int64_t before_ms,
     return ig_sqlite_hold_oldest_open(CACHE(tx->store), before_ms, out);
 }
 
+/* The connection for a read that may be long (a report, a filtered
+ * page of history): the reader, under its own lock, else the store's own
+ * under the store lock. End with reader_end. */
+static struct ig_sqlite_cache *reader_begin(struct ig_store *s)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    if (!ss->reader) {
+        lock(s);
+        return CACHE(s);
+    }
+    pthread_mutex_lock(&ss->read_lock);
+    return &ss->read_cache;
+}
+
+static void reader_end(struct ig_store *s)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    if (ss->reader)
+        pthread_mutex_unlock(&ss->read_lock);
+    else
+        unlock(s);
+}
+
 static int generation_history(struct ig_store *s, const struct ig_history_query *q,
                               int (*cb)(const struct ig_history_row *, void *), void *ud)
 {
-    lock(s);
-    int rc = ig_sqlite_generation_history(CACHE(s), q, cb, ud);
-    unlock(s);
+    int rc = ig_sqlite_generation_history(reader_begin(s), q, cb, ud);
+    reader_end(s);
     return rc;
 }
 
 static int usage(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
                  enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud)
 {
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    if (!ss->reader) {
-        lock(s);
-        int rc = ig_sqlite_usage(CACHE(s), account_id, from_ms, to_ms, by, cb, ud);
-        unlock(s);
-        return rc;
-    }
-    pthread_mutex_lock(&ss->read_lock);
-    int rc = ig_sqlite_usage(&ss->read_cache, account_id, from_ms, to_ms, by, cb, ud);
-    pthread_mutex_unlock(&ss->read_lock);
+    int rc = ig_sqlite_usage(reader_begin(s), account_id, from_ms, to_ms, by, cb, ud);
+    reader_end(s);
     return rc;
 }
 

@@ -303,10 +303,10 @@ static void *write_when_reading(void *p)
     return NULL;
 }
 
-static int usage_waits_for_the_writer(const struct ig_usage_row *r, void *ud)
+/* On a read's first row: lets the writer go and waits (10 s at most) for
+ * its record, noting whether it came while the read was still open. */
+static void wait_for_the_writer(struct beside *b)
 {
-    struct beside *b = ud;
-    b->rows += r->generations;
     pthread_mutex_lock(&b->lock);
     if (!b->reading) {
         b->reading = 1;
@@ -319,6 +319,22 @@ static int usage_waits_for_the_writer(const struct ig_usage_row *r, void *ud)
         b->written_while_reading = b->written;
     }
     pthread_mutex_unlock(&b->lock);
+}
+
+static int usage_waits_for_the_writer(const struct ig_usage_row *r, void *ud)
+{
+    struct beside *b = ud;
+    b->rows += r->generations;
+    wait_for_the_writer(b);
+    return 0;
+}
+
+static int history_waits_for_the_writer(const struct ig_history_row *r, void *ud)
+{
+    (void)r;
+    struct beside *b = ud;
+    b->rows++;
+    wait_for_the_writer(b);
     return 0;
 }
 
@@ -348,6 +364,33 @@ Test(store, a_usage_report_holds_up_no_record)
     cr_assert_eq(
         ig_store_usage(s, NULL, 0, INT64_MAX, IG_USAGE_ALL, usage_waits_for_the_writer, &b), 0);
     cr_assert_eq(b.rows, 4, "and the next report sees the record");
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    ig_store_close(s);
+}
+
+Test(store, a_page_of_history_holds_up_no_record)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    for (int i = 0; i < 3; i++) {
+        struct gen x;
+        char id[32];
+        snprintf(id, sizeof id, "gen_%d", i);
+        gen_init(&x, id);
+        snprintf(x.g.account_id, sizeof x.g.account_id, "acct_h");
+        cr_assert_eq(ig_store_generation_insert(s, &x.w, 1), 0);
+    }
+    struct beside b = {.s = s};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, write_when_reading, &b), 0);
+    struct ig_history_query q = {.account_id = "acct_h", .model = "m", .limit = 10};
+    cr_assert_eq(ig_store_generation_history(s, &q, history_waits_for_the_writer, &b), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(b.written_while_reading, 1, "the record waited for the page to end");
+    cr_assert_eq(b.rows, 3);
     pthread_cond_destroy(&b.cond);
     pthread_mutex_destroy(&b.lock);
     ig_store_close(s);
