@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct sqlite_store {
@@ -936,7 +937,18 @@ static int blob_known(struct ig_store *s, const char *sha256)
 static int ping(struct ig_store *s)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
-    lock(s);
+    /* The connection too is waited for PING_BUSY_MS at most: another of
+     * its users (a job claim, a record) may be the one waiting out the
+     * other process's lock, BUSY_MS long. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)PING_BUSY_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_mutex_timedlock(&ss->lock, &until) != 0) {
+        ig_error("sqlite: ping: the connection stayed busy for %d ms", PING_BUSY_MS);
+        return IG_EDB;
+    }
     sqlite3_busy_timeout(ss->db, PING_BUSY_MS);
     int rc = run_once(ss->begin) == SQLITE_DONE ? 0 : db_fail(ss->db, "ping");
     if (rc == 0)

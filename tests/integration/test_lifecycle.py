@@ -108,7 +108,14 @@ class Drain(unittest.TestCase):
             self.assertEqual(gw.json("GET", "/readyz")[0], 200)
             db = sqlite3.connect(os.path.join(gw.data_dir, "imagegate.db"), isolation_level=None)
             db.execute("BEGIN IMMEDIATE")
+            # A job submitted meanwhile waits out the lock (5 s) on the
+            # gateway's connection: the probe must not wait behind it.
+            submit = threading.Thread(target=gw.json, args=(
+                "POST", "/v1/images/jobs", {"prompt": "x", "size": "64x64"}),
+                kwargs={"key": gw.admin_key})
+            submit.start()
             try:
+                time.sleep(0.3)
                 t0 = time.monotonic()
                 status, hdrs, doc = gw.json("GET", "/readyz")
                 self.assertEqual(status, 503, doc)
@@ -117,6 +124,7 @@ class Drain(unittest.TestCase):
             finally:
                 db.execute("ROLLBACK")
                 db.close()
+                submit.join()
             self.assertEqual(gw.json("GET", "/readyz")[0:3:2], (200, {"status": "ready"}))
         finally:
             gw.cleanup()
