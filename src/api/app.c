@@ -7,6 +7,7 @@
  * and printed once; either way only its SHA-256 is stored. */
 #include "server/server.h"
 #include "api/app.h"
+#include "core/pricing.h"
 #include "pipeline/runner.h"
 #include "providers/provider.h"
 #include "providers/routes.h"
@@ -568,6 +569,21 @@ void ig_app_complete(struct ig_http_req *req, void *ud)
         rc = ig_buf_puts(&b, "\"");
         rc = rc ? rc : ig_buf_json_escape(&b, ar->model, strlen(ar->model));
         rc = rc ? rc : ig_buf_puts(&b, "\"");
+    } else if (rc == 0) {
+        rc = ig_buf_puts(&b, "null");
+    }
+    /* provider and cache are fixed names and config words: no escapes. */
+    rc = rc ? rc : ig_buf_puts(&b, ",\"provider\":");
+    if (rc == 0)
+        rc = ar->provider ? ig_buf_printf(&b, "\"%s\"", ar->provider) : ig_buf_puts(&b, "null");
+    rc = rc ? rc : ig_buf_puts(&b, ",\"cache\":");
+    if (rc == 0)
+        rc = ar->cache ? ig_buf_printf(&b, "\"%s\"", ar->cache) : ig_buf_puts(&b, "null");
+    rc = rc ? rc : ig_buf_puts(&b, ",\"cost\":");
+    if (rc == 0 && ar->costed) {
+        char cost[32];
+        ig_credits_format(ar->cost, cost, sizeof cost);
+        rc = ig_buf_puts(&b, cost);
     } else if (rc == 0) {
         rc = ig_buf_puts(&b, "null");
     }

@@ -107,6 +107,12 @@ struct ig_api_req {
     unsigned key_scopes;
     const char *model; /* static or owned by the registry */
     int images;
+    /* A generation's outcome for the access log: the provider that
+     * answered (static), the cache's outcome (static; NULL: not
+     * cacheable), and the cost when the request was accounted. */
+    const char *provider, *cache;
+    int64_t cost;
+    int costed;
     char *log_extra; /* owned: ",\"field\":…" JSON appended to the access log line */
     void *idem;      /* owned: its Idempotency-Key claim until its answer (api/idempotency.c) */
     /* Optional: answers a successful generation instead of the images

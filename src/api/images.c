@@ -148,6 +148,10 @@ static void on_done(struct ig_gen_waiter *w, struct ig_generation *g)
     req->on_client_gone = NULL;
     int ok = g->state == IG_GEN_SUCCEEDED;
     ar->images = ok ? g->result.images : 0;
+    ar->provider = ig_generation_provider(g);
+    ar->cache = ig_cache_outcome_name(g->cache.outcome);
+    ar->costed = g->acct.accounted;
+    ar->cost = g->acct.cost;
     if (!hw->streaming && !(g->req.stream && ok))
         add_ratelimit_headers(req, g);
     if (g->req.stream && (hw->streaming || ok)) {

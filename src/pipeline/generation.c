@@ -155,6 +155,19 @@ const char *ig_generation_event_name(const struct ig_generation *g, int complete
     return completed ? "image_generation.completed" : "image_generation.partial_image";
 }
 
+const char *ig_generation_provider(const struct ig_generation *g)
+{
+    if (g->outcome && g->outcome->deployment)
+        return g->outcome->deployment->provider;
+    return g->cache.entry ? "cache" : NULL;
+}
+
+const char *ig_cache_outcome_name(enum ig_cache_outcome o)
+{
+    static const char *const names[] = {NULL, "miss", "hit", "coalesced"};
+    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : NULL;
+}
+
 void ig_generation_emit_partial(struct ig_generation *g, const struct ig_gen_partial *p)
 {
     for (struct ig_gen_waiter *w = g->waiters; w; w = w->next)

@@ -232,6 +232,12 @@ void ig_generation_refuse(struct ig_generation *g, const struct ig_gen_error *e)
 /* OpenAI's event names of g's stream: image_generation.* for
  * generations, image_edit.* for edits; completed or partial_image. */
 const char *ig_generation_event_name(const struct ig_generation *g, int completed);
+/* The provider whose deployment answered g (or last failed it), "cache"
+ * for an answer from the cache, NULL when none was asked. Static: it
+ * outlives g. */
+const char *ig_generation_provider(const struct ig_generation *g);
+/* "hit", "coalesced", "miss"; NULL for IG_CACHE_NONE (not cacheable). */
+const char *ig_cache_outcome_name(enum ig_cache_outcome o);
 /* The client of g's waiter has left: g runs on to its end and is recorded
  * (its images are in the history, and an Idempotency-Key replays them),
  * unless its worker drains, which cancels it; returns 1 when it runs on,

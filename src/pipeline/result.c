@@ -25,13 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "hit", "coalesced", "miss"; NULL for IG_CACHE_NONE (pipeline/cache.c). */
-static const char *ig_cache_outcome_name(enum ig_cache_outcome o)
-{
-    static const char *const names[] = {NULL, "miss", "hit", "coalesced"};
-    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : NULL;
-}
-
 /* The signed URL of a stored image, into url. */
 static void signed_url(const struct ig_generation *g, const struct ig_image_record *im, char *url,
                        size_t size)

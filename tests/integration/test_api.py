@@ -438,10 +438,29 @@ class ModelsAndOps(GatewayTest):
         self.assertTrue(lines)
         line = lines[-1]
         for field in ("request_id", "key_id", "method", "path", "status", "latency_us", "model",
-                      "images", "bytes"):
+                      "provider", "cache", "cost", "images", "bytes"):
             self.assertIn(field, line)
         self.assertEqual(line["model"], "local/procedural")
+        self.assertEqual(line["provider"], "local")
+        self.assertIsNone(line["cache"], "no seed: not cacheable")
+        self.assertEqual(line["cost"], 0, "the local renderer is free")
         self.assertGreaterEqual(line["images"], 1)
+        # A seeded request is cacheable: a miss, then a hit from the cache.
+        for _ in range(2):
+            self.gw.generate(prompt="cached %s" % secret_prompt, size="64x64", seed=7)
+        def seeded():
+            got = [l for l in self.gw.log_lines()
+                   if l.get("msg") == "request" and l.get("cache") is not None]
+            return got[-2:] if len(got) >= 2 else None
+        lines = wait_for(seeded, what="the seeded requests' log lines")
+        self.assertEqual([(l["cache"], l["provider"]) for l in lines],
+                         [("miss", "local"), ("hit", "cache")])
+        # A request that is no generation says none of it.
+        self.gw.request("GET", "/healthz")
+        health = wait_for(lambda: [l for l in self.gw.log_lines() if l.get("path") == "/healthz"],
+                          what="the probe's log line")
+        self.assertEqual((health[-1]["provider"], health[-1]["cache"], health[-1]["cost"]),
+                         (None, None, None))
         self.assertNotIn(secret_prompt, self.gw.log())
 
 
