@@ -48,11 +48,11 @@ struct sqlite_store {
     struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
     struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
     /* A read-only connection of its own for reads that may be long
-     * (usage reports over a period, history pages filtered by model or
-     * status): in WAL mode it reads a snapshot while the writer goes on,
-     * so a report over millions of rows holds up no generation's record.
-     * NULL for ":memory:" (a second connection would be another
-     * database): those reads take the store lock then. */
+     * (usage reports over a period; pages of history, jobs, deliveries
+     * and the audit trail, whose filters may walk far): in WAL mode it reads a snapshot while the
+     * writer goes on, so a report over millions of rows holds up no generation's record. NULL for
+     * ":memory:" (a second connection would be another database): those reads take the store lock
+     * then. */
     sqlite3 *reader;
     pthread_mutex_t read_lock;
     struct ig_sqlite_cache read_cache;
@@ -423,20 +423,24 @@ static void reader_end(struct ig_store *s)
         unlock(s);
 }
 
+/* Returns fn(the reader's statements, ...): for reads that may be long. */
+#define READING(s, fn, ...)                                                                        \
+    do {                                                                                           \
+        int rc_ = fn(reader_begin(s), __VA_ARGS__);                                                \
+        reader_end(s);                                                                             \
+        return rc_;                                                                                \
+    } while (0)
+
 static int generation_history(struct ig_store *s, const struct ig_history_query *q,
                               int (*cb)(const struct ig_history_row *, void *), void *ud)
 {
-    int rc = ig_sqlite_generation_history(reader_begin(s), q, cb, ud);
-    reader_end(s);
-    return rc;
+    READING(s, ig_sqlite_generation_history, q, cb, ud);
 }
 
 static int usage(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
                  enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud)
 {
-    int rc = ig_sqlite_usage(reader_begin(s), account_id, from_ms, to_ms, by, cb, ud);
-    reader_end(s);
-    return rc;
+    READING(s, ig_sqlite_usage, account_id, from_ms, to_ms, by, cb, ud);
 }
 
 static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
@@ -512,7 +516,7 @@ static int audit_append(struct ig_store *s, const struct ig_audit_record *r)
 static int audit_list(struct ig_store *s, const struct ig_audit_query *q,
                       int (*cb)(const struct ig_audit_record *, void *), void *ud)
 {
-    LOCKED(s, ig_sqlite_audit_list(CACHE(s), q, cb, ud));
+    READING(s, ig_sqlite_audit_list, q, cb, ud);
 }
 
 static int idem_claim(struct ig_store *s, const struct ig_idem_claim *c, struct ig_idem_found *out)
@@ -574,7 +578,7 @@ static int job_find(struct ig_store *s, const char *account_id, const char *id,
 static int job_list(struct ig_store *s, const struct ig_job_query *q,
                     int (*cb)(const struct ig_job_record *, void *), void *ud)
 {
-    LOCKED(s, ig_sqlite_job_list(CACHE(s), q, cb, ud));
+    READING(s, ig_sqlite_job_list, q, cb, ud);
 }
 
 static int job_claim(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
@@ -622,7 +626,7 @@ static int webhook_disable_endpoint(struct ig_store *s, const char *account_id, 
 static int webhook_list(struct ig_store *s, const char *account_id, const char *before_id,
                         int limit, int (*cb)(const struct ig_webhook_record *, void *), void *ud)
 {
-    LOCKED(s, ig_sqlite_webhook_list(CACHE(s), account_id, before_id, limit, cb, ud));
+    READING(s, ig_sqlite_webhook_list, account_id, before_id, limit, cb, ud);
 }
 
 static int webhook_redeliver(struct ig_store *s, const char *account_id, const char *id,
