@@ -47,10 +47,7 @@ int ig_sqlite_account_insert(struct ig_sqlite_cache *c, const struct ig_account_
 int ig_sqlite_account_find(struct ig_sqlite_cache *c, const char *id, struct ig_account_record *out)
 {
     return ig_sqlite_query(c, account_row, out,
-                           "SELECT " ACCOUNT_COLUMNS ", (SELECT coalesce(sum(amount), 0) FROM "
-                           "holds h WHERE h.account_id = accounts.id AND h.settled_at IS NULL) "
-                           "FROM accounts WHERE id = ?",
-                           "s", id);
+                           "SELECT " ACCOUNT_COLUMNS ", held FROM accounts WHERE id = ?", "s", id);
 }
 
 static int balance_row(sqlite3_stmt *st, void *p)

@@ -64,6 +64,29 @@ static int64_t balance_of(const char *id)
     return a.balance;
 }
 
+/* What an account has on hold as the store keeps it (accounts.held,
+ * migration 0015), checked against the sum of its open holds read
+ * through a connection of its own. */
+static int64_t held_of(const char *id)
+{
+    struct ig_account_record a;
+    cr_assert_eq(ig_store_account_find(s, id, &a), 0);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT coalesce(sum(amount), 0) FROM holds WHERE "
+                                    "account_id = ? AND settled_at IS NULL",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(a.held, sqlite3_column_int64(st, 0), "the kept total is the open holds' sum");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return a.held;
+}
+
 /* The sum of an account's ledger, read through a connection of its own. */
 static int64_t ledger_sum(const char *id)
 {
@@ -132,9 +155,11 @@ Test(ledger, settlement_releases_once_and_charges_what_was_delivered)
     struct ig_hold_record h = hold("hold_s", "acct_s", 48000 * 3); /* n=3 at 48 credits */
     cr_assert_eq(ig_ledger_hold(s, &h, NULL), 0);
     cr_assert_eq(balance_of("acct_s"), 200000 - 144000);
+    cr_assert_eq(held_of("acct_s"), 144000);
     struct settle_args sa = {"acct_s", "hold_s", 48000 * 2, 0}; /* two were delivered */
     cr_assert_eq(ig_store_transact(s, settle_body, &sa), 0);
     cr_assert_eq(sa.balance, 200000 - 96000);
+    cr_assert_eq(held_of("acct_s"), 0, "settled: nothing held");
     /* A second settlement (a write retried after a refused batch) releases
      * nothing more; only its charge would repeat, so callers settle once. */
     struct settle_args again = {"acct_s", "hold_s", 0, 0};
@@ -208,6 +233,7 @@ Test(ledger, concurrent_holds_never_overdraw)
     cr_assert_eq(refused, N - 37, "every other one was refused for funds, none failed otherwise");
     cr_assert_eq(balance_of("acct_race"), 0);
     cr_assert_eq(ledger_sum("acct_race"), 0);
+    cr_assert_eq(held_of("acct_race"), 37000);
 }
 
 Test(ledger, stale_holds_are_released)
@@ -221,14 +247,17 @@ Test(ledger, stale_holds_are_released)
     cr_assert_eq(ig_ledger_hold(s, &old, NULL), 0);
     cr_assert_eq(ig_ledger_hold(s, &recent, NULL), 0);
     cr_assert_eq(balance_of("acct_st"), 2000);
+    cr_assert_eq(held_of("acct_st"), 3000);
     int released = -1;
     cr_assert_eq(ig_ledger_release_stale(s, 500, &released), 0);
     cr_assert_eq(released, 1, "only holds made before the mark");
     cr_assert_eq(balance_of("acct_st"), 4000);
+    cr_assert_eq(held_of("acct_st"), 1000);
     cr_assert_eq(ig_ledger_release_stale(s, 1000, &released), 0);
     cr_assert_eq(released, 1);
     cr_assert_eq(balance_of("acct_st"), 5000);
     cr_assert_eq(ledger_sum("acct_st"), 5000);
+    cr_assert_eq(held_of("acct_st"), 0);
 }
 
 Test(ledger, an_account_and_its_first_key_are_made_together)

@@ -240,7 +240,7 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
-    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 14);
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 15);
     /* The images in the generation's row, in order (migration 0002). */
     char images[512], want[512];
     file_text("SELECT images FROM generations WHERE id = 'gen_1'", images, sizeof images);
@@ -528,12 +528,13 @@ Test(store, images_rows_move_into_their_generation)
     cr_assert_str_eq(images, "[]");
     cr_assert_eq(file_count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'images%'"), 0);
     cr_assert_eq(file_count("SELECT count(*) FROM blobs"), 2, "blobs are kept");
-    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 14);
+    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 15);
 }
 
-/* A database with batches queued and running before migration 0013
- * (which counts them on the batch) starts with the counts its jobs give. */
-Test(store, batch_counts_start_from_the_jobs)
+/* A database with batches queued and running and holds open before
+ * migrations 0013 and 0015 (which keep counts and totals of them) starts
+ * with the counts its jobs give and the totals its holds give. */
+Test(store, kept_counts_start_from_the_rows)
 {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
@@ -554,6 +555,14 @@ Test(store, batch_counts_start_from_the_jobs)
         cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     }
     cr_assert_eq(version, 12);
+    cr_assert_eq(sqlite3_exec(db,
+                              "INSERT INTO accounts (id, name, tier, balance, metered, created_at) "
+                              "VALUES ('acct', 'a', 'managed', 0, 1, 0);"
+                              "INSERT INTO holds (id, account_id, amount, created_at, settled_at) "
+                              "VALUES ('h1', 'acct', 700, 1, NULL), ('h2', 'acct', 50, 1, NULL), "
+                              "('h3', 'acct', 9000, 1, 5);",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
     cr_assert_eq(
         sqlite3_exec(db,
                      "INSERT INTO batches (id, account_id, max_concurrency, total, created_ms) "
@@ -569,6 +578,8 @@ Test(store, batch_counts_start_from_the_jobs)
     close_and_migrate(db);
     cr_assert_eq(file_count("SELECT queued FROM batches WHERE id = 'batch_1'"), 2);
     cr_assert_eq(file_count("SELECT running FROM batches WHERE id = 'batch_1'"), 1);
+    cr_assert_eq(file_count("SELECT held FROM accounts WHERE id = 'acct'"), 750,
+                 "migration 0015: the open holds' sum");
 }
 
 /* Claims (account "a", key) at now_ms, kept ttl_ms: the claim's rc. */
