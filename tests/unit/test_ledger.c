@@ -64,45 +64,40 @@ static int64_t balance_of(const char *id)
     return a.balance;
 }
 
-/* What an account has on hold as the store keeps it (accounts.held,
- * migration 0015), checked against the sum of its open holds read
- * through a connection of its own. */
-static int64_t held_of(const char *id)
-{
-    struct ig_account_record a;
-    cr_assert_eq(ig_store_account_find(s, id, &a), 0);
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT coalesce(sum(amount), 0) FROM holds WHERE "
-                                    "account_id = ? AND settled_at IS NULL",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(a.held, sqlite3_column_int64(st, 0), "the kept total is the open holds' sum");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return a.held;
-}
-
-/* The sum of an account's ledger, read through a connection of its own. */
-static int64_t ledger_sum(const char *id)
+/* The one integer a query of one id answers, read through a connection
+ * of its own. */
+static int64_t file_int(const char *sql, const char *id)
 {
     sqlite3 *db;
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(
-        sqlite3_prepare_v2(db, "SELECT coalesce(sum(amount), 0) FROM ledger WHERE account_id = ?",
-                           -1, &st, NULL),
-        SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+/* What an account has on hold as the store keeps it (accounts.held,
+ * migration 0015), checked against the sum of its open holds. */
+static int64_t held_of(const char *id)
+{
+    struct ig_account_record a;
+    cr_assert_eq(ig_store_account_find(s, id, &a), 0);
+    cr_assert_eq(a.held,
+                 file_int("SELECT coalesce(sum(amount), 0) FROM holds WHERE account_id = ? AND "
+                          "settled_at IS NULL",
+                          id),
+                 "the kept total is the open holds' sum");
+    return a.held;
+}
+
+/* The sum of an account's ledger. */
+static int64_t ledger_sum(const char *id)
+{
+    return file_int("SELECT coalesce(sum(amount), 0) FROM ledger WHERE account_id = ?", id);
 }
 
 Test(ledger, the_operator_account_exists_and_is_not_metered)
