@@ -9,7 +9,10 @@
 #include "util/clock.h"
 #include "util/num.h"
 
+#include "util/log.h"
+
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +34,13 @@ static int spent(const struct slot *s, uint64_t now_ms)
     return s->window_ms > 0 ? now_ms - s->window_start_ms >= (uint64_t)s->window_ms : s->value == 0;
 }
 
+/* A full table is said in the log once a minute at most: its refusals
+ * look like rate limits to clients, so the operator must hear of it. */
+#define FULL_WARN_MS 60000
+
 struct local {
     struct ig_counters base;
+    _Atomic uint64_t full_warned_ms; /* when a full table was last said; 0: never */
     pthread_mutex_t locks[STRIPES];
     struct slot slots[SLOTS];
 };
@@ -95,6 +103,14 @@ static void local_add(struct ig_counters *c, const char *key, int64_t delta, int
             reset_ms = (int64_t)(s->window_start_ms + (uint64_t)window_ms - now);
     }
     pthread_mutex_unlock(&l->locks[stripe]);
+    if (!s && len < KEY_MAX) {
+        uint64_t last = atomic_load(&l->full_warned_ms);
+        if ((last == 0 || now - last >= FULL_WARN_MS) &&
+            atomic_compare_exchange_strong(&l->full_warned_ms, &last, now ? now : 1))
+            ig_warn("counters: all %d slots are in use this minute; new keys' requests are "
+                    "refused as rate-limited (429) until windows pass",
+                    SLOTS);
+    }
     if (cb)
         cb(ud, ok, value, reset_ms);
 }

@@ -1,6 +1,7 @@
 /* Shared counters, in-process backend: limits, windows, keys apart, exact
  * under concurrency, and every call answered exactly once. */
 #include "core/counters.h"
+#include "util/log.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -75,6 +76,10 @@ Test(counters, keys_too_long_or_past_the_table_are_refused)
     ig_counters_add(c, key, 1, -1, 0, answer_cb, &a);
     cr_assert_eq(a.calls, 1, "answered even when refused");
     cr_assert_not(a.ok);
+    /* The log (a file of the test's) says the table is full, once. */
+    FILE *log = tmpfile();
+    cr_assert_not_null(log);
+    ig_log_setup(IG_LOG_INFO, fileno(log));
     int refused = 0;
     for (int i = 0; i < 20000; i++) {
         char k[32];
@@ -82,8 +87,19 @@ Test(counters, keys_too_long_or_past_the_table_are_refused)
         ig_counters_add(c, k, 1, -1, 0, answer_cb, &a);
         refused += !a.ok;
     }
+    ig_log_setup(IG_LOG_INFO, 2);
     cr_assert_gt(refused, 0, "fixed memory: some new keys are refused");
     cr_assert_leq(refused, 20000 - 8192, "most fit");
+    char text[4096] = "";
+    rewind(log);
+    size_t n = fread(text, 1, sizeof text - 1, log);
+    text[n] = '\0';
+    fclose(log);
+    const char *said = strstr(text, "all 16384 slots are in use");
+    cr_assert_not_null(said, "%s", text);
+    cr_assert_null(strstr(said + 1, "all 16384 slots are in use"),
+                   "once a minute, not per refusal");
+    cr_assert_not_null(strstr(text, "\"level\":\"warn\""), "%s", text);
     ig_counters_free(c);
 }
 
