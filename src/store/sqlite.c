@@ -49,7 +49,8 @@ struct sqlite_store {
     struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
     /* A read-only connection of its own for reads that may be long
      * (usage reports over a period; pages of history, jobs, deliveries
-     * and the audit trail, whose filters may walk far): in WAL mode it reads a snapshot while the
+     * and the audit trail, whose filters may walk far) or many (a job's
+     * event stream looks at it four times a second): in WAL mode it reads a snapshot while the
      * writer goes on, so a report over millions of rows holds up no generation's record. NULL for
      * ":memory:" (a second connection would be another database): those reads take the store lock
      * then. */
@@ -572,7 +573,7 @@ static int tx_job_request_cancel(struct ig_store_tx *tx, const char *id)
 static int job_find(struct ig_store *s, const char *account_id, const char *id,
                     struct ig_job_record *out)
 {
-    LOCKED(s, ig_sqlite_job_find(CACHE(s), account_id, id, out));
+    READING(s, ig_sqlite_job_find, account_id, id, out);
 }
 
 static int job_list(struct ig_store *s, const struct ig_job_query *q,
@@ -683,7 +684,7 @@ static int batch_insert(struct ig_store *s, const struct ig_batch_record *b)
 static int batch_find(struct ig_store *s, const char *account_id, const char *id,
                       struct ig_batch_record *out)
 {
-    LOCKED(s, ig_sqlite_batch_find(CACHE(s), account_id, id, out));
+    READING(s, ig_sqlite_batch_find, account_id, id, out);
 }
 
 static int batch_set_rejected(struct ig_store *s, const char *id, const char *rejected)
