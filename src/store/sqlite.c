@@ -47,17 +47,24 @@ struct sqlite_store {
     int committing;
     struct ig_checkpointer *checkpointer; /* WAL checkpoints off the commit path */
     struct ig_sqlite_cache cache;         /* accounts, ledger, holds (sqlite_accounts.c) */
-    /* A read-only connection of its own for reads that may be long
-     * (usage reports over a period; pages of history, jobs, deliveries
-     * and the audit trail, whose filters may walk far) or many (a job's
-     * event stream looks at it four times a second): in WAL mode it reads a snapshot while the
-     * writer goes on, so a report over millions of rows holds up no generation's record. NULL for
-     * ":memory:" (a second connection would be another database): those reads take the store lock
-     * then. */
-    sqlite3 *reader;
-    pthread_mutex_t read_lock;
-    struct ig_sqlite_cache read_cache;
+    /* Read-only connections of their own (struct reader) for reads that
+     * may be long or many: in WAL mode they read a snapshot while the
+     * writer goes on, so a report over millions of rows holds up no
+     * generation's record. READ_REPORT runs the usage reports, which may
+     * take seconds; READ_PAGE the rest (pages of history, jobs,
+     * deliveries and the audit trail, whose filters may walk far; a job
+     * and the four looks a second each of its event streams takes), so
+     * a report never holds up a job's look. Not opened for ":memory:" (a
+     * second connection would be another database): those reads take
+     * the store lock then. */
+    struct reader {
+        sqlite3 *db; /* NULL: not opened */
+        pthread_mutex_t lock;
+        struct ig_sqlite_cache cache;
+    } readers[2];
 };
+
+enum { READ_PAGE, READ_REPORT };
 
 /* A caller's generation writes waiting for the group commit
  * (generation_insert). */
@@ -401,47 +408,47 @@ static int tx_hold_oldest_open(struct ig_store_tx *tx, int64_t before_ms,
     return ig_sqlite_hold_oldest_open(CACHE(tx->store), before_ms, out);
 }
 
-/* The connection for a read that may be long (a report, a filtered
- * page of history): the reader, under its own lock, else the store's own
- * under the store lock. End with reader_end. */
-static struct ig_sqlite_cache *reader_begin(struct ig_store *s)
+/* The statements of reader `which` (READ_PAGE, READ_REPORT), under
+ * its own lock; else the store's own under the store lock. End with
+ * reader_end. */
+static struct ig_sqlite_cache *reader_begin(struct ig_store *s, int which)
 {
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    if (!ss->reader) {
+    struct reader *r = &((struct sqlite_store *)s)->readers[which];
+    if (!r->db) {
         lock(s);
         return CACHE(s);
     }
-    pthread_mutex_lock(&ss->read_lock);
-    return &ss->read_cache;
+    pthread_mutex_lock(&r->lock);
+    return &r->cache;
 }
 
-static void reader_end(struct ig_store *s)
+static void reader_end(struct ig_store *s, int which)
 {
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    if (ss->reader)
-        pthread_mutex_unlock(&ss->read_lock);
+    struct reader *r = &((struct sqlite_store *)s)->readers[which];
+    if (r->db)
+        pthread_mutex_unlock(&r->lock);
     else
         unlock(s);
 }
 
-/* Returns fn(the reader's statements, ...): for reads that may be long. */
-#define READING(s, fn, ...)                                                                        \
+/* Returns fn(reader which's statements, ...). */
+#define READING(s, which, fn, ...)                                                                 \
     do {                                                                                           \
-        int rc_ = fn(reader_begin(s), __VA_ARGS__);                                                \
-        reader_end(s);                                                                             \
+        int rc_ = fn(reader_begin(s, which), __VA_ARGS__);                                         \
+        reader_end(s, which);                                                                      \
         return rc_;                                                                                \
     } while (0)
 
 static int generation_history(struct ig_store *s, const struct ig_history_query *q,
                               int (*cb)(const struct ig_history_row *, void *), void *ud)
 {
-    READING(s, ig_sqlite_generation_history, q, cb, ud);
+    READING(s, READ_PAGE, ig_sqlite_generation_history, q, cb, ud);
 }
 
 static int usage(struct ig_store *s, const char *account_id, int64_t from_ms, int64_t to_ms,
                  enum ig_usage_group by, int (*cb)(const struct ig_usage_row *, void *), void *ud)
 {
-    READING(s, ig_sqlite_usage, account_id, from_ms, to_ms, by, cb, ud);
+    READING(s, READ_REPORT, ig_sqlite_usage, account_id, from_ms, to_ms, by, cb, ud);
 }
 
 static int account_find(struct ig_store *s, const char *id, struct ig_account_record *out)
@@ -517,7 +524,7 @@ static int audit_append(struct ig_store *s, const struct ig_audit_record *r)
 static int audit_list(struct ig_store *s, const struct ig_audit_query *q,
                       int (*cb)(const struct ig_audit_record *, void *), void *ud)
 {
-    READING(s, ig_sqlite_audit_list, q, cb, ud);
+    READING(s, READ_PAGE, ig_sqlite_audit_list, q, cb, ud);
 }
 
 static int idem_claim(struct ig_store *s, const struct ig_idem_claim *c, struct ig_idem_found *out)
@@ -573,13 +580,13 @@ static int tx_job_request_cancel(struct ig_store_tx *tx, const char *id)
 static int job_find(struct ig_store *s, const char *account_id, const char *id,
                     struct ig_job_record *out)
 {
-    READING(s, ig_sqlite_job_find, account_id, id, out);
+    READING(s, READ_PAGE, ig_sqlite_job_find, account_id, id, out);
 }
 
 static int job_list(struct ig_store *s, const struct ig_job_query *q,
                     int (*cb)(const struct ig_job_record *, void *), void *ud)
 {
-    READING(s, ig_sqlite_job_list, q, cb, ud);
+    READING(s, READ_PAGE, ig_sqlite_job_list, q, cb, ud);
 }
 
 static int job_claim(struct ig_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
@@ -627,7 +634,7 @@ static int webhook_disable_endpoint(struct ig_store *s, const char *account_id, 
 static int webhook_list(struct ig_store *s, const char *account_id, const char *before_id,
                         int limit, int (*cb)(const struct ig_webhook_record *, void *), void *ud)
 {
-    READING(s, ig_sqlite_webhook_list, account_id, before_id, limit, cb, ud);
+    READING(s, READ_PAGE, ig_sqlite_webhook_list, account_id, before_id, limit, cb, ud);
 }
 
 static int webhook_redeliver(struct ig_store *s, const char *account_id, const char *id,
@@ -684,7 +691,7 @@ static int batch_insert(struct ig_store *s, const struct ig_batch_record *b)
 static int batch_find(struct ig_store *s, const char *account_id, const char *id,
                       struct ig_batch_record *out)
 {
-    READING(s, ig_sqlite_batch_find, account_id, id, out);
+    READING(s, READ_PAGE, ig_sqlite_batch_find, account_id, id, out);
 }
 
 static int batch_set_rejected(struct ig_store *s, const char *id, const char *rejected)
@@ -968,9 +975,11 @@ static void sqlite_close(struct ig_store *s)
     struct sqlite_store *ss = (struct sqlite_store *)s;
     ig_checkpointer_stop(ss->checkpointer);
     ig_sqlite_cache_release(&ss->cache);
-    ig_sqlite_cache_release(&ss->read_cache);
-    sqlite3_close(ss->reader);
-    pthread_mutex_destroy(&ss->read_lock);
+    for (size_t i = 0; i < sizeof ss->readers / sizeof ss->readers[0]; i++) {
+        ig_sqlite_cache_release(&ss->readers[i].cache);
+        sqlite3_close(ss->readers[i].db);
+        pthread_mutex_destroy(&ss->readers[i].lock);
+    }
     sqlite3_finalize(ss->gen_insert);
     sqlite3_finalize(ss->blob_insert);
     ig_buf_release(&ss->images_json);
@@ -1104,19 +1113,22 @@ static void sqlite_config(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-/* The analytics' read-only connection (ss->reader), once the schema is
+/* Opens the read-only connections (ss->readers), once the schema is
  * migrated. */
-static int open_reader(struct sqlite_store *ss, const char *path)
+static int open_readers(struct sqlite_store *ss, const char *path)
 {
-    if (sqlite3_open_v2(path, &ss->reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        int rc = db_fail(ss->reader, "open the reader");
-        sqlite3_close(ss->reader);
-        ss->reader = NULL;
-        return rc;
+    for (size_t i = 0; i < sizeof ss->readers / sizeof ss->readers[0]; i++) {
+        struct reader *r = &ss->readers[i];
+        if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+            int rc = db_fail(r->db, "open a reader");
+            sqlite3_close(r->db);
+            r->db = NULL;
+            return rc;
+        }
+        sqlite3_busy_timeout(r->db, BUSY_MS);
+        r->cache.db = r->db;
     }
-    sqlite3_busy_timeout(ss->reader, BUSY_MS);
-    ss->read_cache.db = ss->reader;
     return 0;
 }
 
@@ -1132,7 +1144,8 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
     pthread_mutex_init(&ss->lock, NULL);
     pthread_mutex_init(&ss->queue_lock, NULL);
     pthread_cond_init(&ss->queue_cond, NULL);
-    pthread_mutex_init(&ss->read_lock, NULL);
+    for (size_t i = 0; i < sizeof ss->readers / sizeof ss->readers[0]; i++)
+        pthread_mutex_init(&ss->readers[i].lock, NULL);
     ss->queue_tail = &ss->queue;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     /* SQLite would create the file 0644 less the umask; made here 0600,
@@ -1149,7 +1162,8 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
         pthread_mutex_destroy(&ss->lock);
         pthread_mutex_destroy(&ss->queue_lock);
         pthread_cond_destroy(&ss->queue_cond);
-        pthread_mutex_destroy(&ss->read_lock);
+        for (size_t i = 0; i < sizeof ss->readers / sizeof ss->readers[0]; i++)
+            pthread_mutex_destroy(&ss->readers[i].lock);
         free(ss);
         return IG_EDB;
     }
@@ -1182,7 +1196,7 @@ int ig_store_open_sqlite(struct ig_store **out, const char *path)
                             NULL) != SQLITE_OK))
         rc = db_fail(ss->db, "prepare generation insert");
     if (rc == 0 && strcmp(path, ":memory:") != 0)
-        rc = open_reader(ss, path);
+        rc = open_readers(ss, path);
     if (rc == 0)
         rc = ig_checkpointer_start(&ss->checkpointer, ss->db, &ss->lock, path, CHECKPOINT_PAGES);
     if (rc) {

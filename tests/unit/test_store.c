@@ -1,3 +1,4 @@
+#include "store/jobs.h"
 #include "store/keys.h"
 #include "store/store.h"
 #include "util/embed.h"
@@ -303,6 +304,24 @@ static void *write_when_reading(void *p)
     return NULL;
 }
 
+/* Like write_when_reading, but looks at a job (one that is not there):
+ * a page's read beside a report's. */
+static void *look_when_reading(void *p)
+{
+    struct beside *b = p;
+    pthread_mutex_lock(&b->lock);
+    while (!b->reading)
+        pthread_cond_wait(&b->cond, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    struct ig_job_record j;
+    int rc = ig_store_job_find(b->s, "acct_x", "job_none", &j);
+    pthread_mutex_lock(&b->lock);
+    b->written = rc == IG_ENOTFOUND ? 1 : -1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
 /* On a read's first row: lets the writer go and waits (10 s at most) for
  * its record, noting whether it came while the read was still open. */
 static void wait_for_the_writer(struct beside *b)
@@ -364,6 +383,27 @@ Test(store, a_usage_report_holds_up_no_record)
     cr_assert_eq(
         ig_store_usage(s, NULL, 0, INT64_MAX, IG_USAGE_ALL, usage_waits_for_the_writer, &b), 0);
     cr_assert_eq(b.rows, 4, "and the next report sees the record");
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    ig_store_close(s);
+}
+
+Test(store, a_usage_report_holds_up_no_look_at_a_job)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    struct gen x;
+    gen_init(&x, "gen_0");
+    cr_assert_eq(ig_store_generation_insert(s, &x.w, 1), 0);
+    struct beside b = {.s = s};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, look_when_reading, &b), 0);
+    cr_assert_eq(
+        ig_store_usage(s, NULL, 0, INT64_MAX, IG_USAGE_ALL, usage_waits_for_the_writer, &b), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(b.written_while_reading, 1, "the look waited for the report to end");
     pthread_cond_destroy(&b.cond);
     pthread_mutex_destroy(&b.lock);
     ig_store_close(s);
