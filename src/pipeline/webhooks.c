@@ -79,11 +79,13 @@ static void record_run(uv_work_t *w)
 {
     struct attempt *a = w->data;
     struct ig_store *s = a->store;
-    if (a->disable)
-        ig_store_webhook_disable_endpoint(s, a->rec.account_id, a->rec.url, a->out.now_ms);
     int rc = ig_store_webhook_attempted(s, a->rec.id, a->owner, &a->out);
     if (rc && rc != IG_ENOTFOUND)
         ig_warn("webhook %s: the attempt cannot be recorded: %s", a->rec.id, ig_strerror(rc));
+    /* After the attempt's own record (a 410, failed): disabling the
+     * endpoint disables the deliveries still waiting for it. */
+    if (a->disable)
+        ig_store_webhook_disable_endpoint(s, a->rec.account_id, a->rec.url, a->out.now_ms);
 }
 
 static void record_done(uv_work_t *w, int status)

@@ -241,7 +241,7 @@ Test(store, generations_and_reopen_keeps_data)
     cr_assert_eq(ig_store_ping(s), 0);
     ig_store_close(s);
 
-    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 15);
+    cr_assert_eq(file_count("SELECT count(*) FROM schema_migrations"), 16);
     /* The images in the generation's row, in order (migration 0002). */
     char images[512], want[512];
     file_text("SELECT images FROM generations WHERE id = 'gen_1'", images, sizeof images);
@@ -568,12 +568,13 @@ Test(store, images_rows_move_into_their_generation)
     cr_assert_str_eq(images, "[]");
     cr_assert_eq(file_count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'images%'"), 0);
     cr_assert_eq(file_count("SELECT count(*) FROM blobs"), 2, "blobs are kept");
-    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 15);
+    cr_assert_eq(file_count("SELECT max(version) FROM schema_migrations"), 16);
 }
 
-/* A database with batches queued and running and holds open before
- * migrations 0013 and 0015 (which keep counts and totals of them) starts
- * with the counts its jobs give and the totals its holds give. */
+/* A database with batches queued and running, holds open and a
+ * delivery waiting for a disabled endpoint before migrations 0013, 0015
+ * and 0016 starts with the counts its jobs give, the totals its holds
+ * give, and that delivery disabled. */
 Test(store, kept_counts_start_from_the_rows)
 {
     sqlite3 *db;
@@ -595,14 +596,19 @@ Test(store, kept_counts_start_from_the_rows)
         cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     }
     cr_assert_eq(version, 12);
-    cr_assert_eq(sqlite3_exec(db,
-                              "INSERT INTO accounts (id, name, tier, balance, metered, created_at) "
-                              "VALUES ('acct', 'a', 'managed', 0, 1, 0);"
-                              "INSERT INTO holds (id, account_id, amount, created_at, settled_at) "
-                              "VALUES ('h1', 'acct', 700, 1, NULL), ('h2', 'acct', 50, 1, NULL), "
-                              "('h3', 'acct', 9000, 1, 5);",
-                              NULL, NULL, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(
+        sqlite3_exec(db,
+                     "INSERT INTO accounts (id, name, tier, balance, metered, created_at) "
+                     "VALUES ('acct', 'a', 'managed', 0, 1, 0);"
+                     "INSERT INTO holds (id, account_id, amount, created_at, settled_at) "
+                     "VALUES ('h1', 'acct', 700, 1, NULL), ('h2', 'acct', 50, 1, NULL), "
+                     "('h3', 'acct', 9000, 1, 5);"
+                     "INSERT INTO webhook_endpoints_disabled VALUES ('acct', 'http://g', 7);"
+                     "INSERT INTO webhook_deliveries (id, account_id, event_type, url, "
+                     "payload, status, next_attempt_ms, created_ms) VALUES ('msg_g', "
+                     "'acct', 'e', 'http://g', '{}', 'pending', 9, 1);",
+                     NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
     cr_assert_eq(
         sqlite3_exec(db,
                      "INSERT INTO batches (id, account_id, max_concurrency, total, created_ms) "
@@ -620,6 +626,9 @@ Test(store, kept_counts_start_from_the_rows)
     cr_assert_eq(file_count("SELECT running FROM batches WHERE id = 'batch_1'"), 1);
     cr_assert_eq(file_count("SELECT held FROM accounts WHERE id = 'acct'"), 750,
                  "migration 0015: the open holds' sum");
+    cr_assert_eq(file_count("SELECT count(*) FROM webhook_deliveries WHERE id = 'msg_g' AND "
+                            "status = 'disabled' AND finished_ms = 7"),
+                 1, "migration 0016: what waited for a disabled endpoint");
 }
 
 /* Claims (account "a", key) at now_ms, kept ttl_ms: the claim's rc. */
@@ -660,6 +669,58 @@ Test(store, expired_idempotency_answers_are_forgotten)
     cr_assert_eq(file_count("SELECT count(*) FROM idempotency"), 4);
     /* A key claimed again after its time reuses its row, as before. */
     cr_assert_eq(idem_claim_at(s, "new_0", 200000, 100), 0);
+    ig_store_close(s);
+}
+
+struct delivery {
+    const char *id, *url;
+};
+
+static int enqueue_body(struct ig_store_tx *tx, void *ud)
+{
+    const struct delivery *d = ud;
+    struct ig_webhook_record w = {.created_ms = 100};
+    snprintf(w.id, sizeof w.id, "%s", d->id);
+    snprintf(w.account_id, sizeof w.account_id, "acct_w");
+    snprintf(w.event_type, sizeof w.event_type, "image.generation.succeeded");
+    return ig_store_tx_webhook_enqueue(tx, &w, d->url, "{}");
+}
+
+static void enqueue(struct ig_store *s, const char *id, const char *url)
+{
+    struct delivery d = {id, url};
+    cr_assert_eq(ig_store_transact(s, enqueue_body, &d), 0);
+}
+
+static int claimed_cb(const struct ig_webhook_record *w, void *ud)
+{
+    char *ids = ud;
+    strcat(ids, w->id);
+    strcat(ids, " ");
+    return 0;
+}
+
+/* An endpoint disabled (it answered 410) disables what waits for it and
+ * what is written for it afterwards: the claims never see them. */
+Test(store, a_disabled_endpoint_gets_nothing_more)
+{
+    struct ig_store *s;
+    cr_assert_eq(ig_store_open_sqlite(&s, path), 0);
+    enqueue(s, "msg_1", "http://gone.example/hook");
+    enqueue(s, "msg_2", "http://gone.example/hook");
+    enqueue(s, "msg_3", "http://kept.example/hook");
+    cr_assert_eq(ig_store_webhook_disable_endpoint(s, "acct_w", "http://gone.example/hook", 200),
+                 0);
+    cr_assert_eq(file_count("SELECT count(*) FROM webhook_deliveries WHERE status = 'disabled' AND "
+                            "finished_ms = 200 AND url = 'http://gone.example/hook'"),
+                 2);
+    enqueue(s, "msg_4", "http://gone.example/hook");
+    cr_assert_eq(file_count("SELECT count(*) FROM webhook_deliveries WHERE id = 'msg_4' AND "
+                            "status = 'disabled' AND attempts = 0"),
+                 1, "written disabled");
+    char ids[256] = "";
+    cr_assert_eq(ig_store_webhook_claim(s, "run_w", 1000, 5000, 10, claimed_cb, ids), 0);
+    cr_assert_str_eq(ids, "msg_3 ", "only the endpoint still enabled");
     ig_store_close(s);
 }
 
