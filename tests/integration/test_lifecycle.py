@@ -22,6 +22,13 @@ def in_flight(gw):
     return int(re.search(r"imagegate_http_requests_in_flight (\d+)", text).group(1))
 
 
+def no_other_request(gw):
+    """Waits until the only request in flight is the one asking: an earlier
+    request is counted out only after its answer is sent, so a count taken
+    just after it could be its, not the one a test waits for."""
+    wait_for(lambda: in_flight(gw) == 1, what="earlier requests to be counted out")
+
+
 class Drain(unittest.TestCase):
     def test_sigterm_finishes_in_flight_then_exits_0(self):
         gw = Gateway(config="threadpool_size: 1\n")
@@ -31,6 +38,7 @@ class Drain(unittest.TestCase):
             def slow():
                 result["r"] = gw.generate(size="2048x2048", n=4)
 
+            no_other_request(gw)
             idle = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
             t = threading.Thread(target=slow)
             t.start()
@@ -63,6 +71,7 @@ class Drain(unittest.TestCase):
                 except Exception:  # noqa: BLE001 - the server goes away mid-request
                     pass
 
+            no_other_request(gw)
             t = threading.Thread(target=slow, daemon=True)
             t.start()
             wait_for(lambda: in_flight(gw) >= 2, what="the slow generation to be in flight")
@@ -81,6 +90,7 @@ class Drain(unittest.TestCase):
         gw = Gateway()
         try:
             self.assertEqual(gw.json("GET", "/readyz")[0:3:2], (200, {"status": "ready"}))
+            no_other_request(gw)
             s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
             # A GET with a body: its headers are read and routed, then it
             # waits for the two body bytes, in flight.
